@@ -1,0 +1,48 @@
+"""The transport adapter: pip's own HTTP(S) adapters, given a fallback-aware ``send``.
+
+pip builds its adapters with its TLS context (truststore), its cache and its retry policy, and
+its download code checks ``isinstance(adapter, CacheControlAdapter)``. So pip-ff does not build
+adapters of its own: when pip mounts one, pip-ff swaps its class for a subclass that adds this
+mixin. With pip-ff extracted, the mixin passes every call straight through.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pip_offline_fallback import compat, fallback
+
+_classes: dict[type, type] = {}
+
+
+class FallbackAdapterMixin:
+    # urllib3 reads the adapter's retry policy on each request; a per-thread override lets one
+    # request skip connection retries (see fallback._retries) without touching pip's policy.
+    @property
+    def max_retries(self) -> Any:
+        override = fallback.retries_override()
+        return override if override is not None else self.__dict__.get("max_retries")
+
+    @max_retries.setter
+    def max_retries(self, value: Any) -> None:
+        self.__dict__["max_retries"] = value
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        base = super().send  # type: ignore[misc]
+        engine = fallback.active
+        if engine is None:
+            return base(request, **kwargs)
+        return engine.send(self, base, request, kwargs)
+
+
+def wrap(adapter: Any) -> Any:
+    """Give one of pip's HTTP adapters the fallback (idempotent); other adapters are left alone."""
+    cls = type(adapter)
+    if isinstance(adapter, FallbackAdapterMixin) or not isinstance(adapter, compat.HTTPAdapter):
+        return adapter
+    sub = _classes.get(cls)
+    if sub is None:
+        sub = type(f"Fallback{cls.__name__}", (FallbackAdapterMixin, cls), {})
+        _classes[cls] = sub
+    adapter.__class__ = sub
+    return adapter

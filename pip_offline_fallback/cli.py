@@ -1,0 +1,167 @@
+"""``pip-ff ARGS``: pip's own command line, run in-process, with the fallback hooked in.
+
+pip-ff's options may stand before or after the subcommand; they are taken out before pip parses
+the rest, so pip sees exactly what a plain ``pip ARGS`` would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from pip_offline_fallback import __version__
+from pip_offline_fallback.config import (
+    MODE_VARIABLE,
+    Mode,
+    Settings,
+    export,
+    parse_duration_seconds,
+    parse_mode,
+    settings_from_environ,
+)
+from pip_offline_fallback.errors import UsageError
+
+logger = logging.getLogger(__name__)
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+_MODE_FLAGS = {
+    "--offline": Mode.OFFLINE,
+    "--prefer-offline": Mode.PREFER_OFFLINE,
+    "--no-fallback": Mode.OFF,
+}
+_VALUE_FLAGS = ("--wheelhouse", "--connect-timeout")
+
+
+@dataclasses.dataclass
+class Options:
+    mode: Mode | None = None
+    wheelhouses: list[str] = dataclasses.field(default_factory=list)
+    connect_timeout: float | None = None
+
+
+def split_args(argv: Sequence[str]) -> tuple[Options, list[str]]:
+    """Take pip-ff's own options out of ``argv``; the rest is pip's, untouched and in order."""
+    options = Options()
+    rest: list[str] = []
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg == "--":
+            rest.extend(args[i - 1 :])
+            break
+        name, eq, value = arg.partition("=")
+        if name in _MODE_FLAGS:
+            if eq:
+                raise UsageError(f"{name} takes no value")
+            mode = _MODE_FLAGS[name]
+            if options.mode is not None and options.mode is not mode:
+                raise UsageError(f"{name} conflicts with an earlier mode option")
+            options.mode = mode
+        elif name in _VALUE_FLAGS:
+            if not eq:
+                if i >= len(args) or args[i].startswith("-"):
+                    raise UsageError(f"{name} requires an argument")
+                value = args[i]
+                i += 1
+            if not value:
+                raise UsageError(f"{name} requires a non-empty argument")
+            if name == "--wheelhouse":
+                options.wheelhouses.append(os.path.abspath(os.path.expanduser(value)))
+            else:
+                options.connect_timeout = parse_duration_seconds(value, name)
+        else:
+            rest.append(arg)
+    return options, rest
+
+
+def resolve(options: Options, environ: dict[str, str]) -> Settings | None:
+    """The settings of this run: flags win over ``PIPFF_*``; ``PIPFF=0`` switches pip-ff off."""
+    raw = environ.get(MODE_VARIABLE, "")
+    if raw.strip() and parse_mode(raw) is Mode.OFF:
+        return None  # the kill switch, for pip-ff too
+    if options.mode is Mode.OFF:
+        return None
+    if options.mode is not None:
+        environ = dict(environ, **{MODE_VARIABLE: options.mode.value})
+    settings = settings_from_environ(environ, default=Mode.AUTO)
+    if settings is None:
+        return None
+    if options.wheelhouses:
+        settings = dataclasses.replace(
+            settings, wheelhouses=(*options.wheelhouses, *settings.wheelhouses)
+        )
+    if options.connect_timeout is not None:
+        settings = dataclasses.replace(settings, connect_timeout=options.connect_timeout)
+    return settings
+
+
+def _python_option(args: Sequence[str]) -> bool:
+    for arg in args:
+        if arg == "--python" or arg.startswith("--python="):
+            return True
+        if not arg.startswith("-"):
+            return False  # the subcommand: pip only honours --python before it
+    return False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run pip with ``argv`` (default: ``sys.argv[1:]``); return pip's exit status."""
+    if argv is None:
+        argv = sys.argv[1:]
+    try:
+        options, pip_args = split_args(argv)
+        settings = resolve(options, dict(os.environ))
+    except UsageError as exc:
+        sys.stderr.write(f"ERROR: pip-ff: {exc}\n")
+        return EXIT_USAGE
+
+    if pip_args in (["--version"], ["-V"]):
+        sys.stdout.write(f"pip-ff {__version__}\n")
+        sys.stdout.flush()
+
+    if settings is not None and _python_option(pip_args):
+        sys.stderr.write(
+            "ERROR: pip-ff: --python runs pip in another interpreter, where pip-ff's fallback "
+            "is not active; run that interpreter's own pip-ff (or --no-fallback)\n"
+        )
+        return EXIT_USAGE
+
+    interrupted = False
+    previous_handler = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupted
+        interrupted = True
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGINT, on_interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        previous_handler = None
+
+    try:
+        if settings is not None:
+            from pip_offline_fallback import inject
+
+            export(settings, os.environ)  # children (build isolation) run the same way
+            inject.inject(settings)
+        from pip._internal.cli.main import main as pip_main
+
+        status = pip_main(list(pip_args))
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGINT, previous_handler)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return int(status or 0)

@@ -1,0 +1,157 @@
+"""Every import of pip's internals lives here, checked by feature rather than by version.
+
+pip's internals are not an API. pip-ff touches as few of them as it can; :func:`problems` says
+which ones a given pip lacks, and pip-ff then steps aside and runs plain pip.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+logger = logging.getLogger(__name__)
+
+LOWEST_PIP = Version("23.0")
+NEXT_UNSUPPORTED_PIP = Version("27")
+
+import pip  # noqa: E402 - after the constants, so a broken pip still leaves them defined
+
+PIP_VERSION_TEXT: str = pip.__version__
+try:
+    PIP_VERSION: Version | None = Version(PIP_VERSION_TEXT)
+except InvalidVersion:
+    PIP_VERSION = None
+
+# pip's vendored HTTP stack: pip-ff hooks pip's own session, so it uses pip's own copies.
+from pip._vendor import requests, urllib3  # noqa: E402
+from pip._vendor.cachecontrol.adapter import CacheControlAdapter  # noqa: E402
+from pip._vendor.cachecontrol.controller import CacheController  # noqa: E402
+from pip._vendor.cachecontrol.serialize import Serializer  # noqa: E402
+from pip._vendor.requests.adapters import HTTPAdapter  # noqa: E402
+from pip._vendor.requests.models import PreparedRequest, Response  # noqa: E402
+from pip._vendor.urllib3.response import HTTPResponse  # noqa: E402
+from pip._vendor.urllib3.util.retry import Retry  # noqa: E402
+
+RequestsConnectionError = requests.exceptions.ConnectionError
+RequestsTimeout = requests.exceptions.Timeout
+RequestsRetryError = requests.exceptions.RetryError
+
+
+def _first(*candidates: tuple[str, str]) -> Any:
+    """The first of (module, attribute) that exists: feature detection across pip releases."""
+    for module_name, attribute in candidates:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        value = getattr(module, attribute, None)
+        if value is not None:
+            return value
+    return None
+
+
+PipSession: Any = _first(("pip._internal.network.session", "PipSession"))
+PackageFinder: Any = _first(("pip._internal.index.package_finder", "PackageFinder"))
+Command: Any = _first(("pip._internal.cli.base_command", "Command"))
+# pip 24.1 moved the session mixin from req_command to index_command.
+SessionCommandMixin: Any = _first(
+    ("pip._internal.cli.index_command", "SessionCommandMixin"),
+    ("pip._internal.cli.req_command", "SessionCommandMixin"),
+)
+WheelCache: Any = _first(("pip._internal.cache", "WheelCache"))
+Link: Any = _first(("pip._internal.models.link", "Link"))
+path_to_url: Any = _first(("pip._internal.utils.urls", "path_to_url"))
+redact_auth_from_url: Any = _first(("pip._internal.utils.misc", "redact_auth_from_url"))
+
+_REQUIRED = {
+    "PipSession.mount": lambda: PipSession.mount,
+    "PackageFinder.find_all_candidates": lambda: PackageFinder.find_all_candidates,
+    "PackageFinder.find_best_candidate": lambda: PackageFinder.find_best_candidate,
+    "PackageFinder.process_project_url": lambda: PackageFinder.process_project_url,
+    "PackageFinder.make_link_evaluator": lambda: PackageFinder.make_link_evaluator,
+    "PackageFinder.evaluate_links": lambda: PackageFinder.evaluate_links,
+    "SessionCommandMixin._build_session": lambda: SessionCommandMixin._build_session,
+    "Command._main": lambda: Command._main,
+    "Link": lambda: Link.url_without_fragment,
+    "path_to_url": lambda: path_to_url.__call__,
+    "redact_auth_from_url": lambda: redact_auth_from_url.__call__,
+    "Serializer.loads": lambda: Serializer.loads,
+    "CacheController.cache_url": lambda: CacheController.cache_url,
+}
+
+
+def problems() -> list[str]:
+    """Why pip-ff can't hook this pip (empty when it can)."""
+    found = []
+    if PIP_VERSION is None or not (LOWEST_PIP <= PIP_VERSION < NEXT_UNSUPPORTED_PIP):
+        found.append(f"pip {PIP_VERSION_TEXT} is outside the supported range (23.0 to 26.x)")
+    for name, probe in _REQUIRED.items():
+        try:
+            probe()
+        except AttributeError:
+            found.append(f"pip {PIP_VERSION_TEXT} has no {name}")
+    return found
+
+
+def wheel_cache_has(cache_dir: str, link: Any, name: str, tags: Any) -> bool:
+    """Whether pip's wheel cache holds a wheel built from this (sdist) link for these tags."""
+    if WheelCache is None:
+        return False
+    try:
+        cache = WheelCache(cache_dir)
+    except TypeError:  # pip < 23.1 also wanted a FormatControl
+        cache = WheelCache(cache_dir, None)
+    get_cache_entry = getattr(cache, "get_cache_entry", None)
+    if get_cache_entry is None:
+        return False
+    return get_cache_entry(link, name, tags) is not None
+
+
+def supported_tags(finder: Any) -> Any:
+    target = finder.target_python
+    getter = getattr(target, "get_sorted_tags", None) or target.get_tags
+    return getter()
+
+
+def redact(url: str) -> str:
+    try:
+        return str(redact_auth_from_url(url))
+    except Exception:  # noqa: BLE001 - a message must never fail
+        return "<url>"
+
+
+def build_response(adapter: Any, request: Any, raw: Any) -> Any:
+    """Turn a locally built urllib3 response into the ``requests.Response`` pip expects.
+
+    It bypasses CacheControlAdapter.build_response on purpose: a local answer must not be written
+    back into pip's cache as if the index had sent it.
+    """
+    response = HTTPAdapter.build_response(adapter, request, raw)
+    response.from_cache = True  # pip then logs "Using cached ..." as for its own cache hits
+    return response
+
+
+def make_raw_response(body: Any, headers: dict[str, str], request: Any, status: int = 200) -> Any:
+    return HTTPResponse(
+        body=body,
+        headers=headers,
+        status=status,
+        reason="OK" if status == 200 else None,
+        preload_content=False,
+        decode_content=False,
+        request_method=request.method,
+    )
+
+
+def fast_retries(retries: Any) -> Any:
+    """pip's retry policy minus retries of connection and read errors.
+
+    Used only when a local answer exists: a dead index then costs one attempt, not pip's five
+    attempts with back-off (7.8 s per page on a DNS failure, minutes on a black hole).
+    """
+    if not isinstance(retries, Retry):
+        retries = Retry.from_int(retries)
+    return retries.new(connect=0, read=0, other=0)

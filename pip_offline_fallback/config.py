@@ -1,0 +1,139 @@
+"""pip-ff's settings: the mode and the ``PIPFF_*`` variables, resolved once per process.
+
+Flags given to ``pip-ff`` win over variables; the CLI writes the resolved settings back into the
+environment so that the processes pip starts (build isolation) inherit them through the hook.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pip_offline_fallback.errors import UsageError
+
+logger = logging.getLogger(__name__)
+
+MODE_VARIABLE = "PIPFF"
+WHEELHOUSE_VARIABLE = "PIPFF_WHEELHOUSE"
+CONNECT_TIMEOUT_VARIABLE = "PIPFF_CONNECT_TIMEOUT"
+STORE_VARIABLE = "PIPFF_STORE"
+# Internal: what a parent pip-ff run learnt, handed to the pip it starts for build isolation.
+UNREACHABLE_VARIABLE = "_PIPFF_UNREACHABLE"
+PIP_CACHES_VARIABLE = "_PIPFF_PIP_CACHES"
+
+DEFAULT_CONNECT_TIMEOUT = 2.0
+
+
+class Mode(str, enum.Enum):
+    """How pip-ff treats the network."""
+
+    AUTO = "auto"  # online as pip; local sources only when the index can't be reached
+    PREFER_OFFLINE = "prefer-offline"  # local index data first; the network for what is missing
+    OFFLINE = "offline"  # never open a connection
+    OFF = "off"  # exactly plain pip
+
+
+_MODE_WORDS: dict[str, Mode] = {
+    "1": Mode.AUTO,
+    "true": Mode.AUTO,
+    "yes": Mode.AUTO,
+    "on": Mode.AUTO,
+    "auto": Mode.AUTO,
+    "prefer-offline": Mode.PREFER_OFFLINE,
+    "offline": Mode.OFFLINE,
+    "0": Mode.OFF,
+    "false": Mode.OFF,
+    "no": Mode.OFF,
+    "off": Mode.OFF,
+}
+
+
+def parse_mode(value: str) -> Mode | None:
+    """The mode a ``PIPFF`` value names, or None when it names none."""
+    return _MODE_WORDS.get(value.strip().lower())
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: Mode = Mode.AUTO
+    wheelhouses: tuple[str, ...] = ()
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    store: str | None = None  # None: "pip-ff" inside pip's cache directory
+    # Hosts a parent run already found unreachable, with the cause ("host:port" -> cause).
+    unreachable: Mapping[str, str] = field(default_factory=dict)
+    # pip HTTP cache directories of a parent run, read as extra fallback sources.
+    pip_caches: tuple[str, ...] = ()
+
+
+def _split_paths(value: str) -> tuple[str, ...]:
+    return tuple(os.path.abspath(p) for p in value.split(os.pathsep) if p.strip())
+
+
+def parse_duration_seconds(value: str, what: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise UsageError(f"{what} must be a number of seconds, not {value!r}") from None
+    if not seconds > 0:
+        raise UsageError(f"{what} must be more than 0 seconds, not {value!r}")
+    return seconds
+
+
+def settings_from_environ(environ: Mapping[str, str], *, default: Mode | None) -> Settings | None:
+    """Read the settings from ``PIPFF`` and ``PIPFF_*``.
+
+    Returns None when pip-ff must stay out of the way: the variable is unset and there is no
+    default (plain pip), or it is the kill switch, or its value is not a mode (one warning).
+    """
+    raw = environ.get(MODE_VARIABLE)
+    if raw is None or not raw.strip():
+        if default is None:
+            return None
+        mode = default
+    else:
+        parsed = parse_mode(raw)
+        if parsed is None:
+            logger.warning(
+                "pip-ff: ignoring %s=%r (expected auto, prefer-offline, offline or off); "
+                "running plain pip",
+                MODE_VARIABLE,
+                raw,
+            )
+            return None
+        mode = parsed
+    if mode is Mode.OFF:
+        return None
+    connect_timeout = DEFAULT_CONNECT_TIMEOUT
+    if environ.get(CONNECT_TIMEOUT_VARIABLE):
+        try:
+            connect_timeout = parse_duration_seconds(
+                environ[CONNECT_TIMEOUT_VARIABLE], CONNECT_TIMEOUT_VARIABLE
+            )
+        except UsageError as exc:
+            logger.warning("pip-ff: %s; using %s s", exc, DEFAULT_CONNECT_TIMEOUT)
+    unreachable: dict[str, str] = {}
+    for item in environ.get(UNREACHABLE_VARIABLE, "").split("\n"):
+        host, _, cause = item.partition(" ")
+        if host:
+            unreachable[host] = cause or "unreachable"
+    return Settings(
+        mode=mode,
+        wheelhouses=_split_paths(environ.get(WHEELHOUSE_VARIABLE, "")),
+        connect_timeout=connect_timeout,
+        store=os.path.abspath(environ[STORE_VARIABLE]) if environ.get(STORE_VARIABLE) else None,
+        unreachable=unreachable,
+        pip_caches=_split_paths(environ.get(PIP_CACHES_VARIABLE, "")),
+    )
+
+
+def export(settings: Settings, environ: dict[str, str]) -> None:
+    """Write settings into an environment so that child pip processes run the same way."""
+    environ[MODE_VARIABLE] = settings.mode.value
+    if settings.wheelhouses:
+        environ[WHEELHOUSE_VARIABLE] = os.pathsep.join(settings.wheelhouses)
+    environ[CONNECT_TIMEOUT_VARIABLE] = repr(settings.connect_timeout)
+    if settings.store:
+        environ[STORE_VARIABLE] = settings.store

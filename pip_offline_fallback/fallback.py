@@ -1,0 +1,310 @@
+"""The fallback engine: per request, the network or a local answer; per project, local candidates.
+
+The transport adapter (:mod:`.adapter`) hands every request of pip's session to :meth:`send`;
+the finder hooks (:mod:`.finder`) ask :meth:`available` and :meth:`wheelhouse_links`. Resolution,
+hash checking, building and installing stay pip's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pip_offline_fallback import compat, config
+from pip_offline_fallback.config import Mode, Settings
+from pip_offline_fallback.httpcache import PipHttpCache
+from pip_offline_fallback.outage import NETWORK_ERRORS, UNREACHABLE_STATUSES, Outage, describe, host_of
+from pip_offline_fallback.report import NETWORK, PIP_CACHE, RECORD, Report
+from pip_offline_fallback.store import Store, body_headers
+from pip_offline_fallback.wheelhouse import Wheelhouse
+
+logger = logging.getLogger(__name__)
+
+# The engine of this process, or None when pip-ff is not injected.
+active: Fallback | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one request was answered."""
+
+    source: str  # NETWORK, PIP_CACHE, RECORD, or "failed"
+    fetched: float = 0.0
+    forced: bool = False  # answered locally because the host is down or the mode is offline
+
+
+class Fallback:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.outage = Outage(settings.unreachable)
+        self.report = Report()
+        self.report.offline_mode = settings.mode is Mode.OFFLINE
+        self.store: Store | None = Store(settings.store) if settings.store else None
+        self.http_caches = [PipHttpCache(d) for d in settings.pip_caches]
+        self.wheel_cache_dir: str | None = None
+        self.wheelhouse = Wheelhouse(settings.wheelhouses)
+        self._watch = threading.local()
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def configure(self, cache_dir: str | None) -> None:
+        """Learn pip's cache directory (from the command's options) once a session is built."""
+        if cache_dir and not any(c.cache_dir == cache_dir for c in self.http_caches):
+            self.http_caches.insert(0, PipHttpCache(cache_dir))
+        if cache_dir and self.wheel_cache_dir is None:
+            self.wheel_cache_dir = cache_dir
+        if self.store is None and cache_dir:
+            self.store = Store(os.path.join(cache_dir, "pip-ff"))
+        if self.store is not None:
+            default_wheelhouse = os.path.join(self.store.root, "wheelhouse")
+            if default_wheelhouse not in self.wheelhouse.directories:
+                self.wheelhouse = Wheelhouse((*self.settings.wheelhouses, default_wheelhouse))
+        # Build isolation runs pip in a child process without our options: hand it what we know.
+        environ = os.environ
+        if self.store is not None:
+            environ[config.STORE_VARIABLE] = self.store.root
+        caches = [c.cache_dir for c in self.http_caches]
+        if caches:
+            environ[config.PIP_CACHES_VARIABLE] = os.pathsep.join(caches)
+
+    # -- the transport side ------------------------------------------------------------------
+
+    def send(self, adapter: Any, send: Any, request: Any, kwargs: dict[str, Any]) -> Any:
+        url = request.url
+        if request.method not in ("GET", "HEAD") or not url.startswith(("http://", "https://")):
+            return send(request, **kwargs)
+        host = host_of(url)
+        if self.settings.mode is Mode.OFFLINE:
+            return self._forced_local(adapter, request, host, "offline mode")
+        cause = self.outage.cause(host)
+        if cause is not None:
+            return self._forced_local(adapter, request, host, cause)
+        if self.settings.mode is Mode.PREFER_OFFLINE:
+            local = self._local(adapter, request, forced=False)
+            if local is not None:
+                return local
+        fast = self._has_local(url)
+        if fast:
+            kwargs = dict(kwargs, timeout=self._deadline(kwargs.get("timeout")))
+        with _retries(adapter, fast):
+            try:
+                response = send(request, **kwargs)
+            except NETWORK_ERRORS as exc:
+                self._went_down(host, describe(exc))
+                local = self._local(adapter, request, forced=True)
+                if local is None:
+                    self._note(Outcome("failed", forced=True))
+                    raise
+                return local
+        if response.status_code in UNREACHABLE_STATUSES:
+            self._went_down(host, f"server answered {response.status_code}")
+            local = self._local(adapter, request, forced=True)
+            if local is not None:
+                response.close()
+                return local
+            self._note(Outcome("failed", forced=True))
+            return response
+        self._note(Outcome(NETWORK))
+        if (
+            request.method == "GET"
+            and response.status_code == 200
+            and not getattr(response, "from_cache", False)
+            and "range" not in request.headers
+        ):
+            self._record(request, response, stream=bool(kwargs.get("stream")))
+        return response
+
+    def _deadline(self, timeout: Any) -> Any:
+        deadline = self.settings.connect_timeout
+        if isinstance(timeout, tuple):
+            connect, read = timeout
+            return (min(connect, deadline) if connect else deadline, read)
+        if isinstance(timeout, (int, float)):
+            return (min(timeout, deadline), timeout)
+        if timeout is None:
+            return (deadline, None)
+        return timeout  # an urllib3 Timeout object: leave pip's choice alone
+
+    def _went_down(self, host: str, cause: str) -> None:
+        first = self.outage.mark_down(host, cause)
+        self.report.host_down(host, cause, announce=first)
+        if first:
+            hosts = self.outage.hosts
+            os.environ[config.UNREACHABLE_VARIABLE] = "\n".join(
+                f"{h} {c}" for h, c in hosts.items()
+            )
+
+    def _forced_local(self, adapter: Any, request: Any, host: str, cause: str) -> Any:
+        local = self._local(adapter, request, forced=True)
+        if local is not None:
+            return local
+        self._note(Outcome("failed", forced=True))
+        raise compat.RequestsConnectionError(
+            f"pip-ff: {compat.redact(host)} is unreachable ({cause}) and there is no local copy "
+            f"of {compat.redact(request.url)}",
+            request=request,
+        )
+
+    def _has_local(self, url: str) -> bool:
+        if self.store is not None and self.store.has(url):
+            return True
+        return any(cache.has(url) for cache in self.http_caches)
+
+    def _local(self, adapter: Any, request: Any, *, forced: bool) -> Any:
+        """A response built from local sources, or None. Never raises."""
+        try:
+            for cache in self.http_caches:
+                cached = cache.lookup(request)
+                if cached is not None:
+                    self._served(request, PIP_CACHE, cached.fetched, forced)
+                    return compat.build_response(adapter, request, cached.raw)
+            if self.store is not None:
+                entry = self.store.lookup(request.url)
+                if entry is not None:
+                    body = self.store.open_verified(entry)
+                    if body is not None:
+                        raw = compat.make_raw_response(
+                            body, body_headers(entry.headers, entry.size), request
+                        )
+                        self._served(request, RECORD, entry.fetched, forced)
+                        return compat.build_response(adapter, request, raw)
+        except Exception as exc:  # noqa: BLE001 - pip's own error is better than ours
+            logger.debug("pip-ff: local lookup of %s failed: %r", compat.redact(request.url), exc)
+        return None
+
+    def _served(self, request: Any, source: str, fetched: float, forced: bool) -> None:
+        self._note(Outcome(source, fetched, forced))
+        self.report.file_served(request.url, source)
+
+    def _record(self, request: Any, response: Any, *, stream: bool) -> None:
+        if self.store is None:
+            return
+        try:
+            length = response.headers.get("content-length")
+            raw = response.raw
+            if length is not None and getattr(raw, "_fp", None) is not None:
+                recorder = self.store.recorder(request.url, response.headers)
+                if recorder is not None:
+                    raw._fp = _Tee(raw._fp, recorder, int(length))
+            elif not stream:
+                # No length (chunked page): pip reads the whole page anyway; keep it decoded.
+                content = response.content
+                headers = {
+                    k: v for k, v in response.headers.items() if k.lower() != "content-encoding"
+                }
+                recorder = self.store.recorder(request.url, headers)
+                if recorder is not None:
+                    recorder.write(content)
+                    recorder.commit()
+        except Exception as exc:  # noqa: BLE001 - recording is best effort
+            logger.debug("pip-ff: not recording %s: %r", compat.redact(request.url), exc)
+
+    # -- the finder side ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[list[Outcome]]:
+        """Collect the outcomes of the requests made inside the block (one index page fetch)."""
+        outcomes: list[Outcome] = []
+        previous = getattr(self._watch, "outcomes", None)
+        self._watch.outcomes = outcomes
+        try:
+            yield outcomes
+        finally:
+            self._watch.outcomes = previous
+
+    def _note(self, outcome: Outcome) -> None:
+        outcomes = getattr(self._watch, "outcomes", None)
+        if outcomes is not None:
+            outcomes.append(outcome)
+
+    def available(self, finder: Any, link: Any, project: str) -> bool:
+        """Whether pip could fetch this link (or use a wheel built from it) without the network."""
+        if getattr(link, "scheme", "") == "file":
+            return True
+        url = link.url_without_fragment
+        if self._has_local(url):
+            return True
+        if self.wheel_cache_dir and not link.is_wheel:
+            try:
+                return compat.wheel_cache_has(
+                    self.wheel_cache_dir, link, project, compat.supported_tags(finder)
+                )
+            except Exception as exc:  # noqa: BLE001
+                logger.debug("pip-ff: wheel cache lookup failed: %r", exc)
+        return False
+
+    def wheelhouse_links(self, project: str) -> list[Any]:
+        return [compat.Link(compat.path_to_url(path)) for path in self.wheelhouse.files_for(project)]
+
+
+class _Tee:
+    """Wraps the raw body stream of a response: what pip reads is also recorded.
+
+    The body is committed only once exactly Content-Length bytes went through; a transfer that
+    drops, or that pip abandons, leaves nothing behind.
+    """
+
+    def __init__(self, fp: Any, recorder: Any, expected: int) -> None:
+        self._pipff_fp = fp
+        self._pipff_recorder = recorder
+        self._pipff_expected = expected
+        if expected == 0:
+            recorder.commit()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pipff_fp, name)
+
+    def _pipff_feed(self, data: Any) -> Any:
+        recorder = self._pipff_recorder
+        if data and recorder.active:
+            recorder.write(data)
+            if recorder.size == self._pipff_expected:
+                recorder.commit()
+            elif recorder.size > self._pipff_expected:
+                recorder.abort()
+        return data
+
+    def read(self, *args: Any) -> Any:
+        return self._pipff_feed(self._pipff_fp.read(*args))
+
+    def read1(self, *args: Any) -> Any:
+        return self._pipff_feed(self._pipff_fp.read1(*args))
+
+    def readinto(self, buffer: Any) -> Any:
+        n = self._pipff_fp.readinto(buffer)
+        if n:
+            self._pipff_feed(bytes(memoryview(buffer)[:n]))
+        return n
+
+    def _safe_read(self, amt: int) -> Any:
+        return self._pipff_feed(self._pipff_fp._safe_read(amt))
+
+    def close(self) -> None:
+        self._pipff_recorder.abort()  # no-op once committed
+        self._pipff_fp.close()
+
+
+_override = threading.local()
+
+
+@contextlib.contextmanager
+def _retries(adapter: Any, fast: bool) -> Iterator[None]:
+    """Within the block, this thread's requests use pip's retries minus connection retries."""
+    if not fast:
+        yield
+        return
+    previous = getattr(_override, "retries", None)
+    _override.retries = compat.fast_retries(adapter.__dict__.get("max_retries", 0))
+    try:
+        yield
+    finally:
+        _override.retries = previous
+
+
+def retries_override() -> Any:
+    return getattr(_override, "retries", None)

@@ -1,0 +1,115 @@
+"""The finder hooks: pip's PackageFinder, told which candidates exist locally during a fallback.
+
+pip's LinkCollector swallows every error of an index page ("Could not fetch URL ... skipping"),
+so the finder never learns that the index was unreachable: it sees "no versions". These hooks
+watch each page fetch, and when a page had to come from local data they keep only candidates
+whose files are local (a stale page may list versions that were never downloaded), and add the
+wheelhouse's files for that project.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from pip_offline_fallback import fallback
+from pip_offline_fallback.config import Mode
+from pip_offline_fallback.report import StalePage
+
+logger = logging.getLogger(__name__)
+
+_FALLBACK_PROJECTS = "_pipff_fallback_projects"
+_WHEELHOUSE_CANDIDATES = "_pipff_wheelhouse_candidates"
+
+
+def _fallback_projects(finder: Any) -> set[str]:
+    projects: set[str] = finder.__dict__.setdefault(_FALLBACK_PROJECTS, set())
+    return projects
+
+
+def wrap_process_project_url(original: Any) -> Any:
+    def process_project_url(self: Any, project_url: Any, link_evaluator: Any) -> Any:
+        engine = fallback.active
+        if engine is None:
+            return original(self, project_url, link_evaluator)
+        with engine.watching() as outcomes:
+            candidates = original(self, project_url, link_evaluator)
+        forced = [o for o in outcomes if o.forced]
+        if not forced:
+            return candidates
+        project = link_evaluator.project_name
+        _fallback_projects(self).add(canonicalize_name(project))
+        local = [o for o in forced if o.source != "failed"]
+        if not local:
+            return candidates
+        try:
+            kept = [c for c in candidates if engine.available(self, c.link, project)]
+        except Exception as exc:  # noqa: BLE001 - never worse than pip's own answer
+            logger.debug("pip-ff: could not filter %s: %r", project, exc)
+            return candidates
+        engine.report.stale_page(
+            StalePage(
+                project=str(canonicalize_name(project)),
+                source=local[0].source,
+                fetched=local[0].fetched,
+                versions_listed=_versions(candidates),
+                versions_local=_versions(kept),
+            )
+        )
+        return kept
+
+    return process_project_url
+
+
+def wrap_find_all_candidates(original: Any) -> Any:
+    def find_all_candidates(self: Any, project_name: str) -> Any:
+        candidates = original(self, project_name)
+        engine = fallback.active
+        if engine is None:
+            return candidates
+        name = canonicalize_name(project_name)
+        if engine.settings.mode is not Mode.OFFLINE and name not in _fallback_projects(self):
+            return candidates
+        memo: dict[str, Any] = self.__dict__.setdefault(_WHEELHOUSE_CANDIDATES, {})
+        if name not in memo:
+            try:
+                links = engine.wheelhouse_links(project_name)
+                memo[name] = (
+                    self.evaluate_links(self.make_link_evaluator(project_name), links)
+                    if links
+                    else []
+                )
+            except Exception as exc:  # noqa: BLE001
+                logger.debug("pip-ff: wheelhouse lookup for %s failed: %r", project_name, exc)
+                memo[name] = []
+        extra = memo[name]
+        return [*extra, *candidates] if extra else candidates
+
+    return find_all_candidates
+
+
+def wrap_find_best_candidate(original: Any) -> Any:
+    def find_best_candidate(self: Any, project_name: str, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, project_name, *args, **kwargs)
+        engine = fallback.active
+        if engine is None or result.best_candidate is not None:
+            return result
+        if engine.settings.mode is not Mode.OFFLINE and canonicalize_name(
+            project_name
+        ) not in _fallback_projects(self):
+            return result
+        specifier = kwargs.get("specifier", args[0] if args else None)
+        engine.report.requirement_missing(
+            str(canonicalize_name(project_name)),
+            str(specifier or ""),
+            _versions(self.find_all_candidates(project_name)),
+        )
+        return result
+
+    return find_best_candidate
+
+
+def _versions(candidates: Any) -> list[str]:
+    return [str(v) for v in sorted({c.version for c in candidates})]

@@ -1,0 +1,115 @@
+"""Read-only access to pip's own HTTP cache, stale entries included.
+
+pip (through CacheControl) files a response under ``sha224(normalised URL)`` split into five
+one-character directories. pip 23.3+ writes ``http-v2`` with the body in ``<path>.body``; older
+pips wrote ``http`` with the body inside the entry. Both are read. The entry stores no URL and no
+fetch time: the key is the URL, and the age comes from the response's Date header (or the file's
+modification time).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pip_offline_fallback import compat
+
+logger = logging.getLogger(__name__)
+
+LAYOUTS = ("http-v2", "http")
+
+
+@dataclass
+class CachedResponse:
+    raw: Any  # urllib3 HTTPResponse, body not read yet
+    fetched: float
+    path: str
+
+    @property
+    def age(self) -> float:
+        return max(0.0, time.time() - self.fetched)
+
+
+def _key_path(directory: str, url: str) -> str:
+    key = compat.CacheController.cache_url(url)
+    hashed = hashlib.sha224(key.encode()).hexdigest()
+    return os.path.join(directory, *hashed[:5], hashed)
+
+
+class PipHttpCache:
+    """One pip cache directory (the one holding ``http-v2`` and ``http``)."""
+
+    def __init__(self, cache_dir: str) -> None:
+        self.cache_dir = cache_dir
+        self._dirs = [os.path.join(cache_dir, layout) for layout in LAYOUTS]
+
+    def has(self, url: str) -> bool:
+        for directory in self._dirs:
+            path = _key_path(directory, url.split("#", 1)[0])
+            if os.path.isfile(path):
+                return True
+        return False
+
+    def lookup(self, request: Any) -> CachedResponse | None:
+        url = request.url.split("#", 1)[0]
+        for directory in self._dirs:
+            path = _key_path(directory, url)
+            try:
+                found = self._load(request, path)
+            except Exception as exc:  # noqa: BLE001 - a damaged entry is skipped, never fatal
+                logger.debug("pip-ff: skipping unreadable pip cache entry %s: %s", path, exc)
+                continue
+            if found is not None:
+                return found
+        return None
+
+    def _load(self, request: Any, path: str) -> CachedResponse | None:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+        body_path = path + ".body"
+        body = open(body_path, "rb") if os.path.isfile(body_path) else None  # noqa: SIM115
+        try:
+            raw = compat.Serializer().loads(request, data, body)
+        except Exception:
+            if body is not None:
+                body.close()
+            raise
+        if raw is None:
+            if body is not None:
+                body.close()
+            return None
+        if raw.status != 200 or not _complete(raw, body_path if body is not None else None):
+            raw.release_conn()
+            if body is not None:
+                body.close()
+            return None
+        fetched = _date(raw.headers.get("date")) or os.path.getmtime(path)
+        return CachedResponse(raw=raw, fetched=fetched, path=path)
+
+
+def _complete(raw: Any, body_path: str | None) -> bool:
+    """A truncated body (killed writer, full disk) must never be served."""
+    length = raw.headers.get("content-length")
+    if length is None or body_path is None:
+        return True
+    try:
+        return int(length) == os.path.getsize(body_path)
+    except (ValueError, OSError):
+        return False
+
+
+def _date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None

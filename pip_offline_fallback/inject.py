@@ -1,0 +1,115 @@
+"""Install pip-ff into the running pip, and take it out again (every patch is undoable).
+
+Each patch says why pip needs it. Nothing here runs at import time; :func:`inject` imports
+every module pip-ff will need before pip starts installing, since pip 26.3 blocks imports once
+installation has started.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from typing import Any, Callable
+
+from pip_offline_fallback import adapter, compat, fallback, finder
+from pip_offline_fallback.config import Settings, settings_from_environ
+
+logger = logging.getLogger(__name__)
+
+_MISSING = object()
+_patches: list[tuple[Any, str, Any]] = []
+_warned = False
+
+
+def _patch(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
+    own = owner.__dict__.get(name, _MISSING)  # PipSession inherits mount() from requests
+    original = getattr(owner, name)
+    replacement = make(original)
+    functools.update_wrapper(replacement, original)
+    setattr(owner, name, replacement)
+    _patches.append((owner, name, own))
+
+
+def _wrap_mount(original: Any) -> Any:
+    # Every adapter pip mounts (https, http, trusted hosts) passes here, including the ones
+    # PipSession.__init__ mounts: swapping the class keeps pip's TLS, cache and retry settings.
+    def mount(self: Any, prefix: str, transport: Any) -> Any:
+        return original(self, prefix, adapter.wrap(transport))
+
+    return mount
+
+
+def _wrap_build_session(original: Any) -> Any:
+    # The command's options say where pip's cache is; the session is built right after.
+    def _build_session(self: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
+        engine = fallback.active
+        if engine is not None:
+            try:
+                engine.configure(getattr(options, "cache_dir", None) or None)
+            except Exception as exc:  # noqa: BLE001
+                logger.debug("pip-ff: configure failed: %r", exc)
+        return original(self, options, *args, **kwargs)
+
+    return _build_session
+
+
+def _wrap_command_main(original: Any) -> Any:
+    # The end of the command, with pip's logging still set up: the place for the summary.
+    def _main(self: Any, args: list[str]) -> int:
+        status: int = original(self, args)
+        engine = fallback.active
+        if engine is not None:
+            try:
+                engine.report.finish(status)
+            except Exception as exc:  # noqa: BLE001
+                logger.debug("pip-ff: report failed: %r", exc)
+        return status
+
+    return _main
+
+
+def inject(settings: Settings) -> bool:
+    """Hook pip; False (after one warning) when this pip can't be hooked: plain pip runs."""
+    global _warned
+    if _patches:
+        fallback.active = fallback.Fallback(settings)
+        return True
+    found = compat.problems()
+    if found:
+        if not _warned:
+            _warned = True
+            logger.warning("pip-ff: %s; running plain pip without fallback", found[0])
+        return False
+    fallback.active = fallback.Fallback(settings)
+    try:
+        _patch(compat.PipSession, "mount", _wrap_mount)
+        _patch(compat.SessionCommandMixin, "_build_session", _wrap_build_session)
+        _patch(compat.Command, "_main", _wrap_command_main)
+        _patch(compat.PackageFinder, "process_project_url", finder.wrap_process_project_url)
+        _patch(compat.PackageFinder, "find_all_candidates", finder.wrap_find_all_candidates)
+        _patch(compat.PackageFinder, "find_best_candidate", finder.wrap_find_best_candidate)
+    except Exception as exc:  # noqa: BLE001 - half a hook is worse than none
+        extract()
+        logger.warning("pip-ff: could not hook pip (%r); running plain pip", exc)
+        return False
+    return True
+
+
+def extract() -> None:
+    """Undo every patch, newest first; adapters already swapped then pass straight through."""
+    while _patches:
+        owner, name, original = _patches.pop()
+        if original is _MISSING:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, original)
+    fallback.active = None
+
+
+def inject_from_environ() -> bool:
+    """The ``PIPFF`` hook for plain pip: settings from the environment only."""
+    settings = settings_from_environ(os.environ, default=None)
+    if settings is None:
+        return False
+    return inject(settings)

@@ -1,0 +1,129 @@
+"""What counts as "the index can't be reached", and which hosts are down for the rest of the run.
+
+Only unreachability triggers a fallback: no connection, no answer, a proxy or gateway that could
+not reach the index, a TLS handshake that failed. Any answer the index did give (401, 403, 404,
+a hash mismatch) is pip's to report.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import threading
+import urllib.parse
+from collections.abc import Mapping
+
+from pip_offline_fallback import compat
+
+logger = logging.getLogger(__name__)
+
+# Answers that come from a gateway or an overloaded index, not from the index's knowledge.
+UNREACHABLE_STATUSES = frozenset({500, 502, 503, 504, 520, 521, 522, 523, 524, 527})
+NETWORK_ERRORS = (
+    compat.RequestsConnectionError,  # DNS, refused, reset, proxy and TLS errors
+    compat.RequestsTimeout,  # connect and read timeouts
+    compat.RequestsRetryError,  # 5xx answers that outlived pip's retries
+)
+
+
+def host_of(url: str) -> str:
+    """``scheme://host:port`` of a URL, without credentials: the unit that goes down."""
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    return f"{parts.scheme}://{host}:{port}"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo and len(seen) < 20:
+        current = todo.pop(0)
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        for nxt in (
+            getattr(current, "reason", None),
+            getattr(current, "original_error", None),
+            current.__cause__,
+            current.__context__,
+            *(a for a in getattr(current, "args", ()) if isinstance(a, BaseException)),
+        ):
+            if isinstance(nxt, BaseException):
+                todo.append(nxt)
+    return seen
+
+
+def describe(exc: BaseException) -> str:
+    """A short, credential-free cause for one failed request."""
+    chain = _chain(exc)
+    text = " ".join(str(e) for e in chain).lower()
+    if any(isinstance(e, socket.gaierror) for e in chain) or any(
+        marker in text
+        for marker in (
+            "name or service not known",
+            "temporary failure in name resolution",
+            "nodename nor servname",
+            "failed to resolve",
+            "getaddrinfo failed",
+            "no address associated",
+        )
+    ):
+        return "DNS lookup failed"
+    if "tunnel connection failed" in text or "proxy" in type(exc).__name__.lower():
+        for status in ("502", "503", "504", "403", "407"):
+            if f"tunnel connection failed: {status}" in text:
+                return f"proxy answered {status}"
+        return "proxy error"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "connection refused" in text:
+        return "connection refused"
+    if "network is unreachable" in text:
+        return "network unreachable"
+    if any(isinstance(e, ssl.SSLError) for e in chain) or "ssl" in type(exc).__name__.lower():
+        return "TLS handshake failed"
+    if isinstance(exc, compat.RequestsRetryError) or "too many" in text:
+        for status in sorted(UNREACHABLE_STATUSES):
+            if f"{status} error" in text:
+                return f"server answered {status}"
+        return "server errors"
+    if "read timed out" in text:
+        return "read timed out"
+    if "connect timeout" in text or "connection to" in text and "timed out" in text:
+        return "connection timed out"
+    if "timed out" in text:
+        return "timed out"
+    if any(isinstance(e, ConnectionResetError) for e in chain) or "reset" in text:
+        return "connection reset"
+    if "remotedisconnected" in text or "connection aborted" in text or "closed connection" in text:
+        return "connection dropped"
+    return "connection failed"
+
+
+class Outage:
+    """The hosts found unreachable in this run (and inherited from a parent run)."""
+
+    def __init__(self, inherited: Mapping[str, str] = {}) -> None:  # noqa: B006 - read only
+        self._lock = threading.Lock()
+        self._down: dict[str, str] = dict(inherited)
+        self._announced: set[str] = set(inherited)
+
+    def cause(self, host: str) -> str | None:
+        return self._down.get(host)
+
+    def mark_down(self, host: str, cause: str) -> bool:
+        """Record a failure; True the first time this host is marked (the caller announces it)."""
+        with self._lock:
+            if host in self._down:
+                return False
+            self._down[host] = cause
+            return True
+
+    @property
+    def hosts(self) -> dict[str, str]:
+        return dict(self._down)
+
+    def __bool__(self) -> bool:
+        return bool(self._down)

@@ -1,0 +1,64 @@
+"""Wheelhouse directories: any wheel or sdist dropped there is a candidate during a fallback."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def project_of(filename: str) -> NormalizedName | None:
+    """The canonical project name of a distribution file name, or None if it isn't one."""
+    try:
+        if filename.endswith(".whl"):
+            return parse_wheel_filename(filename)[0]
+        if filename.endswith((".tar.gz", ".zip")):
+            return parse_sdist_filename(filename)[0]
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+    return None
+
+
+class Wheelhouse:
+    """The files of one or more directories, indexed by project on first use (one scan a run)."""
+
+    def __init__(self, directories: tuple[str, ...]) -> None:
+        self.directories = directories
+        self._index: dict[str, list[str]] | None = None
+
+    def files_for(self, project: str) -> list[str]:
+        if self._index is None:
+            self._index = self._scan()
+        return self._index.get(canonicalize_name(project), [])
+
+    def _scan(self) -> dict[str, list[str]]:
+        index: dict[str, list[str]] = defaultdict(list)
+        for directory in self.directories:
+            try:
+                real_dir = os.path.realpath(directory)
+                entries = list(os.scandir(directory))
+            except OSError:
+                continue
+            for entry in sorted(entries, key=lambda e: e.name):
+                name = project_of(entry.name)
+                if name is None:
+                    continue
+                # A link that leads out of the wheelhouse is refused: a shared directory must not
+                # be able to point pip at an arbitrary file.
+                real = os.path.realpath(entry.path)
+                if os.path.dirname(real) != real_dir or not os.path.isfile(real):
+                    logger.warning("pip-ff: ignoring %s: it leads out of the wheelhouse", entry.path)
+                    continue
+                index[name].append(entry.path)
+        return dict(index)
