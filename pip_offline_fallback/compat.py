@@ -26,12 +26,10 @@ except InvalidVersion:
     PIP_VERSION = None
 
 # pip's vendored HTTP stack: pip-ff hooks pip's own session, so it uses pip's own copies.
-from pip._vendor import requests, urllib3  # noqa: E402
-from pip._vendor.cachecontrol.adapter import CacheControlAdapter  # noqa: E402
+from pip._vendor import requests  # noqa: E402
 from pip._vendor.cachecontrol.controller import CacheController  # noqa: E402
 from pip._vendor.cachecontrol.serialize import Serializer  # noqa: E402
 from pip._vendor.requests.adapters import HTTPAdapter  # noqa: E402
-from pip._vendor.requests.models import PreparedRequest, Response  # noqa: E402
 from pip._vendor.urllib3.response import HTTPResponse  # noqa: E402
 from pip._vendor.urllib3.util.retry import Retry  # noqa: E402
 
@@ -119,7 +117,7 @@ def supported_tags(finder: Any) -> Any:
 def redact(url: str) -> str:
     try:
         return str(redact_auth_from_url(url))
-    except Exception:  # noqa: BLE001 - a message must never fail
+    except Exception:
         return "<url>"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 
 from pip_offline_fallback.errors import UsageError
@@ -129,7 +129,7 @@ def settings_from_environ(environ: Mapping[str, str], *, default: Mode | None) -
     )
 
 
-def export(settings: Settings, environ: dict[str, str]) -> None:
+def export(settings: Settings, environ: MutableMapping[str, str]) -> None:
     """Write settings into an environment so that child pip processes run the same way."""
     environ[MODE_VARIABLE] = settings.mode.value
     if settings.wheelhouses:

@@ -18,7 +18,13 @@ from typing import Any
 from pip_offline_fallback import compat, config
 from pip_offline_fallback.config import Mode, Settings
 from pip_offline_fallback.httpcache import PipHttpCache
-from pip_offline_fallback.outage import NETWORK_ERRORS, UNREACHABLE_STATUSES, Outage, describe, host_of
+from pip_offline_fallback.outage import (
+    NETWORK_ERRORS,
+    UNREACHABLE_STATUSES,
+    Outage,
+    describe,
+    host_of,
+)
 from pip_offline_fallback.report import NETWORK, PIP_CACHE, RECORD, Report
 from pip_offline_fallback.store import Store, body_headers
 from pip_offline_fallback.wheelhouse import Wheelhouse
@@ -173,7 +179,7 @@ class Fallback:
                         )
                         self._served(request, RECORD, entry.fetched, forced)
                         return compat.build_response(adapter, request, raw)
-        except Exception as exc:  # noqa: BLE001 - pip's own error is better than ours
+        except Exception as exc:
             logger.debug("pip-ff: local lookup of %s failed: %r", compat.redact(request.url), exc)
         return None
 
@@ -201,7 +207,7 @@ class Fallback:
                 if recorder is not None:
                     recorder.write(content)
                     recorder.commit()
-        except Exception as exc:  # noqa: BLE001 - recording is best effort
+        except Exception as exc:
             logger.debug("pip-ff: not recording %s: %r", compat.redact(request.url), exc)
 
     # -- the finder side ---------------------------------------------------------------------
@@ -234,12 +240,14 @@ class Fallback:
                 return compat.wheel_cache_has(
                     self.wheel_cache_dir, link, project, compat.supported_tags(finder)
                 )
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 logger.debug("pip-ff: wheel cache lookup failed: %r", exc)
         return False
 
     def wheelhouse_links(self, project: str) -> list[Any]:
-        return [compat.Link(compat.path_to_url(path)) for path in self.wheelhouse.files_for(project)]
+        return [
+            compat.Link(compat.path_to_url(path)) for path in self.wheelhouse.files_for(project)
+        ]
 
 
 class _Tee:

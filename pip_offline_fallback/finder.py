@@ -46,7 +46,7 @@ def wrap_process_project_url(original: Any) -> Any:
             return candidates
         try:
             kept = [c for c in candidates if engine.available(self, c.link, project)]
-        except Exception as exc:  # noqa: BLE001 - never worse than pip's own answer
+        except Exception as exc:
             logger.debug("pip-ff: could not filter %s: %r", project, exc)
             return candidates
         engine.report.stale_page(
@@ -81,7 +81,7 @@ def wrap_find_all_candidates(original: Any) -> Any:
                     if links
                     else []
                 )
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 logger.debug("pip-ff: wheelhouse lookup for %s failed: %r", project_name, exc)
                 memo[name] = []
         extra = memo[name]

@@ -61,7 +61,7 @@ class PipHttpCache:
             path = _key_path(directory, url)
             try:
                 found = self._load(request, path)
-            except Exception as exc:  # noqa: BLE001 - a damaged entry is skipped, never fatal
+            except Exception as exc:
                 logger.debug("pip-ff: skipping unreadable pip cache entry %s: %s", path, exc)
                 continue
             if found is not None:

@@ -47,7 +47,7 @@ def _wrap_build_session(original: Any) -> Any:
         if engine is not None:
             try:
                 engine.configure(getattr(options, "cache_dir", None) or None)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 logger.debug("pip-ff: configure failed: %r", exc)
         return original(self, options, *args, **kwargs)
 
@@ -62,7 +62,7 @@ def _wrap_command_main(original: Any) -> Any:
         if engine is not None:
             try:
                 engine.report.finish(status)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 logger.debug("pip-ff: report failed: %r", exc)
         return status
 
@@ -89,7 +89,7 @@ def inject(settings: Settings) -> bool:
         _patch(compat.PackageFinder, "process_project_url", finder.wrap_process_project_url)
         _patch(compat.PackageFinder, "find_all_candidates", finder.wrap_find_all_candidates)
         _patch(compat.PackageFinder, "find_best_candidate", finder.wrap_find_best_candidate)
-    except Exception as exc:  # noqa: BLE001 - half a hook is worse than none
+    except Exception as exc:
         extract()
         logger.warning("pip-ff: could not hook pip (%r); running plain pip", exc)
         return False

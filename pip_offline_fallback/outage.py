@@ -74,9 +74,9 @@ def describe(exc: BaseException) -> str:
     ):
         return "DNS lookup failed"
     if "tunnel connection failed" in text or "proxy" in type(exc).__name__.lower():
-        for status in ("502", "503", "504", "403", "407"):
-            if f"tunnel connection failed: {status}" in text:
-                return f"proxy answered {status}"
+        for answer in ("502", "503", "504", "403", "407"):
+            if f"tunnel connection failed: {answer}" in text:
+                return f"proxy answered {answer}"
         return "proxy error"
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "connection refused" in text:
         return "connection refused"
@@ -85,13 +85,13 @@ def describe(exc: BaseException) -> str:
     if any(isinstance(e, ssl.SSLError) for e in chain) or "ssl" in type(exc).__name__.lower():
         return "TLS handshake failed"
     if isinstance(exc, compat.RequestsRetryError) or "too many" in text:
-        for status in sorted(UNREACHABLE_STATUSES):
-            if f"{status} error" in text:
-                return f"server answered {status}"
+        for code in sorted(UNREACHABLE_STATUSES):
+            if f"{code} error" in text:
+                return f"server answered {code}"
         return "server errors"
     if "read timed out" in text:
         return "read timed out"
-    if "connect timeout" in text or "connection to" in text and "timed out" in text:
+    if "connect timeout" in text or ("connection to" in text and "timed out" in text):
         return "connection timed out"
     if "timed out" in text:
         return "timed out"
@@ -105,10 +105,9 @@ def describe(exc: BaseException) -> str:
 class Outage:
     """The hosts found unreachable in this run (and inherited from a parent run)."""
 
-    def __init__(self, inherited: Mapping[str, str] = {}) -> None:  # noqa: B006 - read only
+    def __init__(self, inherited: Mapping[str, str] = {}) -> None:
         self._lock = threading.Lock()
         self._down: dict[str, str] = dict(inherited)
-        self._announced: set[str] = set(inherited)
 
     def cause(self, host: str) -> str | None:
         return self._down.get(host)

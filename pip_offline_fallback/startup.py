@@ -1,4 +1,4 @@
-"""The start-up hook behind ``PIPFF``: imported from the ``.pth`` line only when the variable is set.
+"""The start-up hook behind ``PIPFF``: the ``.pth`` line imports it only when the variable is set.
 
 It uses only ``os`` and ``sys``, never raises, and does no pip work at start-up: it waits for
 pip's CLI module to be imported, then lets :mod:`pip_offline_fallback.inject` patch pip.
@@ -31,7 +31,7 @@ class _Loader:
             from pip_offline_fallback import inject
 
             inject.inject_from_environ()
-        except Exception:  # noqa: BLE001 - the hook must never break pip
+        except Exception:
             if os.environ.get("PIPFF_DEBUG"):
                 raise
 
@@ -55,7 +55,7 @@ class _Watcher:
             return None
         _remove()
         if spec.loader is not None:
-            spec.loader = _Loader(spec.loader)
+            spec.loader = _Loader(spec.loader)  # type: ignore[assignment]
         return spec
 
 
@@ -77,6 +77,6 @@ def activate() -> None:
             inject.inject_from_environ()
             return
         sys.meta_path.insert(0, _Watcher())
-    except Exception:  # noqa: BLE001 - never break interpreter start-up
+    except Exception:
         if os.environ.get("PIPFF_DEBUG"):
             raise

@@ -12,6 +12,7 @@ A lookup is one ``stat`` and one small read, whatever the size of the store.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -133,7 +134,9 @@ class Store:
         kept = {k.lower(): v for k, v in headers.items() if k.lower() in _KEPT_HEADERS}
         return Recorder(self, url, kept, os.fdopen(fd, "wb"), tmp)
 
-    def _commit(self, url: str, headers: Mapping[str, str], tmp: str, sha256: str, size: int) -> None:
+    def _commit(
+        self, url: str, headers: Mapping[str, str], tmp: str, sha256: str, size: int
+    ) -> None:
         blob = self._blob_path(sha256)
         os.makedirs(os.path.dirname(blob), exist_ok=True)
         if os.path.isfile(blob) and not os.path.islink(blob) and os.path.getsize(blob) == size:
@@ -201,10 +204,8 @@ class Recorder:
         if self._file is None:
             return
         f, self._file = self._file, None
-        try:
+        with contextlib.suppress(OSError):
             f.close()
-        except OSError:
-            pass
         _unlink_quietly(self._tmp)
 
     @property
@@ -213,10 +214,8 @@ class Recorder:
 
 
 def _unlink_quietly(path: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
 
 
 def body_headers(entry_headers: Mapping[str, str], size: int) -> dict[str, Any]:

@@ -58,7 +58,9 @@ class Wheelhouse:
                 # be able to point pip at an arbitrary file.
                 real = os.path.realpath(entry.path)
                 if os.path.dirname(real) != real_dir or not os.path.isfile(real):
-                    logger.warning("pip-ff: ignoring %s: it leads out of the wheelhouse", entry.path)
+                    logger.warning(
+                        "pip-ff: ignoring %s: it leads out of the wheelhouse", entry.path
+                    )
                     continue
                 index[name].append(entry.path)
         return dict(index)
