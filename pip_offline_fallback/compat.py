@@ -128,7 +128,8 @@ def build_response(adapter: Any, request: Any, raw: Any) -> Any:
     back into pip's cache as if the index had sent it.
     """
     response = HTTPAdapter.build_response(adapter, request, raw)
-    response.from_cache = True  # pip then logs "Using cached ..." as for its own cache hits
+    # pip then logs "Using cached ..." as it does for its own cache hits.
+    response.from_cache = True  # type: ignore[attr-defined]
     return response
 
 

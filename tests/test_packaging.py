@@ -1,0 +1,261 @@
+"""Self-packaging test: build the sdist and the wheel from a copy of the repo, check what ships.
+
+As pypa/build's own suite does, the real build front end runs on a copy of the source tree
+(`python -m build`: the sdist first, then the wheel from the unpacked sdist, so the sdist is shown
+to be complete). It runs without build isolation, on the test env's setuptools and wheel, so
+the test needs no index.
+
+The package's modules are taken from pip_offline_fallback/ in the repo; everything else that
+ships is spelled out here.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import configparser
+import csv
+import email.parser
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "pip_offline_fallback"
+NAME = "pip-offline-fallback"
+
+# Must match setup.py. site.py exec()s .pth lines that start with "import".
+PTH_NAME = "pip_offline_fallback.pth"
+PTH_LINE = (
+    'import os; os.environ.get("PIPFF") and '
+    '__import__("pip_offline_fallback.startup").startup.activate()'
+)
+# PEP 829 (Python 3.15+): one `pkg.mod:callable` entry point per line.
+START_NAME = "pip_offline_fallback.start"
+START_LINE = "pip_offline_fallback.startup:activate"
+
+# Top-level entries of a working tree that are never part of the source.
+_NOT_SOURCE = {".git", ".tox", ".venv", ".mypy_cache", ".ruff_cache", ".pytest_cache", "build"}
+_NOT_SOURCE_ANYWHERE = {"__pycache__", "dist"}
+
+
+def _version() -> str:
+    """__version__ from the package's __init__.py, read without importing the package."""
+    tree = ast.parse((ROOT / PACKAGE / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__version__" for t in node.targets
+        ):
+            value = ast.literal_eval(node.value)
+            assert isinstance(value, str)
+            return value
+    raise AssertionError(f"{PACKAGE}/__init__.py defines no __version__")
+
+
+def _package_files() -> set[str]:
+    """What the package contributes: its modules (as `packages = find:` sees them) + py.typed."""
+    files = {f"{PACKAGE}/py.typed"}
+    for path in (ROOT / PACKAGE).rglob("*.py"):
+        rel = path.relative_to(ROOT)
+        # find: (not find_namespace:) only descends into directories that have an __init__.py.
+        if all(
+            (ROOT.joinpath(*rel.parts[:n]) / "__init__.py").is_file()
+            for n in range(1, len(rel.parts))
+        ):
+            files.add(rel.as_posix())
+    return files
+
+
+def _ignore(directory: str, names: list[str]) -> set[str]:
+    top = Path(directory) == ROOT
+    return {
+        n
+        for n in names
+        if n in _NOT_SOURCE_ANYWHERE
+        or n.endswith((".pyc", ".egg-info"))
+        or (top and n in _NOT_SOURCE)
+    }
+
+
+@pytest.fixture(scope="module")
+def dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    work = tmp_path_factory.mktemp("packaging")
+    src = work / "src"
+    shutil.copytree(ROOT, src, ignore=_ignore)
+    # Decoys: importable packages that `packages = find:` would take if setup.cfg stopped
+    # excluding them.
+    for decoy in ("tests", "benchmarks"):
+        (src / decoy).mkdir(exist_ok=True)
+        (src / decoy / "__init__.py").touch()
+    out = work / "dist"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPFF")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(src)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, f"python -m build failed:\n{proc.stdout}"
+    version = _version()
+    sdist = out / f"{PACKAGE}-{version}.tar.gz"
+    wheel = out / f"{PACKAGE}-{version}-py3-none-any.whl"
+    assert sorted(p.name for p in out.iterdir()) == sorted([sdist.name, wheel.name])
+    return {"sdist": sdist, "wheel": wheel}
+
+
+def _wheel_text(wheel: Path, name: str) -> str:
+    with zipfile.ZipFile(wheel) as zf:
+        return zf.read(name).decode("utf-8")
+
+
+def test_wheel_contents_exact(dists: dict[str, Path]) -> None:
+    info = f"{PACKAGE}-{_version()}.dist-info"
+    expected = _package_files() | {
+        PTH_NAME,
+        START_NAME,
+        f"{info}/METADATA",
+        f"{info}/WHEEL",
+        f"{info}/RECORD",
+        f"{info}/entry_points.txt",
+        f"{info}/top_level.txt",
+        f"{info}/licenses/LICENSE",
+    }
+    with zipfile.ZipFile(dists["wheel"]) as zf:
+        names = [i.filename for i in zf.infolist() if not i.is_dir()]
+    assert len(names) == len(set(names)), "duplicate entries in the wheel"
+    assert not [n for n in names if n.split("/")[0] in {"tests", "benchmarks"}]
+    assert set(names) == expected
+
+
+def test_wheel_record_matches(dists: dict[str, Path]) -> None:
+    info = f"{PACKAGE}-{_version()}.dist-info"
+    with zipfile.ZipFile(dists["wheel"]) as zf:
+        names = {i.filename for i in zf.infolist() if not i.is_dir()}
+        rows = list(csv.reader(io.StringIO(zf.read(f"{info}/RECORD").decode("utf-8"))))
+        assert {row[0] for row in rows} == names
+        for path, digest, size in rows:
+            if path == f"{info}/RECORD":
+                assert (digest, size) == ("", "")
+                continue
+            data = zf.read(path)
+            b64 = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            assert digest == f"sha256={b64}", path
+            assert int(size) == len(data), path
+
+
+def test_wheel_metadata(dists: dict[str, Path]) -> None:
+    wheel = dists["wheel"]
+    info = f"{PACKAGE}-{_version()}.dist-info"
+    meta = email.parser.Parser().parsestr(_wheel_text(wheel, f"{info}/METADATA"))
+    assert meta["Name"] == NAME
+    assert meta["Version"] == _version()
+    assert meta["Requires-Python"] == ">=3.9"
+    assert sorted(meta.get_all("Requires-Dist") or []) == ["filelock", "packaging", "pip>=23.0"]
+    assert meta["Description-Content-Type"] == "text/markdown"
+    assert "MIT" in {meta["License"], meta["License-Expression"]}
+    assert meta.get_all("License-File") == ["LICENSE"]
+    classifiers = set(meta.get_all("Classifier") or [])
+    assert "Typing :: Typed" in classifiers
+    for minor in range(9, 15):
+        assert f"Programming Language :: Python :: 3.{minor}" in classifiers
+    assert _wheel_text(wheel, f"{info}/licenses/LICENSE") == (ROOT / "LICENSE").read_text(
+        encoding="utf-8"
+    )
+    assert _wheel_text(wheel, f"{info}/top_level.txt").split() == [PACKAGE]
+    wheel_meta = email.parser.Parser().parsestr(_wheel_text(wheel, f"{info}/WHEEL"))
+    assert wheel_meta["Root-Is-Purelib"] == "true"
+    assert wheel_meta.get_all("Tag") == ["py3-none-any"]
+
+
+def test_console_script(dists: dict[str, Path]) -> None:
+    info = f"{PACKAGE}-{_version()}.dist-info"
+    eps = configparser.ConfigParser(delimiters=("=",), interpolation=None)
+    eps.read_string(_wheel_text(dists["wheel"], f"{info}/entry_points.txt"))
+    assert eps.sections() == ["console_scripts"]
+    assert dict(eps["console_scripts"]) == {"pip-ff": "pip_offline_fallback.cli:main"}
+
+
+def test_startup_hook_files(dists: dict[str, Path]) -> None:
+    with zipfile.ZipFile(dists["wheel"]) as zf:
+        assert zf.read(PTH_NAME) == (PTH_LINE + "\n").encode("utf-8")
+        assert zf.read(START_NAME) == (START_LINE + "\n").encode("utf-8")
+
+
+# Run in a child, after `python -I -S`: no site-packages of this env, then site.addsitedir() on
+# the unpacked wheel, which processes its .pth (and, on 3.15+, its .start) as start-up would.
+_SITE_CHECK = """
+import site, sys
+site.addsitedir(sys.argv[1])
+mod = sys.modules.get("pip_offline_fallback.startup")
+print("not imported" if mod is None else "from " + mod.__file__)
+"""
+
+
+@pytest.mark.parametrize("pipff", [None, "1"])
+def test_startup_hook_as_site_runs_it(
+    dists: dict[str, Path], tmp_path: Path, pipff: str | None
+) -> None:
+    with zipfile.ZipFile(dists["wheel"]) as zf:
+        zf.extractall(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPFF")}
+    if pipff is not None:
+        env["PIPFF"] = pipff
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _SITE_CHECK, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    out = proc.stdout.strip()
+    if pipff is None and sys.version_info < (3, 15):
+        # Unset: the .pth line imports nothing of ours.
+        assert out == "not imported"
+    else:
+        # Set (or 3.15+, where the .start entry point runs on every start and activate() checks
+        # PIPFF itself): the hook ran from the unpacked wheel.
+        expected = tmp_path / PACKAGE / "startup.py"
+        assert out == f"from {expected}"
+
+
+def test_sdist_contents_exact(dists: dict[str, Path]) -> None:
+    base = f"{PACKAGE}-{_version()}"
+    egg_info = f"{PACKAGE}.egg-info"
+    expected = {
+        "PKG-INFO",
+        "README.md",
+        "LICENSE",
+        "pyproject.toml",
+        "setup.cfg",
+        "setup.py",
+        f"{egg_info}/PKG-INFO",
+        f"{egg_info}/SOURCES.txt",
+        f"{egg_info}/dependency_links.txt",
+        f"{egg_info}/entry_points.txt",
+        f"{egg_info}/requires.txt",
+        f"{egg_info}/top_level.txt",
+    } | _package_files()
+    # setuptools' sdist adds tests/test*.py by default (but no conftest.py, no testbed); with no
+    # MANIFEST.in that is all of the tests it ships, and not enough to run them from the sdist.
+    expected |= {p.relative_to(ROOT).as_posix() for p in ROOT.glob("tests/test*.py")}
+    with tarfile.open(dists["sdist"]) as tf:
+        members = [m for m in tf.getmembers() if not m.isdir()]
+    assert all(m.isfile() for m in members), "links or devices in the sdist"
+    names = [m.name for m in members]
+    assert all(n.startswith(base + "/") for n in names)
+    rel = [n[len(base) + 1 :] for n in names]
+    assert len(rel) == len(set(rel)), "duplicate entries in the sdist"
+    # The sdist is for rebuilding the wheel: no tox.ini, no CI files, no generated hook files.
+    assert set(rel) == expected
