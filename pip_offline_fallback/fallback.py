@@ -39,6 +39,7 @@ active: Fallback | None = None
 class Outcome:
     """How one request was answered."""
 
+    url: str
     source: str  # NETWORK, PIP_CACHE, RECORD, or "failed"
     fetched: float = 0.0
     forced: bool = False  # answered locally because the host is down or the mode is offline
@@ -54,6 +55,8 @@ class Fallback:
         self.http_caches = [PipHttpCache(d) for d in settings.pip_caches]
         self.wheel_cache_dir: str | None = None
         self.wheelhouse = Wheelhouse(settings.wheelhouses)
+        # prefer-offline: URLs whose local answer could not satisfy a requirement; ask the index.
+        self.refresh: set[str] = set()
         self._watch = threading.local()
 
     # -- set-up ------------------------------------------------------------------------------
@@ -90,7 +93,7 @@ class Fallback:
         cause = self.outage.cause(host)
         if cause is not None:
             return self._forced_local(adapter, request, host, cause)
-        if self.settings.mode is Mode.PREFER_OFFLINE:
+        if self.settings.mode is Mode.PREFER_OFFLINE and url not in self.refresh:
             local = self._local(adapter, request, forced=False)
             if local is not None:
                 return local
@@ -104,7 +107,7 @@ class Fallback:
                 self._went_down(host, describe(exc))
                 local = self._local(adapter, request, forced=True)
                 if local is None:
-                    self._note(Outcome("failed", forced=True))
+                    self._note(Outcome(request.url, "failed", forced=True))
                     raise
                 return local
         if response.status_code in UNREACHABLE_STATUSES:
@@ -113,9 +116,9 @@ class Fallback:
             if local is not None:
                 response.close()
                 return local
-            self._note(Outcome("failed", forced=True))
+            self._note(Outcome(request.url, "failed", forced=True))
             return response
-        self._note(Outcome(NETWORK))
+        self._note(Outcome(url, NETWORK))
         if (
             request.method == "GET"
             and response.status_code == 200
@@ -149,7 +152,7 @@ class Fallback:
         local = self._local(adapter, request, forced=True)
         if local is not None:
             return local
-        self._note(Outcome("failed", forced=True))
+        self._note(Outcome(request.url, "failed", forced=True))
         raise compat.RequestsConnectionError(
             f"pip-ff: {compat.redact(host)} is unreachable ({cause}) and there is no local copy "
             f"of {compat.redact(request.url)}",
@@ -184,7 +187,7 @@ class Fallback:
         return None
 
     def _served(self, request: Any, source: str, fetched: float, forced: bool) -> None:
-        self._note(Outcome(source, fetched, forced))
+        self._note(Outcome(request.url, source, fetched, forced))
         self.report.file_served(request.url, source)
 
     def _record(self, request: Any, response: Any, *, stream: bool) -> None:

@@ -16,11 +16,12 @@ from packaging.utils import canonicalize_name
 
 from pip_offline_fallback import fallback
 from pip_offline_fallback.config import Mode
-from pip_offline_fallback.report import StalePage
+from pip_offline_fallback.report import NETWORK, StalePage
 
 logger = logging.getLogger(__name__)
 
 _FALLBACK_PROJECTS = "_pipff_fallback_projects"
+_LOCAL_PAGES = "_pipff_local_pages"
 _WHEELHOUSE_CANDIDATES = "_pipff_wheelhouse_candidates"
 
 
@@ -36,10 +37,14 @@ def wrap_process_project_url(original: Any) -> Any:
             return original(self, project_url, link_evaluator)
         with engine.watching() as outcomes:
             candidates = original(self, project_url, link_evaluator)
+        project = link_evaluator.project_name
+        chosen = [o.url for o in outcomes if not o.forced and o.source != NETWORK]
+        if chosen:  # prefer-offline answered from local data by choice
+            pages = self.__dict__.setdefault(_LOCAL_PAGES, {})
+            pages.setdefault(canonicalize_name(project), set()).update(chosen)
         forced = [o for o in outcomes if o.forced]
         if not forced:
             return candidates
-        project = link_evaluator.project_name
         _fallback_projects(self).add(canonicalize_name(project))
         local = [o for o in forced if o.source != "failed"]
         if not local:
@@ -96,6 +101,14 @@ def wrap_find_best_candidate(original: Any) -> Any:
         engine = fallback.active
         if engine is None or result.best_candidate is not None:
             return result
+        pages = self.__dict__.get(_LOCAL_PAGES, {}).pop(canonicalize_name(project_name), None)
+        if pages and not pages <= engine.refresh:
+            # prefer-offline: the local index data can't satisfy this; ask the index before failing.
+            engine.refresh.update(pages)
+            _forget(self, project_name)
+            result = original(self, project_name, *args, **kwargs)
+            if result.best_candidate is not None:
+                return result
         if engine.settings.mode is not Mode.OFFLINE and canonicalize_name(
             project_name
         ) not in _fallback_projects(self):
@@ -109,6 +122,28 @@ def wrap_find_best_candidate(original: Any) -> Any:
         return result
 
     return find_best_candidate
+
+
+def _forget(finder: Any, project_name: str) -> None:
+    """Drop pip's memory of a project's candidates, so that the next lookup fetches again.
+
+    pip <= 24 memoises the finder's lookups with functools.lru_cache (only clearable whole);
+    later pips keep per-finder dicts.
+    """
+    for name in ("find_all_candidates", "find_best_candidate"):
+        function = getattr(type(finder), name)
+        inner = getattr(function, "__wrapped__", function)
+        clear = getattr(inner, "cache_clear", None)
+        if clear is not None:
+            clear()
+    all_candidates = finder.__dict__.get("_all_candidates")
+    if isinstance(all_candidates, dict):
+        all_candidates.pop(project_name, None)
+    best = finder.__dict__.get("_best_candidates")
+    if isinstance(best, dict):
+        for key in [k for k in best if k and k[0] == project_name]:
+            del best[key]
+    finder.__dict__.get(_WHEELHOUSE_CANDIDATES, {}).pop(canonicalize_name(project_name), None)
 
 
 def _versions(candidates: Any) -> list[str]:

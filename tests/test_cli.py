@@ -1,0 +1,125 @@
+"""The ``pip-ff`` command line: pip's arguments untouched, pip-ff's own options taken out."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pip_offline_fallback import __version__
+from pip_offline_fallback.cli import resolve, split_args
+from pip_offline_fallback.config import Mode
+from pip_offline_fallback.errors import UsageError
+from tests.testbed import IndexServer
+
+
+@pytest.mark.parametrize(
+    ("argv", "mode", "rest"),
+    [
+        (["--offline", "install", "x"], Mode.OFFLINE, ["install", "x"]),
+        (["install", "x", "--prefer-offline"], Mode.PREFER_OFFLINE, ["install", "x"]),
+        (["install", "--no-fallback", "-r", "r.txt"], Mode.OFF, ["install", "-r", "r.txt"]),
+        (["install", "--", "--offline"], None, ["install", "--", "--offline"]),
+        (["list", "--format=json"], None, ["list", "--format=json"]),
+    ],
+)
+def test_split_args(argv: list[str], mode: Mode | None, rest: list[str]) -> None:
+    options, pip_args = split_args(argv)
+    assert options.mode is mode
+    assert pip_args == rest
+
+
+def test_value_options_both_spellings(tmp_path: Path) -> None:
+    options, rest = split_args(
+        ["--wheelhouse", str(tmp_path), "install", f"--wheelhouse={tmp_path}/b", "x"]
+    )
+    assert options.wheelhouses == [str(tmp_path), f"{tmp_path}/b"]
+    assert rest == ["install", "x"]
+    options, _ = split_args(["--connect-timeout", "0.5", "install"])
+    assert options.connect_timeout == 0.5
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["install", "--wheelhouse"],
+        ["install", "--wheelhouse="],
+        ["--connect-timeout", "soon", "install"],
+        ["--connect-timeout=-1", "install"],
+        ["--offline=yes", "install"],
+        ["--offline", "--prefer-offline", "install"],
+    ],
+)
+def test_malformed_options(argv: list[str]) -> None:
+    with pytest.raises(UsageError):
+        split_args(argv)
+
+
+def test_flags_win_over_variables_but_not_over_the_kill_switch() -> None:
+    options, _ = split_args(["--offline"])
+    settings = resolve(options, {"PIPFF": "prefer-offline"})
+    assert settings is not None and settings.mode is Mode.OFFLINE
+    assert resolve(options, {"PIPFF": "0"}) is None
+    assert resolve(split_args([])[0], {}) is not None  # pip-ff defaults to auto
+    assert resolve(split_args(["--no-fallback"])[0], {}) is None
+
+
+def test_version_names_both(venv: Any, env: dict[str, str]) -> None:
+    result = venv.pipff("--version", env=env)
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"pip-ff {__version__}"
+    assert lines[1].startswith("pip ")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["install", "--wheelhouse"], ["--connect-timeout", "x", "list"], ["--offline=1", "list"]],
+)
+def test_malformed_option_is_one_line_and_exit_2(
+    venv: Any, env: dict[str, str], argv: list[str]
+) -> None:
+    result = venv.pipff(*argv, env=env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("ERROR: pip-ff: ")
+
+
+def test_python_option_is_refused_not_silently_dropped(venv: Any, env: dict[str, str]) -> None:
+    result = venv.pipff("--python", str(venv.python), "list", env=env)
+    assert result.returncode == 2
+    assert "--python" in result.stderr
+
+
+def test_no_fallback_is_plain_pip(
+    venv: Any, env: dict[str, str], index: IndexServer, tmp_path: Path
+) -> None:
+    index.stop()
+    result = venv.pipff(
+        "install", "--no-fallback", "-i", index.url, "--retries", "0", "pipff-gamma", env=env
+    )
+    assert result.returncode == 1
+    assert "pip-ff" not in result.output
+
+
+def test_ctrl_c_exits_130_without_traceback(venv: Any, env: dict[str, str]) -> None:
+    from tests.testbed.outages import StallServer
+
+    with StallServer() as stall:
+        proc = subprocess.Popen(
+            [str(venv.python), "-m", "pip_offline_fallback", "install", "-i", stall.url,
+             "--timeout", "60", "pipff-gamma"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while stall.connections == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in out + err

@@ -1,0 +1,268 @@
+"""The fallback engine, proven with real pip: install online, take the index away, install again.
+
+Each test installs into one fresh virtual environment while the index answers, then makes the
+index really unreachable and runs the same command in a second fresh environment; the second
+must end with exactly the same distributions, having said once which host was unreachable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import (
+    OUTAGES,
+    ForwardingProxy,
+    age_pip_cache,
+    outage,
+    warnings_about_unreachable,
+)
+from tests.testbed import IndexServer, clone_venv
+
+WORKLOADS = {
+    "pinned": ["pipff-alpha==2.0"],
+    "unpinned": ["pipff-alpha"],
+    "extras": ["pipff-beta[fast]"],
+    "range": ["pipff-beta>=1.0,<2"],
+    "yanked-and-requires-python": ["pipff-zeta", "pipff-epsilon"],
+    "sdist": ["pipff-sdistonly"],
+}
+
+
+def _install(venv: Any, index: IndexServer, env: dict[str, str], *args: str) -> Any:
+    if index.ca_bundle is not None:
+        # The variable, not --cert: pip < 26 does not pass --cert on to build isolation's pip.
+        env = dict(env, PIP_CERT=str(index.ca_bundle))
+    return venv.pipff("install", "--index-url", index.url, *args, env=env)
+
+
+def _online_then_offline(
+    template: Path,
+    tmp_path: Path,
+    index: IndexServer,
+    env: dict[str, str],
+    requirements: list[str],
+    kind: str = "refused",
+    aged: bool = False,
+) -> tuple[dict[str, str], Any, Any]:
+    online_venv = clone_venv(template, tmp_path / "online")
+    _install(online_venv, index, env, *requirements).check()
+    online = online_venv.installed()
+    if aged:  # stale pip cache entries: pip must ask the index, and meets the outage
+        assert age_pip_cache(Path(env["PIP_CACHE_DIR"]), 3600) > 0
+    offline_venv = clone_venv(template, tmp_path / "offline")
+    with outage(kind, index) as extra:
+        result = _install(offline_venv, index, env, *requirements, *extra)
+    return online, offline_venv, result
+
+
+@pytest.mark.parametrize("workload", sorted(WORKLOADS))
+@pytest.mark.parametrize("headers", ["none", "pypi-https"])
+def test_same_install_after_index_goes_away(
+    workload: str,
+    headers: str,
+    template: Path,
+    tmp_path: Path,
+    index: IndexServer,
+    https_index: IndexServer,
+    env: dict[str, str],
+) -> None:
+    """Pins, ranges, extras, markers, yanked, Requires-Python, an sdist; both header styles."""
+    server = index if headers == "none" else https_index
+    online, offline_venv, result = _online_then_offline(
+        template, tmp_path, server, env, WORKLOADS[workload], aged=headers != "none"
+    )
+    assert result.returncode == 0, result.output
+    assert offline_venv.installed() == online
+    assert len(warnings_about_unreachable(result.output)) == 1, result.output
+    assert "continuing from local sources" in result.output
+    if workload == "yanked-and-requires-python":
+        assert online["pipff-zeta"] == "1.0" and online["pipff-epsilon"] == "1.0"
+    if workload == "sdist":
+        assert online["pipff-sdistonly"] == "1.0"
+
+
+def test_require_hashes_are_still_checked(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str], dists: Any
+) -> None:
+    wheel = next(Path(dists.dist_dir).glob("pipff_gamma-1.0-*.whl"))
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    good = tmp_path / "good.txt"
+    good.write_text(f"pipff-gamma==1.0 --hash=sha256:{digest}\n")
+    bad = tmp_path / "bad.txt"
+    bad.write_text(f"pipff-gamma==1.0 --hash=sha256:{'0' * 64}\n")
+    online, offline_venv, result = _online_then_offline(
+        template, tmp_path, index, env, ["--require-hashes", "-r", str(good)]
+    )
+    assert result.returncode == 0, result.output
+    assert offline_venv.installed() == online
+    # Hash-checking mode is not weakened by the fallback: a wrong hash still fails.
+    other = clone_venv(template, tmp_path / "bad")
+    refused = _install(other, index, env, "--require-hashes", "-r", str(bad))
+    assert refused.returncode != 0
+    assert "THESE PACKAGES DO NOT MATCH THE HASHES" in refused.output
+    assert "pipff-gamma" not in other.installed()
+
+
+@pytest.mark.parametrize("kind", OUTAGES)
+def test_every_outage_mode_falls_back(
+    kind: str, template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    online, offline_venv, result = _online_then_offline(
+        template, tmp_path, index, env, ["pipff-alpha", "pipff-beta[fast]"], kind
+    )
+    assert result.returncode == 0, result.output
+    assert offline_venv.installed() == online
+    warnings = warnings_about_unreachable(result.output)
+    assert len(warnings) == 1, result.output
+    expected = {
+        "refused": "connection refused",
+        "stall": "timed out",
+        "blackhole": "timed out",
+        "proxy-502": "502",
+        "proxy-503": "503",
+        "proxy-504": "504",
+    }[kind]
+    assert expected in warnings[0]
+
+
+def test_unresolvable_host_falls_back(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    """Online through a proxy under a name that does not resolve; offline the name fails DNS."""
+    url = f"http://pipff-index.invalid:{index.port}/simple/"
+    online_venv = clone_venv(template, tmp_path / "online")
+    with ForwardingProxy(index) as proxy:
+        online_venv.pipff(
+            "install", "-i", url, "--trusted-host", "pipff-index.invalid", "--proxy", proxy.url,
+            "pipff-gamma", env=env,
+        ).check()  # fmt: skip
+    index.stop()
+    offline_venv = clone_venv(template, tmp_path / "offline")
+    result = offline_venv.pipff(
+        "install", "-i", url, "--trusted-host", "pipff-index.invalid", "pipff-gamma", env=env
+    )
+    assert result.returncode == 0, result.output
+    assert offline_venv.installed() == online_venv.installed()
+    assert any("DNS lookup failed" in w for w in warnings_about_unreachable(result.output))
+
+
+@pytest.mark.netns
+def test_no_network_at_all(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    from tests.testbed.outages import netns_prefix, unshare_available
+
+    if not unshare_available():
+        pytest.skip("unshare -n is not permitted here")
+    online_venv = clone_venv(template, tmp_path / "online")
+    _install(online_venv, index, env, "pipff-alpha").check()
+    offline_venv = clone_venv(template, tmp_path / "offline")
+    argv = [str(offline_venv.python), "-m", "pip_offline_fallback", "install", "-i", index.url]
+    result = subprocess.run(
+        [*netns_prefix(), *argv, "pipff-alpha"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "network unreachable" in output
+    assert offline_venv.installed() == online_venv.installed()
+
+
+def test_never_seen_requirement_fails_clearly(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    online_venv = clone_venv(template, tmp_path / "online")
+    _install(online_venv, index, env, "pipff-alpha==1.0").check()
+    offline_venv = clone_venv(template, tmp_path / "offline")
+    before = offline_venv.installed()
+    with outage("refused", index):
+        # pipff-gamma is local-less; pipff-alpha 2.0 was never downloaded (1.0 was).
+        result = _install(offline_venv, index, env, "pipff-alpha>=2")
+        missing = _install(offline_venv, index, env, "pipff-gamma")
+    for r in (result, missing):
+        assert r.returncode != 0
+        assert "Traceback" not in r.output
+    assert offline_venv.installed() == before  # nothing half-installed
+    errors = [line for line in missing.output.splitlines() if line.startswith("ERROR: pip-ff")]
+    assert any("pipff-gamma" in e and "local versions: none" in e for e in errors), missing.output
+    assert any("connection refused" in e for e in errors), missing.output
+    assert any(
+        "pipff-alpha>=2" in e and "local versions: 1.0" in e for e in result.output.splitlines()
+    ), result.output
+
+
+def test_stale_page_offers_only_local_files(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    """The recorded page lists pipff-alpha 1.0, 1.1 and 2.0, but only 1.1's file is local."""
+    online_venv = clone_venv(template, tmp_path / "online")
+    _install(online_venv, index, env, "pipff-alpha==1.1").check()
+    offline_venv = clone_venv(template, tmp_path / "offline")
+    with outage("refused", index):
+        result = _install(offline_venv, index, env, "pipff-alpha")
+    assert result.returncode == 0, result.output
+    assert offline_venv.installed()["pipff-alpha"] == "1.1"
+
+
+def test_wheelhouse_is_a_source(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str], dists: Any
+) -> None:
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    for wheel in Path(dists.dist_dir).glob("pipff_gamma-*.whl"):
+        (wheelhouse / wheel.name).write_bytes(wheel.read_bytes())
+    venv = clone_venv(template, tmp_path / "v")
+    index.stop()
+    result = venv.pipff(
+        "install", "-i", index.url, "--wheelhouse", str(wheelhouse), "pipff-gamma", env=env
+    )
+    assert result.returncode == 0, result.output
+    assert venv.installed()["pipff-gamma"] == "1.0"
+    # Online, the wheelhouse changes nothing: pip's answer stays pip's.
+    index.start()
+    index.clear_log()
+    venv2 = clone_venv(template, tmp_path / "v2")
+    venv2.pipff(
+        "install", "-i", index.url, "--wheelhouse", str(wheelhouse), "pipff-gamma", env=env
+    ).check()
+    assert any(path.startswith("/files/") for path in index.requested())
+
+
+def test_black_hole_costs_seconds_not_minutes(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    """pip alone would spend (retries + 1) x timeout per page; pip-ff one connect deadline."""
+    online_venv = clone_venv(template, tmp_path / "online")
+    _install(online_venv, index, env, "pipff-alpha", "pipff-beta[fast]").check()
+    offline_venv = clone_venv(template, tmp_path / "offline")
+    with outage("blackhole", index):
+        started = time.monotonic()
+        result = _install(offline_venv, index, env, "pipff-alpha", "pipff-beta[fast]")
+        elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.output
+    # A generous bound for a loaded 2-core machine; the benchmark measures the real figure.
+    assert elapsed < 30, elapsed
+
+
+def test_plain_pip_is_untouched_without_the_variable(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    """pip-ff installed, PIPFF unset: plain pip fails offline exactly as pip does."""
+    online_venv = clone_venv(template, tmp_path / "online")
+    _install(online_venv, index, env, "pipff-gamma").check()
+    offline_venv = clone_venv(template, tmp_path / "offline")
+    with outage("refused", index):
+        result = offline_venv.pip(
+            "install", "-i", index.url, "--retries", "0", "pipff-gamma", env=env
+        )
+    assert result.returncode != 0
+    assert "pip-ff" not in result.output
