@@ -36,7 +36,7 @@ _MODE_FLAGS = {
     "--prefer-offline": Mode.PREFER_OFFLINE,
     "--no-fallback": Mode.OFF,
 }
-_VALUE_FLAGS = ("--wheelhouse", "--connect-timeout")
+_VALUE_FLAGS = ("--wheelhouse", "--connect-timeout", "--fallback-report", "--max-stale")
 
 
 @dataclasses.dataclass
@@ -44,6 +44,8 @@ class Options:
     mode: Mode | None = None
     wheelhouses: list[str] = dataclasses.field(default_factory=list)
     connect_timeout: float | None = None
+    report: str | None = None
+    max_stale: float | None = None
 
 
 def split_args(argv: Sequence[str]) -> tuple[Options, list[str]]:
@@ -76,6 +78,10 @@ def split_args(argv: Sequence[str]) -> tuple[Options, list[str]]:
                 raise UsageError(f"{name} requires a non-empty argument")
             if name == "--wheelhouse":
                 options.wheelhouses.append(os.path.abspath(os.path.expanduser(value)))
+            elif name == "--fallback-report":
+                options.report = os.path.abspath(os.path.expanduser(value))
+            elif name == "--max-stale":
+                options.max_stale = parse_duration_seconds(value, name)
             else:
                 options.connect_timeout = parse_duration_seconds(value, name)
         else:
@@ -101,6 +107,10 @@ def resolve(options: Options, environ: dict[str, str]) -> Settings | None:
         )
     if options.connect_timeout is not None:
         settings = dataclasses.replace(settings, connect_timeout=options.connect_timeout)
+    if options.report is not None:
+        settings = dataclasses.replace(settings, report=options.report)
+    if options.max_stale is not None:
+        settings = dataclasses.replace(settings, max_stale=options.max_stale)
     return settings
 
 
@@ -123,6 +133,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         sys.stderr.write(f"ERROR: pip-ff: {exc}\n")
         return EXIT_USAGE
+
+    if pip_args[:1] == ["store"]:
+        # pip-ff's own command (not a pip command): inspect and manage the local store.
+        from pip_offline_fallback import storecmd
+
+        return storecmd.main(pip_args[1:])
 
     if pip_args in (["--version"], ["-V"]):
         sys.stdout.write(f"pip-ff {__version__}\n")

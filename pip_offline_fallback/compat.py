@@ -62,6 +62,9 @@ SessionCommandMixin: Any = _first(
 WheelCache: Any = _first(("pip._internal.cache", "WheelCache"))
 Link: Any = _first(("pip._internal.models.link", "Link"))
 path_to_url: Any = _first(("pip._internal.utils.urls", "path_to_url"))
+url_to_path: Any = _first(("pip._internal.utils.urls", "url_to_path"))
+# pip copies file:// links (wheelhouse files) itself, without the session.
+prepare: Any = importlib.import_module("pip._internal.operations.prepare")
 redact_auth_from_url: Any = _first(("pip._internal.utils.misc", "redact_auth_from_url"))
 
 _REQUIRED = {
@@ -73,6 +76,7 @@ _REQUIRED = {
     "PackageFinder.evaluate_links": lambda: PackageFinder.evaluate_links,
     "SessionCommandMixin._build_session": lambda: SessionCommandMixin._build_session,
     "Command._main": lambda: Command._main,
+    "prepare.get_file_url": lambda: prepare.get_file_url,
     "Link": lambda: Link.url_without_fragment,
     "path_to_url": lambda: path_to_url.__call__,
     "redact_auth_from_url": lambda: redact_auth_from_url.__call__,

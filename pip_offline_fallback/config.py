@@ -20,6 +20,8 @@ MODE_VARIABLE = "PIPFF"
 WHEELHOUSE_VARIABLE = "PIPFF_WHEELHOUSE"
 CONNECT_TIMEOUT_VARIABLE = "PIPFF_CONNECT_TIMEOUT"
 STORE_VARIABLE = "PIPFF_STORE"
+REPORT_VARIABLE = "PIPFF_REPORT"
+MAX_STALE_VARIABLE = "PIPFF_MAX_STALE"
 # Internal: what a parent pip-ff run learnt, handed to the pip it starts for build isolation.
 UNREACHABLE_VARIABLE = "_PIPFF_UNREACHABLE"
 PIP_CACHES_VARIABLE = "_PIPFF_PIP_CACHES"
@@ -62,6 +64,8 @@ class Settings:
     wheelhouses: tuple[str, ...] = ()
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     store: str | None = None  # None: "pip-ff" inside pip's cache directory
+    report: str | None = None  # where to write the JSON report
+    max_stale: float | None = None  # seconds; older local index data is refused
     # Hosts a parent run already found unreachable, with the cause ("host:port" -> cause).
     unreachable: Mapping[str, str] = field(default_factory=dict)
     # pip HTTP cache directories of a parent run, read as extra fallback sources.
@@ -72,12 +76,23 @@ def _split_paths(value: str) -> tuple[str, ...]:
     return tuple(os.path.abspath(p) for p in value.split(os.pathsep) if p.strip())
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
 def parse_duration_seconds(value: str, what: str) -> float:
+    """Seconds from ``90``, ``90s``, ``30m``, ``12h``, ``7d`` or ``2w``."""
+    text = value.strip().lower()
+    factor = 1
+    if text and text[-1] in _UNITS:
+        factor = _UNITS[text[-1]]
+        text = text[:-1]
     try:
-        seconds = float(value)
+        seconds = float(text) * factor
     except ValueError:
-        raise UsageError(f"{what} must be a number of seconds, not {value!r}") from None
-    if not seconds > 0:
+        raise UsageError(
+            f"{what} must be a duration such as 30, 90s, 15m, 12h or 7d, not {value!r}"
+        ) from None
+    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
         raise UsageError(f"{what} must be more than 0 seconds, not {value!r}")
     return seconds
 
@@ -114,6 +129,12 @@ def settings_from_environ(environ: Mapping[str, str], *, default: Mode | None) -
             )
         except UsageError as exc:
             logger.warning("pip-ff: %s; using %s s", exc, DEFAULT_CONNECT_TIMEOUT)
+    max_stale = None
+    if environ.get(MAX_STALE_VARIABLE):
+        try:
+            max_stale = parse_duration_seconds(environ[MAX_STALE_VARIABLE], MAX_STALE_VARIABLE)
+        except UsageError as exc:
+            logger.warning("pip-ff: %s; no limit applied", exc)
     unreachable: dict[str, str] = {}
     for item in environ.get(UNREACHABLE_VARIABLE, "").split("\n"):
         host, _, cause = item.partition(" ")
@@ -124,6 +145,8 @@ def settings_from_environ(environ: Mapping[str, str], *, default: Mode | None) -
         wheelhouses=_split_paths(environ.get(WHEELHOUSE_VARIABLE, "")),
         connect_timeout=connect_timeout,
         store=os.path.abspath(environ[STORE_VARIABLE]) if environ.get(STORE_VARIABLE) else None,
+        report=os.path.abspath(environ[REPORT_VARIABLE]) if environ.get(REPORT_VARIABLE) else None,
+        max_stale=max_stale,
         unreachable=unreachable,
         pip_caches=_split_paths(environ.get(PIP_CACHES_VARIABLE, "")),
     )
@@ -137,3 +160,7 @@ def export(settings: Settings, environ: MutableMapping[str, str]) -> None:
     environ[CONNECT_TIMEOUT_VARIABLE] = repr(settings.connect_timeout)
     if settings.store:
         environ[STORE_VARIABLE] = settings.store
+    if settings.max_stale is not None:
+        environ[MAX_STALE_VARIABLE] = repr(settings.max_stale)
+    # Not the report: it describes this run; a child pip (build isolation) must not overwrite it.
+    environ.pop(REPORT_VARIABLE, None)

@@ -25,11 +25,13 @@ from pip_offline_fallback.outage import (
     describe,
     host_of,
 )
-from pip_offline_fallback.report import NETWORK, PIP_CACHE, RECORD, Report
+from pip_offline_fallback.report import NETWORK, PIP_CACHE, RECORD, WHEELHOUSE, Report
 from pip_offline_fallback.store import Store, body_headers
 from pip_offline_fallback.wheelhouse import Wheelhouse
 
 logger = logging.getLogger(__name__)
+
+TOO_OLD = "too-old"  # an outcome: local index data existed but was older than --max-stale
 
 # The engine of this process, or None when pip-ff is not injected.
 active: Fallback | None = None
@@ -49,8 +51,7 @@ class Fallback:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.outage = Outage(settings.unreachable)
-        self.report = Report()
-        self.report.offline_mode = settings.mode is Mode.OFFLINE
+        self.report = Report(mode=settings.mode.value, path=settings.report)
         self.store: Store | None = Store(settings.store) if settings.store else None
         self.http_caches = [PipHttpCache(d) for d in settings.pip_caches]
         self.wheel_cache_dir: str | None = None
@@ -75,6 +76,7 @@ class Fallback:
                 self.wheelhouse = Wheelhouse((*self.settings.wheelhouses, default_wheelhouse))
         # Build isolation runs pip in a child process without our options: hand it what we know.
         environ = os.environ
+        environ.pop(config.REPORT_VARIABLE, None)  # the report is this run's, not the child's
         if self.store is not None:
             environ[config.STORE_VARIABLE] = self.store.root
         caches = [c.cache_dir for c in self.http_caches]
@@ -119,13 +121,11 @@ class Fallback:
             self._note(Outcome(request.url, "failed", forced=True))
             return response
         self._note(Outcome(url, NETWORK))
-        if (
-            request.method == "GET"
-            and response.status_code == 200
-            and not getattr(response, "from_cache", False)
-            and "range" not in request.headers
-        ):
-            self._record(request, response, stream=bool(kwargs.get("stream")))
+        if request.method == "GET" and response.status_code == 200:
+            from_cache = getattr(response, "from_cache", False)
+            self.report.file_served(url, PIP_CACHE if from_cache else NETWORK)
+            if not from_cache and "range" not in request.headers:
+                self._record(request, response, stream=bool(kwargs.get("stream")))
         return response
 
     def _deadline(self, timeout: Any) -> Any:
@@ -165,30 +165,47 @@ class Fallback:
         return any(cache.has(url) for cache in self.http_caches)
 
     def _local(self, adapter: Any, request: Any, *, forced: bool) -> Any:
-        """A response built from local sources, or None. Never raises."""
+        """A response built from local sources, or None. Never raises.
+
+        Index pages (requests made while the finder watches a page fetch) older than
+        ``--max-stale`` are refused; distribution files never expire.
+        """
+        limit = self.settings.max_stale if self._watching() else None
+        too_old: float | None = None
         try:
             for cache in self.http_caches:
                 cached = cache.lookup(request)
-                if cached is not None:
-                    self._served(request, PIP_CACHE, cached.fetched, forced)
-                    return compat.build_response(adapter, request, cached.raw)
+                if cached is None:
+                    continue
+                if limit is not None and cached.age > limit:
+                    too_old = cached.fetched
+                    cached.raw.release_conn()
+                    continue
+                self._served(request, PIP_CACHE, cached.fetched, forced)
+                return compat.build_response(adapter, request, cached.raw)
             if self.store is not None:
                 entry = self.store.lookup(request.url)
-                if entry is not None:
+                if entry is not None and limit is not None and entry.age > limit:
+                    too_old = entry.fetched
+                elif entry is not None:
                     body = self.store.open_verified(entry)
                     if body is not None:
                         raw = compat.make_raw_response(
                             body, body_headers(entry.headers, entry.size), request
                         )
-                        self._served(request, RECORD, entry.fetched, forced)
+                        self._served(request, RECORD, entry.fetched, forced, entry.sha256)
                         return compat.build_response(adapter, request, raw)
-        except Exception as exc:
+        except Exception as exc:  # pip's own error is better than ours
             logger.debug("pip-ff: local lookup of %s failed: %r", compat.redact(request.url), exc)
+        if too_old is not None:
+            self._note(Outcome(request.url, TOO_OLD, too_old, forced))
         return None
 
-    def _served(self, request: Any, source: str, fetched: float, forced: bool) -> None:
+    def _served(
+        self, request: Any, source: str, fetched: float, forced: bool, sha256: str | None = None
+    ) -> None:
         self._note(Outcome(request.url, source, fetched, forced))
-        self.report.file_served(request.url, source)
+        self.report.file_served(request.url, source, sha256=sha256)
 
     def _record(self, request: Any, response: Any, *, stream: bool) -> None:
         if self.store is None:
@@ -199,7 +216,7 @@ class Fallback:
             if length is not None and getattr(raw, "_fp", None) is not None:
                 recorder = self.store.recorder(request.url, response.headers)
                 if recorder is not None:
-                    raw._fp = _Tee(raw._fp, recorder, int(length))
+                    raw._fp = _Tee(raw._fp, recorder, int(length), self._hashed(request.url))
             elif not stream:
                 # No length (chunked page): pip reads the whole page anyway; keep it decoded.
                 content = response.content
@@ -213,7 +230,26 @@ class Fallback:
         except Exception as exc:
             logger.debug("pip-ff: not recording %s: %r", compat.redact(request.url), exc)
 
+    def _hashed(self, url: str) -> Any:
+        def hashed(sha256: str) -> None:
+            self.report.file_hashed(url, sha256)
+
+        return hashed
+
+    def local_file_served(self, url: str) -> None:
+        """pip opened a file:// URL: a wheelhouse file during a fallback, for the report."""
+        try:
+            path = compat.url_to_path(url)
+        except Exception:
+            return
+        directory = os.path.dirname(os.path.realpath(path))
+        if any(os.path.realpath(d) == directory for d in self.wheelhouse.directories):
+            self.report.file_served(url, WHEELHOUSE, path=path)
+
     # -- the finder side ---------------------------------------------------------------------
+
+    def _watching(self) -> bool:
+        return getattr(self._watch, "outcomes", None) is not None
 
     @contextlib.contextmanager
     def watching(self) -> Iterator[list[Outcome]]:
@@ -260,12 +296,20 @@ class _Tee:
     drops, or that pip abandons, leaves nothing behind.
     """
 
-    def __init__(self, fp: Any, recorder: Any, expected: int) -> None:
+    def __init__(self, fp: Any, recorder: Any, expected: int, on_commit: Any) -> None:
         self._pipff_fp = fp
         self._pipff_recorder = recorder
         self._pipff_expected = expected
+        self._pipff_on_commit = on_commit
         if expected == 0:
-            recorder.commit()
+            self._pipff_commit()
+
+    def _pipff_commit(self) -> None:
+        recorder = self._pipff_recorder
+        recorder.commit()
+        sha256 = getattr(recorder, "sha256", None)
+        if sha256:
+            self._pipff_on_commit(sha256)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._pipff_fp, name)
@@ -275,7 +319,7 @@ class _Tee:
         if data and recorder.active:
             recorder.write(data)
             if recorder.size == self._pipff_expected:
-                recorder.commit()
+                self._pipff_commit()
             elif recorder.size > self._pipff_expected:
                 recorder.abort()
         return data

@@ -10,6 +10,7 @@ wheelhouse's files for that project.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -42,11 +43,18 @@ def wrap_process_project_url(original: Any) -> Any:
         if chosen:  # prefer-offline answered from local data by choice
             pages = self.__dict__.setdefault(_LOCAL_PAGES, {})
             pages.setdefault(canonicalize_name(project), set()).update(chosen)
+        for outcome in outcomes:
+            if outcome.source == fallback.TOO_OLD and engine.settings.max_stale is not None:
+                engine.report.index_data_too_old(
+                    str(canonicalize_name(project)),
+                    time.time() - outcome.fetched,
+                    engine.settings.max_stale,
+                )
         forced = [o for o in outcomes if o.forced]
         if not forced:
             return candidates
         _fallback_projects(self).add(canonicalize_name(project))
-        local = [o for o in forced if o.source != "failed"]
+        local = [o for o in forced if o.source not in ("failed", fallback.TOO_OLD)]
         if not local:
             return candidates
         try:
@@ -99,7 +107,11 @@ def wrap_find_best_candidate(original: Any) -> Any:
     def find_best_candidate(self: Any, project_name: str, *args: Any, **kwargs: Any) -> Any:
         result = original(self, project_name, *args, **kwargs)
         engine = fallback.active
-        if engine is None or result.best_candidate is not None:
+        if engine is None:
+            return result
+        specifier = kwargs.get("specifier", args[0] if args else None)
+        engine.report.specifier_seen(project_name, str(specifier or ""))
+        if result.best_candidate is not None:
             return result
         pages = self.__dict__.get(_LOCAL_PAGES, {}).pop(canonicalize_name(project_name), None)
         if pages and not pages <= engine.refresh:
@@ -113,7 +125,6 @@ def wrap_find_best_candidate(original: Any) -> Any:
             project_name
         ) not in _fallback_projects(self):
             return result
-        specifier = kwargs.get("specifier", args[0] if args else None)
         engine.report.requirement_missing(
             str(canonicalize_name(project_name)),
             str(specifier or ""),

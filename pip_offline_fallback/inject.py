@@ -69,6 +69,22 @@ def _wrap_command_main(original: Any) -> Any:
     return _main
 
 
+def _wrap_get_file_url(original: Any) -> Any:
+    # pip copies file:// links itself, past the session: the one place to see a wheelhouse
+    # file being used, for the report.
+    def get_file_url(link: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(link, *args, **kwargs)
+        engine = fallback.active
+        if engine is not None:
+            try:
+                engine.local_file_served(link.url)
+            except Exception as exc:
+                logger.debug("pip-ff: report failed: %r", exc)
+        return result
+
+    return get_file_url
+
+
 def inject(settings: Settings) -> bool:
     """Hook pip; False (after one warning) when this pip can't be hooked: plain pip runs."""
     global _warned
@@ -86,6 +102,7 @@ def inject(settings: Settings) -> bool:
         _patch(compat.PipSession, "mount", _wrap_mount)
         _patch(compat.SessionCommandMixin, "_build_session", _wrap_build_session)
         _patch(compat.Command, "_main", _wrap_command_main)
+        _patch(compat.prepare, "get_file_url", _wrap_get_file_url)
         _patch(compat.PackageFinder, "process_project_url", finder.wrap_process_project_url)
         _patch(compat.PackageFinder, "find_all_candidates", finder.wrap_find_all_candidates)
         _patch(compat.PackageFinder, "find_best_candidate", finder.wrap_find_best_candidate)

@@ -1,27 +1,46 @@
-"""What the fallback did in this run, and the lines that tell the user.
+"""What the fallback did in this run, and the lines (and JSON) that tell the user.
 
-Everything here is collected while pip runs and shown once, at the end of the command, through
-logging (pip shows it at its own verbosity: hidden by ``-q``, detailed with ``-v``).
+Everything here is collected while pip runs and told once, at the end of the command, through
+logging: pip shows it at its own verbosity (the summary is hidden by ``-q``; ``-v`` adds a line
+per distribution). The JSON report (``--fallback-report FILE``) carries the same facts; its
+schema is documented in README.md and versioned by ``SCHEMA_VERSION``.
 """
 
 from __future__ import annotations
 
+import datetime
+import json
 import logging
+import os
+import tempfile
 import threading
 import time
 import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
-from pip_offline_fallback import compat
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+
+from pip_offline_fallback import __version__, compat
 from pip_offline_fallback.wheelhouse import project_of
 
 logger = logging.getLogger(__name__)
 
+SCHEMA_VERSION = 1
+VERBOSE = 15  # pip's -v level
+
+# Where a response came from: an identifier (JSON) and the words for people.
 NETWORK = "network"
-PIP_CACHE = "pip's HTTP cache"
-RECORD = "pip-ff's record"
+PIP_CACHE = "pip-http-cache"
+RECORD = "pip-ff-record"
 WHEELHOUSE = "wheelhouse"
+SOURCE_WORDS = {
+    NETWORK: "the network",
+    PIP_CACHE: "pip's HTTP cache",
+    RECORD: "pip-ff's record",
+    WHEELHOUSE: "a wheelhouse",
+}
 
 
 def age_text(seconds: float) -> str:
@@ -33,13 +52,30 @@ def age_text(seconds: float) -> str:
     return f"{int(seconds)} second{'s' if int(seconds) != 1 else ''}"
 
 
+def _iso(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).isoformat()
+
+
 @dataclass
 class StalePage:
+    """A project's index data that came from local sources instead of the index."""
+
     project: str
     source: str
     fetched: float
     versions_listed: list[str] = field(default_factory=list)
     versions_local: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Distribution:
+    name: str
+    version: str
+    filename: str
+    source: str
+    url: str
+    sha256: str | None = None
+    path: str | None = None  # the wheelhouse file
 
 
 @dataclass
@@ -49,14 +85,38 @@ class Missing:
     local_versions: list[str]
 
 
+@dataclass
+class TooOld:
+    project: str
+    age: float
+    limit: float
+
+
+def _parse_dist(filename: str) -> tuple[str, str] | None:
+    try:
+        if filename.endswith(".whl"):
+            name, version, _, _ = parse_wheel_filename(filename)
+        else:
+            name, version = parse_sdist_filename(filename)
+    except ValueError:
+        return None
+    return str(name), str(version)
+
+
 class Report:
-    def __init__(self) -> None:
+    def __init__(self, *, mode: str = "auto", path: str | None = None) -> None:
         self._lock = threading.Lock()
+        self.mode = mode
+        self.path = path
         self.unreachable: dict[str, str] = {}
         self.pages: dict[str, StalePage] = {}
-        self.files: Counter[str] = Counter()
+        self.distributions: dict[str, Distribution] = {}
         self.missing: dict[str, Missing] = {}
-        self.offline_mode = False
+        self.too_old: dict[str, TooOld] = {}
+        self.specifiers: dict[str, set[str]] = {}
+        self.offline_mode = mode == "offline"
+
+    # -- collecting (called while pip runs) --------------------------------------------------
 
     def host_down(self, host: str, cause: str, *, announce: bool) -> None:
         with self._lock:
@@ -72,57 +132,183 @@ class Report:
         with self._lock:
             self.pages.setdefault(page.project, page)
 
-    def file_served(self, url: str, source: str) -> None:
-        name = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
-        if project_of(name) is None:
+    def file_served(
+        self, url: str, source: str, *, sha256: str | None = None, path: str | None = None
+    ) -> None:
+        """A distribution file pip received, from the network or a local source."""
+        filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+        if project_of(filename) is None:
             return  # an index page or a metadata file, not a distribution
+        parsed = _parse_dist(filename)
+        if parsed is None:
+            return
         with self._lock:
-            self.files[source] += 1
-        logger.debug("pip-ff: %s from %s", name, source)
+            self.distributions[url.split("#", 1)[0]] = Distribution(
+                name=parsed[0],
+                version=parsed[1],
+                filename=filename,
+                source=source,
+                url=compat.redact(url.split("#", 1)[0]),
+                sha256=sha256,
+                path=path,
+            )
+        logger.log(VERBOSE, "pip-ff: %s from %s", filename, SOURCE_WORDS.get(source, source))
+
+    def file_hashed(self, url: str, sha256: str) -> None:
+        with self._lock:
+            dist = self.distributions.get(url.split("#", 1)[0])
+            if dist is not None and dist.sha256 is None:
+                dist.sha256 = sha256
+
+    def specifier_seen(self, project: str, specifier: str) -> None:
+        with self._lock:
+            self.specifiers.setdefault(str(canonicalize_name(project)), set()).add(specifier)
 
     def requirement_missing(self, project: str, specifier: str, local_versions: list[str]) -> None:
         with self._lock:
             self.missing[f"{project}{specifier}"] = Missing(project, specifier, local_versions)
 
+    def index_data_too_old(self, project: str, age: float, limit: float) -> None:
+        with self._lock:
+            self.too_old.setdefault(project, TooOld(project, age, limit))
+
+    # -- telling ------------------------------------------------------------------------------
+
     @property
     def engaged(self) -> bool:
-        return bool(self.unreachable or self.pages or self.files or self.offline_mode)
+        local = any(d.source != NETWORK for d in self.distributions.values())
+        return bool(self.unreachable or self.pages or local or self.offline_mode or self.too_old)
+
+    def _pinned(self, project: str) -> bool:
+        specs = self.specifiers.get(project, set())
+        return any(s.startswith(("==", "===")) and "*" not in s and "," not in s for s in specs)
+
+    def _where(self) -> str:
+        causes = ", ".join(f"{compat.redact(h)} ({c})" for h, c in self.unreachable.items())
+        if causes:
+            return f"unreachable: {causes}"
+        return "offline mode" if self.offline_mode else "local index data"
 
     def finish(self, status: int) -> None:
-        """Log the summary (success) or the error that says what could not be had locally."""
-        if not self.engaged:
-            return
-        causes = ", ".join(f"{compat.redact(h)} ({c})" for h, c in self.unreachable.items())
-        where = "offline mode" if self.offline_mode and not causes else f"unreachable: {causes}"
-        if status != 0:
-            if self.missing:
-                for item in self.missing.values():
-                    local = ", ".join(item.local_versions) or "none"
-                    logger.error(
-                        "pip-ff: no local copy satisfies %s%s (local versions: %s); %s",
-                        item.project,
-                        item.specifier,
-                        local,
-                        where,
-                    )
-                logger.error(
-                    "pip-ff: run the command once while the index is reachable, or put the "
-                    "files in a wheelhouse (--wheelhouse DIR)"
-                )
-            return
+        """Tell what happened: the summary (success) or why local sources fell short."""
+        try:
+            if self.path:
+                self.write_json(self.path)
+        finally:
+            if self.engaged:
+                if status == 0:
+                    self._summary()
+                else:
+                    self._errors()
+
+    def _summary(self) -> None:
         now = time.time()
-        sources = ", ".join(f"{n} from {s}" for s, n in sorted(self.files.items()))
-        logger.warning(
-            "pip-ff: finished from local sources (%s); %s",
-            where,
-            sources or "no files needed",
+        counts = Counter(d.source for d in self.distributions.values())
+        sources = ", ".join(f"{n} from {SOURCE_WORDS.get(s, s)}" for s, n in sorted(counts.items()))
+        logger.info(
+            "pip-ff: finished from local sources (%s); distributions: %s",
+            self._where(),
+            sources or "none needed",
         )
+        chosen = {str(canonicalize_name(d.name)): d.version for d in self.distributions.values()}
         for page in self.pages.values():
+            if self._pinned(page.project) and page.project in chosen:
+                continue
             newest = page.versions_listed[-1] if page.versions_listed else "none"
             logger.info(
-                "pip-ff: %s: index data from %s, %s old (newest listed: %s)",
+                "pip-ff: %s: %s from index data recorded %s ago (%s); newest listed there: %s",
                 page.project,
-                page.source,
+                chosen.get(page.project, "nothing installed"),
                 age_text(now - page.fetched),
+                SOURCE_WORDS.get(page.source, page.source),
                 newest,
             )
+
+    def _errors(self) -> None:
+        where = self._where()
+        for old in self.too_old.values():
+            logger.error(
+                "pip-ff: index data for %s is %s old, %s more than --max-stale allows (%s)",
+                old.project,
+                age_text(old.age),
+                age_text(old.age - old.limit),
+                age_text(old.limit),
+            )
+        for item in self.missing.values():
+            if item.project in self.too_old:
+                continue
+            local = ", ".join(item.local_versions) or "none"
+            logger.error(
+                "pip-ff: no local copy satisfies %s%s (local versions: %s); %s",
+                item.project,
+                item.specifier,
+                local,
+                where,
+            )
+        if self.missing or self.too_old:
+            logger.error(
+                "pip-ff: run the command once while the index is reachable, or put the "
+                "files in a wheelhouse (--wheelhouse DIR)"
+            )
+
+    def as_json(self) -> dict[str, Any]:
+        now = time.time()
+        distributions = []
+        for dist in sorted(self.distributions.values(), key=lambda d: (d.name, d.version)):
+            page = self.pages.get(str(canonicalize_name(dist.name)))
+            index_data = None
+            if page is not None:
+                index_data = {
+                    "source": page.source,
+                    "fetched": _iso(page.fetched),
+                    "age_seconds": round(now - page.fetched, 3),
+                    "versions_listed": page.versions_listed,
+                    "newest_listed": page.versions_listed[-1] if page.versions_listed else None,
+                }
+            distributions.append(
+                {
+                    "name": dist.name,
+                    "version": dist.version,
+                    "filename": dist.filename,
+                    "source": dist.source,
+                    "wheelhouse_path": dist.path,
+                    "url": dist.url,
+                    "sha256": dist.sha256,
+                    "stale_index_data": page is not None,
+                    "index_data": index_data,
+                }
+            )
+        return {
+            "version": SCHEMA_VERSION,
+            "pip_ff_version": __version__,
+            "pip_version": compat.PIP_VERSION_TEXT,
+            "mode": self.mode,
+            "fallback_engaged": self.engaged,
+            "unreachable": [
+                {"host": compat.redact(h), "cause": c} for h, c in self.unreachable.items()
+            ],
+            "distributions": distributions,
+            "missing": [
+                {
+                    "requirement": f"{m.project}{m.specifier}",
+                    "local_versions": m.local_versions,
+                }
+                for m in self.missing.values()
+            ],
+            "too_old": [
+                {"project": t.project, "age_seconds": round(t.age, 3), "max_stale_seconds": t.limit}
+                for t in self.too_old.values()
+            ],
+        }
+
+    def write_json(self, path: str) -> None:
+        """Write the report atomically; a failure to write is logged, never raised."""
+        try:
+            directory = os.path.dirname(os.path.abspath(path))
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".pipff-report-")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(self.as_json(), f, indent=2)
+                f.write("\n")
+            os.replace(tmp, path)
+        except OSError as exc:
+            logger.warning("pip-ff: could not write the report %s: %s", path, exc)
