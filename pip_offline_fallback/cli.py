@@ -25,6 +25,7 @@ from pip_offline_fallback.config import (
     settings_from_environ,
 )
 from pip_offline_fallback.errors import UsageError
+from pip_offline_fallback.interpreter import has_hook, python_option
 
 logger = logging.getLogger(__name__)
 
@@ -114,15 +115,6 @@ def resolve(options: Options, environ: dict[str, str]) -> Settings | None:
     return settings
 
 
-def _python_option(args: Sequence[str]) -> bool:
-    for arg in args:
-        if arg == "--python" or arg.startswith("--python="):
-            return True
-        if not arg.startswith("-"):
-            return False  # the subcommand: pip only honours --python before it
-    return False
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run pip with ``argv`` (default: ``sys.argv[1:]``); return pip's exit status."""
     if argv is None:
@@ -144,10 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(f"pip-ff {__version__}\n")
         sys.stdout.flush()
 
-    if settings is not None and _python_option(pip_args):
+    target = python_option(pip_args) if settings is not None else None
+    if target is not None and has_hook(target) is False:
         sys.stderr.write(
-            "ERROR: pip-ff: --python runs pip in another interpreter, where pip-ff's fallback "
-            "is not active; run that interpreter's own pip-ff (or --no-fallback)\n"
+            f"ERROR: pip-ff: --python {target} has no pip-ff installed, so the fallback can't "
+            "follow pip there; install pip-offline-fallback in it, or add --no-fallback\n"
         )
         return EXIT_USAGE
 

@@ -8,12 +8,14 @@ installation has started.
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import os
 from typing import Any, Callable
 
 from pip_offline_fallback import adapter, compat, fallback, finder
 from pip_offline_fallback.config import Settings, settings_from_environ
+from pip_offline_fallback.interpreter import has_hook, python_option
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,25 @@ def _wrap_get_file_url(original: Any) -> Any:
     return get_file_url
 
 
+def _wrap_parse_command(original: Any) -> Any:
+    # pip re-runs itself under --python's interpreter from inside parse_command: the fallback
+    # follows only where pip-ff's hook is installed, and the user must hear when it can't.
+    def parse_command(args: list[str]) -> Any:
+        target = python_option(args)
+        if (
+            target is not None
+            and "_PIP_RUNNING_IN_SUBPROCESS" not in os.environ
+            and has_hook(target) is False
+        ):
+            logger.warning(
+                "pip-ff: --python %s has no pip-ff installed; pip runs there without the fallback",
+                target,
+            )
+        return original(args)
+
+    return parse_command
+
+
 def inject(settings: Settings) -> bool:
     """Hook pip; False (after one warning) when this pip can't be hooked: plain pip runs."""
     global _warned
@@ -103,6 +124,10 @@ def inject(settings: Settings) -> bool:
         _patch(compat.SessionCommandMixin, "_build_session", _wrap_build_session)
         _patch(compat.Command, "_main", _wrap_command_main)
         _patch(compat.prepare, "get_file_url", _wrap_get_file_url)
+        # Imported here, with the engine already active: with PIPFF set, this import is what the
+        # start-up hook waits for, and it must find pip-ff already in place.
+        cli_main = importlib.import_module("pip._internal.cli.main")
+        _patch(cli_main, "parse_command", _wrap_parse_command)
         _patch(compat.PackageFinder, "process_project_url", finder.wrap_process_project_url)
         _patch(compat.PackageFinder, "find_all_candidates", finder.wrap_find_all_candidates)
         _patch(compat.PackageFinder, "find_best_candidate", finder.wrap_find_best_candidate)
@@ -125,7 +150,12 @@ def extract() -> None:
 
 
 def inject_from_environ() -> bool:
-    """The ``PIPFF`` hook for plain pip: settings from the environment only."""
+    """The ``PIPFF`` hook for plain pip: settings from the environment only.
+
+    When pip-ff's own command line already injected (with its flags), that stays.
+    """
+    if fallback.active is not None:
+        return True
     settings = settings_from_environ(os.environ, default=None)
     if settings is None:
         return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -90,10 +91,36 @@ def test_malformed_option_is_one_line_and_exit_2(
     assert result.stderr.startswith("ERROR: pip-ff: ")
 
 
-def test_python_option_is_refused_not_silently_dropped(venv: Any, env: dict[str, str]) -> None:
-    result = venv.pipff("--python", str(venv.python), "list", env=env)
+def test_python_option_without_pip_ff_there_is_refused(
+    venv: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    result = venv.pipff("--python", str(bare), "list", env=env)
     assert result.returncode == 2
-    assert "--python" in result.stderr
+    assert result.stderr.startswith(f"ERROR: pip-ff: --python {bare} has no pip-ff installed")
+    # Plain pip with the variable set is never refused: it warns, then runs as pip does.
+    plain = venv.pip("--python", str(bare), "--version", env=dict(env, PIPFF="1"))
+    assert "has no pip-ff installed; pip runs there without the fallback" in plain.output
+
+
+def test_python_option_follows_into_an_interpreter_with_pip_ff(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    from tests.helpers import outage
+    from tests.testbed import clone_venv
+
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff("install", "-i", index.url, "pipff-alpha", env=env).check()
+    runner = clone_venv(template, tmp_path / "runner")
+    target = clone_venv(template, tmp_path / "target")
+    with outage("refused", index):
+        result = runner.pipff(
+            "--python", str(target.path), "install", "-i", index.url, "pipff-alpha", env=env
+        )
+    assert result.returncode == 0, result.output
+    assert target.installed() == warm.installed()
+    assert "pipff-alpha" not in runner.installed()
 
 
 def test_no_fallback_is_plain_pip(
