@@ -8,6 +8,8 @@ mixin. With pip-ff extracted, the mixin passes every call straight through.
 
 from __future__ import annotations
 
+import contextlib
+import weakref
 from typing import Any
 
 from pip_offline_fallback import compat, fallback
@@ -35,8 +37,15 @@ class FallbackAdapterMixin:
         return engine.send(self, base, request, kwargs)
 
 
-def wrap(adapter: Any) -> Any:
-    """Give one of pip's HTTP adapters the fallback (idempotent); other adapters are left alone."""
+def wrap(adapter: Any, session: Any = None) -> Any:
+    """Give one of pip's HTTP adapters the fallback (idempotent); other adapters are left alone.
+
+    The adapter keeps a weak reference to its session: a request for a fallback index goes
+    through whichever of the session's adapters serves that URL.
+    """
+    if session is not None:
+        with contextlib.suppress(TypeError, AttributeError):
+            adapter.__dict__["_pipff_session"] = weakref.ref(session)
     cls = type(adapter)
     if isinstance(adapter, FallbackAdapterMixin) or not isinstance(adapter, compat.HTTPAdapter):
         return adapter

@@ -37,7 +37,13 @@ _MODE_FLAGS = {
     "--prefer-offline": Mode.PREFER_OFFLINE,
     "--no-fallback": Mode.OFF,
 }
-_VALUE_FLAGS = ("--wheelhouse", "--connect-timeout", "--fallback-report", "--max-stale")
+_VALUE_FLAGS = (
+    "--wheelhouse",
+    "--connect-timeout",
+    "--fallback-report",
+    "--max-stale",
+    "--fallback-index-url",
+)
 
 
 @dataclasses.dataclass
@@ -47,6 +53,7 @@ class Options:
     connect_timeout: float | None = None
     report: str | None = None
     max_stale: float | None = None
+    fallback_index_urls: list[str] = dataclasses.field(default_factory=list)
 
 
 def split_args(argv: Sequence[str]) -> tuple[Options, list[str]]:
@@ -81,6 +88,10 @@ def split_args(argv: Sequence[str]) -> tuple[Options, list[str]]:
                 options.wheelhouses.append(os.path.abspath(os.path.expanduser(value)))
             elif name == "--fallback-report":
                 options.report = os.path.abspath(os.path.expanduser(value))
+            elif name == "--fallback-index-url":
+                if not value.startswith(("http://", "https://")):
+                    raise UsageError(f"{name} must be an http:// or https:// URL, not {value!r}")
+                options.fallback_index_urls.append(value)
             elif name == "--max-stale":
                 options.max_stale = parse_duration_seconds(value, name)
             else:
@@ -112,6 +123,10 @@ def resolve(options: Options, environ: dict[str, str]) -> Settings | None:
         settings = dataclasses.replace(settings, report=options.report)
     if options.max_stale is not None:
         settings = dataclasses.replace(settings, max_stale=options.max_stale)
+    if options.fallback_index_urls:
+        settings = dataclasses.replace(
+            settings, fallback_index_urls=tuple(options.fallback_index_urls)
+        )
     return settings
 
 

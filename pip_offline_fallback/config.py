@@ -21,6 +21,7 @@ WHEELHOUSE_VARIABLE = "PIPFF_WHEELHOUSE"
 CONNECT_TIMEOUT_VARIABLE = "PIPFF_CONNECT_TIMEOUT"
 STORE_VARIABLE = "PIPFF_STORE"
 REPORT_VARIABLE = "PIPFF_REPORT"
+FALLBACK_INDEX_VARIABLE = "PIPFF_FALLBACK_INDEX_URL"
 MAX_STALE_VARIABLE = "PIPFF_MAX_STALE"
 # Internal: what a parent pip-ff run learnt, handed to the pip it starts for build isolation.
 UNREACHABLE_VARIABLE = "_PIPFF_UNREACHABLE"
@@ -66,6 +67,8 @@ class Settings:
     store: str | None = None  # None: "pip-ff" inside pip's cache directory
     report: str | None = None  # where to write the JSON report
     max_stale: float | None = None  # seconds; older local index data is refused
+    # Mirrors asked, in order, while the primary index is unreachable, before local sources.
+    fallback_index_urls: tuple[str, ...] = ()
     # Hosts a parent run already found unreachable, with the cause ("host:port" -> cause).
     unreachable: Mapping[str, str] = field(default_factory=dict)
     # pip HTTP cache directories of a parent run, read as extra fallback sources.
@@ -147,6 +150,7 @@ def settings_from_environ(environ: Mapping[str, str], *, default: Mode | None) -
         store=os.path.abspath(environ[STORE_VARIABLE]) if environ.get(STORE_VARIABLE) else None,
         report=os.path.abspath(environ[REPORT_VARIABLE]) if environ.get(REPORT_VARIABLE) else None,
         max_stale=max_stale,
+        fallback_index_urls=tuple(environ.get(FALLBACK_INDEX_VARIABLE, "").split()),
         unreachable=unreachable,
         pip_caches=_split_paths(environ.get(PIP_CACHES_VARIABLE, "")),
     )
@@ -162,5 +166,7 @@ def export(settings: Settings, environ: MutableMapping[str, str]) -> None:
         environ[STORE_VARIABLE] = settings.store
     if settings.max_stale is not None:
         environ[MAX_STALE_VARIABLE] = repr(settings.max_stale)
+    if settings.fallback_index_urls:
+        environ[FALLBACK_INDEX_VARIABLE] = " ".join(settings.fallback_index_urls)
     # Not the report: it describes this run; a child pip (build isolation) must not overwrite it.
     environ.pop(REPORT_VARIABLE, None)

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +25,15 @@ from pip_offline_fallback.outage import (
     describe,
     host_of,
 )
-from pip_offline_fallback.report import NETWORK, PIP_CACHE, RECORD, WHEELHOUSE, Report
-from pip_offline_fallback.store import Store, body_headers
+from pip_offline_fallback.report import (
+    FALLBACK_INDEX,
+    NETWORK,
+    PIP_CACHE,
+    RECORD,
+    WHEELHOUSE,
+    Report,
+)
+from pip_offline_fallback.store import Store, body_headers, url_key
 from pip_offline_fallback.wheelhouse import Wheelhouse
 
 logger = logging.getLogger(__name__)
@@ -51,19 +58,30 @@ class Fallback:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.outage = Outage(settings.unreachable)
-        self.report = Report(mode=settings.mode.value, path=settings.report)
+        self.report = Report(
+            mode=settings.mode.value,
+            path=settings.report,
+            fallback_indexes=settings.fallback_index_urls,
+        )
         self.store: Store | None = Store(settings.store) if settings.store else None
         self.http_caches = [PipHttpCache(d) for d in settings.pip_caches]
         self.wheel_cache_dir: str | None = None
         self.wheelhouse = Wheelhouse(settings.wheelhouses)
         # prefer-offline: URLs whose local answer could not satisfy a requirement; ask the index.
         self.refresh: set[str] = set()
+        self.primaries: list[str] = []  # the index URLs of the command (normalised, with "/")
+        self.mirror_hosts = {host_of(m) for m in settings.fallback_index_urls}
+        self._mirror_attempt = threading.local()
         self._watch = threading.local()
 
     # -- set-up ------------------------------------------------------------------------------
 
-    def configure(self, cache_dir: str | None) -> None:
-        """Learn pip's cache directory (from the command's options) once a session is built."""
+    def configure(self, cache_dir: str | None, index_urls: Sequence[str] = ()) -> None:
+        """Learn pip's cache directory and index URLs (the command's options) before a session."""
+        for index_url in index_urls:
+            primary = url_key(index_url).rstrip("/") + "/"
+            if primary not in self.primaries:
+                self.primaries.append(primary)
         if cache_dir and not any(c.cache_dir == cache_dir for c in self.http_caches):
             self.http_caches.insert(0, PipHttpCache(cache_dir))
         if cache_dir and self.wheel_cache_dir is None:
@@ -94,12 +112,15 @@ class Fallback:
             return self._forced_local(adapter, request, host, "offline mode")
         cause = self.outage.cause(host)
         if cause is not None:
+            mirrored = self._from_mirrors(adapter, request, kwargs)
+            if mirrored is not None:
+                return mirrored
             return self._forced_local(adapter, request, host, cause)
         if self.settings.mode is Mode.PREFER_OFFLINE and url not in self.refresh:
             local = self._local(adapter, request, forced=False)
             if local is not None:
                 return local
-        fast = self._has_local(url)
+        fast = self._has_local(url) or getattr(self._mirror_attempt, "active", False)
         if fast:
             kwargs = dict(kwargs, timeout=self._deadline(kwargs.get("timeout")))
         with _retries(adapter, fast):
@@ -107,6 +128,9 @@ class Fallback:
                 response = send(request, **kwargs)
             except NETWORK_ERRORS as exc:
                 self._went_down(host, describe(exc))
+                mirrored = self._from_mirrors(adapter, request, kwargs)
+                if mirrored is not None:
+                    return mirrored
                 local = self._local(adapter, request, forced=True)
                 if local is None:
                     self._note(Outcome(request.url, "failed", forced=True))
@@ -114,19 +138,66 @@ class Fallback:
                 return local
         if response.status_code in UNREACHABLE_STATUSES:
             self._went_down(host, f"server answered {response.status_code}")
-            local = self._local(adapter, request, forced=True)
-            if local is not None:
+            mirrored = self._from_mirrors(adapter, request, kwargs)
+            if mirrored is None:
+                mirrored = self._local(adapter, request, forced=True)
+            if mirrored is not None:
                 response.close()
-                return local
+                return mirrored
             self._note(Outcome(request.url, "failed", forced=True))
             return response
-        self._note(Outcome(url, NETWORK))
+        mirror = host in self.mirror_hosts
+        self._note(Outcome(url, FALLBACK_INDEX if mirror else NETWORK))
         if request.method == "GET" and response.status_code == 200:
             from_cache = getattr(response, "from_cache", False)
-            self.report.file_served(url, PIP_CACHE if from_cache else NETWORK)
+            source = PIP_CACHE if from_cache else FALLBACK_INDEX if mirror else NETWORK
+            self.report.file_served(url, source)
             if not from_cache and "range" not in request.headers:
                 self._record(request, response, stream=bool(kwargs.get("stream")))
         return response
+
+    def _index_suffix(self, url: str) -> str | None:
+        """The part of a URL below one of the command's index URLs (e.g. ``six/``), if any."""
+        key = url_key(url)
+        for primary in self.primaries:
+            if key.startswith(primary):
+                return key[len(primary) :]
+        return None
+
+    def _from_mirrors(self, adapter: Any, request: Any, kwargs: dict[str, Any]) -> Any:
+        """Ask the fallback indexes, in order, for a page of the unreachable primary index.
+
+        Each goes through the session's own adapter for its URL (and so through :meth:`send`):
+        a dead mirror is marked down as fast as a dead primary, an answer is recorded.
+        """
+        if not self.settings.fallback_index_urls or request.method != "GET":
+            return None
+        suffix = self._index_suffix(request.url)
+        session_ref = adapter.__dict__.get("_pipff_session")
+        session = session_ref() if session_ref is not None else None
+        if suffix is None or session is None:
+            return None
+        for mirror in self.settings.fallback_index_urls:
+            mirror_url = mirror.rstrip("/") + "/" + suffix
+            if self.outage.cause(host_of(mirror_url)) is not None:
+                continue
+            mirror_request = request.copy()
+            mirror_request.prepare_url(mirror_url, None)
+            # Credentials meant for the primary never travel to another host.
+            mirror_request.headers.pop("Authorization", None)
+            self._mirror_attempt.active = True
+            try:
+                response = session.get_adapter(mirror_url).send(mirror_request, **kwargs)
+            except NETWORK_ERRORS:
+                continue  # send() marked that mirror down
+            finally:
+                self._mirror_attempt.active = False
+            if response.status_code in UNREACHABLE_STATUSES or response.status_code >= 400:
+                response.close()
+                continue
+            self.report.mirror_used(mirror)
+            return response
+        return None
 
     def _deadline(self, timeout: Any) -> Any:
         deadline = self.settings.connect_timeout

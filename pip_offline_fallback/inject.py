@@ -37,7 +37,7 @@ def _wrap_mount(original: Any) -> Any:
     # Every adapter pip mounts (https, http, trusted hosts) passes here, including the ones
     # PipSession.__init__ mounts: swapping the class keeps pip's TLS, cache and retry settings.
     def mount(self: Any, prefix: str, transport: Any) -> Any:
-        return original(self, prefix, adapter.wrap(transport))
+        return original(self, prefix, adapter.wrap(transport, self))
 
     return mount
 
@@ -48,7 +48,12 @@ def _wrap_build_session(original: Any) -> Any:
         engine = fallback.active
         if engine is not None:
             try:
-                engine.configure(getattr(options, "cache_dir", None) or None)
+                index_urls: list[str] = []
+                if not getattr(options, "no_index", False):
+                    primary = getattr(options, "index_url", None)
+                    index_urls = [primary] if primary else []
+                    index_urls += list(getattr(options, "extra_index_urls", None) or [])
+                engine.configure(getattr(options, "cache_dir", None) or None, index_urls)
             except Exception as exc:
                 logger.debug("pip-ff: configure failed: %r", exc)
         return original(self, options, *args, **kwargs)

@@ -23,6 +23,7 @@ from typing import Any
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 
 from pip_offline_fallback import __version__, compat
+from pip_offline_fallback.outage import host_of as url_host
 from pip_offline_fallback.wheelhouse import project_of
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,9 @@ NETWORK = "network"
 PIP_CACHE = "pip-http-cache"
 RECORD = "pip-ff-record"
 WHEELHOUSE = "wheelhouse"
+FALLBACK_INDEX = "fallback-index"
 SOURCE_WORDS = {
+    FALLBACK_INDEX: "a fallback index",
     NETWORK: "the network",
     PIP_CACHE: "pip's HTTP cache",
     RECORD: "pip-ff's record",
@@ -104,7 +107,10 @@ def _parse_dist(filename: str) -> tuple[str, str] | None:
 
 
 class Report:
-    def __init__(self, *, mode: str = "auto", path: str | None = None) -> None:
+    def __init__(
+        self, *, mode: str = "auto", path: str | None = None, fallback_indexes: Any = ()
+    ) -> None:
+        self.fallback_indexes: dict[str, str] = dict.fromkeys(fallback_indexes, "unused")
         self._lock = threading.Lock()
         self.mode = mode
         self.path = path
@@ -127,6 +133,11 @@ class Report:
                 compat.redact(host),
                 cause,
             )
+
+    def mirror_used(self, url: str) -> None:
+        with self._lock:
+            if self.fallback_indexes.get(url) == "unused":
+                self.fallback_indexes[url] = "used"
 
     def stale_page(self, page: StalePage) -> None:
         with self._lock:
@@ -185,9 +196,20 @@ class Report:
 
     def _where(self) -> str:
         causes = ", ".join(f"{compat.redact(h)} ({c})" for h, c in self.unreachable.items())
+        chain = ", ".join(
+            f"{compat.redact(u)} ({self._mirror_state(u)})" for u in self.fallback_indexes
+        )
+        if causes and chain:
+            return f"unreachable: {causes}; fallback indexes: {chain}"
         if causes:
             return f"unreachable: {causes}"
         return "offline mode" if self.offline_mode else "local index data"
+
+    def _mirror_state(self, url: str) -> str:
+        for host in self.unreachable:
+            if url_host(url) == host:
+                return "unreachable"
+        return self.fallback_indexes.get(url, "unused")
 
     def finish(self, status: int) -> None:
         """Tell what happened: the summary (success) or why local sources fell short."""
@@ -286,6 +308,10 @@ class Report:
             "fallback_engaged": self.engaged,
             "unreachable": [
                 {"host": compat.redact(h), "cause": c} for h, c in self.unreachable.items()
+            ],
+            "fallback_indexes": [
+                {"url": compat.redact(u), "state": self._mirror_state(u)}
+                for u in self.fallback_indexes
             ],
             "distributions": distributions,
             "missing": [

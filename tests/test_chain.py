@@ -1,0 +1,86 @@
+"""The fallback chain: primary index -> fallback indexes (mirrors), in order -> local sources."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import outage
+from tests.testbed import IndexServer, ProjectSet, clone_venv, closed_port_url
+
+
+@pytest.fixture
+def mirror(dists: ProjectSet) -> Iterator[IndexServer]:
+    with IndexServer(dists.dist_dir, yanked=dists.yanked) as server:
+        yield server
+
+
+def test_primary_up_mirror_never_asked(
+    template: Path, tmp_path: Path, index: IndexServer, mirror: IndexServer, env: dict[str, str]
+) -> None:
+    venv = clone_venv(template, tmp_path / "v")
+    venv.pipff(
+        "install", "-i", index.url, "--fallback-index-url", mirror.url, "pipff-alpha", env=env
+    ).check()
+    assert mirror.connections == 0  # never merged with a reachable primary
+
+
+def test_primary_down_mirror_serves(
+    template: Path, tmp_path: Path, index: IndexServer, mirror: IndexServer, env: dict[str, str]
+) -> None:
+    venv = clone_venv(template, tmp_path / "v")
+    report = tmp_path / "report.json"
+    dead_mirror = closed_port_url()
+    with outage("refused", index):
+        started = time.monotonic()
+        result = venv.pipff(
+            "install", "-i", index.url, "--fallback-report", str(report),
+            "--fallback-index-url", dead_mirror, "--fallback-index-url", mirror.url,
+            "pipff-alpha", "pipff-beta[fast]", env=env,
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.output
+    assert venv.installed()["pipff-alpha"] == "2.0"
+    data = json.loads(report.read_text())
+    assert [(f["url"], f["state"]) for f in data["fallback_indexes"]] == [
+        (dead_mirror, "unreachable"),
+        (mirror.url, "used"),
+    ]
+    assert {d["source"] for d in data["distributions"]} == {"fallback-index"}
+    assert all(str(mirror.port) in d["url"] for d in data["distributions"])
+    assert "fallback indexes:" in result.output
+    # Nothing was recorded before: the primary cost one refused connection, the dead mirror too.
+    assert elapsed < 60, elapsed
+
+
+def test_primary_and_mirror_down_use_local_sources(
+    template: Path, tmp_path: Path, index: IndexServer, mirror: IndexServer, env: dict[str, str]
+) -> None:
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff("install", "-i", index.url, "pipff-alpha", env=env).check()
+    mirror.stop()
+    venv = clone_venv(template, tmp_path / "v")
+    with outage("refused", index):
+        result = venv.pipff(
+            "install", "-i", index.url, "--fallback-index-url", mirror.url, "pipff-alpha", env=env
+        )
+    assert result.returncode == 0, result.output
+    assert venv.installed() == warm.installed()
+    assert result.output.count("is unreachable (connection refused)") == 2  # primary, mirror
+
+
+def test_fallback_index_variable(
+    template: Path, tmp_path: Path, index: IndexServer, mirror: IndexServer, env: dict[str, str]
+) -> None:
+    venv = clone_venv(template, tmp_path / "v")
+    index.stop()
+    result = venv.pipff(
+        "install", "-i", index.url, "pipff-gamma",
+        env=dict(env, PIPFF_FALLBACK_INDEX_URL=f"{closed_port_url()} {mirror.url}"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.output
+    assert any(path.startswith("/files/pipff_gamma") for path in mirror.requested())
