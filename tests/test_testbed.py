@@ -1,0 +1,634 @@
+"""Self-tests of the test bed, driving PLAIN pip (``python -m pip``): they pass before pip-ff
+does anything, and show that every outage the suite uses really takes the index away."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import importlib.util
+import json
+import socket
+import ssl
+import subprocess
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.testbed import (
+    UNRESOLVABLE_HOST,
+    UNRESOLVABLE_INDEX_URL,
+    BlackHoleServer,
+    CertificateAuthority,
+    FailingProxy,
+    IndexServer,
+    ProjectSet,
+    StallServer,
+    ToolWheels,
+    Venv,
+    build_sdist,
+    build_wheel,
+    closed_port_url,
+    isolated_env,
+    negotiate,
+    netns_prefix,
+    standard_projects,
+    wait_for_port_closed,
+)
+from tests.testbed.dists import TINYBACKEND_SOURCE
+
+PIP_ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
+    "text/html; q=0.01"
+)
+INSTALL = ("install", "--retries", "0", "--timeout", "10")
+OUTAGE = ("install", "--retries", "0", "--timeout", "1")
+NO_VERSIONS = "(from versions: none)"
+
+
+def http_get(
+    url: str, headers: dict[str, str] | None = None, *, cafile: Path | None = None
+) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """One GET, no redirects followed, no proxies: (status, headers, body)."""
+    parts = urlsplit(url)
+    assert parts.hostname in ("127.0.0.1", "localhost", "::1"), url
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        context = ssl.create_default_context(cafile=str(cafile) if cafile else None)
+        conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=10, context=context)
+    else:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.request("GET", parts.path or "/", headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        conn.close()
+
+
+def http_cache_entries(cache_dir: Path) -> list[Path]:
+    """Files in pip's HTTP cache (``http-v2`` since pip 23.3, ``http`` before)."""
+    return [p for name in ("http-v2", "http") for p in (cache_dir / name).rglob("*") if p.is_file()]
+
+
+# -- distributions -------------------------------------------------------------------------------
+
+
+def test_wheel_is_valid(tmp_path: Path) -> None:
+    wheel = build_wheel(
+        tmp_path,
+        "Pipff-Demo",
+        "3.1",
+        requires=["pipff-beta>=1.0"],
+        extras={"fast": ["pipff-gamma", 'pipff-delta; python_version >= "3"']},
+        requires_python=">=3.9",
+    )
+    assert wheel.name == "pipff_demo-3.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        assert "pipff_demo/__init__.py" in names
+        assert archive.read("pipff_demo/__init__.py") == b'__version__ = "3.1"\n'
+        metadata = archive.read("pipff_demo-3.1.dist-info/METADATA").decode()
+        record = archive.read("pipff_demo-3.1.dist-info/RECORD").decode()
+        for line in record.splitlines():
+            path, digest, size = line.rsplit(",", 2)
+            if path.endswith("RECORD"):
+                assert digest == size == ""
+                continue
+            data = archive.read(path)
+            expected = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            assert digest == "sha256=" + expected.decode()
+            assert int(size) == len(data)
+        assert len(record.splitlines()) == len(names)
+    assert "Metadata-Version: 2.1\n" in metadata
+    assert "Requires-Python: >=3.9\n" in metadata
+    assert "Requires-Dist: pipff-beta>=1.0\n" in metadata
+    assert "Provides-Extra: fast\n" in metadata
+    assert 'Requires-Dist: pipff-gamma; extra == "fast"\n' in metadata
+    assert 'Requires-Dist: pipff-delta; (python_version >= "3") and extra == "fast"\n' in metadata
+    # Deterministic: the same inputs give the same bytes.
+    first = wheel.read_bytes()
+    assert (
+        build_wheel(
+            tmp_path / "same",
+            "Pipff-Demo",
+            "3.1",
+            requires=["pipff-beta>=1.0"],
+            extras={"fast": ["pipff-gamma", 'pipff-delta; python_version >= "3"']},
+            requires_python=">=3.9",
+        ).read_bytes()
+        == first
+    )
+
+
+def test_standard_projects(dists: ProjectSet) -> None:
+    assert dists.filenames == [
+        "pipff_alpha-1.0-py3-none-any.whl",
+        "pipff_alpha-1.1-py3-none-any.whl",
+        "pipff_alpha-2.0-py3-none-any.whl",
+        "pipff_beta-1.0-py3-none-any.whl",
+        "pipff_beta-1.5-py3-none-any.whl",
+        "pipff_epsilon-1.0-py3-none-any.whl",
+        "pipff_epsilon-2.0-py3-none-any.whl",
+        "pipff_gamma-1.0-py3-none-any.whl",
+        "pipff_sdistonly-1.0.tar.gz",
+        "pipff_tinybackend-1.0-py3-none-any.whl",
+        "pipff_zeta-1.0-py3-none-any.whl",
+        "pipff_zeta-1.1-py3-none-any.whl",
+    ]
+    assert dists.yanked == {"pipff_zeta-1.1-py3-none-any.whl"}
+
+
+def test_tinybackend_builds_sdist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backend, run in-process on an unpacked sdist, makes a correct wheel."""
+    sdist = build_sdist(tmp_path, "pipff-demo", "0.5", requires=["pipff-gamma"])
+    with tarfile.open(sdist) as archive:
+        names = archive.getnames()
+        if hasattr(tarfile, "data_filter"):
+            archive.extractall(tmp_path / "src", filter="data")
+        else:  # Python < 3.9.17
+            archive.extractall(tmp_path / "src")
+    assert "pipff_demo-0.5/pyproject.toml" in names
+    assert "pipff_demo-0.5/PKG-INFO" in names
+    pyproject = (tmp_path / "src/pipff_demo-0.5/pyproject.toml").read_text()
+    assert 'requires = ["pipff-tinybackend"]' in pyproject
+    assert 'build-backend = "pipff_tinybackend"' in pyproject
+
+    spec = importlib.util.spec_from_loader("pipff_tinybackend_under_test", loader=None)
+    assert spec is not None
+    backend: Any = importlib.util.module_from_spec(spec)
+    exec(compile(TINYBACKEND_SOURCE, "pipff_tinybackend.py", "exec"), backend.__dict__)
+    monkeypatch.chdir(tmp_path / "src/pipff_demo-0.5")
+    out = tmp_path / "out"
+    out.mkdir()
+    assert backend.get_requires_for_build_wheel() == []
+    assert backend.prepare_metadata_for_build_wheel(str(out)) == "pipff_demo-0.5.dist-info"
+    filename = backend.build_wheel(str(out))
+    assert filename == "pipff_demo-0.5-py3-none-any.whl"
+    with zipfile.ZipFile(out / filename) as archive:
+        assert archive.read("pipff_demo/__init__.py") == b'__version__ = "0.5"\n'
+        metadata = archive.read("pipff_demo-0.5.dist-info/METADATA").decode()
+    assert "Requires-Dist: pipff-gamma\n" in metadata
+    assert backend.build_sdist(str(out)) == "pipff_demo-0.5.tar.gz"
+
+
+# -- the index -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        (None, "html"),
+        ("*/*", "html"),
+        ("text/html", "html"),
+        (PIP_ACCEPT, "json"),
+        ("application/vnd.pypi.simple.v1+json", "json"),
+        ("application/vnd.pypi.simple.latest+json", "json"),
+        ("application/vnd.pypi.simple.v1+json; q=0.2, text/html; q=0.9", "html"),
+        ("application/vnd.pypi.simple.v1+json, text/html; q=0", "json"),
+        ("image/png", "html"),
+    ],
+)
+def test_negotiate(accept: str | None, expected: str) -> None:
+    assert negotiate(accept)[0] == expected
+
+
+def test_index_json(index: IndexServer) -> None:
+    status, headers, body = http_get(index.url + "pipff-alpha/", {"Accept": PIP_ACCEPT})
+    assert status == 200
+    assert headers["Content-Type"] == "application/vnd.pypi.simple.v1+json"
+    page = json.loads(body)
+    assert page["meta"] == {"api-version": "1.0"}
+    assert page["name"] == "pipff-alpha"
+    files = {f["filename"]: f for f in page["files"]}
+    assert set(files) == {f"pipff_alpha-{v}-py3-none-any.whl" for v in ("1.0", "1.1", "2.0")}
+    entry = files["pipff_alpha-2.0-py3-none-any.whl"]
+    assert entry["yanked"] is False
+    file_status, _, wheel = http_get(entry["url"])
+    assert file_status == 200
+    assert hashlib.sha256(wheel).hexdigest() == entry["hashes"]["sha256"]
+    meta_status, _, metadata = http_get(entry["url"] + ".metadata")
+    assert meta_status == 200
+    assert hashlib.sha256(metadata).hexdigest() == entry["core-metadata"]["sha256"]
+    assert entry["data-dist-info-metadata"] == entry["core-metadata"]  # PyPI's spelling in JSON
+    assert "dist-info-metadata" not in entry  # pip 23.0 crashes on it (PEP 714)
+    assert b"Requires-Dist: pipff-beta>=1.0" in metadata
+
+    epsilon = json.loads(http_get(index.url + "pipff-epsilon/", {"Accept": PIP_ACCEPT})[2])
+    by_name = {f["filename"]: f for f in epsilon["files"]}
+    assert by_name["pipff_epsilon-2.0-py3-none-any.whl"]["requires-python"] == ">=4"
+    assert "requires-python" not in by_name["pipff_epsilon-1.0-py3-none-any.whl"]
+    zeta = json.loads(http_get(index.url + "pipff-zeta/", {"Accept": PIP_ACCEPT})[2])
+    yanked = {f["filename"]: f["yanked"] for f in zeta["files"]}
+    assert yanked == {
+        "pipff_zeta-1.0-py3-none-any.whl": False,
+        "pipff_zeta-1.1-py3-none-any.whl": True,
+    }
+    root = json.loads(http_get(index.url, {"Accept": PIP_ACCEPT})[2])
+    assert {"name": "pipff-sdistonly"} in root["projects"]
+
+
+def test_index_html(index: IndexServer) -> None:
+    status, headers, body = http_get(index.url + "pipff-epsilon/")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/html")
+    page = body.decode()
+    assert 'data-requires-python="&gt;=4"' in page
+    assert "/files/pipff_epsilon-2.0-py3-none-any.whl#sha256=" in page
+    assert 'data-core-metadata="sha256=' in page
+    assert 'data-dist-info-metadata="sha256=' in page
+    zeta = http_get(index.url + "pipff-zeta/", {"Accept": "text/html"})[2].decode()
+    assert zeta.count("data-yanked") == 1
+    sdist = http_get(index.url + "pipff-sdistonly/")[2].decode()
+    assert "pipff_sdistonly-1.0.tar.gz#sha256=" in sdist
+    assert "data-core-metadata" not in sdist  # no PEP 658 metadata for sdists
+    assert b'href="/simple/pipff-alpha/"' in http_get(index.url)[2]
+
+
+def test_index_redirects_and_404(index: IndexServer) -> None:
+    status, headers, _ = http_get(index.url + "Pipff_Alpha/")
+    assert status == 301
+    assert headers["Location"] == "/simple/pipff-alpha/"
+    status, headers, _ = http_get(index.url + "pipff-alpha")
+    assert (status, headers["Location"]) == (301, "/simple/pipff-alpha/")
+    assert http_get(index.url + "pipff-nonexistent/")[0] == 404
+    assert http_get(index.file_url("pipff_nonexistent-1.0-py3-none-any.whl"))[0] == 404
+    assert http_get(index.file_url("pipff_sdistonly-1.0.tar.gz") + ".metadata")[0] == 404
+    assert ("GET", "/simple/Pipff_Alpha/") in index.requests
+
+
+def test_index_reads_dist_dir_at_request_time(index: IndexServer) -> None:
+    assert http_get(index.url + "pipff-late/")[0] == 404
+    build_wheel(index.dist_dir, "pipff-late", "0.1")
+    assert http_get(index.url + "pipff-late/")[0] == 200
+
+
+def test_index_without_metadata(dists: ProjectSet) -> None:
+    with IndexServer(dists.dist_dir, metadata=False) as server:
+        page = http_get(server.url + "pipff-alpha/")[2].decode()
+        assert "data-core-metadata" not in page
+        assert http_get(server.file_url("pipff_alpha-2.0-py3-none-any.whl") + ".metadata")[0] == 404
+
+
+def test_cache_headers(index: IndexServer, pypi_index: IndexServer) -> None:
+    for url in (index.url + "pipff-alpha/", index.file_url("pipff_gamma-1.0-py3-none-any.whl")):
+        _, headers, _ = http_get(url)
+        assert headers["Cache-Control"] is None
+        assert headers["ETag"] is None
+        assert headers["Vary"] is None
+
+    _, headers, _ = http_get(pypi_index.url + "pipff-alpha/", {"Accept": PIP_ACCEPT})
+    assert headers["Cache-Control"] == "max-age=600, public"
+    assert headers["Vary"] == "Accept, Accept-Encoding"
+    etag = headers["ETag"]
+    assert etag
+    status, again, body = http_get(
+        pypi_index.url + "pipff-alpha/", {"Accept": PIP_ACCEPT, "If-None-Match": etag}
+    )
+    assert (status, body, again["ETag"]) == (304, b"", etag)
+    _, html_headers, _ = http_get(pypi_index.url + "pipff-alpha/")
+    assert html_headers["ETag"] != etag  # one ETag per representation
+
+    wheel_url = pypi_index.file_url("pipff_gamma-1.0-py3-none-any.whl")
+    _, headers, _ = http_get(wheel_url)
+    assert headers["Cache-Control"] == "max-age=365000000, immutable, public"
+    assert http_get(wheel_url, {"If-None-Match": headers["ETag"]})[0] == 304
+
+
+def test_stop_refuses_and_start_rebinds_same_port(index: IndexServer) -> None:
+    assert http_get(index.url)[0] == 200
+    port = index.port
+    index.stop()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2)
+    index.start()
+    assert index.port == port
+    assert http_get(index.url)[0] == 200
+    assert index.connections >= 2
+    index.stop()
+    assert wait_for_port_closed("127.0.0.1", port)
+
+
+def test_stop_closes_kept_alive_connections(index: IndexServer) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", index.port, timeout=5)
+    conn.request("GET", "/simple/")
+    assert conn.getresponse().read()
+    index.stop()
+    with pytest.raises((http.client.HTTPException, OSError)):
+        conn.request("GET", "/simple/")
+        conn.getresponse().read()
+    conn.close()
+
+
+def test_delay(dists: ProjectSet) -> None:
+    with IndexServer(dists.dist_dir, delay=0.5) as server:
+        start = time.monotonic()
+        assert http_get(server.url)[0] == 200
+        assert time.monotonic() - start >= 0.5
+
+
+def test_ipv6_loopback(dists: ProjectSet) -> None:
+    try:
+        server = IndexServer(dists.dist_dir, host="::1").start()
+    except OSError as exc:
+        pytest.skip(f"no IPv6 loopback here: {exc}")
+    with server:
+        assert server.url.startswith("http://[::1]:")
+        assert http_get(server.url + "pipff-gamma/")[0] == 200
+
+
+def test_https_index(https_index: IndexServer) -> None:
+    assert https_index.url.startswith("https://localhost:")
+    assert https_index.ca_bundle is not None
+    status, _, body = http_get(https_index.url, cafile=https_index.ca_bundle)
+    assert status == 200
+    assert b"pipff-alpha" in body
+    with pytest.raises(ssl.SSLError):
+        http_get(https_index.url)  # not trusted without the CA
+
+
+# -- outages, raw ------------------------------------------------------------------------------
+
+
+def test_closed_port_refuses() -> None:
+    parts = urlsplit(closed_port_url())
+    assert parts.hostname and parts.port
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((parts.hostname, parts.port), timeout=2)
+
+
+def test_stall_server_never_answers() -> None:
+    with StallServer() as stall:
+        sock = socket.create_connection(("127.0.0.1", stall.port), timeout=2)
+        sock.settimeout(0.5)
+        sock.sendall(b"GET /simple/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        with pytest.raises(socket.timeout):
+            sock.recv(1)
+        sock.close()
+    assert stall.connections == 1
+
+
+def test_black_hole_times_out_at_connect() -> None:
+    with BlackHoleServer() as hole:
+        start = time.monotonic()
+        with pytest.raises((socket.timeout, TimeoutError)):
+            socket.create_connection(("127.0.0.1", hole.port), timeout=1)
+        elapsed = time.monotonic() - start
+    assert 0.9 <= elapsed < 5, elapsed
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_failing_proxy_answers_status(status: int) -> None:
+    with FailingProxy(status) as proxy:
+        port = int(proxy.url.rsplit(":", 1)[1])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "http://127.0.0.1:9/simple/")
+        assert conn.getresponse().status == status
+        conn.close()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("CONNECT", "localhost:443")
+        assert conn.getresponse().status == status
+        conn.close()
+    assert [method for method, _ in proxy.requests] == ["GET", "CONNECT"]
+
+
+# -- plain pip in a fresh venv -------------------------------------------------------------------
+
+
+def test_tool_wheels(tool_wheels: ToolWheels) -> None:
+    assert tool_wheels.is_complete(), tool_wheels.missing()
+    assert tool_wheels.pip_wheel.name.startswith(f"pip-{tool_wheels.pip_version}-")
+
+
+def test_isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_INDEX_URL", "http://example.invalid/simple/")
+    monkeypatch.setenv("PIPFF", "1")
+    monkeypatch.setenv("PIPFF_MODE", "x")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("no_proxy", "*")
+    env = isolated_env(tmp_path / "c", PIPFF="1")
+    assert "PIP_INDEX_URL" not in env
+    assert "PIPFF_MODE" not in env
+    assert env["PIPFF"] == "1"
+    assert "HTTPS_PROXY" not in env
+    assert "no_proxy" not in env
+    assert env["PIP_CONFIG_FILE"] == __import__("os").devnull
+    assert env["PIP_CACHE_DIR"] == str(tmp_path / "c")
+    assert env["PIP_NO_INPUT"] == env["PIP_DISABLE_PIP_VERSION_CHECK"] == "1"
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+
+
+def test_venv_clone(venv: Venv, template: Path, tool_wheels: ToolWheels) -> None:
+    installed = venv.installed()
+    assert installed["pip"] == tool_wheels.pip_version
+    assert {"packaging", "filelock", "pip-offline-fallback"} <= set(installed)
+    assert venv.python.parent.parent == venv.path
+    # No configuration file is read at all: only our own PIP_* variables are configuration.
+    config = venv.pip("config", "list").check().stdout.splitlines()
+    assert config and all(line.startswith(":env:.") for line in config), config
+    assert not any(key in line for line in config for key in ("index", "find-links", "cert"))
+    venv.run("-c", "import pip_offline_fallback").check()
+    # A clone is independent of its template.
+    venv.pip("uninstall", "-y", "filelock").check()
+    assert "filelock" not in venv.installed()
+    assert "filelock" in Venv(template).installed()
+
+
+def test_pip_installs_with_dependencies(venv: Venv, index: IndexServer) -> None:
+    venv.pip(*INSTALL, "--index-url", index.url, "pipff-alpha==2.0").check()
+    installed = venv.installed()
+    assert installed["pipff-alpha"] == "2.0"
+    assert installed["pipff-beta"] == "1.5"
+    assert "pipff-never" not in installed
+    version = venv.run("-c", "import pipff_alpha; print(pipff_alpha.__version__)").check()
+    assert version.stdout.strip() == "2.0"
+
+
+def test_pip_extras_yanked_requires_python(venv: Venv, index: IndexServer) -> None:
+    venv.pip(
+        *INSTALL, "--index-url", index.url, "pipff-beta[fast]", "pipff-zeta", "pipff-epsilon"
+    ).check()
+    installed = venv.installed()
+    assert installed["pipff-gamma"] == "1.0"  # the extra
+    assert installed["pipff-zeta"] == "1.0"  # 1.1 is yanked
+    assert installed["pipff-epsilon"] == "1.0"  # 2.0 requires Python >= 4
+
+
+def test_pip_builds_sdist_with_backend_from_index(venv: Venv, index: IndexServer) -> None:
+    venv.pip(*INSTALL, "--index-url", index.url, "pipff-sdistonly").check()
+    installed = venv.installed()
+    assert installed["pipff-sdistonly"] == "1.0"
+    assert installed["pipff-gamma"] == "1.0"
+    assert "pipff-tinybackend" not in installed  # only in the build environment
+    assert "/files/pipff_tinybackend-1.0-py3-none-any.whl" in index.requested("/files/")
+
+
+def test_pip_https_fills_http_cache(venv: Venv, https_index: IndexServer, cache_dir: Path) -> None:
+    assert https_index.ca_bundle is not None
+    venv.pip(
+        *INSTALL, "--index-url", https_index.url, "--cert", https_index.ca_bundle, "pipff-alpha"
+    ).check()
+    assert venv.installed()["pipff-alpha"] == "2.0"
+    assert http_cache_entries(cache_dir), "PyPI's cache headers over https should be cached"
+
+
+def test_pip_no_cache_headers_leave_http_cache_empty(
+    venv: Venv, dists: ProjectSet, ca: CertificateAuthority, cache_dir: Path
+) -> None:
+    with IndexServer(dists.dist_dir, https=ca, cache_headers="none") as server:
+        assert server.ca_bundle is not None
+        venv.pip(
+            *INSTALL, "--index-url", server.url, "--cert", server.ca_bundle, "pipff-gamma"
+        ).check()
+    assert venv.installed()["pipff-gamma"] == "1.0"
+    assert http_cache_entries(cache_dir) == []
+
+
+def test_pip_http_is_never_cached(venv: Venv, pypi_index: IndexServer, cache_dir: Path) -> None:
+    """pip caches only https responses: plain-http indexes get no HTTP cache, whatever the
+    headers (what pip-ff's fallback can and cannot find in pip's cache depends on it)."""
+    venv.pip(*INSTALL, "--index-url", pypi_index.url, "pipff-gamma").check()
+    assert http_cache_entries(cache_dir) == []
+
+
+def test_pip_truncated_download_fails(venv: Venv, dists: ProjectSet) -> None:
+    with IndexServer(dists.dist_dir, drop_files_after=100) as server:
+        result = venv.pip(*INSTALL, "--index-url", server.url, "pipff-gamma")
+    assert result.returncode != 0, result.describe()
+    assert "pipff-gamma" not in venv.installed()
+
+
+# -- plain pip against each outage ---------------------------------------------------------------
+# pip -vv prints why each index page could not be fetched ("Could not fetch URL ...: <cause>"):
+# the tests check the cause, so an outage can't pass for the wrong reason.
+
+
+def _assert_no_versions(
+    venv: Venv,
+    *args: str,
+    cause: str | tuple[str, ...],
+    not_cause: tuple[str, ...] = (),
+    max_seconds: float = 30,
+) -> None:
+    """Plain pip finds no version, and its first fetch error names ``cause`` (any of them;
+    the wording changed across pip versions) and none of ``not_cause``."""
+    causes = (cause,) if isinstance(cause, str) else cause
+    result = venv.pip(*OUTAGE, "-vv", *args, "pipff-alpha", timeout=120)
+    assert result.returncode != 0, result.describe()
+    assert NO_VERSIONS in result.output, result.describe()
+    fetch_errors = [line for line in result.output.splitlines() if "Could not fetch URL" in line]
+    assert fetch_errors, result.describe()
+    assert any(c in fetch_errors[0] for c in causes), result.describe()
+    assert not any(c in fetch_errors[0] for c in not_cause), result.describe()
+    assert result.elapsed < max_seconds, result.describe()
+    assert "pipff-alpha" not in venv.installed()
+
+
+def test_outage_closed_port(venv: Venv) -> None:
+    _assert_no_versions(venv, "--index-url", closed_port_url(), cause="Connection refused")
+
+
+def test_outage_stall(venv: Venv) -> None:
+    with StallServer() as stall:
+        _assert_no_versions(
+            venv,
+            "--index-url",
+            stall.url,
+            # pip < 26: urllib3's message; pip 26: its own (which for a connect timeout adds
+            # "(while establishing a connection)").
+            cause=("Read timed out", "didn't respond within"),
+            not_cause=("ConnectTimeoutError", "while establishing a connection"),
+        )
+    assert stall.connections >= 1
+
+
+def test_outage_black_hole(venv: Venv) -> None:
+    with BlackHoleServer() as hole:
+        _assert_no_versions(
+            venv,
+            "--index-url",
+            hole.url,
+            cause=("ConnectTimeoutError", "while establishing a connection"),
+        )
+
+
+def test_outage_unresolvable(venv: Venv) -> None:
+    _assert_no_versions(
+        venv,
+        "--index-url",
+        UNRESOLVABLE_INDEX_URL,
+        "--trusted-host",
+        UNRESOLVABLE_HOST,
+        cause=("Failed to establish a new connection", "Failed to resolve"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "refuse", "cause"),
+    [
+        (503, False, ("too many 503 error responses",)),
+        # pip retries 500/503/520/527, and 502 since pip 24; other statuses are HTTP errors.
+        (502, False, ("502 Server Error", "too many 502 error responses")),
+        (504, False, ("504 Server Error", "too many 504 error responses")),
+        (503, True, ("Remote end closed connection without response",)),
+    ],
+)
+def test_outage_failing_proxy_http(
+    venv: Venv, index: IndexServer, status: int, refuse: bool, cause: tuple[str, ...]
+) -> None:
+    with FailingProxy(status, refuse_connect=refuse) as proxy:
+        _assert_no_versions(venv, "--index-url", index.url, "--proxy", proxy.url, cause=cause)
+    assert proxy.requests and proxy.requests[0] == ("GET", index.url + "pipff-alpha/")
+    assert index.requests == []  # nothing got through
+
+
+def test_outage_failing_proxy_https(venv: Venv, https_index: IndexServer) -> None:
+    assert https_index.ca_bundle is not None
+    with FailingProxy(502) as proxy:
+        _assert_no_versions(
+            venv,
+            "--index-url",
+            https_index.url,
+            "--cert",
+            str(https_index.ca_bundle),
+            "--proxy",
+            proxy.url,
+            cause="Tunnel connection failed: 502",
+        )
+    assert proxy.requests[0] == ("CONNECT", f"localhost:{https_index.port}")
+    assert https_index.requests == []
+
+
+@pytest.mark.netns
+def test_outage_network_namespace(venv: Venv, index: IndexServer) -> None:
+    """In a fresh network namespace even loopback is gone: the index (outside) is unreachable."""
+    command = [
+        *netns_prefix(),
+        str(venv.python),
+        "-m",
+        "pip",
+        *OUTAGE,
+        "-vv",
+        "--index-url",
+        index.url,
+        "pipff-alpha",
+    ]
+    result = subprocess.run(
+        command, env=venv.env, capture_output=True, text=True, timeout=120, check=False
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert NO_VERSIONS in output
+    assert "Network is unreachable" in output
+    assert index.requests == []
+
+
+def test_standard_projects_rebuild_identically(tmp_path: Path, dists: ProjectSet) -> None:
+    again = standard_projects(tmp_path)
+    for name in dists.filenames:
+        assert (again.dist_dir / name).read_bytes() == (dists.dist_dir / name).read_bytes(), name

@@ -1,0 +1,329 @@
+"""Outages that really take the index away: every one is on loopback, bounded and self-stopping.
+
+- :func:`closed_port_url`: nothing listens (connection refused at once).
+- :class:`StallServer`: the connection is accepted, no byte ever comes back (read timeout).
+- :class:`BlackHoleServer`: the TCP handshake never completes (connect timeout).
+- :class:`FailingProxy`: an HTTP proxy that answers 502/503/504, or hangs up.
+- :data:`UNRESOLVABLE_INDEX_URL`: a host name that never resolves (the ``.invalid`` TLD); give
+  pip ``--trusted-host`` :data:`UNRESOLVABLE_HOST` too, or it skips the index without a lookup.
+- :func:`netns_prefix`: run a command in a fresh network namespace with no network at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from http import HTTPStatus
+
+__all__ = [
+    "UNRESOLVABLE_HOST",
+    "UNRESOLVABLE_INDEX_URL",
+    "BlackHoleServer",
+    "FailingProxy",
+    "StallServer",
+    "closed_port_url",
+    "netns_prefix",
+    "unshare_available",
+]
+
+# The .invalid TLD never resolves (RFC 2606). NB: pip ignores a plain-http index on any host but
+# localhost/127.0.0.1/::1 ("not a trusted or secure host and is being ignored") WITHOUT trying to
+# connect, so pass ``--trusted-host UNRESOLVABLE_HOST`` to make pip really attempt the lookup.
+# The lookup goes to the machine's resolver (nothing else leaves the machine).
+UNRESOLVABLE_HOST = "pipff-unreachable.invalid"
+UNRESOLVABLE_INDEX_URL = f"http://{UNRESOLVABLE_HOST}/simple/"
+
+# Longest any of these servers lives before stopping by itself, in seconds.
+DEFAULT_LIFETIME = 300.0
+
+# Sockets bound (never listening) to keep closed_port_url()'s ports: a bound, non-listening TCP
+# socket answers every SYN with a RST, so the port refuses connections and no other socket of
+# this machine can take it while the test session runs.
+_RESERVED: list[socket.socket] = []
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def closed_port_url(host: str = "127.0.0.1") -> str:
+    """An index URL on a loopback port where connections are refused (nothing listens)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.bind((host, 0))
+    port = sock.getsockname()[1]
+    _RESERVED.append(sock)
+    return f"http://{_url_host(host)}:{port}/simple/"
+
+
+class _LoopbackServer:
+    """A listening socket on loopback, an accept thread, a lifetime, a context manager."""
+
+    backlog = 64
+    scheme = "http"
+
+    def __init__(self, *, host: str = "127.0.0.1", lifetime: float = DEFAULT_LIFETIME) -> None:
+        self.host = host
+        self.lifetime = lifetime
+        self.connections = 0
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._clients: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._listener = socket.socket(family, socket.SOCK_STREAM)
+        self._listener.bind((host, 0))
+        self._listener.listen(self.backlog)
+        self.port: int = self._listener.getsockname()[1]
+        self._timer = threading.Timer(lifetime, self.stop)
+        self._timer.daemon = True
+        self._timer.start()
+        self._start_threads()
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://{_url_host(self.host)}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """An index URL (ends with ``/simple/``) pointing at this server."""
+        return f"{self.base_url}/simple/"
+
+    def _start_threads(self) -> None:
+        self._spawn(self._accept_loop, "accept")
+
+    def _spawn(self, target: Callable[..., None], what: str, *args: object) -> None:
+        thread = threading.Thread(
+            target=target,
+            args=args,
+            name=f"pipff-{type(self).__name__}-{self.port}-{what}",
+            daemon=True,
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept_loop(self) -> None:
+        self._listener.settimeout(0.1)
+        while not self._stopped.is_set():
+            try:
+                client, _address = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            client.setblocking(True)
+            with self._lock:
+                self.connections += 1
+                self._clients.append(client)
+            self._on_client(client)
+
+    def _on_client(self, client: socket.socket) -> None:
+        """Called in the accept thread for every connection: by default, hold it, say nothing."""
+
+    def stop(self) -> None:
+        """Close everything (idempotent; also runs by itself after ``lifetime`` seconds)."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self._timer.cancel()
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        with self._lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                client.close()
+        current = threading.current_thread()
+        for thread in self._threads:
+            if thread is not current:
+                thread.join(timeout=2)
+
+    def __enter__(self) -> _LoopbackServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class StallServer(_LoopbackServer):
+    """Accepts TCP connections and never answers: clients hit their read timeout.
+
+    ``connections`` counts the accepted connections.
+    """
+
+    def __enter__(self) -> StallServer:
+        return self
+
+
+class BlackHoleServer(_LoopbackServer):
+    """Connection attempts time out at connect time: the SYN is never answered.
+
+    The trick: listen with a backlog of 0, never accept, and fill the accept queue with our own
+    connections; the kernel then drops further SYNs (the accept queue is full) and the client
+    keeps retransmitting until its connect timeout. The constructor checks that a probe
+    connection really times out, adding fillers until it does.
+
+    Measured on the development machine (gVisor, Python 3.11): one filler connection fills the
+    queue; ``socket.create_connection(("127.0.0.1", port), timeout=2)`` then raises TimeoutError
+    after 2.00 s, and pip with ``--timeout 1 --retries 0`` gives up on the index after ~1 s.
+    On a stock Linux kernel the behaviour is the same (``sk_acceptq_is_full`` drops the SYN).
+    """
+
+    backlog = 0
+    probe_timeout = 0.25
+    max_fillers = 16
+
+    def _start_threads(self) -> None:
+        # No accept loop: the queue must stay full.
+        for _ in range(self.max_fillers):
+            probe = socket.socket(self._listener.family, socket.SOCK_STREAM)
+            probe.settimeout(self.probe_timeout)
+            try:
+                probe.connect((self.host, self.port))
+            except (socket.timeout, TimeoutError):
+                probe.close()
+                return  # the queue is full: SYNs go unanswered
+            except OSError:
+                probe.close()
+                raise
+            self._clients.append(probe)  # a filler: keep it open
+        self.stop()
+        raise RuntimeError("BlackHoleServer: connections keep succeeding; no black hole here")
+
+    def __enter__(self) -> BlackHoleServer:
+        return self
+
+
+_REASONS = {
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+class FailingProxy(_LoopbackServer):
+    """An HTTP proxy on loopback that never gets anywhere.
+
+    CONNECT (https through the proxy) and absolute-URI requests (http through the proxy) are
+    answered with ``status`` (502, 503 or 504 typically); with ``refuse_connect`` the proxy reads
+    the request and closes the connection without a word. ``url`` is the proxy URL for pip's
+    ``--proxy``; ``requests`` records ``(method, target)`` of every request seen.
+    """
+
+    def __init__(
+        self,
+        status: int = 503,
+        refuse_connect: bool = False,
+        *,
+        host: str = "127.0.0.1",
+        lifetime: float = DEFAULT_LIFETIME,
+    ) -> None:
+        self.status = status
+        self.refuse_connect = refuse_connect
+        self.requests: list[tuple[str, str]] = []
+        super().__init__(host=host, lifetime=lifetime)
+
+    @property
+    def url(self) -> str:
+        """The proxy URL (``http://127.0.0.1:PORT``), for ``--proxy``."""
+        return self.base_url
+
+    def _on_client(self, client: socket.socket) -> None:
+        self._spawn(self._serve, "client", client)
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            client.settimeout(10)
+            data = b""
+            while b"\r\n\r\n" not in data and len(data) < 65536:
+                chunk = client.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            request_line = data.split(b"\r\n", 1)[0].decode("latin-1")
+            method, _, rest = request_line.partition(" ")
+            target = rest.rsplit(" ", 1)[0] if " " in rest else rest
+            with self._lock:
+                self.requests.append((method, target))
+            if not self.refuse_connect and data:
+                try:
+                    reason = HTTPStatus(self.status).phrase
+                except ValueError:
+                    reason = _REASONS.get(self.status, "Proxy Error")
+                body = f"pip-ff test proxy: {self.status} {reason}\n".encode()
+                client.sendall(
+                    f"HTTP/1.1 {self.status} {reason}\r\n"
+                    "Content-Type: text/plain\r\n"
+                    f"Content-Length: {len(body)}\r\n"
+                    "Connection: close\r\n\r\n".encode("latin-1")
+                    + body
+                )
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                client.close()
+            with self._lock, contextlib.suppress(ValueError):
+                self._clients.remove(client)
+
+    def __enter__(self) -> FailingProxy:
+        return self
+
+
+@functools.cache
+def unshare_available() -> bool:
+    """Whether ``unshare -n`` may create a network namespace here (root or user namespaces)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return False
+    try:
+        result = subprocess.run(
+            [unshare, "-n", "--", "true"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=20,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return result.returncode == 0
+
+
+def netns_prefix(*, loopback: bool = False) -> list[str]:
+    """Argv prefix that runs a command in a fresh network namespace.
+
+    By default the namespace has no network at all: even its loopback interface is down, so
+    connecting to 127.0.0.1 fails at once with ENETUNREACH and no name resolves. With
+    ``loopback=True`` the namespace's own ``lo`` is brought up first (needs ``ip``), so servers
+    started *inside* the command are reachable, and still nothing outside is.
+    """
+    prefix = ["unshare", "-n", "--"]
+    if loopback:
+        prefix += ["sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
+    return prefix
+
+
+def wait_for_port_closed(host: str, port: int, timeout: float = 5.0) -> bool:
+    """True once a connection to ``host:port`` is refused (for checks after ``stop()``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                pass
+        except ConnectionRefusedError:
+            return True
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return False
