@@ -237,10 +237,11 @@ class Report:
             if self._pinned(page.project) and page.project in chosen:
                 continue
             newest = page.versions_listed[-1] if page.versions_listed else "none"
+            version = chosen.get(page.project)
             logger.info(
-                "pip-ff: %s: %s from index data recorded %s ago (%s); newest listed there: %s",
+                "pip-ff: %s: %sindex data recorded %s ago (%s); newest listed there: %s",
                 page.project,
-                chosen.get(page.project, "nothing installed"),
+                f"{version} from " if version else "",
                 age_text(now - page.fetched),
                 SOURCE_WORDS.get(page.source, page.source),
                 newest,

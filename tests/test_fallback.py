@@ -266,3 +266,38 @@ def test_plain_pip_is_untouched_without_the_variable(
         )
     assert result.returncode != 0
     assert "pip-ff" not in result.output
+
+
+@pytest.mark.parametrize("command", ["download", "wheel", "index-versions", "list-outdated"])
+def test_other_commands_fall_back(
+    command: str, template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    online_venv = clone_venv(template, tmp_path / "online")
+    _install(online_venv, index, env, "pipff-alpha==1.1", "pipff-beta[fast]").check()
+    venv = clone_venv(template, tmp_path / "v")
+    out = tmp_path / "out"
+    args = {
+        "download": ["download", "-i", index.url, "-d", str(out), "pipff-alpha==1.1"],
+        "wheel": ["wheel", "-i", index.url, "-w", str(out), "pipff-beta[fast]"],
+        "index-versions": ["index", "versions", "-i", index.url, "pipff-alpha"],
+        "list-outdated": ["list", "--outdated", "-i", index.url],
+    }[command]
+    if command == "list-outdated":
+        _install(venv, index, env, "pipff-alpha==1.1").check()
+    with outage("refused", index):
+        result = venv.pipff(*args, env=env)
+    assert result.returncode == 0, result.output
+    assert len(warnings_about_unreachable(result.output)) == 1, result.output
+    if command == "download":
+        assert sorted(p.name for p in out.iterdir()) == ["pipff_alpha-1.1-py3-none-any.whl"]
+    elif command == "wheel":
+        assert sorted(p.name for p in out.iterdir()) == [
+            "pipff_beta-1.5-py3-none-any.whl",
+            "pipff_gamma-1.0-py3-none-any.whl",
+        ]
+    elif command == "index-versions":
+        # Only what is local: 1.1 was downloaded, 1.0 and 2.0 were merely listed.
+        assert "pipff-alpha (1.1)" in result.output
+    else:
+        # 2.0 is listed by the recorded page but not local: not offered as an upgrade.
+        assert not [line for line in result.stdout.splitlines() if line.startswith("pipff-alpha ")]
