@@ -9,8 +9,8 @@ import socket
 import threading
 import urllib.parse
 from collections.abc import Iterator
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from tests.testbed.index import IndexServer
@@ -161,6 +161,23 @@ def age_pip_cache(cache_dir: Path, seconds: float) -> int:
                 changed += 1
             path.write_bytes(b"cc=4," + msgpack.dumps(entry, use_bin_type=True))
     return changed
+
+
+def warm(template: Path, dest: Path, index: IndexServer, env: dict[str, str], *reqs: str) -> Any:
+    """Install ``reqs`` with pip-ff while the index answers (pip-ff records what it receives)."""
+    from tests.testbed import clone_venv
+
+    venv = clone_venv(template, dest)
+    venv.pipff("install", "-i", index.url, *reqs, env=env).check()
+    return venv
+
+
+def wheelhouse_of(dist_dir: Path, dest: Path, pattern: str) -> Path:
+    """A wheelhouse directory holding copies of the distributions matching ``pattern``."""
+    dest.mkdir()
+    for wheel in Path(dist_dir).glob(pattern):
+        (dest / wheel.name).write_bytes(wheel.read_bytes())
+    return dest
 
 
 def warnings_about_unreachable(output: str) -> list[str]:

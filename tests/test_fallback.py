@@ -21,6 +21,7 @@ from tests.helpers import (
     age_pip_cache,
     outage,
     warnings_about_unreachable,
+    wheelhouse_of,
 )
 from tests.testbed import IndexServer, clone_venv
 
@@ -216,10 +217,7 @@ def test_stale_page_offers_only_local_files(
 def test_wheelhouse_is_a_source(
     template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str], dists: Any
 ) -> None:
-    wheelhouse = tmp_path / "wheelhouse"
-    wheelhouse.mkdir()
-    for wheel in Path(dists.dist_dir).glob("pipff_gamma-*.whl"):
-        (wheelhouse / wheel.name).write_bytes(wheel.read_bytes())
+    wheelhouse = wheelhouse_of(dists.dist_dir, tmp_path / "wheelhouse", "pipff_gamma-*.whl")
     venv = clone_venv(template, tmp_path / "v")
     index.stop()
     result = venv.pipff(

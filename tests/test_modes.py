@@ -8,29 +8,21 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import outage, warnings_about_unreachable
+from tests.helpers import outage, warm, warnings_about_unreachable
 from tests.testbed import IndexServer, build_wheel, clone_venv
-
-
-def _warm(
-    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str], *reqs: str
-) -> Any:
-    venv = clone_venv(template, tmp_path / "warm")
-    venv.pipff("install", "-i", index.url, *reqs, env=env).check()
-    return venv
 
 
 def test_plain_pip_with_the_variable_falls_back(
     template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
 ) -> None:
-    warm = _warm(template, tmp_path, index, env, "pipff-alpha", "pipff-sdistonly")
+    warmed = warm(template, tmp_path / "warm", index, env, "pipff-alpha", "pipff-sdistonly")
     venv = clone_venv(template, tmp_path / "v")
     with outage("refused", index):
         result = venv.pip(
             "install", "-i", index.url, "pipff-alpha", "pipff-sdistonly", env=dict(env, PIPFF="1")
         )
     assert result.returncode == 0, result.output
-    assert venv.installed() == warm.installed()
+    assert venv.installed() == warmed.installed()
     assert len(warnings_about_unreachable(result.output)) == 1
 
 
@@ -38,7 +30,7 @@ def test_plain_pip_with_the_variable_falls_back(
 def test_kill_switch_turns_pip_ff_off(
     value: str, template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
 ) -> None:
-    _warm(template, tmp_path, index, env, "pipff-gamma")
+    warm(template, tmp_path / "warm", index, env, "pipff-gamma")
     venv = clone_venv(template, tmp_path / "v")
     with outage("refused", index):
         result = venv.pipff(
@@ -61,14 +53,14 @@ def test_unknown_variable_value_warns_once_then_plain_pip(
 def test_offline_opens_no_connection(
     template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
 ) -> None:
-    warm = _warm(template, tmp_path, index, env, "pipff-alpha", "pipff-beta[fast]")
+    warmed = warm(template, tmp_path / "warm", index, env, "pipff-alpha", "pipff-beta[fast]")
     before = index.connections
     venv = clone_venv(template, tmp_path / "v")
     result = venv.pipff(
         "install", "--offline", "-i", index.url, "pipff-alpha", "pipff-beta[fast]", env=env
     )
     assert result.returncode == 0, result.output
-    assert venv.installed() == warm.installed()
+    assert venv.installed() == warmed.installed()
     assert index.connections == before  # the index was up, and never contacted
 
 
@@ -89,7 +81,7 @@ def test_offline_names_what_is_missing(
 def test_prefer_offline_pinned_and_local_makes_no_request(
     template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
 ) -> None:
-    _warm(template, tmp_path, index, env, "pipff-alpha==2.0")
+    warm(template, tmp_path / "warm", index, env, "pipff-alpha==2.0")
     index.clear_log()
     venv = clone_venv(template, tmp_path / "v")
     venv.pipff("install", "--prefer-offline", "-i", index.url, "pipff-alpha==2.0", env=env).check()
@@ -100,7 +92,7 @@ def test_prefer_offline_pinned_and_local_makes_no_request(
 def test_prefer_offline_fetches_only_what_is_missing(
     template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
 ) -> None:
-    _warm(template, tmp_path, index, env, "pipff-alpha==2.0")
+    warm(template, tmp_path / "warm", index, env, "pipff-alpha==2.0")
     index.clear_log()
     venv = clone_venv(template, tmp_path / "v")
     venv.pipff(
@@ -114,7 +106,7 @@ def test_prefer_offline_asks_the_index_when_local_data_cannot_satisfy(
     template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
 ) -> None:
     """The recorded page knows pipff-alpha up to 2.0; the index has since released 3.0."""
-    _warm(template, tmp_path, index, env, "pipff-alpha==1.0")
+    warm(template, tmp_path / "warm", index, env, "pipff-alpha==1.0")
     build_wheel(index.dist_dir, "pipff-alpha", "3.0")
     venv = clone_venv(template, tmp_path / "v")
     result = venv.pipff("install", "--prefer-offline", "-i", index.url, "pipff-alpha>=3", env=env)

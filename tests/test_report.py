@@ -8,16 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import outage
+from tests.helpers import outage, warm, wheelhouse_of
 from tests.testbed import IndexServer, clone_venv
-
-
-def _warm(
-    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str], *reqs: str
-) -> Any:
-    venv = clone_venv(template, tmp_path / "warm")
-    venv.pipff("install", "-i", index.url, *reqs, env=env).check()
-    return venv
 
 
 def _summary(output: str) -> list[str]:
@@ -27,7 +19,7 @@ def _summary(output: str) -> list[str]:
 def test_all_pinned_fallback(
     template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
 ) -> None:
-    _warm(template, tmp_path, index, env, "pipff-alpha==2.0", "pipff-beta==1.5")
+    warm(template, tmp_path / "warm", index, env, "pipff-alpha==2.0", "pipff-beta==1.5")
     venv = clone_venv(template, tmp_path / "v")
     report = tmp_path / "report.json"
     with outage("refused", index):
@@ -62,7 +54,7 @@ def test_unpinned_fallback_says_what_changed(
     template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
 ) -> None:
     """Only 1.1's file is local; the stale page knew 2.0: the summary says both, and the age."""
-    _warm(template, tmp_path, index, env, "pipff-alpha==1.1")
+    warm(template, tmp_path / "warm", index, env, "pipff-alpha==1.1")
     venv = clone_venv(template, tmp_path / "v")
     report = tmp_path / "report.json"
     with outage("refused", index):
@@ -85,7 +77,7 @@ def test_unpinned_fallback_says_what_changed(
 def test_quiet_hides_the_summary_not_the_warning(
     template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
 ) -> None:
-    _warm(template, tmp_path, index, env, "pipff-gamma")
+    warm(template, tmp_path / "warm", index, env, "pipff-gamma")
     venv = clone_venv(template, tmp_path / "v")
     with outage("refused", index):
         result = venv.pipff("install", "-q", "-i", index.url, "pipff-gamma", env=env)
@@ -101,7 +93,7 @@ def test_mixed_run_one_host_down_one_up(
     pypi_index: IndexServer,
     env: dict[str, str],
 ) -> None:
-    _warm(template, tmp_path, index, env, "pipff-gamma")
+    warm(template, tmp_path / "warm", index, env, "pipff-gamma")
     venv = clone_venv(template, tmp_path / "v")
     report = tmp_path / "report.json"
     with outage("refused", index):
@@ -121,7 +113,7 @@ def test_mixed_run_one_host_down_one_up(
 def test_max_stale_refuses_old_index_data(
     template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
 ) -> None:
-    _warm(template, tmp_path, index, env, "pipff-gamma")
+    warm(template, tmp_path / "warm", index, env, "pipff-gamma")
     time.sleep(2.1)
     venv = clone_venv(template, tmp_path / "v")
     before = venv.installed()
@@ -168,10 +160,7 @@ def test_report_online_and_beside_pips_own(
 def test_wheelhouse_source_in_report(
     template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str], dists: Any
 ) -> None:
-    wheelhouse = tmp_path / "wh"
-    wheelhouse.mkdir()
-    for wheel in Path(dists.dist_dir).glob("pipff_gamma-*.whl"):
-        (wheelhouse / wheel.name).write_bytes(wheel.read_bytes())
+    wheelhouse = wheelhouse_of(dists.dist_dir, tmp_path / "wh", "pipff_gamma-*.whl")
     venv = clone_venv(template, tmp_path / "v")
     report = tmp_path / "report.json"
     index.stop()
