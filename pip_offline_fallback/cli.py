@@ -130,6 +130,18 @@ def resolve(options: Options, environ: dict[str, str]) -> Settings | None:
     return settings
 
 
+def _inject(settings: Settings) -> None:
+    """Hook pip; a pip whose internals can't even be imported gets one warning, then runs plain."""
+    try:
+        from pip_offline_fallback import inject
+    except Exception as exc:
+        logging.getLogger("pip_offline_fallback").warning(
+            "pip-ff: this pip can't be hooked (%s); running plain pip without fallback", exc
+        )
+        return
+    inject.inject(settings)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run pip with ``argv`` (default: ``sys.argv[1:]``); return pip's exit status."""
     if argv is None:
@@ -174,10 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if settings is not None:
-            from pip_offline_fallback import inject
-
             export(settings, os.environ)  # children (build isolation) run the same way
-            inject.inject(settings)
+            _inject(settings)
         from pip._internal.cli.main import main as pip_main
 
         status = pip_main(list(pip_args))
