@@ -150,11 +150,12 @@ def make_raw_response(body: Any, headers: dict[str, str], request: Any, status: 
 
 
 def fast_retries(retries: Any) -> Any:
-    """pip's retry policy minus retries of connection and read errors.
+    """pip's retry policy minus retries of failed connections, reads and 5xx answers.
 
-    Used only when a local answer exists: a dead index then costs one attempt, not pip's five
-    attempts with back-off (7.8 s per page on a DNS failure, minutes on a black hole).
+    Used only when a local answer exists: a dead index (or a proxy answering 503) then costs one
+    attempt, not pip's six attempts with back-off (7.5 s per page on a DNS failure or a 503,
+    minutes on a black hole), and the local answer is used and reported.
     """
     if not isinstance(retries, Retry):
         retries = Retry.from_int(retries)
-    return retries.new(connect=0, read=0, other=0)
+    return retries.new(connect=0, read=0, other=0, status=0)

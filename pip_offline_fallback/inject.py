@@ -11,11 +11,11 @@ import functools
 import importlib
 import logging
 import os
+import sys
 from typing import Any, Callable
 
-from pip_offline_fallback import adapter, compat, fallback, finder
+from pip_offline_fallback import adapter, compat, fallback, finder, interpreter
 from pip_offline_fallback.config import Settings, settings_from_environ
-from pip_offline_fallback.interpreter import has_hook, python_option
 
 logger = logging.getLogger(__name__)
 
@@ -92,25 +92,6 @@ def _wrap_get_file_url(original: Any) -> Any:
     return get_file_url
 
 
-def _wrap_parse_command(original: Any) -> Any:
-    # pip re-runs itself under --python's interpreter from inside parse_command: the fallback
-    # follows only where pip-ff's hook is installed, and the user must hear when it can't.
-    def parse_command(args: list[str]) -> Any:
-        target = python_option(args)
-        if (
-            target is not None
-            and "_PIP_RUNNING_IN_SUBPROCESS" not in os.environ
-            and has_hook(target) is False
-        ):
-            logger.warning(
-                "pip-ff: --python %s has no pip-ff installed; pip runs there without the fallback",
-                target,
-            )
-        return original(args)
-
-    return parse_command
-
-
 def inject(settings: Settings) -> bool:
     """Hook pip; False (after one warning) when this pip can't be hooked: plain pip runs."""
     global _warned
@@ -129,10 +110,10 @@ def inject(settings: Settings) -> bool:
         _patch(compat.SessionCommandMixin, "_build_session", _wrap_build_session)
         _patch(compat.Command, "_main", _wrap_command_main)
         _patch(compat.prepare, "get_file_url", _wrap_get_file_url)
-        # Imported here, with the engine already active: with PIPFF set, this import is what the
-        # start-up hook waits for, and it must find pip-ff already in place.
-        cli_main = importlib.import_module("pip._internal.cli.main")
-        _patch(cli_main, "parse_command", _wrap_parse_command)
+        # Imported here, with the engine already active: with PIPFF set, the start-up hook
+        # waits for this import too, and must find pip-ff in place.
+        for name in ("pip._internal.cli.main_parser", "pip._internal.cli.main"):
+            interpreter.guard(importlib.import_module(name))
         _patch(compat.PackageFinder, "process_project_url", finder.wrap_process_project_url)
         _patch(compat.PackageFinder, "find_all_candidates", finder.wrap_find_all_candidates)
         _patch(compat.PackageFinder, "find_best_candidate", finder.wrap_find_best_candidate)
@@ -145,6 +126,10 @@ def inject(settings: Settings) -> bool:
 
 def extract() -> None:
     """Undo every patch, newest first; adapters already swapped then pass straight through."""
+    for name in ("pip._internal.cli.main_parser", "pip._internal.cli.main"):
+        module = sys.modules.get(name)
+        if module is not None:
+            interpreter.unguard(module)
     while _patches:
         owner, name, original = _patches.pop()
         if original is _MISSING:

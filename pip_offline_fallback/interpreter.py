@@ -7,9 +7,13 @@ instead of dropping the fallback silently.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 from collections.abc import Sequence
+from typing import Any
+
+logger = logging.getLogger(__name__)
 
 _PROBE = (
     "import os, sys; "
@@ -61,3 +65,33 @@ def has_hook(python: str) -> bool | None:
     if result.returncode not in (0, 3):
         return None
     return result.returncode == 0
+
+
+def guard(cli_main: Any) -> None:
+    """Wrap pip's ``parse_command`` (where pip re-runs itself under ``--python``) so that the
+    user hears when the fallback can't follow. Idempotent; :func:`unguard` undoes it."""
+    original = getattr(cli_main, "parse_command", None)
+    if original is None or getattr(original, "_pipff_original", None) is not None:
+        return
+
+    def parse_command(args: list[str]) -> Any:
+        target = python_option(args)
+        if (
+            target is not None
+            and "_PIP_RUNNING_IN_SUBPROCESS" not in os.environ
+            and has_hook(target) is False
+        ):
+            logger.warning(
+                "pip-ff: --python %s has no pip-ff installed; pip runs there without the fallback",
+                target,
+            )
+        return original(args)
+
+    parse_command._pipff_original = original  # type: ignore[attr-defined]
+    cli_main.parse_command = parse_command
+
+
+def unguard(cli_main: Any) -> None:
+    original = getattr(getattr(cli_main, "parse_command", None), "_pipff_original", None)
+    if original is not None:
+        cli_main.parse_command = original

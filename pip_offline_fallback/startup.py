@@ -1,7 +1,13 @@
 """The start-up hook behind ``PIPFF``: the ``.pth`` line imports it only when the variable is set.
 
-It uses only ``os`` and ``sys``, never raises, and does no pip work at start-up: it waits for
-pip's CLI module to be imported, then lets :mod:`pip_offline_fallback.inject` patch pip.
+It uses only ``os`` and ``sys``, never raises, and does no pip work at start-up. It waits for
+pip's CLI module (imported by the console scripts, ``python -m pip`` and build isolation's
+runner), then wraps two of pip's functions:
+
+- ``create_command``: once pip has imported the command it runs (and with it the session and
+  finder modules), :mod:`pip_offline_fallback.inject` hooks pip. ``pip --version`` and other
+  work that creates no command stays as cheap as without pip-ff.
+- ``parse_command``: where pip re-runs itself under ``--python`` (see :mod:`.interpreter`).
 """
 
 from __future__ import annotations
@@ -10,14 +16,55 @@ import os
 import sys
 from typing import Any
 
-# The module whose import means "pip is about to run a command": the console scripts,
-# ``python -m pip`` and pip's build-isolation runner all import it before building a session.
-_TRIGGER = "pip._internal.cli.main"
+_CLI_MAIN = "pip._internal.cli.main"
 _OFF = {"0", "false", "no", "off"}
 
 
+def _debug() -> bool:
+    return bool(os.environ.get("PIPFF_DEBUG"))
+
+
+def _hook_pip() -> None:
+    try:
+        from pip_offline_fallback import inject
+
+        inject.inject_from_environ()
+    except Exception:  # the hook must never break pip
+        if _debug():
+            raise
+
+
+def _wrap_create_command(owner: Any) -> None:
+    original = getattr(owner, "create_command", None)
+    if original is None or getattr(original, "_pipff_original", None) is not None:
+        return
+
+    def create_command(*args: Any, **kwargs: Any) -> Any:
+        command = original(*args, **kwargs)
+        _hook_pip()
+        return command
+
+    create_command._pipff_original = original  # type: ignore[attr-defined]
+    owner.create_command = create_command
+
+
+def _on_cli_main(cli_main: Any) -> None:
+    # pip 23-24 bind both names in cli.main at import; pip 25+ import them inside main() from
+    # their own modules (which main() imports anyway): wrap them where main() will look.
+    __import__("pip._internal.commands")
+    __import__("pip._internal.cli.main_parser")
+    commands = sys.modules["pip._internal.commands"]
+    main_parser = sys.modules["pip._internal.cli.main_parser"]
+    for owner in (commands, cli_main):
+        _wrap_create_command(owner)
+    from pip_offline_fallback import interpreter
+
+    for owner in (main_parser, cli_main):
+        interpreter.guard(owner)
+
+
 class _Loader:
-    """Runs the real loader, then patches pip once the trigger module exists."""
+    """Runs the real loader of pip's CLI module, then wraps what pip-ff needs."""
 
     def __init__(self, loader: Any) -> None:
         self._loader = loader
@@ -28,11 +75,9 @@ class _Loader:
     def exec_module(self, module: Any) -> None:
         self._loader.exec_module(module)
         try:
-            from pip_offline_fallback import inject
-
-            inject.inject_from_environ()
-        except Exception:
-            if os.environ.get("PIPFF_DEBUG"):
+            _on_cli_main(module)
+        except Exception:  # the hook must never break pip
+            if _debug():
                 raise
 
     def __getattr__(self, name: str) -> Any:
@@ -40,10 +85,10 @@ class _Loader:
 
 
 class _Watcher:
-    """A meta path finder that only ever answers for the trigger module, once."""
+    """A meta path finder that only ever answers for pip's CLI module, once."""
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if fullname != _TRIGGER:
+        if fullname != _CLI_MAIN:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -53,14 +98,10 @@ class _Watcher:
                 break
         else:
             return None
-        _remove()
+        sys.meta_path[:] = [f for f in sys.meta_path if f is not self]
         if spec.loader is not None:
             spec.loader = _Loader(spec.loader)  # type: ignore[assignment]
         return spec
-
-
-def _remove() -> None:
-    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _Watcher)]
 
 
 def activate() -> None:
@@ -71,12 +112,10 @@ def activate() -> None:
             return
         if any(isinstance(f, _Watcher) for f in sys.meta_path):
             return  # site dirs can be processed twice
-        if _TRIGGER in sys.modules:
-            from pip_offline_fallback import inject
-
-            inject.inject_from_environ()
+        if _CLI_MAIN in sys.modules:
+            _on_cli_main(sys.modules[_CLI_MAIN])
             return
         sys.meta_path.insert(0, _Watcher())
-    except Exception:
-        if os.environ.get("PIPFF_DEBUG"):
+    except Exception:  # never break interpreter start-up
+        if _debug():
             raise
