@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import urllib.parse
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
@@ -116,6 +117,13 @@ def supported_tags(finder: Any) -> Any:
     target = finder.target_python
     getter = getattr(target, "get_sorted_tags", None) or target.get_tags
     return getter()
+
+
+def remember_credentials(session: Any, url: str, auth: tuple[str, str]) -> None:
+    """Tell pip's MultiDomainBasicAuth the credentials of a host it was not configured with."""
+    passwords = getattr(getattr(session, "auth", None), "passwords", None)
+    if isinstance(passwords, dict):
+        passwords.setdefault(urllib.parse.urlsplit(url).netloc, auth)
 
 
 def redact(url: str) -> str:

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import threading
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -182,9 +183,15 @@ class Fallback:
             if self.outage.cause(host_of(mirror_url)) is not None:
                 continue
             mirror_request = request.copy()
-            mirror_request.prepare_url(mirror_url, None)
-            # Credentials meant for the primary never travel to another host.
+            # Credentials meant for the primary never travel to another host; the mirror's own
+            # (user:password@ in its URL) go in a header, never in a URL that might be logged.
             mirror_request.headers.pop("Authorization", None)
+            mirror_url, auth = _split_credentials(mirror_url)
+            mirror_request.prepare_url(mirror_url, None)
+            if auth is not None:
+                mirror_request.prepare_auth(auth, mirror_url)
+                # The mirror's pages link its files: pip's own auth must know them by host.
+                compat.remember_credentials(session, mirror_url, auth)
             self._mirror_attempt.active = True
             try:
                 response = session.get_adapter(mirror_url).send(mirror_request, **kwargs)
@@ -358,6 +365,17 @@ class Fallback:
         return [
             compat.Link(compat.path_to_url(path)) for path in self.wheelhouse.files_for(project)
         ]
+
+
+def _split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return url, None
+    host = parts.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    clean = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    user = urllib.parse.unquote(parts.username)
+    return clean, (user, urllib.parse.unquote(parts.password or ""))
 
 
 class _Tee:
