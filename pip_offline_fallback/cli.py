@@ -157,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # pip-ff's own command (not a pip command): inspect and manage the local store.
         from pip_offline_fallback import storecmd
 
+        if settings is not None:
+            export(settings, os.environ)  # --wheelhouse, --max-stale reach store check's pip
         return storecmd.main(pip_args[1:])
 
     if pip_args in (["--version"], ["-V"]):

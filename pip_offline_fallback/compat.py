@@ -61,6 +61,8 @@ SessionCommandMixin: Any = _first(
     ("pip._internal.cli.req_command", "SessionCommandMixin"),
 )
 WheelCache: Any = _first(("pip._internal.cache", "WheelCache"))
+create_command: Any = _first(("pip._internal.commands", "create_command"))
+USER_CACHE_DIR: Any = _first(("pip._internal.locations", "USER_CACHE_DIR"))
 Link: Any = _first(("pip._internal.models.link", "Link"))
 path_to_url: Any = _first(("pip._internal.utils.urls", "path_to_url"))
 url_to_path: Any = _first(("pip._internal.utils.urls", "url_to_path"))

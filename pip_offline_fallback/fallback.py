@@ -273,6 +273,16 @@ class Fallback:
                         )
                         self._served(request, RECORD, entry.fetched, forced, entry.sha256)
                         return compat.build_response(adapter, request, raw)
+            # The same file, dropped into a wheelhouse (pip checks it against the link's hash).
+            filename = urllib.parse.unquote(request.url.split("#", 1)[0].rsplit("/", 1)[-1])
+            path = self.wheelhouse.file_named(filename) if request.method == "GET" else None
+            if path is not None:
+                body = open(path, "rb")  # noqa: SIM115 - handed to the response
+                size = os.fstat(body.fileno()).st_size
+                raw = compat.make_raw_response(body, {"content-length": str(size)}, request)
+                self._note(Outcome(request.url, WHEELHOUSE, os.path.getmtime(path), forced))
+                self.report.file_served(request.url, WHEELHOUSE, path=path)
+                return compat.build_response(adapter, request, raw)
         except Exception as exc:  # pip's own error is better than ours
             logger.debug("pip-ff: local lookup of %s failed: %r", compat.redact(request.url), exc)
         if too_old is not None:

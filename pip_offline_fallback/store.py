@@ -4,25 +4,55 @@ Layout under the store root (``<pip cache dir>/pip-ff`` by default)::
 
     v1/entries/<k[:2]>/<k>.json   k = sha256 of the URL (no fragment, no credentials)
     v1/blobs/<s[:2]>/<s>          s = sha256 of the body, as received
+    v1/tmp/rec-*                  bodies being received (a killed process may leave one)
+    v1/lock                       the store lock (see below)
 
-Every file is written to a temporary name and renamed, so concurrent runs and killed processes
-never leave a partial entry; a blob whose bytes no longer match its name is never served.
-A lookup is one ``stat`` and one small read, whatever the size of the store.
+Safe to share between any number of processes:
+
+- Every file is written to a temporary name and renamed, so nobody ever sees a partial entry or
+  blob; a blob whose bytes no longer match its name is never served.
+- Reading takes no lock. A lookup is one ``open`` and one small read, whatever the size of the
+  store; the body is verified against its sha256 before it is served.
+- Writers take the store lock only for the commit of one body (blob, then entry: an entry never
+  names a blob that isn't there yet), with a short timeout. A recorder that can't have the lock
+  in time gives up recording for the rest of its run: the install never waits on the store.
+- ``prune`` holds the lock for its whole run, so it sees no commit half-done. The lock is an OS
+  lock (``filelock``): a process killed while holding it releases it.
+- Symbolic links planted in the store are never followed: an entry or blob that is a link is
+  never read, a link where a directory should be makes the recorder step aside rather than write
+  through it, and prune removes links themselves, never their targets. (A lookup does not check
+  every directory on its path, which would cost a stat each; what it reads must still name the
+  URL asked for and match its sha256.)
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import errno
 import hashlib
 import json
 import logging
 import os
-import tempfile
+import secrets
+import stat
+import threading
 import time
 import urllib.parse
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import IO, Any
+
+import filelock
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +60,24 @@ LAYOUT = "v1"
 # Response headers worth replaying; hop-by-hop and per-client ones (cookies) are never kept.
 _KEPT_HEADERS = ("content-type", "content-encoding", "etag", "last-modified", "date")
 _CHUNK = 1024 * 1024
+# A recorder waits this long for the lock before it gives up recording (the install goes on).
+COMMIT_LOCK_TIMEOUT = 1.0
+# A temporary file untouched for this long belongs to no live writer (it would keep writing).
+STALE_TEMP_SECONDS = 3600.0
+_TEMP_PREFIX = "rec-"
+_ENTRY_TEMP_PREFIX = ".tmp-"
+
+# What an entry holds, for the admin commands.
+PAGE = "page"
+FILE = "file"
+METADATA = "metadata"
+OTHER = "other"
+_PAGE_TYPES = ("text/html", "application/vnd.pypi.simple")
+
+# Flags that make open() refuse a symlink and not block on a planted FIFO (where the OS has them).
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
 
 
 def url_key(url: str) -> str:
@@ -46,6 +94,14 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _is_sha256(name: str) -> bool:
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
+
+
+class StoreBusy(Exception):
+    """Another process holds the store lock (a prune, usually) for longer than we would wait."""
+
+
 @dataclass(frozen=True)
 class Entry:
     url: str
@@ -60,10 +116,40 @@ class Entry:
         return max(0.0, time.time() - self.fetched)
 
 
+def _open_regular(path: str) -> int:
+    """A read-only descriptor of a regular file; never through a symlink, never blocking."""
+    if not _NOFOLLOW and os.path.islink(path):  # no O_NOFOLLOW (Windows): the next best check
+        raise OSError(errno.ELOOP, "is a symbolic link", path)
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _BINARY)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _create_exclusive(directory: str, prefix: str) -> tuple[int, str]:
+    """A new file of our own in ``directory``; mode 0666 minus the umask, so the store can be
+    shared by whoever shares the cache directory (mkstemp would make it private to us)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY
+    while True:
+        path = os.path.join(directory, prefix + secrets.token_hex(8))
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:
+            continue
+
+
 class Store:
     def __init__(self, root: str) -> None:
         self.root = root
         self._base = os.path.join(root, LAYOUT)
+        self.lock_path = os.path.join(self._base, "lock")
+        self._recording = True
+        # URLs whose recorded copy failed verification in this process (``store check`` tells).
+        self.damaged: list[str] = []
 
     def _entry_path(self, url: str) -> str:
         key = _digest(url_key(url))
@@ -72,24 +158,18 @@ class Store:
     def _blob_path(self, sha256: str) -> str:
         return os.path.join(self._base, "blobs", sha256[:2], sha256)
 
+    # -- reading (no lock) -------------------------------------------------------------------
+
     def has(self, url: str) -> bool:
-        return os.path.isfile(self._entry_path(url))
+        try:
+            return stat.S_ISREG(os.lstat(self._entry_path(url)).st_mode)
+        except OSError:
+            return False
 
     def lookup(self, url: str) -> Entry | None:
         path = self._entry_path(url)
         try:
-            if os.path.islink(path):
-                return None
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-            entry = Entry(
-                url=str(data["url"]),
-                fetched=float(data["fetched"]),
-                sha256=str(data["sha256"]),
-                size=int(data["size"]),
-                headers={str(k): str(v) for k, v in dict(data["headers"]).items()},
-                blob=self._blob_path(str(data["sha256"])),
-            )
+            entry = self._read_entry(path)
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -99,50 +179,124 @@ class Store:
             return None  # a hash collision or a planted file: never serve another URL's data
         return entry
 
+    def _read_entry(self, path: str) -> Entry:
+        with os.fdopen(_open_regular(path), encoding="utf-8") as f:
+            data = json.load(f)
+        sha256 = str(data["sha256"])
+        if not _is_sha256(sha256):
+            raise ValueError(f"not a sha256: {sha256!r}")
+        return Entry(
+            url=str(data["url"]),
+            fetched=float(data["fetched"]),
+            sha256=sha256,
+            size=int(data["size"]),
+            headers={str(k): str(v) for k, v in dict(data["headers"]).items()},
+            blob=self._blob_path(sha256),
+        )
+
     def open_verified(self, entry: Entry) -> IO[bytes] | None:
         """The entry's body, after checking every byte against the recorded sha256."""
         try:
-            if os.path.islink(entry.blob):
-                return None
-            f = open(entry.blob, "rb")  # noqa: SIM115 - handed to the caller
+            f = os.fdopen(_open_regular(entry.blob), "rb")
         except OSError:
             return None
-        digest = hashlib.sha256()
-        size = 0
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(chunk)
-            size += len(chunk)
-        if digest.hexdigest() != entry.sha256 or size != entry.size:
-            f.close()
-            logger.warning(
-                "pip-ff: the recorded copy of %s is damaged (hash mismatch); not using it",
-                entry.url,
-            )
-            return None
-        f.seek(0)
-        return f
+        try:
+            digest = hashlib.sha256()
+            size = 0
+            for chunk in iter(lambda: f.read(_CHUNK), b""):
+                digest.update(chunk)
+                size += len(chunk)
+            if digest.hexdigest() == entry.sha256 and size == entry.size:
+                f.seek(0)
+                return f
+        except OSError as exc:
+            logger.debug("pip-ff: could not read %s: %s", entry.blob, exc)
+        f.close()
+        self.damaged.append(entry.url)
+        logger.warning(
+            "pip-ff: the recorded copy of %s is damaged (hash mismatch); not using it", entry.url
+        )
+        return None
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _directory(self, *parts: str) -> str:
+        """``v1/<parts>``, created as needed, refusing any symlink on the way from the root.
+
+        The root itself may be a link (the user's choice); below it, a link would let whoever
+        planted it redirect our writes elsewhere.
+        """
+        path = self._base
+        for part in ("", *parts):
+            path = os.path.join(path, part) if part else path
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                if not stat.S_ISDIR(os.lstat(path).st_mode):
+                    raise OSError(errno.ENOTDIR, "not a directory (a link?)", path) from None
+            except FileNotFoundError:
+                os.makedirs(path, exist_ok=True)  # the root itself is missing
+        return path
 
     def recorder(self, url: str, headers: Mapping[str, str]) -> Recorder | None:
         """A sink for a body being received online; None when the store can't be written."""
+        if not self._recording:
+            return None
         try:
-            tmp_dir = os.path.join(self._base, "tmp")
-            os.makedirs(tmp_dir, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="rec-")
+            fd, tmp = _create_exclusive(self._directory("tmp"), _TEMP_PREFIX)
         except OSError as exc:
-            logger.debug("pip-ff: not recording %s: %s", url, exc)
+            logger.debug("pip-ff: not recording %s: %s", url_key(url), exc)
             return None
         kept = {k.lower(): v for k, v in headers.items() if k.lower() in _KEPT_HEADERS}
         return Recorder(self, url, kept, os.fdopen(fd, "wb"), tmp)
 
+    @contextlib.contextmanager
+    def lock(self, timeout: float) -> Iterator[None]:
+        """The store lock; raises :class:`StoreBusy` after ``timeout`` seconds (< 0: forever)."""
+        self._directory()
+        with contextlib.suppress(OSError):
+            if stat.S_ISLNK(os.lstat(self.lock_path).st_mode):
+                os.unlink(self.lock_path)  # a planted link: remove it, never open its target
+        lock = filelock.FileLock(self.lock_path, timeout=timeout)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise StoreBusy(f"{self.lock_path} is held by another process") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
     def _commit(
         self, url: str, headers: Mapping[str, str], tmp: str, sha256: str, size: int
+    ) -> bool:
+        """File a received body; False when it was not filed (the store is busy)."""
+        if self._recording:
+            try:
+                with self.lock(COMMIT_LOCK_TIMEOUT):
+                    self._commit_locked(url, headers, tmp, sha256, size)
+                return True
+            except StoreBusy:
+                # Someone holds the store for longer than an install should wait (a prune):
+                # this run records nothing more, and never waits on the store again.
+                self._recording = False
+                logger.debug("pip-ff: the store is busy; not recording for the rest of this run")
+        _unlink_quietly(tmp)
+        logger.debug("pip-ff: not recording %s: the store is busy", url_key(url))
+        return False
+
+    def _commit_locked(
+        self, url: str, headers: Mapping[str, str], tmp: str, sha256: str, size: int
     ) -> None:
-        blob = self._blob_path(sha256)
-        os.makedirs(os.path.dirname(blob), exist_ok=True)
-        if os.path.isfile(blob) and not os.path.islink(blob) and os.path.getsize(blob) == size:
-            os.unlink(tmp)  # same content already kept (content-addressed)
-        else:
+        # The blob first: an entry must never name a blob that isn't there. Replacing a blob of
+        # the same name is harmless (same bytes) and heals one that was damaged on disk.
+        blob = os.path.join(self._directory("blobs", sha256[:2]), sha256)
+        try:
             os.replace(tmp, blob)
+        except PermissionError:  # Windows: a reader has it open; it holds the same bytes
+            if not os.path.isfile(blob):
+                raise
+            _unlink_quietly(tmp)
         entry = {
             "url": url_key(url),
             "fetched": time.time(),
@@ -150,16 +304,389 @@ class Store:
             "size": size,
             "headers": dict(headers),
         }
-        path = self._entry_path(url)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp_entry = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        key = _digest(url_key(url))
+        directory = self._directory("entries", key[:2])
+        fd, tmp_entry = _create_exclusive(directory, _ENTRY_TEMP_PREFIX)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(entry, f)
-            os.replace(tmp_entry, path)
+            os.replace(tmp_entry, os.path.join(directory, key + ".json"))
         except BaseException:
             _unlink_quietly(tmp_entry)
             raise
+
+    # -- administration (``pip-ff store``) --------------------------------------------------
+
+    def scan(self, *, verify: bool = False, now: float | None = None) -> Inventory:
+        """Everything the store holds, read without the lock (a snapshot; commits may go on).
+
+        ``verify`` hashes every blob; without it only sizes are compared.
+        """
+        inventory = Inventory(root=self.root, now=time.time() if now is None else now)
+        if os.path.islink(self._base):
+            inventory.links.append(_Stray(self._base, 0, 0.0, "symbolic link"))
+            return inventory
+        if not os.path.isdir(self._base):
+            return inventory
+        inventory.exists = True
+        for path, st in self._walk("blobs", inventory):
+            name = os.path.basename(path)
+            if _is_sha256(name) and os.path.basename(os.path.dirname(path)) == name[:2]:
+                inventory.blobs[name] = BlobInfo(path=path, size=st.st_size)
+            else:
+                inventory.strays.append(_Stray(path, st.st_size, st.st_mtime, "not a blob"))
+        for path, st in self._walk("tmp", inventory):
+            inventory.temps.append(_Stray(path, st.st_size, st.st_mtime, "temporary file"))
+        for path, st in self._walk("entries", inventory):
+            name = os.path.basename(path)
+            if name.startswith(_ENTRY_TEMP_PREFIX):
+                inventory.temps.append(_Stray(path, st.st_size, st.st_mtime, "temporary file"))
+                continue
+            try:
+                entry = self._read_entry(path)
+                if not name.endswith(".json") or name[: -len(".json")] != _digest(entry.url):
+                    raise ValueError("filed under another URL's name")
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                inventory.strays.append(
+                    _Stray(path, st.st_size, st.st_mtime, f"unreadable entry ({exc})")
+                )
+                continue
+            info = EntryInfo.of(entry, path, st.st_size)
+            blob = inventory.blobs.get(entry.sha256)
+            if blob is None:
+                info.problem = "body missing"
+            else:
+                blob.referenced += 1
+                if blob.size != entry.size:
+                    info.problem = "damaged (size mismatch)"
+                    blob.damaged = True
+            inventory.entries.append(info)
+        if verify:
+            for blob in inventory.blobs.values():
+                if not blob.damaged and blob.referenced:
+                    blob.damaged = not _hash_matches(blob.path)
+            for info in inventory.entries:
+                blob = inventory.blobs.get(info.sha256)
+                if info.problem is None and blob is not None and blob.damaged:
+                    info.problem = "damaged (hash mismatch)"
+            inventory.verified = True
+        return inventory
+
+    def _walk(self, top: str, inventory: Inventory) -> Iterator[tuple[str, os.stat_result]]:
+        """Regular files under ``v1/<top>`` (two levels at most); links are noted, not followed."""
+        stack = [os.path.join(self._base, top)]
+        depth = {stack[0]: 0}
+        if os.path.islink(stack[0]):
+            inventory.links.append(_Stray(stack[0], 0, 0.0, "symbolic link"))
+            return
+        while stack:
+            directory = stack.pop()
+            try:
+                with os.scandir(directory) as it:
+                    items = list(it)
+            except OSError:
+                continue
+            for item in items:
+                try:
+                    st = item.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISLNK(st.st_mode):
+                    inventory.links.append(_Stray(item.path, 0, st.st_mtime, "symbolic link"))
+                elif stat.S_ISDIR(st.st_mode):
+                    if depth[directory] < 1:
+                        depth[item.path] = depth[directory] + 1
+                        stack.append(item.path)
+                elif stat.S_ISREG(st.st_mode):
+                    yield item.path, st
+
+    def prune(
+        self,
+        policy: PrunePolicy,
+        *,
+        dry_run: bool = False,
+        lock_timeout: float = 10.0,
+        now: float | None = None,
+    ) -> PruneResult:
+        """Remove what ``policy`` says, plus what no one can use; see :class:`PrunePolicy`.
+
+        Holds the store lock for the whole run (raises :class:`StoreBusy` after
+        ``lock_timeout``), except for a dry run, which only reads.
+        """
+        if not os.path.lexists(self._base):
+            return PruneResult(dry_run=dry_run)
+        if dry_run:
+            return self._prune(policy, dry_run=True, now=now)
+        with self.lock(lock_timeout):
+            return self._prune(policy, dry_run=False, now=now)
+
+    def _prune(self, policy: PrunePolicy, *, dry_run: bool, now: float | None) -> PruneResult:
+        inventory = self.scan(verify=policy.damaged, now=now)
+        now = inventory.now
+        result = PruneResult(dry_run=dry_run)
+        for stray in inventory.links:
+            result.add(stray.path, "link", stray.reason, 0)
+        for stray in inventory.strays:
+            result.add(stray.path, "file", stray.reason, stray.size)
+        for stray in inventory.temps:
+            if now - stray.mtime > STALE_TEMP_SECONDS:
+                result.add(stray.path, "temp", "stale temporary file", stray.size)
+
+        # Entries that can never be served (no body, or a body of the wrong size; with
+        # ``damaged``, also a body that fails its hash) go whatever the policy.
+        removed: dict[str, str] = {i.path: i.problem for i in inventory.entries if i.problem}
+        if policy.older_than is not None:
+            for info in inventory.entries:
+                if info.path not in removed and now - info.fetched > policy.older_than:
+                    removed[info.path] = "older than the limit"
+        if policy.keep is not None:
+            versions: dict[str, set[Version]] = defaultdict(set)
+            for info in inventory.entries:
+                if info.kind in (FILE, METADATA) and info.version is not None:
+                    versions[info.project].add(info.version)
+            kept = {
+                project: set(sorted(found, reverse=True)[: policy.keep])
+                for project, found in versions.items()
+            }
+            for info in inventory.entries:
+                if (
+                    info.path not in removed
+                    and info.kind in (FILE, METADATA)
+                    and info.version is not None
+                    and info.version not in kept[info.project]
+                ):
+                    removed[info.path] = f"not among the newest {policy.keep} versions"
+        if policy.max_size is not None:
+            remaining = [i for i in inventory.entries if i.path not in removed]
+            refs: dict[str, int] = defaultdict(int)
+            for info in remaining:
+                refs[info.sha256] += 1
+            total = sum(i.entry_size for i in remaining) + sum(
+                b.size for s, b in inventory.blobs.items() if refs.get(s)
+            )
+            for info in sorted(remaining, key=lambda i: i.fetched):
+                if total <= policy.max_size:
+                    break
+                removed[info.path] = "over the size limit (oldest first)"
+                total -= info.entry_size
+                refs[info.sha256] -= 1
+                blob = inventory.blobs.get(info.sha256)
+                if refs[info.sha256] == 0 and blob is not None:
+                    total -= blob.size
+
+        referenced: set[str] = set()
+        for info in inventory.entries:
+            if info.path in removed:
+                result.add(info.path, "entry", removed[info.path], info.entry_size, info)
+            else:
+                referenced.add(info.sha256)
+        for sha256, blob in inventory.blobs.items():
+            if sha256 not in referenced:
+                why = "damaged" if blob.damaged else "no entry uses it"
+                result.add(blob.path, "blob", why, blob.size)
+
+        if not dry_run:
+            # Entries before blobs, so no reader is ever handed an entry whose blob is gone
+            # because of us (a reader that already has the entry just finds no body).
+            order = {"link": 0, "entry": 1, "file": 2, "blob": 3, "temp": 4}
+            for removal in sorted(result.removals, key=lambda r: order[r.kind]):
+                try:
+                    os.unlink(removal.path)  # on a link: the link, never its target
+                except FileNotFoundError:
+                    removal.size = 0
+                except OSError as exc:
+                    removal.error = str(exc)
+                    removal.size = 0
+                    logger.warning("pip-ff: could not remove %s: %s", removal.path, exc)
+        return result
+
+
+def _hash_matches(path: str) -> bool:
+    try:
+        with os.fdopen(_open_regular(path), "rb") as f:
+            digest = hashlib.sha256()
+            for chunk in iter(lambda: f.read(_CHUNK), b""):
+                digest.update(chunk)
+    except OSError:
+        return False
+    return digest.hexdigest() == os.path.basename(path)
+
+
+# -- what the admin commands see -------------------------------------------------------------
+
+
+def describe_url(url: str, content_type: str = "") -> tuple[str, str, Version | None, str]:
+    """``(kind, project, version, file name)`` of a recorded URL.
+
+    Distribution files and their PEP 658 metadata are recognised by their file name (packaging's
+    own parsers); index pages by their content type, then by being neither.
+    """
+    path = urllib.parse.urlsplit(url).path
+    filename = urllib.parse.unquote(path.rstrip("/").rsplit("/", 1)[-1])
+    kind = FILE
+    name = filename
+    if name.endswith(".metadata"):
+        kind, name = METADATA, name[: -len(".metadata")]
+    parsed = _parse_dist(name)
+    if parsed is not None and not content_type.lower().startswith(_PAGE_TYPES):
+        return kind, parsed[0], parsed[1], filename
+    if content_type.lower().startswith(_PAGE_TYPES) or path.endswith("/"):
+        return PAGE, str(canonicalize_name(filename)) if filename else "", None, filename
+    return OTHER, "", None, filename
+
+
+def _parse_dist(filename: str) -> tuple[str, Version] | None:
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, _tags = parse_wheel_filename(filename)
+            return str(name), version
+        if filename.endswith((".tar.gz", ".zip")):
+            name, version = parse_sdist_filename(filename)
+            return str(name), version
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+    return None
+
+
+@dataclass
+class EntryInfo:
+    path: str
+    url: str
+    fetched: float
+    sha256: str
+    size: int  # of the body
+    entry_size: int  # of the entry file
+    kind: str
+    project: str
+    version: Version | None
+    filename: str
+    problem: str | None = None
+
+    @classmethod
+    def of(cls, entry: Entry, path: str, entry_size: int) -> EntryInfo:
+        kind, project, version, filename = describe_url(
+            entry.url, entry.headers.get("content-type", "")
+        )
+        return cls(
+            path=path,
+            url=entry.url,
+            fetched=entry.fetched,
+            sha256=entry.sha256,
+            size=entry.size,
+            entry_size=entry_size,
+            kind=kind,
+            project=project,
+            version=version,
+            filename=filename,
+        )
+
+
+@dataclass
+class BlobInfo:
+    path: str
+    size: int
+    referenced: int = 0
+    damaged: bool = False
+
+
+@dataclass
+class _Stray:
+    path: str
+    size: int
+    mtime: float
+    reason: str
+
+
+@dataclass
+class Inventory:
+    root: str
+    now: float
+    exists: bool = False
+    verified: bool = False
+    entries: list[EntryInfo] = field(default_factory=list)
+    blobs: dict[str, BlobInfo] = field(default_factory=dict)
+    temps: list[_Stray] = field(default_factory=list)
+    strays: list[_Stray] = field(default_factory=list)  # files that are neither entry nor blob
+    links: list[_Stray] = field(default_factory=list)
+
+    @property
+    def damaged(self) -> list[EntryInfo]:
+        return [i for i in self.entries if i.problem is not None]
+
+    @property
+    def orphans(self) -> list[BlobInfo]:
+        return [b for b in self.blobs.values() if not b.referenced]
+
+    @property
+    def total_size(self) -> int:
+        """Bytes of every file the store holds (entries, blobs, temporary and stray files)."""
+        return (
+            sum(i.entry_size for i in self.entries)
+            + sum(b.size for b in self.blobs.values())
+            + sum(t.size for t in self.temps)
+            + sum(s.size for s in self.strays)
+        )
+
+
+@dataclass(frozen=True)
+class PrunePolicy:
+    """What ``prune`` removes besides what no one can use (which it always removes: symbolic
+    links, blobs no entry names, entries whose body is missing or of the wrong size, unreadable
+    entries, and temporary files older than an hour).
+
+    - ``older_than``: entries fetched more than this many seconds ago;
+    - ``keep``: distribution files (and their metadata) of all but the newest N versions of each
+      project; index pages are kept;
+    - ``max_size``: then the oldest entries until the store holds at most this many bytes;
+    - ``damaged``: hash every blob; remove those that don't match, with their entries.
+    """
+
+    older_than: float | None = None
+    max_size: int | None = None
+    keep: int | None = None
+    damaged: bool = False
+
+
+@dataclass
+class Removal:
+    path: str
+    kind: str  # entry, blob, temp, link, file
+    reason: str
+    size: int
+    entry: EntryInfo | None = None
+    error: str | None = None
+
+
+@dataclass
+class PruneResult:
+    dry_run: bool
+    removals: list[Removal] = field(default_factory=list)
+
+    def add(
+        self, path: str, kind: str, reason: str, size: int, entry: EntryInfo | None = None
+    ) -> None:
+        self.removals.append(Removal(path, kind, reason, size, entry))
+
+    @property
+    def freed(self) -> int:
+        return sum(r.size for r in self.removals if r.error is None)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for r in self.removals if r.kind == kind and r.error is None)
+
+
+# Recorders neither committed nor aborted yet. A run that ends early (Ctrl-C, an error that
+# abandons a download) never closes their response; at exit their temporary files go.
+_open_recorders: set[Recorder] = set()
+_open_lock = threading.Lock()
+
+
+@atexit.register
+def _abort_open_recorders() -> None:
+    with _open_lock:
+        recorders = list(_open_recorders)
+    for recorder in recorders:
+        recorder.abort()
 
 
 class Recorder:
@@ -173,6 +700,13 @@ class Recorder:
         self._tmp = tmp
         self._digest = hashlib.sha256()
         self.size = 0
+        with _open_lock:
+            _open_recorders.add(self)
+
+    @property
+    def sha256(self) -> str:
+        """The hex sha256 of every byte written so far (the whole body, once committed)."""
+        return self._digest.hexdigest()
 
     def write(self, data: bytes | memoryview) -> None:
         if self._file is None:
@@ -180,30 +714,35 @@ class Recorder:
         try:
             self._file.write(data)
         except OSError as exc:  # a full disk costs the record, never the install
-            logger.warning("pip-ff: not recording %s: %s", self._url, exc)
+            logger.warning("pip-ff: not recording %s: %s", url_key(self._url), exc)
             self.abort()
             return
         self._digest.update(data)
         self.size += len(data)
 
-    def commit(self) -> None:
-        if self._file is None:
-            return
+    def _close(self) -> IO[bytes] | None:
+        """Take the file away (once): no other method writes, commits or aborts after this."""
         f, self._file = self._file, None
+        with _open_lock:
+            _open_recorders.discard(self)
+        return f
+
+    def commit(self) -> None:
+        f = self._close()
+        if f is None:
+            return
         try:
             f.close()
-            self._store._commit(
-                self._url, self._headers, self._tmp, self._digest.hexdigest(), self.size
-            )
-            logger.debug("pip-ff: recorded %s (%d bytes)", self._url, self.size)
-        except OSError as exc:
-            logger.warning("pip-ff: not recording %s: %s", self._url, exc)
+            if self._store._commit(self._url, self._headers, self._tmp, self.sha256, self.size):
+                logger.debug("pip-ff: recorded %s (%d bytes)", url_key(self._url), self.size)
+        except Exception as exc:  # the record is never worth failing the install for
+            logger.warning("pip-ff: not recording %s: %s", url_key(self._url), exc)
             _unlink_quietly(self._tmp)
 
     def abort(self) -> None:
-        if self._file is None:
+        f = self._close()
+        if f is None:
             return
-        f, self._file = self._file, None
         with contextlib.suppress(OSError):
             f.close()
         _unlink_quietly(self._tmp)

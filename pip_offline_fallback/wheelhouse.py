@@ -42,6 +42,16 @@ class Wheelhouse:
             self._index = self._scan()
         return self._index.get(canonicalize_name(project), [])
 
+    def file_named(self, filename: str) -> str | None:
+        """The wheelhouse file with exactly this name, if any."""
+        project = project_of(filename)
+        if project is None:
+            return None
+        for path in self.files_for(project):
+            if os.path.basename(path) == filename:
+                return path
+        return None
+
     def _scan(self) -> dict[str, list[str]]:
         index: dict[str, list[str]] = defaultdict(list)
         for directory in self.directories:
