@@ -142,6 +142,7 @@ def test_ctrl_c_exits_130_without_traceback(venv: Any, env: dict[str, str]) -> N
             [str(venv.python), "-m", "pip_offline_fallback", "install", "-i", stall.url,
              "--timeout", "60", "pipff-gamma"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=venv.path.parent,
         )  # fmt: skip
         deadline = time.monotonic() + 30
         while stall.connections == 0 and time.monotonic() < deadline:

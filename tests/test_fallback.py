@@ -23,7 +23,7 @@ from tests.helpers import (
     warnings_about_unreachable,
     wheelhouse_of,
 )
-from tests.testbed import IndexServer, clone_venv
+from tests.testbed import IndexServer, clone_venv, netns_prefix, unshare_available
 
 WORKLOADS = {
     "pinned": ["pipff-alpha==2.0"],
@@ -132,10 +132,13 @@ def test_every_outage_mode_falls_back(
     assert expected in warnings[0]
 
 
+@pytest.mark.netns
 def test_unresolvable_host_falls_back(
     template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
 ) -> None:
     """Online through a proxy under a name that does not resolve; offline the name fails DNS."""
+    if not unshare_available():
+        pytest.skip("unshare -n is not permitted here")
     url = f"http://pipff-index.invalid:{index.port}/simple/"
     online_venv = clone_venv(template, tmp_path / "online")
     with ForwardingProxy(index) as proxy:
@@ -145,20 +148,23 @@ def test_unresolvable_host_falls_back(
         ).check()  # fmt: skip
     index.stop()
     offline_venv = clone_venv(template, tmp_path / "offline")
-    result = offline_venv.pipff(
-        "install", "-i", url, "--trusted-host", "pipff-index.invalid", "pipff-gamma", env=env
-    )
-    assert result.returncode == 0, result.output
+    # In a network namespace of its own the lookup fails on this machine: no DNS query leaves it.
+    argv = [str(offline_venv.python), "-m", "pip_offline_fallback", "install", "-i", url]
+    argv += ["--trusted-host", "pipff-index.invalid", "pipff-gamma"]
+    done = subprocess.run(
+        [*netns_prefix(), *argv], env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
     assert offline_venv.installed() == online_venv.installed()
-    assert any("DNS lookup failed" in w for w in warnings_about_unreachable(result.output))
+    assert any("DNS lookup failed" in w for w in warnings_about_unreachable(output)), output
 
 
 @pytest.mark.netns
 def test_no_network_at_all(
     template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
 ) -> None:
-    from tests.testbed.outages import netns_prefix, unshare_available
-
     if not unshare_available():
         pytest.skip("unshare -n is not permitted here")
     online_venv = clone_venv(template, tmp_path / "online")
@@ -170,6 +176,7 @@ def test_no_network_at_all(
         env=env,
         capture_output=True,
         text=True,
+        cwd=tmp_path,
         timeout=300,
     )
     output = result.stdout + result.stderr

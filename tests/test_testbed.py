@@ -21,8 +21,6 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.testbed import (
-    UNRESOLVABLE_HOST,
-    UNRESOLVABLE_INDEX_URL,
     BlackHoleServer,
     CertificateAuthority,
     FailingProxy,
@@ -555,17 +553,6 @@ def test_outage_black_hole(venv: Venv) -> None:
             hole.url,
             cause=("ConnectTimeoutError", "while establishing a connection"),
         )
-
-
-def test_outage_unresolvable(venv: Venv) -> None:
-    _assert_no_versions(
-        venv,
-        "--index-url",
-        UNRESOLVABLE_INDEX_URL,
-        "--trusted-host",
-        UNRESOLVABLE_HOST,
-        cause=("Failed to establish a new connection", "Failed to resolve"),
-    )
 
 
 @pytest.mark.parametrize(

@@ -196,6 +196,9 @@ class Venv:
     ) -> Result:
         """Run this venv's Python with ``args`` (e.g. ``run("-c", "import x")``)."""
         argv = [str(self.python), *(os.fspath(a) for a in args)]
+        # Not the repo root: `python -m pip_offline_fallback` there would import the working tree,
+        # not this venv's installed wheel.
+        cwd = self.path.parent if cwd is None else cwd
         return _run(argv, env=self.env if env is None else env, timeout=timeout, cwd=cwd)
 
     def pip(
