@@ -34,8 +34,9 @@ def _install(venv: Venv, module: str, index_url: str, env: dict[str, str]) -> tu
     """``python -m MODULE install ...`` with stderr merged in, as a terminal would show it."""
     argv = [str(venv.python), "-m", module, "install", "-i", index_url, *REQUIREMENTS]
     done = subprocess.run(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=venv.path.parent,  # not the repo root, whose pip_offline_fallback/ would shadow the wheel
+    )  # fmt: skip
     return done.returncode, done.stdout
 
 
