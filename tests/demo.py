@@ -35,7 +35,7 @@ def _install(venv: Venv, module: str, index_url: str, env: dict[str, str]) -> tu
     argv = [str(venv.python), "-m", module, "install", "-i", index_url, *REQUIREMENTS]
     done = subprocess.run(
         argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        cwd=venv.path.parent,  # not the repo root, whose pip_offline_fallback/ would shadow the wheel
+        cwd=venv.path.parent,  # not the repo root: its pip_offline_fallback/ would shadow the wheel
     )  # fmt: skip
     return done.returncode, done.stdout
 
