@@ -1,0 +1,439 @@
+"""The Markdown results (and the chart) from what ``benchmarks.run`` measured."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+TARGET_ONLINE = 1.03
+TARGET_OUTAGE = 1.10
+TARGET_DECISION = {"refused": 0.2, "dns": 0.2, "blackhole": 2.0 + 0.5}
+TARGET_SCALE = 1.10
+TARGET_MEMORY = 1.10
+
+MODE_NAMES = {
+    "refused": "refused (index stopped)",
+    "dns": "DNS failure (`.invalid` name, NXDOMAIN)",
+    "blackhole": "black hole (SYNs unanswered)",
+    "proxy-503": "proxy answers 503",
+}
+
+
+def _med(samples: list[dict[str, Any]], metric: str = "wall") -> float:
+    return statistics.median(s[metric] for s in samples) if samples else float("nan")
+
+
+def _ratios(comp: dict[str, Any], metric: str = "wall") -> list[float]:
+    return [b[metric] / a[metric] for a, b in zip(comp["a"], comp["b"])]
+
+
+def _ratio_text(comp: dict[str, Any], metric: str = "wall") -> str:
+    r = _ratios(comp, metric)
+    if not r:
+        return "n/a"
+    if len(r) == 1:
+        return f"{r[0]:.3f}"
+    return f"{statistics.median(r):.3f} ({min(r):.2f}-{max(r):.2f})"
+
+
+def _decision_cause(mode: str, data: dict[str, Any]) -> str:
+    if mode == "blackhole":
+        return "the connect deadline for a request that has a local answer, 2 s by default"
+    if mode.startswith("proxy-"):
+        return (
+            "pip's retry policy retries 500/503/520/527 answers with back-off, "
+            "0 + 0.5 + 1 + 2 + 4 s, and pip-ff's fast path keeps those retries"
+        )
+    return "see the decision runs"
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("**met**" if ok else "**missed**")
+
+
+def _s(value: float) -> str:
+    return f"{value:.2f} s"
+
+
+def chart(json_path: Path, png: Path, chart_python: str | None) -> str:
+    """Draw the chart; '' when drawn, else the note that says why not."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        if chart_python:
+            done = subprocess.run(
+                [chart_python, "-m", "benchmarks.chart", str(json_path), str(png)],
+                cwd=Path(__file__).resolve().parents[1],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode == 0:
+                return ""
+            return f"the chart failed with {chart_python}: {done.stderr.strip()[-300:]}"
+        return (
+            "no chart: matplotlib is not installed for this Python (it is not a dependency of "
+            "pip-ff); draw it with `python -m benchmarks.chart RESULTS.json RESULTS.png` from a "
+            "Python that has it, or pass `--chart-python`"
+        )
+    from benchmarks import chart as chart_module
+
+    chart_module.draw(json.loads(json_path.read_text()), png)
+    return ""
+
+
+def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
+    m = results["machine"]
+    sections = results["sections"]
+    rows: list[str] = []
+    notes: list[str] = []
+    verdicts: list[tuple[str, bool | None]] = []
+
+    def row(cells: list[str], ok: bool | None, label: str) -> None:
+        rows.append("| " + " | ".join([*cells, _verdict(ok)]) + " |")
+        verdicts.append((label, ok))
+
+    # 1. online
+    for comp in sections.get("online", []):
+        ratio = statistics.median(_ratios(comp))
+        detail = _ratio_text(comp)
+        requests = [sorted({s["extra"].get("requests") for s in comp[k]}) for k in ("a", "b")]
+        if all(None not in r for r in requests):
+            detail += (
+                f"; requests at the index: pip {'/'.join(map(str, requests[0]))}, "
+                f"pip-ff {'/'.join(map(str, requests[1]))}"
+            )
+        row(
+            [
+                "1",
+                f"online install, {comp['name']}",
+                f"pip {_s(_med(comp['a']))}",
+                _s(_med(comp["b"])),
+                detail,
+                f"<= {TARGET_ONLINE}",
+            ],
+            ratio <= TARGET_ONLINE,
+            f"online ({comp['name']})",
+        )
+
+    # 2. outages
+    for mode, data in sections.get("outages", {}).items():
+        name = MODE_NAMES.get(mode, mode)
+        if "skipped" in data:
+            row(["2", f"outage: {name}", "skipped", "", "", data["skipped"]], None, mode)
+            continue
+        comp = data["comparison"]
+        ratio = statistics.median(_ratios(comp))
+        decisions = [d["first_attempt_to_decision"] for d in data["decisions"]]
+        decision = statistics.median(decisions)
+        detail = _ratio_text(comp)
+        if ratio > TARGET_OUTAGE and decision > 0.5:
+            # How much of the gap is the one wait before the decision.
+            net = statistics.median(
+                (b["wall"] - decision) / a["wall"] for a, b in zip(comp["a"], comp["b"])
+            )
+            detail += f"; {net:.3f} without the {decision:.1f} s wait before the decision"
+            notes.append(
+                f"- Outage *{name}*: pip-ff's install is (c) plus one wait of {decision:.2f} s "
+                f"before it decides ({_decision_cause(mode, data)}); without that wait (a) is "
+                f"{net:.2f} x (c)."
+            )
+        row(
+            [
+                "2a/c",
+                f"outage {name}: pip-ff fallback install (a) vs `pip --no-index --find-links` (c)",
+                f"(c) {_s(_med(comp['a']))}",
+                f"(a) {_s(_med(comp['b']))}",
+                detail,
+                f"(a) <= {TARGET_OUTAGE} x (c)",
+            ],
+            ratio <= TARGET_OUTAGE,
+            f"outage {mode}: (a) vs (c)",
+        )
+        fails = data["pip_fails"]
+        flags = sorted(
+            {f["extra"]["not_pip_defaults"] for f in fails if f["extra"].get("not_pip_defaults")}
+        )
+        row(
+            [
+                "2b",
+                f"outage {name}: plain pip "
+                + (f"(`{flags[0]}`, not pip's defaults)" if flags else "(defaults)")
+                + " until it fails",
+                f"{_s(_med(fails))} (n={len(fails)})",
+                "",
+                f"{_med(fails) / _med(comp['b']):.1f}x pip-ff's whole install",
+                "(reference)",
+            ],
+            None,
+            f"outage {mode}: plain pip fails",
+        )
+        limit = TARGET_DECISION.get(mode)
+        attempts = sorted({d["attempts"] for d in data["decisions"]})
+        row(
+            [
+                "2",
+                f"outage {name}: first connection attempt to fallback decision",
+                "",
+                f"{decision:.3f} s",
+                f"{len(decisions)} runs: {', '.join(f'{d:.3f}' for d in decisions)}; "
+                f"attempts {'/'.join(map(str, attempts))}",
+                f"<= {limit} s" if limit is not None else "(none set)",
+            ],
+            decision <= limit if limit is not None else None,
+            f"outage {mode}: decision time",
+        )
+
+    # 3. prefer-offline
+    prefer = sections.get("prefer_offline")
+    if prefer:
+        req_b = [s["extra"]["requests"] for s in prefer["b"]]
+        conn_b = [s["extra"]["connections"] for s in prefer["b"]]
+        req_a = [s["extra"]["requests"] for s in prefer["a"]]
+        ratio = statistics.median(_ratios(prefer))
+        row(
+            [
+                "3",
+                "prefer-offline, all pinned, every file local: requests at the index",
+                f"pip: {statistics.median(req_a):.0f} requests",
+                f"{max(req_b)} requests, {max(conn_b)} connections",
+                "",
+                "0",
+            ],
+            max(req_b) == 0 and max(conn_b) == 0,
+            "prefer-offline: zero requests",
+        )
+        row(
+            [
+                "3",
+                "prefer-offline, all pinned: time vs plain pip online",
+                f"pip {_s(_med(prefer['a']))}",
+                _s(_med(prefer["b"])),
+                _ratio_text(prefer),
+                "< 1",
+            ],
+            ratio < 1,
+            "prefer-offline: faster than pip",
+        )
+
+    # 4. start-up
+    startup = sections.get("startup")
+    if startup:
+        med = startup["median_ms"]
+        cpu = startup["median_cpu_ms"]
+        lo, hi = startup["diff_ci_ms"]
+        clo, chi = startup["control_ci_ms"]
+        diff = startup["diff_ms"]
+        within = (lo <= 0 <= hi) or abs(diff) <= abs(startup["control_diff_ms"])
+        row(
+            [
+                "4",
+                f"start-up `python -c pass`, PIPFF unset ({startup['runs']} runs each)",
+                f"no pip-ff {med['without pip-ff']:.1f} ms",
+                f"{med['with pip-ff']:.1f} ms",
+                f"{diff:+.2f} ms (95% CI {lo:+.2f} to {hi:+.2f}); A/A control "
+                f"{startup['control_diff_ms']:+.2f} ms ({clo:+.2f} to {chi:+.2f}); CPU "
+                f"{cpu['without pip-ff']:.1f} vs {cpu['with pip-ff']:.1f} ms",
+                "within noise",
+            ],
+            within,
+            "start-up within noise",
+        )
+        pv = startup["pip_version"]
+        row(
+            [
+                "4",
+                "`python -m pip --version`, PIPFF unset vs PIPFF=1",
+                f"{_med(pv['a']) * 1000:.0f} ms",
+                f"{_med(pv['b']) * 1000:.0f} ms",
+                f"{startup['pip_version_added_ms']:+.0f} ms ({_ratio_text(pv)})",
+                "(reported)",
+            ],
+            None,
+            "pip --version with PIPFF=1",
+        )
+
+    # 5. scale
+    scale = sections.get("scale")
+    if scale:
+        files = scale["files"]
+        ratio = statistics.median(_ratios(scale))
+        row(
+            [
+                "5",
+                f"fallback install, pip-ff's store {2 * files['store_entries_added']:,} files "
+                f"({files['store_entries_added']:,} entries) bigger and "
+                f"{files['http_cache_entries_added']:,} more pip HTTP cache entries "
+                f"({files['big']:,} files in all) vs the small ones ({files['small']:,} files)",
+                f"small {_s(_med(scale['a']))}",
+                f"big {_s(_med(scale['b']))}",
+                _ratio_text(scale),
+                f"<= {TARGET_SCALE}",
+            ],
+            ratio <= TARGET_SCALE,
+            "scale",
+        )
+
+    # 6. memory
+    for comp in sections.get("online", []):
+        ratio = statistics.median(_ratios(comp, "maxrss_mib"))
+        row(
+            [
+                "6",
+                f"peak RSS, {comp['name']}",
+                f"pip {_med(comp['a'], 'maxrss_mib'):.1f} MiB",
+                f"{_med(comp['b'], 'maxrss_mib'):.1f} MiB",
+                _ratio_text(comp, "maxrss_mib"),
+                f"<= {TARGET_MEMORY}",
+            ],
+            ratio <= TARGET_MEMORY,
+            f"memory ({comp['name']})",
+        )
+
+    # CPU-time detail (less sensitive to a shared machine than wall time)
+    cpu_rows = []
+    for comp in sections.get("online", []):
+        cpu_rows.append((f"1 online, {comp['name']}", comp))
+    for mode, data in sections.get("outages", {}).items():
+        if "comparison" in data:
+            cpu_rows.append((f"2 {mode}: (c) wheelhouse vs (a) pip-ff", data["comparison"]))
+    if prefer:
+        cpu_rows.append(("3 pip online vs pip-ff --prefer-offline", prefer))
+    if scale:
+        cpu_rows.append(("5 small vs big store", scale))
+
+    missed = [label for label, ok in verdicts if ok is False]
+    met = [label for label, ok in verdicts if ok is True]
+    load_start = ", ".join(f"{x:.2f}" for x in m.get("loadavg_start", ()))
+    load_end = ", ".join(f"{x:.2f}" for x in m.get("loadavg_end", ()))
+    timings = ", ".join(f"{k} {v:.0f} s" for k, v in results.get("timings", {}).items())
+    lines = [
+        "# pip-ff benchmarks",
+        "",
+        f"Measured **{m['date']}** with `python -m benchmarks.run"
+        + (" --quick" if results.get("quick") else "")
+        + f"`: pip **{m['pip']}**, {m['python']}, on {m['nproc']} cores ({m['cpu_model']}), "
+        f"{m['memory_gib']} GiB, Linux {m['kernel']}; load average {load_start} at the start, "
+        f"{load_end} at the end (a shared machine: other work ran meanwhile). pip-ff: "
+        f"{m['pipff_source']}, wheel sha256 {m['pipff_wheel_sha256']}... "
+        f"Total {results.get('total_seconds', 0):.0f} s ({timings}).",
+        "",
+        "Every number is a median over repeated runs; pip and pip-ff (or the two sides of a "
+        "comparison) run interleaved, the order swapped every pair (AB BA AB ...), and a ratio "
+        "is the median of the pair-by-pair ratios, with the smallest and largest pair in "
+        "brackets. Each install starts in a fresh copy of one template venv, with a private "
+        "copy of the pip cache directory it needs. All of it is one run of one command; the "
+        "machine is small, shared and noisy, so treat differences of a few percent as noise "
+        "unless the CPU-time table below agrees.",
+        "",
+        "| # | measure | baseline | pip-ff | ratio / detail | target | |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        f"Targets met: {len(met)}; missed: {len(missed)}"
+        + (f" ({'; '.join(missed)})" if missed else "")
+        + ".",
+        "",
+    ]
+    if chart_note:
+        lines += [f"Chart: {chart_note}.", ""]
+    else:
+        lines += [f"![pip-ff benchmarks]({png.name})", ""]
+    lines += [
+        "## CPU time and memory, per comparison",
+        "",
+        "| comparison | baseline CPU | pip-ff CPU | CPU ratio | baseline RSS | pip-ff RSS |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for label, comp in cpu_rows:
+        lines.append(
+            f"| {label} | {_med(comp['a'], 'cpu'):.2f} s | {_med(comp['b'], 'cpu'):.2f} s | "
+            f"{_ratio_text(comp, 'cpu')} | {_med(comp['a'], 'maxrss_mib'):.1f} MiB | "
+            f"{_med(comp['b'], 'maxrss_mib'):.1f} MiB |"
+        )
+    lines.append("")
+    if notes:
+        lines += ["## Gaps, as the measurements explain them", "", *notes, ""]
+    lines += _method(results)
+    return "\n".join(lines) + "\n"
+
+
+def _method(results: dict[str, Any]) -> list[str]:
+    sections = results["sections"]
+    online = sections.get("online", [])
+    pairs = len(online[0]["a"]) if online else 0
+    out = [
+        "## How it was measured",
+        "",
+        "- **Workload** (benchmarks/workload.py): 20 distributions from 8 requirements "
+        "(`bench-webframework==3.2.1`, `bench-orm>=1.0`, `bench-cli`, `bench-yaml==6.0.1`, "
+        "`bench-dateutil`, `bench-chain-a` (a five-deep chain), `bench-bigdata==1.26.4` "
+        "(a 2 MB wheel), `bench-legacy` (sdist only, built with the test bed's tiny PEP 517 "
+        "backend)); 2 to 5 releases per project, real Python modules, PEP 658 metadata, served "
+        "by tests.testbed.IndexServer on loopback.",
+        f"- **1. Online** ({pairs} pairs each): the same `install -i INDEX ...` by `python -m "
+        "pip` and by `python -m pip_offline_fallback` in the same template venv. *Warm*: a copy "
+        "of the pip cache directory left by one earlier online pip-ff run (pip's HTTP and wheel "
+        "caches, and pip-ff's record); with PyPI-style headers pip answers pages and files from "
+        "its cache, without them it downloads everything again and pip-ff records it again. "
+        "*Cold*: an empty cache directory (the sdist is built in every run).",
+        "- **2. Outages**: (a) pip-ff's whole fallback install from a copy of the warm cache "
+        "(index without cache headers, so everything comes from pip-ff's record); (b) plain "
+        "pip with its defaults (`--timeout 15 --retries 5`) until it fails; (c) `pip install "
+        "--no-index --find-links WHEELHOUSE` of the same files (every release the index "
+        "serves), its wheel cache warm too. *Decision*: separate pip-ff runs (`install "
+        "--dry-run --no-deps -v --log FILE`, first requirement); pip stamps every log line to "
+        "the millisecond, and the time is from the first urllib3 `Starting new HTTP "
+        "connection` line to pip-ff's `is unreachable` warning. The DNS outage uses an index "
+        "reached online as `pipff-index.invalid` through tests/helpers.py's ForwardingProxy "
+        "(its pages link files relatively, so they are on that name too); offline, the command "
+        "runs in a private mount namespace whose resolv.conf names a loopback resolver that "
+        "answers NXDOMAIN, so no DNS query leaves the machine. The black hole is "
+        "tests/helpers.py `_hold_port(port, accept=False)` on the index's own port; plain pip's "
+        "black-hole runs (about 100 s each) used an identical tests.testbed BlackHoleServer on "
+        "another port, in the background during the set-up and while venvs were cloned ahead "
+        "(the wait is timeouts, not work; the set-up's load only stretches pip's start).",
+        "- **3. Prefer-offline**: every distribution pinned with `==`; both sides start from a "
+        "copy of the warm cache (index without cache headers: pip's HTTP cache can't answer, "
+        "pip-ff's record can); requests and connections counted by the IndexServer.",
+        "- **4. Start-up**: `python -c pass` in a venv with pip-ff installed (its `.pth` line "
+        "runs, PIPFF unset) and in two venvs where it was uninstalled (the second one is an A/A "
+        "control, showing the noise between two identical venvs); round-robin, rotating order. "
+        "The difference is *within noise* when the bootstrap 95% interval of the median paired "
+        "difference contains 0 or the difference is no larger than the A/A control's.",
+        "- **5. Scale**: the warm state vs the same plus synthetic entries written straight into "
+        "store.py's layout (real, verifiable entries for pages, metadata and wheels of other "
+        "projects on the same host) and junk entries at sha224-shaped paths in pip's `http-v2`; "
+        "refused outage. Both states sit on tmpfs (/dev/shm) when there is one, so that tens "
+        "of thousands of files are written and removed in seconds; the lookups are the same "
+        "on any file system.",
+        "- **6. Memory**: peak RSS of the largest process of each install's tree (`os.wait4` "
+        "per command: pip, and pip's build-isolation subprocesses), from the row-1 runs.",
+        "",
+    ]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.report RESULTS.json [RESULTS.md]``: render the Markdown again."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) not in (1, 2):
+        sys.stderr.write("usage: python -m benchmarks.report RESULTS.json [RESULTS.md]\n")
+        return 2
+    json_path = Path(args[0])
+    png = json_path.with_suffix(".png")
+    note = "" if png.exists() else "no chart beside the JSON file"
+    text = markdown(json.loads(json_path.read_text()), png, note)
+    if len(args) == 2:
+        Path(args[1]).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
