@@ -36,9 +36,21 @@ def wrap_process_project_url(original: Any) -> Any:
         engine = fallback.active
         if engine is None:
             return original(self, project_url, link_evaluator)
-        with engine.watching() as outcomes:
-            candidates = original(self, project_url, link_evaluator)
         project = link_evaluator.project_name
+        with engine.watching() as outcomes:
+            try:
+                candidates = original(self, project_url, link_evaluator)
+            except Exception as exc:
+                # A page pip can't parse is an error of the index, unless it came from local data
+                # (a damaged cache entry or record): then it is skipped, like a missing page.
+                if not any(o.source not in (NETWORK, "failed") for o in outcomes):
+                    raise
+                logger.warning(
+                    "pip-ff: the local copy of %s's index page is unreadable (%s); skipping it",
+                    project,
+                    type(exc).__name__,
+                )
+                candidates = []
         chosen = [o.url for o in outcomes if not o.forced and o.source != NETWORK]
         if chosen:  # prefer-offline answered from local data by choice
             pages = self.__dict__.setdefault(_LOCAL_PAGES, {})
