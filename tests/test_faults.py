@@ -719,9 +719,7 @@ PIP_CACHE_DAMAGE = (
 
 
 @pytest.mark.parametrize("damage", PIP_CACHE_DAMAGE)
-def test_damaged_pip_http_cache(
-    damage: str, bed: Bed, tls_bed: TlsBed, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
+def test_damaged_pip_http_cache(damage: str, bed: Bed, tls_bed: TlsBed, tmp_path: Path) -> None:
     """pip's HTTP cache (https, PyPI's cache headers) damaged under the offline run.
 
     Alone (pip-ff's record removed): truncated or garbage entries are skipped, and pages whose
@@ -845,9 +843,7 @@ MALFORMED_PAGES = {
 
 
 @pytest.mark.parametrize("kind", sorted(MALFORMED_PAGES))
-def test_malformed_index_page_in_the_store(
-    kind: str, bed: Bed, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
+def test_malformed_index_page_in_the_store(kind: str, bed: Bed, tmp_path: Path) -> None:
     """A recorded page whose bookkeeping is intact but whose content is junk: skipped (the
     project has no local versions), never a traceback, nothing installed."""
     cache = tmp_path / "cache"
