@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 
 from pip_offline_fallback import fallback
 from pip_offline_fallback.config import Mode
-from pip_offline_fallback.report import NETWORK, StalePage
+from pip_offline_fallback.report import NETWORK, PIP_CACHE, RECORD, StalePage
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def wrap_process_project_url(original: Any) -> Any:
             except Exception as exc:
                 # A page pip can't parse is an error of the index, unless it came from local data
                 # (a damaged cache entry or record): then it is skipped, like a missing page.
-                if not any(o.source not in (NETWORK, "failed") for o in outcomes):
+                if not any(o.source in (PIP_CACHE, RECORD) for o in outcomes):
                     raise
                 logger.warning(
                     "pip-ff: the local copy of %s's index page is unreadable (%s); skipping it",
