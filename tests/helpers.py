@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import http.client
+import shutil
 import socket
 import threading
 import urllib.parse
@@ -12,6 +13,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.testbed.index import IndexServer
 from tests.testbed.outages import FailingProxy
@@ -178,6 +181,17 @@ def wheelhouse_of(dist_dir: Path, dest: Path, pattern: str) -> Path:
     for wheel in Path(dist_dir).glob(pattern):
         (dest / wheel.name).write_bytes(wheel.read_bytes())
     return dest
+
+
+@pytest.fixture(autouse=True)
+def drop_venvs_after_success(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+    """A venv is ~20 MB: the ones a test made are removed once it passed (kept for a look after
+    a failure)."""
+    failed = request.session.testsfailed
+    yield
+    if request.session.testsfailed == failed:
+        for marker in tmp_path.glob("*/pyvenv.cfg"):
+            shutil.rmtree(marker.parent, ignore_errors=True)
 
 
 def warnings_about_unreachable(output: str) -> list[str]:

@@ -35,7 +35,13 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import OUTAGES, age_pip_cache, outage, warnings_about_unreachable
+from tests.helpers import (
+    OUTAGES,
+    age_pip_cache,
+    drop_venvs_after_success,  # noqa: F401 - autouse fixture
+    outage,
+    warnings_about_unreachable,
+)
 from tests.testbed import (
     CertificateAuthority,
     IndexServer,
@@ -287,17 +293,6 @@ class StatusServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-@pytest.fixture(autouse=True)
-def _drop_venvs_after_success(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
-    """A venv is ~20 MB: the ones a test made are removed once it passed (kept for a look after
-    a failure)."""
-    failed = request.session.testsfailed
-    yield
-    if request.session.testsfailed == failed:
-        for marker in tmp_path.glob("*/pyvenv.cfg"):
-            shutil.rmtree(marker.parent, ignore_errors=True)
 
 
 # -- the bed: indexes, requirement files and a warm cache, once per module (per xdist worker) ---

@@ -24,7 +24,10 @@ from typing import Any
 import pytest
 
 from pip_offline_fallback.store import url_key
-from tests.helpers import outage
+from tests.helpers import (
+    drop_venvs_after_success,  # noqa: F401 - autouse fixture
+    outage,
+)
 from tests.testbed import (
     IndexServer,
     ProjectSet,
@@ -36,17 +39,6 @@ from tests.testbed import (
 )
 
 SECRET = "pipff-s3cr3t-t0ken"
-
-
-@pytest.fixture(autouse=True)
-def _drop_venvs_after_success(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
-    """A venv is ~20 MB: the ones a test made are removed once it passed (kept for a look after
-    a failure)."""
-    failed = request.session.testsfailed
-    yield
-    if request.session.testsfailed == failed:
-        for marker in tmp_path.glob("*/pyvenv.cfg"):
-            shutil.rmtree(marker.parent, ignore_errors=True)
 
 
 @pytest.fixture
