@@ -8,6 +8,8 @@ hash checking, building and installing stay pip's.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import http.client
 import logging
 import os
 import threading
@@ -128,14 +130,15 @@ class Fallback:
             try:
                 response = send(request, **kwargs)
             except NETWORK_ERRORS as exc:
-                self._went_down(host, describe(exc))
+                cause = describe(exc)
+                self._went_down(host, cause)
                 mirrored = self._from_mirrors(adapter, request, kwargs)
                 if mirrored is not None:
                     return mirrored
                 local = self._local(adapter, request, forced=True)
                 if local is None:
                     self._note(Outcome(request.url, "failed", forced=True))
-                    raise
+                    raise self._no_local_copy(request, host, cause) from exc
                 return local
         if response.status_code in UNREACHABLE_STATUSES:
             self._went_down(host, f"server answered {response.status_code}")
@@ -154,7 +157,7 @@ class Fallback:
             source = PIP_CACHE if from_cache else FALLBACK_INDEX if mirror else NETWORK
             self.report.file_served(url, source)
             if not from_cache and "range" not in request.headers:
-                self._record(request, response, stream=bool(kwargs.get("stream")))
+                self._record(request, response, stream=bool(kwargs.get("stream")), spare=fast)
         return response
 
     def _index_suffix(self, url: str) -> str | None:
@@ -231,7 +234,10 @@ class Fallback:
         if local is not None:
             return local
         self._note(Outcome(request.url, "failed", forced=True))
-        raise compat.RequestsConnectionError(
+        raise self._no_local_copy(request, host, cause)
+
+    def _no_local_copy(self, request: Any, host: str, cause: str) -> Exception:
+        return compat.RequestsConnectionError(
             f"pip-ff: {compat.redact(host)} is unreachable ({cause}) and there is no local copy "
             f"of {compat.redact(request.url)}",
             request=request,
@@ -295,7 +301,7 @@ class Fallback:
         self._note(Outcome(request.url, source, fetched, forced))
         self.report.file_served(request.url, source, sha256=sha256)
 
-    def _record(self, request: Any, response: Any, *, stream: bool) -> None:
+    def _record(self, request: Any, response: Any, *, stream: bool, spare: bool = False) -> None:
         if self.store is None:
             return
         try:
@@ -303,8 +309,14 @@ class Fallback:
             raw = response.raw
             if length is not None and getattr(raw, "_fp", None) is not None:
                 recorder = self.store.recorder(request.url, response.headers)
-                if recorder is not None:
-                    raw._fp = _Tee(raw._fp, recorder, int(length), self._hashed(request.url))
+                if recorder is not None or spare:
+                    raw._fp = _Tee(
+                        raw._fp,
+                        recorder,
+                        int(length),
+                        self._hashed(request.url),
+                        self._spare(request.url) if spare else None,
+                    )
             elif not stream:
                 # No length (chunked page): pip reads the whole page anyway; keep it decoded.
                 content = response.content
@@ -317,6 +329,20 @@ class Fallback:
                     recorder.commit()
         except Exception as exc:
             logger.debug("pip-ff: not recording %s: %r", compat.redact(request.url), exc)
+
+    def _spare(self, url: str) -> Any:
+        """For a transfer that drops short: the verified local copy of ``url`` and its size."""
+
+        def spare() -> tuple[Any, int] | None:
+            entry = self.store.lookup(url) if self.store is not None else None
+            body = self.store.open_verified(entry) if self.store and entry else None
+            if entry is None or body is None:
+                return None
+            self._went_down(host_of(url), "connection dropped mid-transfer")
+            self.report.file_served(url, RECORD, sha256=entry.sha256)
+            return body, entry.size
+
+        return spare
 
     def _hashed(self, url: str) -> Any:
         def hashed(sha256: str) -> None:
@@ -392,15 +418,24 @@ class _Tee:
     """Wraps the raw body stream of a response: what pip reads is also recorded.
 
     The body is committed only once exactly Content-Length bytes went through; a transfer that
-    drops, or that pip abandons, leaves nothing behind.
+    drops, or that pip abandons, leaves nothing behind. When the transfer ends short (the
+    connection dropped, reset or timed out mid-body) and ``spare`` yields a verified local copy
+    of the same size that agrees with every byte received so far, the rest of the body is read
+    from that copy: pip gets the whole file, as if the transfer had completed.
     """
 
-    def __init__(self, fp: Any, recorder: Any, expected: int, on_commit: Any) -> None:
+    def __init__(
+        self, fp: Any, recorder: Any, expected: int, on_commit: Any, spare: Any = None
+    ) -> None:
         self._pipff_fp = fp
         self._pipff_recorder = recorder
         self._pipff_expected = expected
         self._pipff_on_commit = on_commit
-        if expected == 0:
+        self._pipff_spare = spare
+        self._pipff_received = 0
+        self._pipff_prefix = hashlib.sha256()
+        self._pipff_local: Any = None
+        if expected == 0 and recorder is not None:
             self._pipff_commit()
 
     def _pipff_commit(self) -> None:
@@ -414,8 +449,15 @@ class _Tee:
         return getattr(self._pipff_fp, name)
 
     def _pipff_feed(self, data: Any) -> Any:
+        if not data:
+            return data
+        self._pipff_received += len(data)
+        if self._pipff_local is not None:
+            return data
+        if self._pipff_spare is not None:
+            self._pipff_prefix.update(data)
         recorder = self._pipff_recorder
-        if data and recorder.active:
+        if recorder is not None and recorder.active:
             recorder.write(data)
             if recorder.size == self._pipff_expected:
                 self._pipff_commit()
@@ -423,23 +465,82 @@ class _Tee:
                 recorder.abort()
         return data
 
+    def _pipff_short(self) -> bool:
+        """The network ended short: switch to the local copy if it fits (True), else False."""
+        spare, self._pipff_spare = self._pipff_spare, None
+        if spare is None or self._pipff_received >= self._pipff_expected:
+            return False
+        try:
+            found = spare()
+            if found is None:
+                return False
+            body, size = found
+            head = body.read(self._pipff_received)
+            if size != self._pipff_expected or (
+                hashlib.sha256(head).digest() != self._pipff_prefix.digest()
+            ):
+                body.close()
+                return False
+        except Exception as exc:
+            logger.debug("pip-ff: no local copy to complete a short transfer: %r", exc)
+            return False
+        if self._pipff_recorder is not None:
+            self._pipff_recorder.abort()  # the local copy is that very body, already kept
+        self._pipff_local = body
+        return True
+
+    def _pipff_read(self, method: str, *args: Any) -> Any:
+        if self._pipff_local is not None:
+            return self._pipff_feed(getattr(self._pipff_local, method)(*args))
+        try:
+            data = getattr(self._pipff_fp, method)(*args)
+        except http.client.IncompleteRead as exc:
+            data = exc.partial
+            if data:
+                return self._pipff_feed(data)
+            if self._pipff_short():
+                return self._pipff_read(method, *args)
+            raise
+        except OSError:
+            if self._pipff_short():
+                return self._pipff_read(method, *args)
+            raise
+        if not data and (not args or args[0]) and self._pipff_short():
+            return self._pipff_read(method, *args)
+        return self._pipff_feed(data)
+
     def read(self, *args: Any) -> Any:
-        return self._pipff_feed(self._pipff_fp.read(*args))
+        return self._pipff_read("read", *args)
 
     def read1(self, *args: Any) -> Any:
-        return self._pipff_feed(self._pipff_fp.read1(*args))
+        return self._pipff_read("read1", *args)
 
     def readinto(self, buffer: Any) -> Any:
-        n = self._pipff_fp.readinto(buffer)
-        if n:
-            self._pipff_feed(bytes(memoryview(buffer)[:n]))
-        return n
+        data = self._pipff_read("read", len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
     def _safe_read(self, amt: int) -> Any:
+        if self._pipff_local is not None:
+            return self._pipff_read("read", amt)
         return self._pipff_feed(self._pipff_fp._safe_read(amt))
 
+    def isclosed(self) -> bool:
+        if self._pipff_local is not None:
+            return self._pipff_received >= self._pipff_expected
+        return bool(self._pipff_fp.isclosed())
+
+    @property
+    def closed(self) -> bool:
+        if self._pipff_local is not None:
+            return bool(self._pipff_local.closed)
+        return bool(self._pipff_fp.closed)
+
     def close(self) -> None:
-        self._pipff_recorder.abort()  # no-op once committed
+        if self._pipff_recorder is not None:
+            self._pipff_recorder.abort()  # no-op once committed
+        if self._pipff_local is not None:
+            self._pipff_local.close()
         self._pipff_fp.close()
 
 

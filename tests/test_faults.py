@@ -60,17 +60,6 @@ slow = [
     pytest.mark.skipif(not SLOW, reason="slow matrix cell: set PIPFF_SLOW=1 to run it"),
 ]
 
-# -- product bugs found here, pending fixes in files this suite does not own --------------------
-
-BUG_CUT_SHORT = (
-    "fallback.py: a download cut short mid-file is not completed from the local copy (pip <25 "
-    "takes the short body and fails the hash check; pip 25.1+ fails after its resume retries)"
-)
-BUG_FIRST_FAILURE = (
-    "fallback.py: the request that meets an outage mid-run, when nothing local answers it, fails "
-    "with pip's raw urllib3 error instead of pip-ff's 'unreachable ... no local copy' error"
-)
-
 # -- workloads and outages -----------------------------------------------------------------------
 
 REPRESENTATIVE = "extras-markers"
@@ -559,14 +548,6 @@ def _summary(result: Result, versions: dict[str, str], online: dict[str, str], k
 # -- 1. the matrix -------------------------------------------------------------------------------
 
 
-def _known_bug(cell: Cell, local: bool) -> str | None:
-    if cell.outage == "drop-mid-file" and local and cell.mode == "auto":
-        return BUG_CUT_SHORT
-    if cell.outage == "fails-mid-run" and not local and cell.mode != "offline":
-        return BUG_FIRST_FAILURE
-    return None
-
-
 @pytest.mark.parametrize(("cell", "local"), _matrix_params())
 def test_matrix(
     cell: Cell,
@@ -576,9 +557,6 @@ def test_matrix(
     request: pytest.FixtureRequest,
     record_property: Any,
 ) -> None:
-    bug = _known_bug(cell, local)
-    if bug:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=bug))
     tls: TlsBed | None = None
     if cell.outage.startswith("tls-"):
         tls = request.getfixturevalue("tls_bed")
