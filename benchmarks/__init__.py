@@ -1,4 +1,5 @@
-"""pip-ff's benchmarks: online overhead, outage handling, prefer-offline, start-up, scale, memory.
+"""pip-ff's benchmarks: online overhead, outage handling, prefer-offline, start-up, scale, memory,
+a dead fallback index.
 
 One command, from the repository root, with the Python whose pip is to be measured (the venvs
 get that Python's pip)::

@@ -14,6 +14,9 @@ TARGET_OUTAGE = 1.10
 TARGET_DECISION = {"refused": 0.2, "dns": 0.2, "blackhole": 2.0 + 0.5}
 TARGET_SCALE = 1.10
 TARGET_MEMORY = 1.10
+# A dead fallback index costs what a dead primary costs: one decision, then it is skipped.
+TARGET_CHAIN_EXTRA = {"refused": 0.5, "blackhole": 2.0 + 0.5}
+CHAIN_NAMES = {"refused": "refused", "blackhole": "a black hole"}
 
 MODE_NAMES = {
     "refused": "refused (index stopped)",
@@ -294,6 +297,24 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
             f"memory ({comp['name']})",
         )
 
+    # 7. a dead fallback index
+    for kind, comp in sections.get("chain", {}).items():
+        extra = statistics.median(b["wall"] - a["wall"] for a, b in zip(comp["a"], comp["b"]))
+        limit = TARGET_CHAIN_EXTRA[kind]
+        row(
+            [
+                "7",
+                f"primary refused, a dead fallback index ({CHAIN_NAMES.get(kind, kind)}) "
+                "asked first: pip-ff fallback install without vs with it",
+                f"without {_s(_med(comp['a']))}",
+                f"with {_s(_med(comp['b']))}",
+                f"{extra:+.2f} s per install (median of pairs); {_ratio_text(comp)}",
+                f"<= +{limit} s",
+            ],
+            extra <= limit,
+            f"dead fallback index ({kind})",
+        )
+
     # CPU-time detail (less sensitive to a shared machine than wall time)
     cpu_rows = []
     for comp in sections.get("online", []):
@@ -413,6 +434,11 @@ def _method(results: dict[str, Any]) -> list[str]:
         "on any file system.",
         "- **6. Memory**: peak RSS of the largest process of each install's tree (`os.wait4` "
         "per command: pip, and pip's build-isolation subprocesses), from the row-1 runs.",
+        "- **7. Dead fallback index**: the index refused; the row-2 fallback install (from a copy "
+        "of the warm cache, everything from pip-ff's record) without and with "
+        "`--fallback-index-url` pointing at a dead mirror (a closed loopback port, or a "
+        "tests.testbed BlackHoleServer), interleaved in pairs; the cost is the median of the "
+        "pair-by-pair differences.",
         "",
     ]
     return out

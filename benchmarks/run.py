@@ -50,6 +50,7 @@ from tests.testbed import (
     ToolWheels,
     Venv,
     clone_venv,
+    closed_port_url,
     isolated_env,
     make_template,
 )
@@ -74,6 +75,7 @@ class Plan:
         self.decision_runs = 1 if quick else 3
         self.prefer_offline_pairs = pairs if pairs is not None else (1 if quick else 4)
         self.scale_pairs = pairs if pairs is not None else (1 if quick else 4)
+        self.chain_pairs = pairs if pairs is not None else (1 if quick else 4)
         self.startup_runs = 20 if quick else 200
         self.version_runs = 3 if quick else 20
         self.store_entries = 2_500 if quick else 25_000  # an entry is two files
@@ -604,6 +606,47 @@ class Bench:
         found["wall"] = sample.wall
         return found
 
+    # -- 7: a dead fallback index in the chain -------------------------------------------------
+
+    def chain(self) -> None:
+        """Primary refused; the same fallback install without and with a dead mirror first.
+
+        The mirror is asked before local sources, so a dead one costs its own decision once
+        (refused: at once; black hole: the connect deadline), then it is skipped like the primary.
+        """
+        index = self.idx_none
+        reqs = list(workload.REQUIREMENTS)
+        out: dict[str, Any] = {}
+        with outage("refused", index):
+            for kind in ("refused", "blackhole"):
+                self.log(f"7. dead fallback index: {kind}")
+                with contextlib.ExitStack() as stack:
+                    if kind == "refused":
+                        mirror = closed_port_url()
+                    else:
+                        mirror = stack.enter_context(BlackHoleServer()).url
+                    comparison = interleave(
+                        Comparison(f"chain-{kind}", "no fallback index", "dead fallback index"),
+                        self.plan.chain_pairs,
+                        lambda i: self.install(
+                            "pip-ff fallback",
+                            PIPFF,
+                            self.warm_none,
+                            ["-i", index.url, *reqs],
+                            expect_fallback=True,
+                        ),
+                        lambda i, mirror=mirror: self.install(
+                            "pip-ff fallback, dead mirror",
+                            PIPFF,
+                            self.warm_none,
+                            ["-i", index.url, "--fallback-index-url", mirror, *reqs],
+                            expect_fallback=True,
+                        ),
+                        self.log,
+                    )
+                out[kind] = comparison.as_json()
+        self.results["sections"]["chain"] = out
+
     # -- 3: prefer-offline -------------------------------------------------------------------
 
     def prefer_offline(self) -> None:
@@ -798,7 +841,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--pairs", type=int, default=None, help="repetitions per comparison")
     parser.add_argument(
         "--only",
-        default="123456",
+        default="1234567",
         help="which rows to run, e.g. 14 (default: all; 6 comes with 1)",
     )
     parser.add_argument(
@@ -864,6 +907,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "5" in args.only:
             with _section(bench, "5. scale"):
                 bench.scale()
+        if "7" in args.only:
+            with _section(bench, "7. dead fallback index"):
+                bench.chain()
     except BenchmarkError as exc:
         bench.log(f"FAILED: {exc}")
         bench.close()
