@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import quote
 
-from tests.helpers import _hold_port
+from tests.helpers import hold_port
 from tests.testbed import FailingProxy, IndexServer
 
 MODES = ("refused", "dns", "blackhole", "proxy-503")
@@ -194,7 +194,7 @@ def outage(
     if kind == "refused":
         yield Outage(kind)
     elif kind == "blackhole":
-        with _hold_port(index.port, accept=False):
+        with hold_port(index.port, accept=False):
             _check_black_hole(index.port)
             yield Outage(kind)
     elif kind.startswith("proxy-"):

@@ -414,7 +414,7 @@ def _method(results: dict[str, Any]) -> list[str]:
         "(its pages link files relatively, so they are on that name too); offline, the command "
         "runs in a private mount namespace whose resolv.conf names a loopback resolver that "
         "answers NXDOMAIN, so no DNS query leaves the machine. The black hole is "
-        "tests/helpers.py `_hold_port(port, accept=False)` on the index's own port; plain pip's "
+        "tests/helpers.py `hold_port(port, accept=False)` on the index's own port; plain pip's "
         "black-hole runs (about 100 s each) used an identical tests.testbed BlackHoleServer on "
         "another port, in the background during the set-up and while venvs were cloned ahead "
         "(the wait is timeouts, not work; the set-up's load only stretches pip's start).",

@@ -123,7 +123,11 @@ class Fallback:
             local = self._local(adapter, request, forced=False)
             if local is not None:
                 return local
-        fast = self._has_local(url) or getattr(self._mirror_attempt, "active", False)
+        fast = (
+            self._has_local(url)
+            or self._host_has_local(url)
+            or getattr(self._mirror_attempt, "active", False)
+        )
         if fast:
             kwargs = dict(kwargs, timeout=self._deadline(kwargs.get("timeout")))
         with _retries(adapter, fast):
@@ -247,6 +251,16 @@ class Fallback:
         if self.store is not None and self.store.has(url):
             return True
         return any(cache.has(url) for cache in self.http_caches)
+
+    def _host_has_local(self, url: str) -> bool:
+        """Whether pip-ff recorded anything from this URL's host, on any earlier run.
+
+        Such a host gets the fast path for every URL: a page that was never recorded (one the
+        index did not have, e.g. most projects on an extra index) would otherwise be the one
+        request that waits through pip's retries (seconds; minutes in a black hole) before the
+        host counts as down and the rest of the command goes local.
+        """
+        return self.store is not None and self.store.knows_host_of(url)
 
     def _local(self, adapter: Any, request: Any, *, forced: bool) -> Any:
         """A response built from local sources, or None. Never raises.

@@ -90,6 +90,13 @@ def url_key(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, ""))
 
 
+def _host_key(url: str) -> str:
+    """``scheme://host:port`` of a URL (default port filled in): what a host marker is named for."""
+    parts = urllib.parse.urlsplit(url_key(url))
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    return f"{parts.scheme}://{parts.hostname or ''}:{port}"
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -150,6 +157,7 @@ class Store:
         self._recording = True
         # URLs whose recorded copy failed verification in this process (``store check`` tells).
         self.damaged: list[str] = []
+        self._hosts: dict[str, bool] = {}
 
     def _entry_path(self, url: str) -> str:
         key = _digest(url_key(url))
@@ -158,6 +166,9 @@ class Store:
     def _blob_path(self, sha256: str) -> str:
         return os.path.join(self._base, "blobs", sha256[:2], sha256)
 
+    def _host_path(self, url: str) -> str:
+        return os.path.join(self._base, "hosts", _digest(_host_key(url)))
+
     # -- reading (no lock) -------------------------------------------------------------------
 
     def has(self, url: str) -> bool:
@@ -165,6 +176,18 @@ class Store:
             return stat.S_ISREG(os.lstat(self._entry_path(url)).st_mode)
         except OSError:
             return False
+
+    def knows_host_of(self, url: str) -> bool:
+        """Whether anything was ever recorded from the host of ``url`` (one lstat per host)."""
+        key = _host_key(url)
+        known = self._hosts.get(key)
+        if known is None:
+            try:
+                known = stat.S_ISREG(os.lstat(self._host_path(url)).st_mode)
+            except OSError:
+                known = False
+            self._hosts[key] = known
+        return known
 
     def lookup(self, url: str) -> Entry | None:
         path = self._entry_path(url)
@@ -314,6 +337,14 @@ class Store:
         except BaseException:
             _unlink_quietly(tmp_entry)
             raise
+        if not self._hosts.get(_host_key(url)):
+            # A marker per host: a later run knows this host has local answers before asking it
+            # for anything, even a page that was never recorded (one that was not found, say).
+            marker = self._host_path(url)
+            self._directory("hosts")
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666))
+            self._hosts[_host_key(url)] = True
 
     # -- administration (``pip-ff store``) --------------------------------------------------
 
@@ -335,6 +366,8 @@ class Store:
                 inventory.blobs[name] = BlobInfo(path=path, size=st.st_size)
             else:
                 inventory.strays.append(_Stray(path, st.st_size, st.st_mtime, "not a blob"))
+        for path, _st in self._walk("hosts", inventory):
+            inventory.hosts[os.path.basename(path)] = path
         for path, st in self._walk("tmp", inventory):
             inventory.temps.append(_Stray(path, st.st_size, st.st_mtime, "temporary file"))
         for path, st in self._walk("entries", inventory):
@@ -484,11 +517,15 @@ class Store:
             if sha256 not in referenced:
                 why = "damaged" if blob.damaged else "no entry uses it"
                 result.add(blob.path, "blob", why, blob.size)
+        hosts_kept = {_digest(_host_key(i.url)) for i in inventory.entries if i.path not in removed}
+        for name, path in inventory.hosts.items():
+            if name not in hosts_kept:
+                result.add(path, "host", "nothing left from this host", 0)
 
         if not dry_run:
             # Entries before blobs, so no reader is ever handed an entry whose blob is gone
             # because of us (a reader that already has the entry just finds no body).
-            order = {"link": 0, "entry": 1, "file": 2, "blob": 3, "temp": 4}
+            order = {"link": 0, "entry": 1, "host": 2, "file": 3, "blob": 4, "temp": 5}
             for removal in sorted(result.removals, key=lambda r: order[r.kind]):
                 try:
                     os.unlink(removal.path)  # on a link: the link, never its target
@@ -608,6 +645,7 @@ class Inventory:
     temps: list[_Stray] = field(default_factory=list)
     strays: list[_Stray] = field(default_factory=list)  # files that are neither entry nor blob
     links: list[_Stray] = field(default_factory=list)
+    hosts: dict[str, str] = field(default_factory=dict)  # marker name -> path
 
     @property
     def damaged(self) -> list[EntryInfo]:

@@ -526,6 +526,7 @@ _KIND_WORDS = {
     "temp": ("temporary file", "temporary files"),
     "link": ("symbolic link", "symbolic links"),
     "file": ("stray file", "stray files"),
+    "host": ("host marker", "host markers"),
 }
 
 
@@ -589,7 +590,8 @@ def _prune(location: Location, options: argparse.Namespace) -> int:
     for removal in errors:
         sys.stderr.write(f"ERROR: pip-ff: could not remove {removal.path}: {removal.error}\n")
     parts = [_count(result.count(kind), kind) for kind in ("entry", "blob")]
-    parts += [_count(result.count(k), k) for k in ("temp", "link", "file") if result.count(k)]
+    optional = ("temp", "link", "file", "host")
+    parts += [_count(result.count(k), k) for k in optional if result.count(k)]
     freed = "would free" if result.dry_run else "freed"
     _write(
         f"pip-ff store prune{' (dry run)' if result.dry_run else ''}: {verb} "

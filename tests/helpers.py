@@ -25,8 +25,11 @@ OUTAGES = ("refused", "stall", "blackhole", "proxy-502", "proxy-503", "proxy-504
 
 
 @contextlib.contextmanager
-def _hold_port(port: int, *, accept: bool) -> Iterator[None]:
-    """Listen on ``port`` again: accept and never answer, or never accept (a full SYN queue)."""
+def hold_port(port: int, *, accept: bool) -> Iterator[list[socket.socket]]:
+    """Listen on ``port`` again: accept and never answer, or never accept (a full SYN queue).
+
+    Yields the sockets held open: with ``accept``, one per connection the client made.
+    """
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", port))
@@ -59,7 +62,7 @@ def _hold_port(port: int, *, accept: bool) -> Iterator[None]:
                 break
             held.append(probe)
     try:
-        yield
+        yield held
     finally:
         stop.set()
         if accept:
@@ -77,10 +80,10 @@ def outage(kind: str, index: IndexServer) -> Iterator[list[str]]:
     if kind == "refused":
         yield []
     elif kind == "stall":
-        with _hold_port(index.port, accept=True):
+        with hold_port(index.port, accept=True):
             yield ["--timeout", "3"]
     elif kind == "blackhole":
-        with _hold_port(index.port, accept=False):
+        with hold_port(index.port, accept=False):
             yield []
     elif kind.startswith("proxy-"):
         with FailingProxy(int(kind.split("-")[1])) as proxy:

@@ -19,6 +19,7 @@ from tests.helpers import (
     OUTAGES,
     ForwardingProxy,
     age_pip_cache,
+    hold_port,
     outage,
     warnings_about_unreachable,
     wheelhouse_of,
@@ -256,6 +257,37 @@ def test_black_hole_costs_seconds_not_minutes(
     assert result.returncode == 0, result.output
     # A generous bound for a loaded 2-core machine; the benchmark measures the real figure.
     assert elapsed < 30, elapsed
+
+
+def test_a_host_with_local_data_is_asked_once_even_for_a_page_never_recorded(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    """An extra index that only has some projects: its "not found" pages are never recorded.
+
+    Offline, the first thing asked of it is such a page. pip would retry it (``--retries``,
+    default 5) before the host counts as down; the host is known to pip-ff (it recorded
+    pipff-gamma from it), so one attempt decides.
+    """
+    extra_dir = tmp_path / "extra-dists"
+    extra_dir.mkdir()
+    for source in index.dist_dir.iterdir():
+        if source.name.startswith("pipff_gamma-"):
+            (extra_dir / source.name).symlink_to(source.resolve())
+    with IndexServer(extra_dir, cache_headers="none") as extra:
+        indexes = ["--extra-index-url", extra.url]
+        warm = clone_venv(template, tmp_path / "warm")
+        _install(warm, index, env, *indexes, "pipff-gamma").check()
+        online_venv = clone_venv(template, tmp_path / "online")
+        _install(online_venv, index, env, *indexes, "pipff-epsilon").check()
+        assert "/simple/pipff-epsilon/" in extra.requested()  # not found there
+        extra.stop()
+        offline_venv = clone_venv(template, tmp_path / "offline")
+        with outage("refused", index), hold_port(extra.port, accept=True) as held:
+            result = _install(offline_venv, index, env, *indexes, "--timeout", "2", "pipff-epsilon")
+    assert result.returncode == 0, result.output
+    assert offline_venv.installed() == online_venv.installed()
+    assert len(held) == 1, f"{len(held)} connections to the extra index"
+    assert len(warnings_about_unreachable(result.output)) == 2  # the index, the extra index
 
 
 def test_plain_pip_is_untouched_without_the_variable(

@@ -689,6 +689,21 @@ def test_prune_policies_with_a_clock(tmp_path: Path) -> None:
     assert store.scan().entries == [] and store.scan().blobs == {}
 
 
+def test_a_host_is_known_while_anything_from_it_is_kept(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "store"))
+    page = "http://Index.example.invalid/simple/pipff-alpha/"
+    assert not store.knows_host_of(page)
+    _record(store, page, b"<html></html>")
+    later = Store(str(tmp_path / "store"))  # another run
+    assert later.knows_host_of("http://index.example.invalid:80/simple/never-recorded/")
+    assert not later.knows_host_of("http://index.example.invalid:8080/simple/pipff-alpha/")
+    assert not later.knows_host_of("https://index.example.invalid/simple/pipff-alpha/")
+    assert later.prune(PrunePolicy()).count("host") == 0
+    gone = later.prune(PrunePolicy(older_than=0), now=time.time() + 1)
+    assert gone.count("entry") == 1 and gone.count("host") == 1
+    assert not Store(str(tmp_path / "store")).knows_host_of(page)
+
+
 @pytest.mark.parametrize(
     ("text", "size"),
     [
