@@ -243,6 +243,36 @@ def test_wheelhouse_is_a_source(
     assert any(path.startswith("/files/") for path in index.requested())
 
 
+def test_shared_wheelhouse_being_published_to(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str], dists: Any
+) -> None:
+    """The README's shared-wheelhouse recipe: the writer stages files, then renames them in.
+
+    What is still being written (a staging subdirectory, a ``.part`` name) is never offered.
+    """
+    wheelhouse = wheelhouse_of(dists.dist_dir, tmp_path / "wheelhouse", "pipff_gamma-*.whl")
+    complete = next(wheelhouse.iterdir())
+    staging = wheelhouse / ".incoming"
+    staging.mkdir()
+    (staging / "pipff_zeta-1.0-py3-none-any.whl").write_bytes(b"PK\x03\x04 half a wheel")
+    (wheelhouse / "pipff_beta-1.0-py3-none-any.whl.part").write_bytes(b"PK\x03\x04 half")
+    wheelhouse.chmod(0o555)
+    try:
+        venv = clone_venv(template, tmp_path / "v")
+        index.stop()
+        args = ["install", "-i", index.url, "--wheelhouse", str(wheelhouse)]
+        result = venv.pipff(*args, "pipff-gamma", env=env)
+        assert result.returncode == 0, result.output
+        assert venv.installed()["pipff-gamma"] == "1.0"
+        assert complete.exists()
+        for half in ("pipff-zeta", "pipff-beta"):
+            missing = venv.pipff(*args, half, env=env)
+            assert missing.returncode != 0
+            assert f"no local copy satisfies {half}" in missing.output, missing.output
+    finally:
+        wheelhouse.chmod(0o755)
+
+
 def test_black_hole_costs_seconds_not_minutes(
     template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
 ) -> None:
