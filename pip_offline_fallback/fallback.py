@@ -139,7 +139,7 @@ class Fallback:
                 mirrored = self._from_mirrors(adapter, request, kwargs)
                 if mirrored is not None:
                     return mirrored
-                local = self._local(adapter, request, forced=True)
+                local = self._local_or_mirrored(adapter, request)
                 if local is None:
                     self._note(Outcome(request.url, "failed", forced=True))
                     raise self._no_local_copy(request, host, cause) from exc
@@ -148,7 +148,7 @@ class Fallback:
             self._went_down(host, f"server answered {response.status_code}")
             mirrored = self._from_mirrors(adapter, request, kwargs)
             if mirrored is None:
-                mirrored = self._local(adapter, request, forced=True)
+                mirrored = self._local_or_mirrored(adapter, request)
             if mirrored is not None:
                 response.close()
                 return mirrored
@@ -186,17 +186,10 @@ class Fallback:
         if suffix is None or session is None:
             return None
         for mirror in self.settings.fallback_index_urls:
-            mirror_url = mirror.rstrip("/") + "/" + suffix
-            if self.outage.cause(host_of(mirror_url)) is not None:
+            if self.outage.cause(host_of(mirror)) is not None:
                 continue
-            mirror_request = request.copy()
-            # Credentials meant for the primary never travel to another host; the mirror's own
-            # (user:password@ in its URL) go in a header, never in a URL that might be logged.
-            mirror_request.headers.pop("Authorization", None)
-            mirror_url, auth = _split_credentials(mirror_url)
-            mirror_request.prepare_url(mirror_url, None)
+            mirror_url, mirror_request, auth = _mirror_request(request, mirror, suffix)
             if auth is not None:
-                mirror_request.prepare_auth(auth, mirror_url)
                 # The mirror's pages link its files: pip's own auth must know them by host.
                 compat.remember_credentials(session, mirror_url, auth)
             self._mirror_attempt.active = True
@@ -233,8 +226,26 @@ class Fallback:
                 f"{h} {c}" for h, c in hosts.items()
             )
 
-    def _forced_local(self, adapter: Any, request: Any, host: str, cause: str) -> Any:
+    def _local_or_mirrored(self, adapter: Any, request: Any) -> Any:
+        """Local sources for ``request``; failing those, what was recorded from a fallback index.
+
+        A page that only ever came through a mirror is filed under the mirror's URL. Once the
+        mirror is down too, it is still the right answer for the primary's page: it is what the
+        chain last said. Its links lead to the mirror's files, and those are looked up locally
+        in turn (the mirror's host is down).
+        """
         local = self._local(adapter, request, forced=True)
+        suffix = self._index_suffix(request.url) if local is None else None
+        if suffix is None or request.method != "GET":
+            return local
+        for mirror in self.settings.fallback_index_urls:
+            local = self._local(adapter, _mirror_request(request, mirror, suffix)[1], forced=True)
+            if local is not None:
+                return local
+        return None
+
+    def _forced_local(self, adapter: Any, request: Any, host: str, cause: str) -> Any:
+        local = self._local_or_mirrored(adapter, request)
         if local is not None:
             return local
         self._note(Outcome(request.url, "failed", forced=True))
@@ -426,6 +437,21 @@ def _split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     clean = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
     user = urllib.parse.unquote(parts.username)
     return clean, (user, urllib.parse.unquote(parts.password or ""))
+
+
+def _mirror_request(request: Any, mirror: str, suffix: str) -> tuple[str, Any, Any]:
+    """The request for the same page on a fallback index: its URL, the request, its credentials.
+
+    Credentials meant for the primary never travel to another host; the mirror's own
+    (user:password@ in its URL) go in a header, never in a URL that might be logged.
+    """
+    mirror_request = request.copy()
+    mirror_request.headers.pop("Authorization", None)
+    mirror_url, auth = _split_credentials(mirror.rstrip("/") + "/" + suffix)
+    mirror_request.prepare_url(mirror_url, None)
+    if auth is not None:
+        mirror_request.prepare_auth(auth, mirror_url)
+    return mirror_url, mirror_request, auth
 
 
 class _Tee:

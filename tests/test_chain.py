@@ -73,6 +73,30 @@ def test_primary_and_mirror_down_use_local_sources(
     assert result.output.count("is unreachable (connection refused)") == 2  # primary, mirror
 
 
+def test_what_came_through_the_mirror_serves_when_both_are_down(
+    template: Path, tmp_path: Path, index: IndexServer, mirror: IndexServer, env: dict[str, str]
+) -> None:
+    """Everything local was recorded from the mirror (the primary was down all along)."""
+    args = ["install", "-i", index.url, "--fallback-index-url", mirror.url, "--retries", "0"]
+    warm = clone_venv(template, tmp_path / "warm")
+    index.stop()
+    warm.pipff(*args, "pipff-alpha", "pipff-beta[fast]", env=env).check()
+    mirror.stop()
+    venv = clone_venv(template, tmp_path / "v")
+    report = tmp_path / "report.json"
+    result = venv.pipff(
+        *args, "--fallback-report", str(report), "pipff-alpha", "pipff-beta[fast]", env=env
+    )
+    assert result.returncode == 0, result.output
+    assert venv.installed() == warm.installed()
+    data = json.loads(report.read_text())
+    assert [(f["url"], f["state"]) for f in data["fallback_indexes"]] == [
+        (mirror.url, "unreachable")
+    ]
+    assert {d["source"] for d in data["distributions"]} == {"pip-ff-record"}
+    assert all(str(mirror.port) in d["url"] for d in data["distributions"])
+
+
 def test_fallback_index_variable(
     template: Path, tmp_path: Path, index: IndexServer, mirror: IndexServer, env: dict[str, str]
 ) -> None:
