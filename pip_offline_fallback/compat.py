@@ -159,13 +159,18 @@ def make_raw_response(body: Any, headers: dict[str, str], request: Any, status: 
     )
 
 
-def fast_retries(retries: Any) -> Any:
-    """pip's retry policy minus retries of failed connections, reads and 5xx answers.
+def fast_retries(retries: Any, *, status: bool) -> Any:
+    """pip's retry policy minus retries of failed connections and reads (and of 5xx answers,
+    unless ``status``).
 
-    Used only when a local answer exists: a dead index (or a proxy answering 503) then costs one
+    Used when a local answer exists: a dead index (or a proxy answering 503) then costs one
     attempt, not pip's six attempts with back-off (7.5 s per page on a DNS failure or a 503,
-    minutes on a black hole), and the local answer is used and reported.
+    minutes on a black hole), and the local answer is used and reported. A URL with no local
+    answer, on a host that has some, keeps pip's retries of 5xx answers (``status``): a server
+    that answers is up, and what it says after a retry is the only answer there is.
     """
     if not isinstance(retries, Retry):
         retries = Retry.from_int(retries)
+    if status:
+        return retries.new(connect=0, read=0, other=0)
     return retries.new(connect=0, read=0, other=0, status=0)

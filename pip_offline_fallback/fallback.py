@@ -123,14 +123,11 @@ class Fallback:
             local = self._local(adapter, request, forced=False)
             if local is not None:
                 return local
-        fast = (
-            self._has_local(url)
-            or self._host_has_local(url)
-            or getattr(self._mirror_attempt, "active", False)
-        )
+        answer_here = self._has_local(url) or getattr(self._mirror_attempt, "active", False)
+        fast = answer_here or self._host_has_local(url)
         if fast:
             kwargs = dict(kwargs, timeout=self._deadline(kwargs.get("timeout")))
-        with _retries(adapter, fast):
+        with _retries(adapter, fast, status=not answer_here):
             try:
                 response = send(request, **kwargs)
             except NETWORK_ERRORS as exc:
@@ -161,7 +158,9 @@ class Fallback:
             source = PIP_CACHE if from_cache else FALLBACK_INDEX if mirror else NETWORK
             self.report.file_served(url, source)
             if not from_cache and "range" not in request.headers:
-                self._record(request, response, stream=bool(kwargs.get("stream")), spare=fast)
+                self._record(
+                    request, response, stream=bool(kwargs.get("stream")), spare=answer_here
+                )
         return response
 
     def _index_suffix(self, url: str) -> str | None:
@@ -588,13 +587,14 @@ _override = threading.local()
 
 
 @contextlib.contextmanager
-def _retries(adapter: Any, fast: bool) -> Iterator[None]:
-    """Within the block, this thread's requests use pip's retries minus connection retries."""
+def _retries(adapter: Any, fast: bool, *, status: bool) -> Iterator[None]:
+    """Within the block, this thread's requests use pip's retries minus connection retries
+    (see compat.fast_retries)."""
     if not fast:
         yield
         return
     previous = getattr(_override, "retries", None)
-    _override.retries = compat.fast_retries(adapter.__dict__.get("max_retries", 0))
+    _override.retries = compat.fast_retries(adapter.__dict__.get("max_retries", 0), status=status)
     try:
         yield
     finally:

@@ -243,6 +243,22 @@ def test_wheelhouse_is_a_source(
     assert any(path.startswith("/files/") for path in index.requested())
 
 
+def test_a_flaky_answer_on_a_known_host_still_gets_pips_retries(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    """A server that answers is up: a 503 for a page with no local copy is retried as pip
+    would, even on a host pip-ff has recorded from (the connect deadline alone is shortened)."""
+    warm = clone_venv(template, tmp_path / "warm")
+    _install(warm, index, env, "pipff-gamma").check()  # the host is now known
+    index.fail_next["/simple/pipff-epsilon/"] = [503]
+    venv = clone_venv(template, tmp_path / "v")
+    result = _install(venv, index, env, "pipff-epsilon")
+    assert result.returncode == 0, result.output
+    assert venv.installed()["pipff-epsilon"] == "1.0"
+    assert index.requested("/simple/pipff-epsilon/") == ["/simple/pipff-epsilon/"] * 2
+    assert not warnings_about_unreachable(result.output)
+
+
 def test_shared_wheelhouse_being_published_to(
     template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str], dists: Any
 ) -> None:

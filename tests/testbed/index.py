@@ -270,6 +270,8 @@ class IndexServer:
     - ``delay``: seconds to wait before every response.
     - ``drop_files_after=N``: distribution downloads send the full Content-Length, then only N
       bytes, then close the connection (``.metadata`` files are not cut).
+    - ``fail_next``: path -> list of HTTP statuses; each request for that path answers the next
+      status of its list (a flaky server), then the path is served normally.
     """
 
     def __init__(
@@ -297,6 +299,7 @@ class IndexServer:
         )
         self.requests: list[tuple[str, str]] = []
         self.errors: list[str] = []
+        self.fail_next: dict[str, list[int]] = {}
         self.connections = 0
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
@@ -461,7 +464,13 @@ class IndexServer:
             handler.close_connection = True
             return
         path = unquote(urlsplit(handler.path).path)
+        with self._lock:
+            failures = self.fail_next.get(path)
+            status = failures.pop(0) if failures else None
         try:
+            if status is not None:
+                self._send(handler, HTTPStatus(status), b"Try again\n", "text/plain", head=head)
+                return
             self._route(handler, path, head=head)
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout):
             handler.close_connection = True
