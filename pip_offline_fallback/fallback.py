@@ -33,6 +33,7 @@ from pip_offline_fallback.report import (
     NETWORK,
     PIP_CACHE,
     RECORD,
+    WHEEL_CACHE,
     WHEELHOUSE,
     Report,
 )
@@ -375,14 +376,21 @@ class Fallback:
         return hashed
 
     def local_file_served(self, url: str) -> None:
-        """pip opened a file:// URL: a wheelhouse file during a fallback, for the report."""
+        """pip opened a file:// URL: a wheelhouse file, or a wheel pip built earlier from an
+        sdist (its wheel cache), during a fallback; for the report."""
         try:
             path = compat.url_to_path(url)
         except Exception:
             return
-        directory = os.path.dirname(os.path.realpath(path))
+        real = os.path.realpath(path)
+        directory = os.path.dirname(real)
         if any(os.path.realpath(d) == directory for d in self.wheelhouse.directories):
             self.report.file_served(url, WHEELHOUSE, path=path)
+        elif self.wheel_cache_dir and (self.settings.mode is not Mode.AUTO or self.outage.hosts):
+            # No request is made for such an sdist: this is the only trace of where it came from.
+            wheels = os.path.realpath(os.path.join(self.wheel_cache_dir, "wheels"))
+            if real.startswith(wheels + os.sep):
+                self.report.file_served(url, WHEEL_CACHE)
 
     # -- the finder side ---------------------------------------------------------------------
 

@@ -37,12 +37,14 @@ PIP_CACHE = "pip-http-cache"
 RECORD = "pip-ff-record"
 WHEELHOUSE = "wheelhouse"
 FALLBACK_INDEX = "fallback-index"
+WHEEL_CACHE = "pip-wheel-cache"
 SOURCE_WORDS = {
     FALLBACK_INDEX: "a fallback index",
     NETWORK: "the network",
     PIP_CACHE: "pip's HTTP cache",
     RECORD: "pip-ff's record",
     WHEELHOUSE: "a wheelhouse",
+    WHEEL_CACHE: "pip's wheel cache",
 }
 
 

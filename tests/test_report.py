@@ -173,3 +173,27 @@ def test_wheelhouse_source_in_report(
     assert gamma["source"] == "wheelhouse"
     assert gamma["wheelhouse_path"] == str(wheelhouse / "pipff_gamma-1.0-py3-none-any.whl")
     assert "1 from a wheelhouse" in result.output
+
+
+def test_sdist_built_earlier_comes_from_pips_wheel_cache(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    """pip makes no request for an sdist whose wheel it built before: the report still says
+    where it came from."""
+    warm(template, tmp_path / "warm", index, env, "pipff-sdistonly")
+    venv = clone_venv(template, tmp_path / "v")
+    report = tmp_path / "report.json"
+    with outage("refused", index):
+        result = venv.pipff(
+            "install", "-i", index.url, "--fallback-report", str(report), "pipff-sdistonly",
+            env=env,
+        )  # fmt: skip
+    assert result.returncode == 0, result.output
+    by_name = {d["name"]: d for d in json.loads(report.read_text())["distributions"]}
+    assert set(by_name) == {"pipff-sdistonly", "pipff-gamma"}
+    built = by_name["pipff-sdistonly"]
+    assert built["source"] == "pip-wheel-cache", built
+    assert built["filename"].startswith("pipff_sdistonly-1.0-") and built["version"] == "1.0"
+    assert built["wheelhouse_path"] is None
+    assert by_name["pipff-gamma"]["source"] == "pip-ff-record"
+    assert "1 from pip's wheel cache" in result.output, result.output
