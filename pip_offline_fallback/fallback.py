@@ -38,7 +38,7 @@ from pip_offline_fallback.report import (
     Report,
 )
 from pip_offline_fallback.store import Store, body_headers, url_key
-from pip_offline_fallback.wheelhouse import Wheelhouse
+from pip_offline_fallback.wheelhouse import Wheelhouse, project_of
 
 logger = logging.getLogger(__name__)
 
@@ -277,35 +277,23 @@ class Fallback:
         """A response built from local sources, or None. Never raises.
 
         Index pages (requests made while the finder watches a page fetch) older than
-        ``--max-stale`` are refused; distribution files never expire.
+        ``--max-stale`` are refused; distribution files never expire. A distribution file comes
+        from pip-ff's record before pip's HTTP cache: the record's copy is checked against its
+        sha256 before use, pip's cache entries are not (a damaged one would only fail pip's
+        hash check, or go unnoticed where the index gives no hash).
         """
         limit = self.settings.max_stale if self._watching() else None
-        too_old: float | None = None
+        too_old: list[float] = []
+        filename = urllib.parse.unquote(request.url.split("#", 1)[0].rsplit("/", 1)[-1])
+        lookups = [self._from_pip_caches, self._from_record]
+        if project_of(filename) is not None:
+            lookups.reverse()
         try:
-            for cache in self.http_caches:
-                cached = cache.lookup(request)
-                if cached is None:
-                    continue
-                if limit is not None and cached.age > limit:
-                    too_old = cached.fetched
-                    cached.raw.release_conn()
-                    continue
-                self._served(request, PIP_CACHE, cached.fetched, forced)
-                return compat.build_response(adapter, request, cached.raw)
-            if self.store is not None:
-                entry = self.store.lookup(request.url)
-                if entry is not None and limit is not None and entry.age > limit:
-                    too_old = entry.fetched
-                elif entry is not None:
-                    body = self.store.open_verified(entry)
-                    if body is not None:
-                        raw = compat.make_raw_response(
-                            body, body_headers(entry.headers, entry.size), request
-                        )
-                        self._served(request, RECORD, entry.fetched, forced, entry.sha256)
-                        return compat.build_response(adapter, request, raw)
+            for lookup in lookups:
+                response = lookup(adapter, request, forced, limit, too_old)
+                if response is not None:
+                    return response
             # The same file, dropped into a wheelhouse (pip checks it against the link's hash).
-            filename = urllib.parse.unquote(request.url.split("#", 1)[0].rsplit("/", 1)[-1])
             path = self.wheelhouse.file_named(filename) if request.method == "GET" else None
             if path is not None:
                 body = open(path, "rb")  # noqa: SIM115 - handed to the response
@@ -316,9 +304,40 @@ class Fallback:
                 return compat.build_response(adapter, request, raw)
         except Exception as exc:  # pip's own error is better than ours
             logger.debug("pip-ff: local lookup of %s failed: %r", compat.redact(request.url), exc)
-        if too_old is not None:
-            self._note(Outcome(request.url, TOO_OLD, too_old, forced))
+        if too_old:
+            self._note(Outcome(request.url, TOO_OLD, too_old[0], forced))
         return None
+
+    def _from_pip_caches(
+        self, adapter: Any, request: Any, forced: bool, limit: float | None, too_old: list[float]
+    ) -> Any:
+        for cache in self.http_caches:
+            cached = cache.lookup(request)
+            if cached is None:
+                continue
+            if limit is not None and cached.age > limit:
+                too_old.append(cached.fetched)
+                cached.raw.release_conn()
+                continue
+            self._served(request, PIP_CACHE, cached.fetched, forced)
+            return compat.build_response(adapter, request, cached.raw)
+        return None
+
+    def _from_record(
+        self, adapter: Any, request: Any, forced: bool, limit: float | None, too_old: list[float]
+    ) -> Any:
+        entry = self.store.lookup(request.url) if self.store is not None else None
+        if entry is None or self.store is None:
+            return None
+        if limit is not None and entry.age > limit:
+            too_old.append(entry.fetched)
+            return None
+        body = self.store.open_verified(entry)
+        if body is None:
+            return None
+        raw = compat.make_raw_response(body, body_headers(entry.headers, entry.size), request)
+        self._served(request, RECORD, entry.fetched, forced, entry.sha256)
+        return compat.build_response(adapter, request, raw)
 
     def _served(
         self, request: Any, source: str, fetched: float, forced: bool, sha256: str | None = None
