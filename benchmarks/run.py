@@ -924,7 +924,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         json_path = args.out.with_suffix(".json")
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(bench.results, indent=1, default=str) + "\n")
+        text = json.dumps(bench.results, indent=1, default=str)
+        # The results are committed: no paths of the machine that ran them.
+        text = text.replace(str(bench.work), "<workdir>").replace(str(bench.repo), "<repo>")
+        json_path.write_text(text + "\n")
         chart_note = report.chart(json_path, args.out.with_suffix(".png"), args.chart_python)
         args.out.write_text(
             report.markdown(bench.results, args.out.with_suffix(".png"), chart_note)
