@@ -26,7 +26,6 @@ from pip_offline_fallback.outage import (
     UNREACHABLE_STATUSES,
     Outage,
     describe,
-    host_of,
 )
 from pip_offline_fallback.report import (
     FALLBACK_INDEX,
@@ -37,7 +36,7 @@ from pip_offline_fallback.report import (
     WHEELHOUSE,
     Report,
 )
-from pip_offline_fallback.store import Store, body_headers, url_key
+from pip_offline_fallback.store import Store, body_headers, host_of, url_key
 from pip_offline_fallback.wheelhouse import Wheelhouse, project_of
 
 logger = logging.getLogger(__name__)
@@ -480,6 +479,18 @@ def _mirror_request(request: Any, mirror: str, suffix: str) -> tuple[str, Any, A
     return mirror_url, mirror_request, auth
 
 
+def _prefix_digest(body: Any, size: int) -> bytes:
+    """The sha256 of the first ``size`` bytes of ``body``, read a chunk at a time."""
+    digest = hashlib.sha256()
+    while size > 0:
+        chunk = body.read(min(size, 1024 * 1024))
+        if not chunk:
+            break
+        digest.update(chunk)
+        size -= len(chunk)
+    return digest.digest()
+
+
 class _Tee:
     """Wraps the raw body stream of a response: what pip reads is also recorded.
 
@@ -499,7 +510,11 @@ class _Tee:
         self._pipff_on_commit = on_commit
         self._pipff_spare = spare
         self._pipff_received = 0
-        self._pipff_prefix = hashlib.sha256()
+        # What was received so far, hashed (only with a spare, to check it against the local
+        # copy): the recorder's own running hash while it records, so no byte is hashed twice.
+        self._pipff_prefix: Any = None
+        if spare is not None and (recorder is None or not recorder.active):
+            self._pipff_prefix = hashlib.sha256()
         self._pipff_local: Any = None
         if expected == 0 and recorder is not None:
             self._pipff_commit()
@@ -520,15 +535,21 @@ class _Tee:
         self._pipff_received += len(data)
         if self._pipff_local is not None:
             return data
-        if self._pipff_spare is not None:
+        if self._pipff_prefix is not None:
             self._pipff_prefix.update(data)
         recorder = self._pipff_recorder
-        if recorder is not None and recorder.active:
-            recorder.write(data)
-            if recorder.size == self._pipff_expected:
-                self._pipff_commit()
-            elif recorder.size > self._pipff_expected:
-                recorder.abort()
+        if recorder is None or not recorder.active:
+            return data
+        recorder.write(data)
+        if not recorder.active:
+            if self._pipff_spare is not None:
+                # The recorder gave up (a full disk) before this chunk: hash on from its state.
+                self._pipff_prefix = recorder.digest_so_far()
+                self._pipff_prefix.update(data)
+        elif recorder.size == self._pipff_expected:
+            self._pipff_commit()
+        elif recorder.size > self._pipff_expected:
+            recorder.abort()
         return data
 
     def _pipff_short(self) -> bool:
@@ -541,9 +562,13 @@ class _Tee:
             if found is None:
                 return False
             body, size = found
-            head = body.read(self._pipff_received)
-            if size != self._pipff_expected or (
-                hashlib.sha256(head).digest() != self._pipff_prefix.digest()
+            received = (
+                self._pipff_prefix
+                if self._pipff_prefix is not None
+                else self._pipff_recorder.digest_so_far()
+            )
+            if size != self._pipff_expected or _prefix_digest(body, self._pipff_received) != (
+                received.digest()
             ):
                 body.close()
                 return False

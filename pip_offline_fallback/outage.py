@@ -11,7 +11,6 @@ import logging
 import socket
 import ssl
 import threading
-import urllib.parse
 from collections.abc import Mapping
 
 from pip_offline_fallback import compat
@@ -25,16 +24,6 @@ NETWORK_ERRORS = (
     compat.RequestsTimeout,  # connect and read timeouts
     compat.RequestsRetryError,  # 5xx answers that outlived pip's retries
 )
-
-
-def host_of(url: str) -> str:
-    """``scheme://host:port`` of a URL, without credentials: the unit that goes down."""
-    parts = urllib.parse.urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
-    return f"{parts.scheme}://{host}:{port}"
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

@@ -23,7 +23,7 @@ from typing import Any
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 
 from pip_offline_fallback import __version__, compat
-from pip_offline_fallback.outage import host_of as url_host
+from pip_offline_fallback.store import host_of as url_host
 from pip_offline_fallback.wheelhouse import project_of
 
 logger = logging.getLogger(__name__)

@@ -90,11 +90,15 @@ def url_key(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, ""))
 
 
-def _host_key(url: str) -> str:
-    """``scheme://host:port`` of a URL (default port filled in): what a host marker is named for."""
-    parts = urllib.parse.urlsplit(url_key(url))
+def host_of(url: str) -> str:
+    """``scheme://host:port`` of a URL, without credentials (default port filled in): the unit
+    that goes down, and what the store's host markers are named for."""
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
-    return f"{parts.scheme}://{parts.hostname or ''}:{port}"
+    return f"{parts.scheme}://{host}:{port}"
 
 
 def _digest(text: str) -> str:
@@ -167,7 +171,7 @@ class Store:
         return os.path.join(self._base, "blobs", sha256[:2], sha256)
 
     def _host_path(self, url: str) -> str:
-        return os.path.join(self._base, "hosts", _digest(_host_key(url)))
+        return os.path.join(self._base, "hosts", _digest(host_of(url)))
 
     # -- reading (no lock) -------------------------------------------------------------------
 
@@ -179,7 +183,7 @@ class Store:
 
     def knows_host_of(self, url: str) -> bool:
         """Whether anything was ever recorded from the host of ``url`` (one lstat per host)."""
-        key = _host_key(url)
+        key = host_of(url)
         known = self._hosts.get(key)
         if known is None:
             try:
@@ -337,14 +341,14 @@ class Store:
         except BaseException:
             _unlink_quietly(tmp_entry)
             raise
-        if not self._hosts.get(_host_key(url)):
+        if not self._hosts.get(host_of(url)):
             # A marker per host: a later run knows this host has local answers before asking it
             # for anything, even a page that was never recorded (one that was not found, say).
             marker = self._host_path(url)
             self._directory("hosts")
             with contextlib.suppress(FileExistsError):
                 os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666))
-            self._hosts[_host_key(url)] = True
+            self._hosts[host_of(url)] = True
 
     # -- administration (``pip-ff store``) --------------------------------------------------
 
@@ -517,7 +521,7 @@ class Store:
             if sha256 not in referenced:
                 why = "damaged" if blob.damaged else "no entry uses it"
                 result.add(blob.path, "blob", why, blob.size)
-        hosts_kept = {_digest(_host_key(i.url)) for i in inventory.entries if i.path not in removed}
+        hosts_kept = {_digest(host_of(i.url)) for i in inventory.entries if i.path not in removed}
         for name, path in inventory.hosts.items():
             if name not in hosts_kept:
                 result.add(path, "host", "nothing left from this host", 0)
@@ -745,6 +749,10 @@ class Recorder:
     def sha256(self) -> str:
         """The hex sha256 of every byte written so far (the whole body, once committed)."""
         return self._digest.hexdigest()
+
+    def digest_so_far(self) -> Any:
+        """A copy of the running sha256 of every byte written so far."""
+        return self._digest.copy()
 
     def write(self, data: bytes | memoryview) -> None:
         if self._file is None:

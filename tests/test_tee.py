@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import http.client
 import io
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
 from pip_offline_fallback.fallback import _Tee
+from pip_offline_fallback.store import Store
 
 BODY = bytes(range(256)) * 40  # 10 KiB
 CUT = 4096
@@ -102,3 +104,25 @@ def test_a_complete_transfer_never_asks_for_the_local_copy() -> None:
     tee = _Tee(CutStream(BODY, len(BODY), "eof"), None, len(BODY), None, spare_of(BODY, calls))
     assert read_all(tee) == BODY
     assert calls == []
+
+
+@pytest.mark.parametrize("matches", [True, False], ids=["same-copy", "other-copy"])
+def test_while_recording_the_recorders_hash_checks_the_prefix(
+    tmp_path: Path, matches: bool
+) -> None:
+    """With a recorder at work, what was received is hashed once (by the recorder), and that
+    hash decides; the half-received body is never committed either way."""
+    store = Store(str(tmp_path / "store"))
+    url = "http://index.invalid/files/pipff_gamma-1.0-py3-none-any.whl"
+    recorder = store.recorder(url, {})
+    assert recorder is not None
+    local = BODY if matches else b"\xff" + BODY[1:]
+    tee = _Tee(CutStream(BODY, CUT), recorder, len(BODY), None, spare_of(local, []))
+    if matches:
+        assert read_all(tee) == BODY
+    else:
+        with pytest.raises(http.client.IncompleteRead):
+            read_all(tee)
+    tee.close()
+    assert store.lookup(url) is None and not recorder.active
+    assert not list((tmp_path / "store" / "v1" / "tmp").iterdir())
