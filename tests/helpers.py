@@ -142,6 +142,72 @@ class ForwardingProxy:
         self.close()
 
 
+class TunnelProxy:
+    """An https proxy on loopback that answers CONNECT only after ``delay`` seconds, then relays
+    bytes both ways: a slow route that works (a proxy far away, a slow VPN)."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.connects: list[str] = []
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self._stop = threading.Event()
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        self._listener.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self._sockets.append(client)
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = client.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+            target = data.split(b" ", 2)[1].decode()
+            self.connects.append(target)
+            if self._stop.wait(self.delay):
+                return
+            host, port = target.rsplit(":", 1)
+            upstream = socket.create_connection((host, int(port)), timeout=10)
+            self._sockets.append(upstream)
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            threading.Thread(target=self._relay, args=(upstream, client), daemon=True).start()
+            self._relay(client, upstream)
+
+    def _relay(self, source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                chunk = source.recv(65536)
+                if not chunk:
+                    break
+                sink.sendall(chunk)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def __enter__(self) -> TunnelProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for sock in [self._listener, *self._sockets]:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
 def age_pip_cache(cache_dir: Path, seconds: float) -> int:
     """Make every entry of pip's HTTP cache look ``seconds`` older (its Date header).
 

@@ -9,16 +9,19 @@ kept-alive connection dies too; ``start()`` binds the same port again.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import html
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import socketserver
 import ssl
+import struct
 import sys
 import tarfile
 import tempfile
@@ -272,6 +275,14 @@ class IndexServer:
       bytes, then close the connection (``.metadata`` files are not cut).
     - ``fail_next``: path -> list of HTTP statuses; each request for that path answers the next
       status of its list (a flaky server), then the path is served normally.
+    - ``reset_next``: path -> count; that many requests for the path are answered with a TCP
+      reset and no response (a flaky server or network), then the path is served normally.
+    - ``credentials``: (user, password); every request without them gets 401.
+    - ``cdn_redirects``: ``/files/<name>`` answers 302 to ``/cdn/<name>?signature=<random>``
+      (a CDN or a pre-signed URL, as Artifactory, GitLab or S3-backed indexes do).
+    - ``set_cookie``: a ``Set-Cookie`` value sent with every response.
+    - ``redirects``: request path (with its query) -> location, answered with a 302.
+    - ``headers_seen``: (path, request headers) of every request.
     """
 
     def __init__(
@@ -300,6 +311,12 @@ class IndexServer:
         self.requests: list[tuple[str, str]] = []
         self.errors: list[str] = []
         self.fail_next: dict[str, list[int]] = {}
+        self.reset_next: dict[str, int] = {}
+        self.credentials: tuple[str, str] | None = None
+        self.cdn_redirects = False
+        self.set_cookie: str | None = None
+        self.redirects: dict[str, str] = {}
+        self.headers_seen: list[tuple[str, dict[str, str]]] = []
         self.connections = 0
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
@@ -460,6 +477,7 @@ class IndexServer:
     def _handle(self, handler: _Handler, *, head: bool) -> None:
         with self._lock:
             self.requests.append((handler.command, handler.path))
+            self.headers_seen.append((handler.path, dict(handler.headers.items())))
         if self.delay > 0 and self._stopping.wait(self.delay):
             handler.close_connection = True
             return
@@ -467,6 +485,37 @@ class IndexServer:
         with self._lock:
             failures = self.fail_next.get(path)
             status = failures.pop(0) if failures else None
+            reset = self.reset_next.get(path, 0) > 0
+            if reset:
+                self.reset_next[path] -= 1
+        if reset:
+            handler.close_connection = True
+            # SO_LINGER 0: close() sends a RST instead of a FIN (a reset, not a clean close).
+            handler.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
+            return
+        location = self.redirects.get(handler.path)
+        if location is not None:
+            self._send(
+                handler,
+                HTTPStatus.FOUND,
+                b"",
+                "text/plain",
+                head=head,
+                headers={"Location": location},
+            )
+            return
+        if self.credentials is not None and not self._authorized(handler):
+            self._send(
+                handler,
+                HTTPStatus.UNAUTHORIZED,
+                b"Unauthorized\n",
+                "text/plain",
+                head=head,
+                headers={"WWW-Authenticate": 'Basic realm="pipff"'},
+            )
+            return
         try:
             if status is not None:
                 self._send(handler, HTTPStatus(status), b"Try again\n", "text/plain", head=head)
@@ -492,6 +541,18 @@ class IndexServer:
             self._project_page(handler, canonical, head=head)
             return
         match = re.fullmatch(r"/files/([^/]+)", path)
+        if match and self.cdn_redirects and not match.group(1).endswith(".metadata"):
+            signature = secrets.token_hex(8)
+            self._send(
+                handler,
+                HTTPStatus.FOUND,
+                b"",
+                "text/plain",
+                head=head,
+                headers={"Location": f"/cdn/{match.group(1)}?signature={signature}"},
+            )
+            return
+        match = match or re.fullmatch(r"/cdn/([^/]+)", path)
         if match:
             self._file(handler, match.group(1), head=head)
             return
@@ -510,6 +571,8 @@ class IndexServer:
     ) -> None:
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)
+        if self.set_cookie:
+            handler.send_header("Set-Cookie", self.set_cookie)
         handler.send_header("Content-Length", str(len(body)))
         for key, value in (headers or {}).items():
             handler.send_header(key, value)
@@ -524,6 +587,12 @@ class IndexServer:
                 handler.connection.shutdown(socket.SHUT_RDWR)
             return
         handler.wfile.write(body)
+
+    def _authorized(self, handler: _Handler) -> bool:
+        assert self.credentials is not None
+        user, password = self.credentials
+        expected = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return handler.headers.get("Authorization") == f"Basic {expected}"
 
     def _redirect(self, handler: _Handler, location: str, *, head: bool) -> None:
         body = f"Moved to {location}\n".encode()
