@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from pip_offline_fallback.config import (
     parse_duration_seconds,
     parse_mode,
     settings_from_environ,
+    without_credentials,
 )
 from pip_offline_fallback.errors import UsageError
 from pip_offline_fallback.interpreter import has_hook, python_option
@@ -89,8 +91,11 @@ def split_args(argv: Sequence[str]) -> tuple[Options, list[str]]:
             elif name == "--fallback-report":
                 options.report = os.path.abspath(os.path.expanduser(value))
             elif name == "--fallback-index-url":
-                if not value.startswith(("http://", "https://")):
-                    raise UsageError(f"{name} must be an http:// or https:// URL, not {value!r}")
+                if not re.fullmatch(r"https?://\S+", value):
+                    raise UsageError(
+                        f"{name} must be an http:// or https:// URL (or PRIMARY_URL=MIRROR_URL), "
+                        f"not {without_credentials(value)!r}"
+                    )
                 options.fallback_index_urls.append(value)
             elif name == "--max-stale":
                 options.max_stale = parse_duration_seconds(value, name)

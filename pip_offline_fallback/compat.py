@@ -34,6 +34,7 @@ from pip._vendor.requests.adapters import HTTPAdapter  # noqa: E402
 from pip._vendor.urllib3.response import HTTPResponse  # noqa: E402
 from pip._vendor.urllib3.util.retry import Retry  # noqa: E402
 
+RequestsRequest = requests.Request
 RequestsConnectionError = requests.exceptions.ConnectionError
 RequestsTimeout = requests.exceptions.Timeout
 RequestsRetryError = requests.exceptions.RetryError
@@ -69,6 +70,20 @@ url_to_path: Any = _first(("pip._internal.utils.urls", "url_to_path"))
 # pip copies file:// links (wheelhouse files) itself, without the session.
 prepare: Any = importlib.import_module("pip._internal.operations.prepare")
 redact_auth_from_url: Any = _first(("pip._internal.utils.misc", "redact_auth_from_url"))
+# requests' own rules: which proxy a URL goes through, and netrc credentials for a URL.
+select_proxy: Any = requests.utils.select_proxy
+get_netrc_auth: Any = requests.utils.get_netrc_auth
+
+
+def _pip_default_timeout() -> float:
+    """pip's built-in ``--timeout`` (15 s): any other value was chosen by the user (a flag, an
+    environment variable or a configuration file), and pip-ff never shortens it."""
+    option = _first(("pip._internal.cli.cmdoptions", "timeout"))
+    default = getattr(option, "keywords", {}).get("default", 15)
+    return float(default)
+
+
+PIP_DEFAULT_TIMEOUT = _pip_default_timeout()
 
 _REQUIRED = {
     "PipSession.mount": lambda: PipSession.mount,
@@ -159,18 +174,15 @@ def make_raw_response(body: Any, headers: dict[str, str], request: Any, status: 
     )
 
 
-def fast_retries(retries: Any, *, status: bool) -> Any:
-    """pip's retry policy minus retries of failed connections and reads (and of 5xx answers,
-    unless ``status``).
+def fast_retries(retries: Any) -> Any:
+    """pip's retry policy minus retries of connections that could not be made.
 
-    Used when a local answer exists: a dead index (or a proxy answering 503) then costs one
-    attempt, not pip's six attempts with back-off (7.5 s per page on a DNS failure or a 503,
-    minutes on a black hole), and the local answer is used and reported. A URL with no local
-    answer, on a host that has some, keeps pip's retries of 5xx answers (``status``): a server
-    that answers is up, and what it says after a retry is the only answer there is.
+    Used while a local answer exists: a refused, unresolvable or black-holed index, or a proxy
+    that can't open a tunnel (urllib3 counts those as "other" errors), then costs one attempt
+    instead of pip's six with back-off (7.5 s per page, minutes in a black hole). Everything
+    that means the index answered keeps pip's retries: a reset or a read error (``read``) and
+    a 5xx (``status``), so a flaky index gives exactly plain pip's result.
     """
     if not isinstance(retries, Retry):
         retries = Retry.from_int(retries)
-    if status:
-        return retries.new(connect=0, read=0, other=0)
-    return retries.new(connect=0, read=0, other=0, status=0)
+    return retries.new(connect=0, other=0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import logging
 import os
+import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 
@@ -156,6 +157,11 @@ def settings_from_environ(environ: Mapping[str, str], *, default: Mode | None) -
     )
 
 
+def without_credentials(value: str) -> str:
+    """A URL (or ``PRIMARY=MIRROR``) without any ``user:password@``."""
+    return re.sub(r"(https?://)[^/@\s]*@", r"\1", value)
+
+
 def export(settings: Settings, environ: MutableMapping[str, str]) -> None:
     """Write settings into an environment so that child pip processes run the same way."""
     environ[MODE_VARIABLE] = settings.mode.value
@@ -167,6 +173,10 @@ def export(settings: Settings, environ: MutableMapping[str, str]) -> None:
     if settings.max_stale is not None:
         environ[MAX_STALE_VARIABLE] = repr(settings.max_stale)
     if settings.fallback_index_urls:
-        environ[FALLBACK_INDEX_VARIABLE] = " ".join(settings.fallback_index_urls)
+        # Without their credentials: every process the child pip starts (a build backend, say)
+        # would read them. A child asks a mirror that needs them with netrc's, or not at all.
+        environ[FALLBACK_INDEX_VARIABLE] = " ".join(
+            without_credentials(u) for u in settings.fallback_index_urls
+        )
     # Not the report: it describes this run; a child pip (build isolation) must not overwrite it.
     environ.pop(REPORT_VARIABLE, None)

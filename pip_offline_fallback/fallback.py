@@ -18,14 +18,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pip_offline_fallback import compat, config
+from pip_offline_fallback import compat, config, mirrors, plausible
 from pip_offline_fallback.config import Mode, Settings
 from pip_offline_fallback.httpcache import PipHttpCache
 from pip_offline_fallback.outage import (
     NETWORK_ERRORS,
+    PROXY_GATEWAY_STATUSES,
+    ROUTE,
+    THROTTLED,
     UNREACHABLE_STATUSES,
     Outage,
-    describe,
+    classify,
+    proxy_route,
 )
 from pip_offline_fallback.report import (
     FALLBACK_INDEX,
@@ -61,10 +65,11 @@ class Fallback:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.outage = Outage(settings.unreachable)
+        self.fallback_indexes = _fallback_indexes(settings.fallback_index_urls)
         self.report = Report(
             mode=settings.mode.value,
             path=settings.report,
-            fallback_indexes=settings.fallback_index_urls,
+            fallback_indexes=[m.url for m in self.fallback_indexes],
         )
         self.store: Store | None = Store(settings.store) if settings.store else None
         self.http_caches = [PipHttpCache(d) for d in settings.pip_caches]
@@ -73,18 +78,31 @@ class Fallback:
         # prefer-offline: URLs whose local answer could not satisfy a requirement; ask the index.
         self.refresh: set[str] = set()
         self.primaries: list[str] = []  # the index URLs of the command (normalised, with "/")
-        self.mirror_hosts = {host_of(m) for m in settings.fallback_index_urls}
+        self.mirror_hosts = {host_of(m.url) for m in self.fallback_indexes}
+        # pip's --timeout was chosen by the user: the connect deadline never shortens it.
+        self.timeout_chosen = False
         self._mirror_attempt = threading.local()
+        # Redirect targets (URL keys) not yet recorded -> the links that led there.
+        self._redirects: dict[str, list[str]] = {}
+        self._redirects_lock = threading.Lock()
         self._watch = threading.local()
 
     # -- set-up ------------------------------------------------------------------------------
 
-    def configure(self, cache_dir: str | None, index_urls: Sequence[str] = ()) -> None:
-        """Learn pip's cache directory and index URLs (the command's options) before a session."""
+    def configure(
+        self,
+        cache_dir: str | None,
+        index_urls: Sequence[str] = (),
+        timeout: float | None = None,
+    ) -> None:
+        """Learn pip's cache directory, index URLs and timeout (the command's options) before a
+        session."""
         for index_url in index_urls:
-            primary = url_key(index_url).rstrip("/") + "/"
+            primary = mirrors.primary_key(index_url)
             if primary not in self.primaries:
                 self.primaries.append(primary)
+        if timeout is not None and timeout != compat.PIP_DEFAULT_TIMEOUT:
+            self.timeout_chosen = True
         if cache_dir and not any(c.cache_dir == cache_dir for c in self.http_caches):
             self.http_caches.insert(0, PipHttpCache(cache_dir))
         if cache_dir and self.wheel_cache_dir is None:
@@ -111,101 +129,214 @@ class Fallback:
         if request.method not in ("GET", "HEAD") or not url.startswith(("http://", "https://")):
             return send(request, **kwargs)
         host = host_of(url)
+        proxy = compat.select_proxy(url, kwargs.get("proxies"))
+        via = proxy_route(host_of(proxy)) if proxy else None
+        asking_mirror = getattr(self._mirror_attempt, "active", False)
         if self.settings.mode is Mode.OFFLINE:
             return self._forced_local(adapter, request, host, "offline mode")
-        cause = self.outage.cause(host)
+        cause = self.outage.cause(host) or (self.outage.cause(via) if via else None)
         if cause is not None:
-            mirrored = self._from_mirrors(adapter, request, kwargs)
-            if mirrored is not None:
-                return mirrored
-            return self._forced_local(adapter, request, host, cause)
+            if asking_mirror:
+                raise self._no_local_copy(request, host, cause)
+            return self._answer_down(adapter, request, kwargs, host, cause)
         if self.settings.mode is Mode.PREFER_OFFLINE and url not in self.refresh:
             local = self._local(adapter, request, forced=False)
             if local is not None:
                 return local
-        answer_here = self._has_local(url) or getattr(self._mirror_attempt, "active", False)
-        fast = answer_here or self._host_has_local(url)
+        fast = asking_mirror or self._has_local(url) or self._host_has_local(url)
         if fast:
             kwargs = dict(kwargs, timeout=self._deadline(kwargs.get("timeout")))
-        with _retries(adapter, fast, status=not answer_here):
+        with _retries(adapter, fast):
             try:
                 response = send(request, **kwargs)
             except NETWORK_ERRORS as exc:
-                cause = describe(exc)
-                self._went_down(host, cause)
-                mirrored = self._from_mirrors(adapter, request, kwargs)
-                if mirrored is not None:
-                    return mirrored
-                local = self._local_or_mirrored(adapter, request)
-                if local is None:
-                    self._note(Outcome(request.url, "failed", forced=True))
-                    raise self._no_local_copy(request, host, cause) from exc
-                return local
-        if response.status_code in UNREACHABLE_STATUSES:
-            self._went_down(host, f"server answered {response.status_code}")
-            mirrored = self._from_mirrors(adapter, request, kwargs)
-            if mirrored is None:
-                mirrored = self._local_or_mirrored(adapter, request)
-            if mirrored is not None:
+                kind, cause = classify(exc)
+                if via and url.startswith("http://") and cause in _PROXY_GATEWAY_CAUSES:
+                    # A 502/503/504 outlived pip's retries on a request the proxy forwards
+                    # itself: the proxy's word that it can't reach the index (see below).
+                    kind, cause = ROUTE, cause.replace("server", "proxy")
+                if kind == ROUTE:
+                    self._went_down(via if via and _through_proxy(cause) else host, cause)
+                if asking_mirror:
+                    raise
+                if kind == ROUTE:
+                    return self._answer_down(adapter, request, kwargs, host, cause, exc)
+                return self._answer_failed(adapter, request, cause, exc)
+        status = response.status_code
+        if via and status in PROXY_GATEWAY_STATUSES and url.startswith("http://"):
+            # The proxy forwards plain-http requests itself: this is its word that it could
+            # not reach the index (after pip's retries), for every host behind it.
+            cause = f"proxy answered {status}"
+            self._went_down(via, cause)
+            if asking_mirror:
+                return response
+            response.close()
+            return self._answer_down(adapter, request, kwargs, host, cause)
+        if (status in UNREACHABLE_STATUSES or status == THROTTLED) and not asking_mirror:
+            local = self._answer_failed(adapter, request, f"server answered {status}", None)
+            if local is not None:
                 response.close()
-                return mirrored
-            self._note(Outcome(request.url, "failed", forced=True))
+                return local
             return response
         mirror = host in self.mirror_hosts
+        fresh = (
+            request.method == "GET" and status == 200 and not getattr(response, "from_cache", False)
+        )
+        if fresh:
+            doubt = self._doubt(request, response)
+            if doubt is not None:
+                if asking_mirror:
+                    return response  # the chain weighs it (_from_mirrors); never recorded
+                return self._doubted(adapter, request, kwargs, response, host, doubt)
         self._note(Outcome(url, FALLBACK_INDEX if mirror else NETWORK))
-        if request.method == "GET" and response.status_code == 200:
+        if request.method == "GET" and status == 200:
             from_cache = getattr(response, "from_cache", False)
             source = PIP_CACHE if from_cache else FALLBACK_INDEX if mirror else NETWORK
             self.report.file_served(url, source)
             if not from_cache and "range" not in request.headers:
                 self._record(
-                    request, response, stream=bool(kwargs.get("stream")), spare=answer_here
+                    request,
+                    response,
+                    stream=bool(kwargs.get("stream")),
+                    spare=self._has_local(url),
                 )
+        elif request.method == "GET" and response.is_redirect:
+            self._redirected(url, response)
         return response
 
-    def _index_suffix(self, url: str) -> str | None:
-        """The part of a URL below one of the command's index URLs (e.g. ``six/``), if any."""
+    def _doubt(self, request: Any, response: Any) -> str | None:
+        """Why a 200 answer can't be what was asked (a captive portal's page), or None."""
+        content_type = response.headers.get("content-type", "")
+        if plausible.is_distribution_url(request.url):
+            return plausible.doubt_about_file(content_type)
+        project = getattr(self._watch, "project", None)
+        if project is None:
+            return None
+        return plausible.doubt_about_page(project, content_type, response.content)
+
+    def _doubted(
+        self,
+        adapter: Any,
+        request: Any,
+        kwargs: dict[str, Any],
+        response: Any,
+        host: str,
+        doubt: str,
+    ) -> Any:
+        """An answer that can't be what was asked: never recorded; local data answers instead.
+
+        An HTML page where a file was asked is no index at all: the host counts as unreachable
+        for the run. A project page that lists nothing of its project is answered locally
+        when local data exists (an index may really have emptied a project's page); otherwise
+        pip gets the page as it came.
+        """
+        if plausible.is_distribution_url(request.url):
+            response.close()
+            self._went_down(host, doubt)
+            return self._answer_down(adapter, request, kwargs, host, doubt)
+        local = self._answer_failed(adapter, request, doubt, None)
+        if local is not None:
+            response.close()
+            return local
+        return response
+
+    def _answer_down(
+        self,
+        adapter: Any,
+        request: Any,
+        kwargs: dict[str, Any],
+        host: str,
+        cause: str,
+        exc: BaseException | None = None,
+    ) -> Any:
+        """The answer for a request to a route that is down: the primary's mirrors, then local
+        sources; pip-ff's "no local copy" error when neither has it."""
+        mirrored = self._from_mirrors(adapter, request, kwargs)
+        if mirrored is not None:
+            return mirrored
+        local = self._local_or_mirrored(adapter, request)
+        if local is not None:
+            return local
+        self._note(Outcome(request.url, "failed", forced=True))
+        raise self._no_local_copy(request, host, cause) from exc
+
+    def _answer_failed(
+        self, adapter: Any, request: Any, cause: str, exc: BaseException | None
+    ) -> Any:
+        """A URL the index answered badly after pip's retries: its local copy, said so; else
+        pip-ff's "no local copy" error (for ``exc``) or None (pip gets the answer it had)."""
+        local = self._local_or_mirrored(adapter, request)
+        self.report.url_failed(request.url, cause, local=local is not None)
+        if local is None:
+            self._note(Outcome(request.url, "failed", forced=True))
+            if exc is not None:
+                raise compat.RequestsConnectionError(
+                    f"pip-ff: {compat.redact(request.url)} failed after pip's retries ({cause}) "
+                    "and there is no local copy",
+                    request=request,
+                ) from exc
+        return local
+
+    def _index_suffix(self, url: str) -> tuple[str, str] | None:
+        """(the primary index, the part of the URL below it, e.g. ``six/``), if any."""
         key = url_key(url)
         for primary in self.primaries:
             if key.startswith(primary):
-                return key[len(primary) :]
+                return primary, key[len(primary) :]
         return None
 
-    def _from_mirrors(self, adapter: Any, request: Any, kwargs: dict[str, Any]) -> Any:
-        """Ask the fallback indexes, in order, for a page of the unreachable primary index.
+    def _mirrors_of(self, primary: str) -> list[mirrors.FallbackIndex]:
+        default = self.primaries[0] if self.primaries else None
+        return [m for m in self.fallback_indexes if m.serves(primary, default)]
 
-        Each goes through the session's own adapter for its URL (and so through :meth:`send`):
-        a dead mirror is marked down as fast as a dead primary, an answer is recorded.
+    def _from_mirrors(self, adapter: Any, request: Any, kwargs: dict[str, Any]) -> Any:
+        """Ask the primary's own fallback indexes, in order, for a page of that primary.
+
+        Each request goes through the session (and so through :meth:`send`): a dead mirror is
+        marked down as fast as a dead primary, an answer is recorded. The first mirror that
+        answers decides; "not found", or a page that lists nothing of the project, ends the
+        chain (local sources answer), so no later index can serve what this one lacks.
         """
-        if not self.settings.fallback_index_urls or request.method != "GET":
+        if not self.fallback_indexes or request.method != "GET":
             return None
-        suffix = self._index_suffix(request.url)
+        found = self._index_suffix(request.url)
         session_ref = adapter.__dict__.get("_pipff_session")
         session = session_ref() if session_ref is not None else None
-        if suffix is None or session is None:
+        if found is None or session is None:
             return None
-        for mirror in self.settings.fallback_index_urls:
-            if self.outage.cause(host_of(mirror)) is not None:
-                continue
-            mirror_url, mirror_request, auth = _mirror_request(request, mirror, suffix)
-            if auth is not None:
-                # The mirror's pages link its files: pip's own auth must know them by host.
-                compat.remember_credentials(session, mirror_url, auth)
+        primary, suffix = found
+        project = getattr(self._watch, "project", None)
+        for mirror in self._mirrors_of(primary):
             self._mirror_attempt.active = True
             try:
-                response = session.get_adapter(mirror_url).send(mirror_request, **kwargs)
+                response = mirrors.fetch(
+                    session, mirror, suffix, request.headers.get("Accept"), **kwargs
+                )
             except NETWORK_ERRORS:
                 continue  # send() marked that mirror down
             finally:
                 self._mirror_attempt.active = False
-            if response.status_code in UNREACHABLE_STATUSES or response.status_code >= 400:
+            status = response.status_code
+            if status in UNREACHABLE_STATUSES or status == THROTTLED:
                 response.close()
                 continue
-            self.report.mirror_used(mirror)
+            if status != 200 or (
+                project is not None
+                and plausible.doubt_about_page(
+                    project, response.headers.get("content-type", ""), response.content
+                )
+            ):
+                response.close()
+                return None
+            self.report.mirror_used(mirror.url)
             return response
         return None
 
     def _deadline(self, timeout: Any) -> Any:
+        """pip's timeout with the connect deadline as its connect part; pip's own timeout for
+        reading, and untouched when the user chose it."""
+        if self.timeout_chosen:
+            return timeout
         deadline = self.settings.connect_timeout
         if isinstance(timeout, tuple):
             connect, read = timeout
@@ -234,11 +365,13 @@ class Fallback:
         in turn (the mirror's host is down).
         """
         local = self._local(adapter, request, forced=True)
-        suffix = self._index_suffix(request.url) if local is None else None
-        if suffix is None or request.method != "GET":
+        found = self._index_suffix(request.url) if local is None else None
+        if found is None or request.method != "GET":
             return local
-        for mirror in self.settings.fallback_index_urls:
-            local = self._local(adapter, _mirror_request(request, mirror, suffix)[1], forced=True)
+        primary, suffix = found
+        for mirror in self._mirrors_of(primary):
+            url = mirrors.without_credentials(mirror.url).rstrip("/") + "/" + suffix
+            local = self._local(adapter, _local_request(request, url), forced=True)
             if local is not None:
                 return local
         return None
@@ -325,8 +458,10 @@ class Fallback:
     def _from_record(
         self, adapter: Any, request: Any, forced: bool, limit: float | None, too_old: list[float]
     ) -> Any:
-        entry = self.store.lookup(request.url) if self.store is not None else None
-        if entry is None or self.store is None:
+        if self.store is None:
+            return None
+        entry = self.store.lookup(request.url, self._identity(request))
+        if entry is None:
             return None
         if limit is not None and entry.age > limit:
             too_old.append(entry.fetched)
@@ -348,50 +483,80 @@ class Fallback:
         if self.store is None:
             return
         try:
+            identity = self._identity(request)
             length = response.headers.get("content-length")
             raw = response.raw
-            if length is not None and getattr(raw, "_fp", None) is not None:
-                recorder = self.store.recorder(request.url, response.headers)
+            consumed = getattr(response, "_content_consumed", False)  # read by _doubt
+            if length is not None and not consumed and getattr(raw, "_fp", None) is not None:
+                recorder = self.store.recorder(request.url, response.headers, identity)
                 if recorder is not None or spare:
                     raw._fp = _Tee(
                         raw._fp,
                         recorder,
                         int(length),
-                        self._hashed(request.url),
-                        self._spare(request.url) if spare else None,
+                        self._committer(request.url),
+                        self._spare(request.url, identity) if spare else None,
                     )
-            elif not stream:
-                # No length (chunked page): pip reads the whole page anyway; keep it decoded.
+            elif consumed or not stream:
+                # A page already read, or one with no length (chunked): pip reads the whole
+                # page anyway; keep it decoded.
                 content = response.content
                 headers = {
                     k: v for k, v in response.headers.items() if k.lower() != "content-encoding"
                 }
-                recorder = self.store.recorder(request.url, headers)
+                recorder = self.store.recorder(request.url, headers, identity)
                 if recorder is not None:
                     recorder.write(content)
                     recorder.commit()
+                    if recorder.sha256:
+                        self._committed(request.url, recorder.sha256)
         except Exception as exc:
             logger.debug("pip-ff: not recording %s: %r", compat.redact(request.url), exc)
 
-    def _spare(self, url: str) -> Any:
+    def _identity(self, request: Any) -> str | None:
+        """Who asked: a record made with credentials answers only the same credentials."""
+        if self.store is None:
+            return None
+        return self.store.identity(request.headers.get("Authorization"))
+
+    def _spare(self, url: str, identity: str | None) -> Any:
         """For a transfer that drops short: the verified local copy of ``url`` and its size."""
 
         def spare() -> tuple[Any, int] | None:
-            entry = self.store.lookup(url) if self.store is not None else None
+            entry = self.store.lookup(url, identity) if self.store is not None else None
             body = self.store.open_verified(entry) if self.store and entry else None
             if entry is None or body is None:
                 return None
-            self._went_down(host_of(url), "connection dropped mid-transfer")
+            # The same bytes as far as they came: the file pip gets is the one the index sent.
+            self.report.url_failed(url, "connection dropped mid-transfer", local=True)
             self.report.file_served(url, RECORD, sha256=entry.sha256)
             return body, entry.size
 
         return spare
 
-    def _hashed(self, url: str) -> Any:
-        def hashed(sha256: str) -> None:
-            self.report.file_hashed(url, sha256)
+    def _committer(self, url: str) -> Any:
+        def committed(sha256: str) -> None:
+            self._committed(url, sha256)
 
-        return hashed
+        return committed
+
+    def _committed(self, url: str, sha256: str) -> None:
+        """A body of ``url`` is in the record: for the report, and for the links that
+        redirected to it (filed under their own URL too, so that they resolve offline)."""
+        self.report.file_hashed(url, sha256)
+        with self._redirects_lock:
+            sources = self._redirects.pop(url_key(url), [])
+        for source in sources:
+            if self.store is not None and self.store.alias(source, url):
+                self._committed(source, sha256)
+
+    def _redirected(self, url: str, response: Any) -> None:
+        """A link answered with a redirect (a CDN, a pre-signed URL): remember where it led."""
+        location = response.headers.get("location")
+        if location:
+            target = url_key(urllib.parse.urljoin(url, location))
+            with self._redirects_lock:
+                self._redirects.setdefault(target, []).append(url)
 
     def local_file_served(self, url: str) -> None:
         """pip opened a file:// URL: a wheelhouse file, or a wheel pip built earlier from an
@@ -416,15 +581,16 @@ class Fallback:
         return getattr(self._watch, "outcomes", None) is not None
 
     @contextlib.contextmanager
-    def watching(self) -> Iterator[list[Outcome]]:
-        """Collect the outcomes of the requests made inside the block (one index page fetch)."""
+    def watching(self, project: str | None = None) -> Iterator[list[Outcome]]:
+        """Collect the outcomes of the requests made inside the block (one index page fetch of
+        ``project``)."""
         outcomes: list[Outcome] = []
-        previous = getattr(self._watch, "outcomes", None)
-        self._watch.outcomes = outcomes
+        previous = getattr(self._watch, "outcomes", None), getattr(self._watch, "project", None)
+        self._watch.outcomes, self._watch.project = outcomes, project
         try:
             yield outcomes
         finally:
-            self._watch.outcomes = previous
+            self._watch.outcomes, self._watch.project = previous
 
     def _note(self, outcome: Outcome) -> None:
         outcomes = getattr(self._watch, "outcomes", None)
@@ -453,30 +619,34 @@ class Fallback:
         ]
 
 
-def _split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None:
-        return url, None
-    host = parts.hostname or ""
-    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
-    clean = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-    user = urllib.parse.unquote(parts.username)
-    return clean, (user, urllib.parse.unquote(parts.password or ""))
+def _fallback_indexes(values: Sequence[str]) -> list[mirrors.FallbackIndex]:
+    found = []
+    for value in values:
+        try:
+            found.append(mirrors.parse_fallback_index(value))
+        except ValueError as exc:
+            logger.warning("pip-ff: ignoring fallback index %s", exc)
+    return found
 
 
-def _mirror_request(request: Any, mirror: str, suffix: str) -> tuple[str, Any, Any]:
-    """The request for the same page on a fallback index: its URL, the request, its credentials.
+_PROXY_GATEWAY_CAUSES = frozenset(f"server answered {s}" for s in PROXY_GATEWAY_STATUSES)
 
-    Credentials meant for the primary never travel to another host; the mirror's own
-    (user:password@ in its URL) go in a header, never in a URL that might be logged.
-    """
-    mirror_request = request.copy()
-    mirror_request.headers.pop("Authorization", None)
-    mirror_url, auth = _split_credentials(mirror.rstrip("/") + "/" + suffix)
-    mirror_request.prepare_url(mirror_url, None)
-    if auth is not None:
-        mirror_request.prepare_auth(auth, mirror_url)
-    return mirror_url, mirror_request, auth
+
+def _through_proxy(cause: str) -> bool:
+    """Whether a route-level failure is the proxy's (every host behind it) or the host's."""
+    return cause.startswith("proxy") or cause in (
+        "DNS lookup failed",
+        "connection refused",
+        "connection timed out",
+        "network unreachable",
+    )
+
+
+def _local_request(request: Any, url: str) -> Any:
+    """A copy of ``request`` for another URL, only to look that URL up locally (never sent)."""
+    local = request.copy()
+    local.prepare_url(url, None)
+    return local
 
 
 def _prefix_digest(body: Any, size: int) -> bytes:
@@ -639,14 +809,14 @@ _override = threading.local()
 
 
 @contextlib.contextmanager
-def _retries(adapter: Any, fast: bool, *, status: bool) -> Iterator[None]:
-    """Within the block, this thread's requests use pip's retries minus connection retries
-    (see compat.fast_retries)."""
+def _retries(adapter: Any, fast: bool) -> Iterator[None]:
+    """Within the block, this thread's requests use pip's retries minus retries of connections
+    that could not be made (see compat.fast_retries)."""
     if not fast:
         yield
         return
     previous = getattr(_override, "retries", None)
-    _override.retries = compat.fast_retries(adapter.__dict__.get("max_retries", 0), status=status)
+    _override.retries = compat.fast_retries(adapter.__dict__.get("max_retries", 0))
     try:
         yield
     finally:

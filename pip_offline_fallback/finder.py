@@ -37,7 +37,7 @@ def wrap_process_project_url(original: Any) -> Any:
         if engine is None:
             return original(self, project_url, link_evaluator)
         project = link_evaluator.project_name
-        with engine.watching() as outcomes:
+        with engine.watching(project) as outcomes:
             try:
                 candidates = original(self, project_url, link_evaluator)
             except Exception as exc:

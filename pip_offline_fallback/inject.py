@@ -53,7 +53,11 @@ def _wrap_build_session(original: Any) -> Any:
                     primary = getattr(options, "index_url", None)
                     index_urls = [primary] if primary else []
                     index_urls += list(getattr(options, "extra_index_urls", None) or [])
-                engine.configure(getattr(options, "cache_dir", None) or None, index_urls)
+                engine.configure(
+                    getattr(options, "cache_dir", None) or None,
+                    index_urls,
+                    getattr(options, "timeout", None),
+                )
             except Exception as exc:
                 logger.debug("pip-ff: configure failed: %r", exc)
         return original(self, options, *args, **kwargs)

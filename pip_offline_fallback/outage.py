@@ -1,8 +1,12 @@
-"""What counts as "the index can't be reached", and which hosts are down for the rest of the run.
+"""What counts as "the index can't be reached", and which routes are down for the rest of the run.
 
-Only unreachability triggers a fallback: no connection, no answer, a proxy or gateway that could
-not reach the index, a TLS handshake that failed. Any answer the index did give (401, 403, 404,
-a hash mismatch) is pip's to report.
+An outage is a route that can't be reached, decided at the connection level: a DNS failure, a
+refused connection, no route, a connect (or a proxy's CONNECT) not done within the deadline, a
+proxy that answers CONNECT with 502/503/504, a TLS handshake that failed. Only these mark a route
+down for the run; a dead proxy marks every host behind it down. An index that answers is up: a
+5xx, a 429, a reset or a read error first gets pip's own retries, and only when those are spent
+does pip-ff answer that one URL locally. Any other answer (401, 403, 404, a hash mismatch) is
+pip's to report.
 """
 
 from __future__ import annotations
@@ -19,6 +23,31 @@ logger = logging.getLogger(__name__)
 
 # Answers that come from a gateway or an overloaded index, not from the index's knowledge.
 UNREACHABLE_STATUSES = frozenset({500, 502, 503, 504, 520, 521, 522, 523, 524, 527})
+# What a proxy answers when it could not reach the index (for a plain-http request it forwards).
+PROXY_GATEWAY_STATUSES = frozenset({502, 503, 504})
+THROTTLED = 429
+
+# How a failed request is treated (see classify).
+ROUTE = "route"  # the route can't be reached: down for the rest of the run
+ANSWERED = "answered"  # something answered, badly, after pip's retries: this URL alone
+
+# Causes that say the route itself is gone (describe()'s words).
+_ROUTE_CAUSES = frozenset(
+    {
+        "DNS lookup failed",
+        "connection refused",
+        "network unreachable",
+        "connection timed out",
+        "TLS handshake failed",
+        "proxy error",
+        "proxy answered 502",
+        "proxy answered 503",
+        "proxy answered 504",
+        # A read timeout before any answer, after pip's read retries: the server accepts
+        # connections and never says a word (a hung process, a half-open firewall).
+        "read timed out",
+    }
+)
 NETWORK_ERRORS = (
     compat.RequestsConnectionError,  # DNS, refused, reset, proxy and TLS errors
     compat.RequestsTimeout,  # connect and read timeouts
@@ -89,6 +118,17 @@ def describe(exc: BaseException) -> str:
     if "remotedisconnected" in text or "connection aborted" in text or "closed connection" in text:
         return "connection dropped"
     return "connection failed"
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """(ROUTE or ANSWERED, cause) for a request that raised after pip's retries."""
+    cause = describe(exc)
+    return (ROUTE if cause in _ROUTE_CAUSES else ANSWERED), cause
+
+
+def proxy_route(proxy_url: str) -> str:
+    """The outage key of a proxy: every host reached through it shares its fate."""
+    return f"proxy {proxy_url}"
 
 
 class Outage:

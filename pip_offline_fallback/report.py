@@ -117,6 +117,7 @@ class Report:
         self.mode = mode
         self.path = path
         self.unreachable: dict[str, str] = {}
+        self.failed: dict[str, str] = {}  # URL (redacted) -> what the index did, after retries
         self.pages: dict[str, StalePage] = {}
         self.distributions: dict[str, Distribution] = {}
         self.missing: dict[str, Missing] = {}
@@ -135,6 +136,16 @@ class Report:
                 compat.redact(host),
                 cause,
             )
+
+    def url_failed(self, url: str, cause: str, *, local: bool) -> None:
+        """The index answered one URL badly, after pip's retries; ``local``: a local copy
+        answered instead (said at once), else pip's own error follows."""
+        key = compat.redact(url.split("#", 1)[0])
+        with self._lock:
+            first = key not in self.failed
+            self.failed[key] = cause
+        if first and local:
+            logger.warning("pip-ff: %s: %s; using the local copy", key, cause)
 
     def mirror_used(self, url: str) -> None:
         with self._lock:
@@ -189,8 +200,16 @@ class Report:
 
     @property
     def engaged(self) -> bool:
-        local = any(d.source != NETWORK for d in self.distributions.values())
-        return bool(self.unreachable or self.pages or local or self.offline_mode or self.too_old)
+        # pip's own HTTP cache answering an online run is plain pip, not a fallback.
+        local = any(d.source not in (NETWORK, PIP_CACHE) for d in self.distributions.values())
+        return bool(
+            self.unreachable
+            or self.failed
+            or self.pages
+            or local
+            or self.offline_mode
+            or self.too_old
+        )
 
     def _pinned(self, project: str) -> bool:
         specs = self.specifiers.get(project, set())
@@ -198,9 +217,14 @@ class Report:
 
     def _where(self) -> str:
         causes = ", ".join(f"{compat.redact(h)} ({c})" for h, c in self.unreachable.items())
+        if self.failed and not causes:
+            failed = ", ".join(f"{u} ({c})" for u, c in self.failed.items())
+            causes = f"the index failed: {failed}"
         chain = ", ".join(
             f"{compat.redact(u)} ({self._mirror_state(u)})" for u in self.fallback_indexes
         )
+        if causes and not self.unreachable:
+            return causes
         if causes and chain:
             return f"unreachable: {causes}; fallback indexes: {chain}"
         if causes:
@@ -309,6 +333,7 @@ class Report:
             "pip_version": compat.PIP_VERSION_TEXT,
             "mode": self.mode,
             "fallback_engaged": self.engaged,
+            "failed_requests": [{"url": u, "cause": c} for u, c in self.failed.items()],
             "unreachable": [
                 {"host": compat.redact(h), "cause": c} for h, c in self.unreachable.items()
             ],

@@ -6,6 +6,9 @@ Layout under the store root (``<pip cache dir>/pip-ff`` by default)::
     v1/blobs/<s[:2]>/<s>          s = sha256 of the body, as received
     v1/tmp/rec-*                  bodies being received (a killed process may leave one)
     v1/lock                       the store lock (see below)
+    v1/key                        a random key: an entry recorded with credentials carries
+                                  HMAC(key, Authorization header), never the credentials, and
+                                  is served only to a request with the same credentials
 
 Safe to share between any number of processes:
 
@@ -31,6 +34,7 @@ import atexit
 import contextlib
 import errno
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -121,6 +125,7 @@ class Entry:
     size: int
     headers: Mapping[str, str]
     blob: str
+    identity: str | None = None  # keyed digest of the credentials it was fetched with
 
     @property
     def age(self) -> float:
@@ -193,7 +198,42 @@ class Store:
             self._hosts[key] = known
         return known
 
-    def lookup(self, url: str) -> Entry | None:
+    def identity(self, authorization: str | None) -> str | None:
+        """The keyed digest that stands for a request's credentials (None: it had none)."""
+        if not authorization:
+            return None
+        key = self._key()
+        if key is None:
+            return "unknown"  # matches no entry: none can have been recorded with credentials
+        return hmac.new(key, authorization.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def _key(self) -> bytes | None:
+        if getattr(self, "_key_bytes", None) is None:
+            path = os.path.join(self._base, "key")
+            try:
+                fd = _open_regular(path)
+            except FileNotFoundError:
+                try:
+                    self._directory()
+                    fd, tmp = _create_exclusive(self._base, _ENTRY_TEMP_PREFIX)
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(secrets.token_bytes(32))
+                    with contextlib.suppress(FileExistsError):
+                        os.link(tmp, path)  # first writer wins; everyone reads the same key
+                    _unlink_quietly(tmp)
+                    fd = _open_regular(path)
+                except OSError as exc:
+                    logger.debug("pip-ff: no store key: %s", exc)
+                    return None
+            except OSError:
+                return None
+            with os.fdopen(fd, "rb") as f:
+                key = f.read()
+            self._key_bytes = key if len(key) == 32 else None
+        return self._key_bytes
+
+    def lookup(self, url: str, identity: str | None = None) -> Entry | None:
+        """The entry of ``url``; one recorded with credentials only for the same ``identity``."""
         path = self._entry_path(url)
         try:
             entry = self._read_entry(path)
@@ -204,6 +244,10 @@ class Store:
             return None
         if entry.url != url_key(url):
             return None  # a hash collision or a planted file: never serve another URL's data
+        if entry.identity is not None and not (
+            identity is not None and hmac.compare_digest(entry.identity, identity)
+        ):
+            return None  # fetched with credentials: another user's data, unless they match
         return entry
 
     def _read_entry(self, path: str) -> Entry:
@@ -219,6 +263,7 @@ class Store:
             size=int(data["size"]),
             headers={str(k): str(v) for k, v in dict(data["headers"]).items()},
             blob=self._blob_path(sha256),
+            identity=str(data["identity"]) if data.get("identity") else None,
         )
 
     def open_verified(self, entry: Entry) -> IO[bytes] | None:
@@ -265,7 +310,9 @@ class Store:
                 os.makedirs(path, exist_ok=True)  # the root itself is missing
         return path
 
-    def recorder(self, url: str, headers: Mapping[str, str]) -> Recorder | None:
+    def recorder(
+        self, url: str, headers: Mapping[str, str], identity: str | None = None
+    ) -> Recorder | None:
         """A sink for a body being received online; None when the store can't be written."""
         if not self._recording:
             return None
@@ -275,7 +322,7 @@ class Store:
             logger.debug("pip-ff: not recording %s: %s", url_key(url), exc)
             return None
         kept = {k.lower(): v for k, v in headers.items() if k.lower() in _KEPT_HEADERS}
-        return Recorder(self, url, kept, os.fdopen(fd, "wb"), tmp)
+        return Recorder(self, url, kept, os.fdopen(fd, "wb"), tmp, identity)
 
     @contextlib.contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
@@ -295,13 +342,30 @@ class Store:
             lock.release()
 
     def _commit(
-        self, url: str, headers: Mapping[str, str], tmp: str, sha256: str, size: int
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        tmp: str,
+        sha256: str,
+        size: int,
+        identity: str | None = None,
     ) -> bool:
-        """File a received body; False when it was not filed (the store is busy)."""
+        """File a received body; False when it was not filed (the store is busy, or it would
+        replace a distribution file recorded with other bytes)."""
         if self._recording:
             try:
                 with self.lock(COMMIT_LOCK_TIMEOUT):
-                    self._commit_locked(url, headers, tmp, sha256, size)
+                    if _replaces_another_file(self.lookup(url, identity), url, sha256):
+                        # A file's bytes never change on an index: other bytes under the same
+                        # URL are a portal's or an attacker's, and never replace good data.
+                        logger.warning(
+                            "pip-ff: %s came with other bytes than recorded before; "
+                            "keeping the recorded copy",
+                            url_key(url),
+                        )
+                        _unlink_quietly(tmp)
+                        return False
+                    self._commit_locked(url, headers, tmp, sha256, size, identity)
                 return True
             except StoreBusy:
                 # Someone holds the store for longer than an install should wait (a prune):
@@ -312,8 +376,31 @@ class Store:
         logger.debug("pip-ff: not recording %s: the store is busy", url_key(url))
         return False
 
+    def alias(self, url: str, target: str) -> bool:
+        """File the recorded body of ``target`` under ``url`` too (a link that redirected there:
+        a CDN, a pre-signed URL), so that the link resolves offline to the same verified body."""
+        entry = None
+        with contextlib.suppress(OSError):
+            data = self._read_entry(self._entry_path(target))
+            entry = data if data.url == url_key(target) else None
+        if entry is None or not self._recording:
+            return False
+        try:
+            with self.lock(COMMIT_LOCK_TIMEOUT):
+                self._write_entry(url, entry.headers, entry.sha256, entry.size, entry.identity)
+        except (StoreBusy, OSError) as exc:
+            logger.debug("pip-ff: not recording %s: %s", url_key(url), exc)
+            return False
+        return True
+
     def _commit_locked(
-        self, url: str, headers: Mapping[str, str], tmp: str, sha256: str, size: int
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        tmp: str,
+        sha256: str,
+        size: int,
+        identity: str | None = None,
     ) -> None:
         # The blob first: an entry must never name a blob that isn't there. Replacing a blob of
         # the same name is harmless (same bytes) and heals one that was damaged on disk.
@@ -324,13 +411,20 @@ class Store:
             if not os.path.isfile(blob):
                 raise
             _unlink_quietly(tmp)
-        entry = {
+        self._write_entry(url, headers, sha256, size, identity)
+
+    def _write_entry(
+        self, url: str, headers: Mapping[str, str], sha256: str, size: int, identity: str | None
+    ) -> None:
+        entry: dict[str, Any] = {
             "url": url_key(url),
             "fetched": time.time(),
             "sha256": sha256,
             "size": size,
             "headers": dict(headers),
         }
+        if identity is not None:
+            entry["identity"] = identity
         key = _digest(url_key(url))
         directory = self._directory("entries", key[:2])
         fd, tmp_entry = _create_exclusive(directory, _ENTRY_TEMP_PREFIX)
@@ -734,8 +828,17 @@ def _abort_open_recorders() -> None:
 class Recorder:
     """Receives a body chunk by chunk; :meth:`commit` files it, :meth:`abort` forgets it."""
 
-    def __init__(self, store: Store, url: str, headers: dict[str, str], f: IO[bytes], tmp: str):
+    def __init__(
+        self,
+        store: Store,
+        url: str,
+        headers: dict[str, str],
+        f: IO[bytes],
+        tmp: str,
+        identity: str | None = None,
+    ) -> None:
         self._store = store
+        self._identity = identity
         self._url = url
         self._headers = headers
         self._file: IO[bytes] | None = f
@@ -779,7 +882,9 @@ class Recorder:
             return
         try:
             f.close()
-            if self._store._commit(self._url, self._headers, self._tmp, self.sha256, self.size):
+            if self._store._commit(
+                self._url, self._headers, self._tmp, self.sha256, self.size, self._identity
+            ):
                 logger.debug("pip-ff: recorded %s (%d bytes)", url_key(self._url), self.size)
         except Exception as exc:  # the record is never worth failing the install for
             logger.warning("pip-ff: not recording %s: %s", url_key(self._url), exc)
@@ -796,6 +901,16 @@ class Recorder:
     @property
     def active(self) -> bool:
         return self._file is not None
+
+
+def _replaces_another_file(recorded: Entry | None, url: str, sha256: str) -> bool:
+    """Whether filing ``sha256`` under ``url`` would replace a distribution file's other bytes."""
+    if recorded is None or recorded.sha256 == sha256:
+        return False
+    name = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+    if name.endswith(".metadata"):
+        name = name[: -len(".metadata")]
+    return _parse_dist(name) is not None
 
 
 def _unlink_quietly(path: str) -> None:

@@ -1,0 +1,60 @@
+"""Whether an answer can be what was asked for.
+
+A captive portal (hotel or train Wi-Fi) answers every URL with 200 and its login page; a mirror
+whose upstream is gone answers 200 with an empty project page. Recorded, either would replace a
+good record; served, it would hide one. pip-ff checks the two kinds of answer that can be
+checked before pip reads them: a distribution file must not be an HTML page, and a project
+page must list at least one file of its project.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+
+from packaging.utils import canonicalize_name
+
+from pip_offline_fallback.wheelhouse import project_of
+
+_HREF = re.compile(rb"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+_JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+
+
+def filename_of(url: str) -> str:
+    """The last path segment of a URL, unquoted (no query, no fragment)."""
+    return urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+
+
+def is_distribution_url(url: str) -> bool:
+    """A wheel, an sdist, or a wheel's PEP 658 metadata file."""
+    name = filename_of(url)
+    if name.endswith(".metadata"):
+        name = name[: -len(".metadata")]
+    return project_of(name) is not None
+
+
+def doubt_about_file(content_type: str) -> str | None:
+    """Why a distribution file's answer can't be that file, or None."""
+    if content_type.split(";", 1)[0].strip().lower() == "text/html":
+        return "answered a file with an HTML page (a login page?)"
+    return None
+
+
+def doubt_about_page(project: str, content_type: str, body: bytes) -> str | None:
+    """Why a project page's answer can't be that project's page, or None."""
+    if _lists_files_of(canonicalize_name(project), content_type, body):
+        return None
+    return f"answered with a page that lists no file of {project} (a login page?)"
+
+
+def _lists_files_of(project: str, content_type: str, body: bytes) -> bool:
+    if content_type.split(";", 1)[0].strip().lower() == _JSON_TYPE:
+        try:
+            files = json.loads(body).get("files", [])
+            names = [str(f.get("filename", "")) for f in files if isinstance(f, dict)]
+        except (ValueError, AttributeError):
+            return False
+    else:
+        names = [filename_of(href.decode("utf-8", "replace")) for href in _HREF.findall(body)]
+    return any(project_of(name) == project for name in names)

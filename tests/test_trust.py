@@ -1,0 +1,418 @@
+"""Trust: fall back only on a real outage, and only to data from the right place.
+
+Online pip-ff is pip: a flaky index (one reset, one 5xx, a slow first byte) gives exactly plain
+pip's result, even on a host pip-ff has recorded from. An answer that can't be what was asked (a
+captive portal's login page) is never recorded, and local data answers instead. The chain of
+fallback indexes serves only as a stand-in for the primary each is bound to; a mirror request
+carries nothing of the primary's. A redirected file resolves offline; a record made with
+credentials answers only the same credentials; no secret reaches a child process.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import ssl
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import (
+    TunnelProxy,
+    age_pip_cache,
+    drop_venvs_after_success,  # noqa: F401 - autouse fixture
+    outage,
+)
+from tests.testbed import (
+    CertificateAuthority,
+    FailingProxy,
+    IndexServer,
+    ProjectSet,
+    Venv,
+    build_sdist,
+    build_wheel,
+    clone_venv,
+    closed_port_url,
+)
+
+SECRET = "pipff-s3cr3t-t0ken"
+
+
+def _pipff(venv: Venv) -> dict[str, str]:
+    return {k: v for k, v in venv.installed().items() if k.startswith("pipff-")}
+
+
+def _link(dists: ProjectSet, dest: Path, *, skip: tuple[str, ...] = ()) -> Path:
+    dest.mkdir()
+    for source in dists.dist_dir.iterdir():
+        if not source.name.startswith(skip):
+            (dest / source.name).symlink_to(source)
+    return dest
+
+
+@pytest.fixture
+def growing_index(dists: ProjectSet, tmp_path: Path) -> Iterator[IndexServer]:
+    """An index with pipff-alpha 1.0 only; ``publish_alpha_2`` adds 1.1 and 2.0."""
+    view = _link(dists, tmp_path / "growing", skip=("pipff_alpha-1.1", "pipff_alpha-2.0"))
+    with IndexServer(view, yanked=dists.yanked) as server:
+        yield server
+
+
+def _publish_alpha_2(dists: ProjectSet, index: IndexServer) -> None:
+    for source in dists.dist_dir.glob("pipff_alpha-*"):
+        target = index.dist_dir / source.name
+        if not target.exists():
+            target.symlink_to(source)
+
+
+# -- online, a flaky index is still pip ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("glitch", ["reset", "503", "slow-first-byte"])
+def test_a_glitch_online_gives_plain_pips_result(
+    glitch: str,
+    template: Path,
+    tmp_path: Path,
+    dists: ProjectSet,
+    growing_index: IndexServer,
+    env: dict[str, str],
+) -> None:
+    """alpha 1.0 recorded, 2.0 published, one glitch on alpha's page: pip retries and installs
+    2.0, and so must pip-ff (it used to install the stale 1.0 from its record and exit 0)."""
+    index = growing_index
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff("install", "-i", index.url, "pipff-alpha", env=env).check()
+    assert _pipff(warm)["pipff-alpha"] == "1.0"
+    _publish_alpha_2(dists, index)
+    page = "/simple/pipff-alpha/"
+    results = {}
+    for tool in ("pip", "pipff"):
+        if glitch == "reset":
+            index.reset_next[page] = 1
+        elif glitch == "503":
+            index.fail_next[page] = [503]
+        else:
+            index.delay = 3.0  # longer than the 1 s connect deadline: reading is not connecting
+        venv = clone_venv(template, tmp_path / tool)
+        run = venv.pip if tool == "pip" else venv.pipff
+        extra = ["--connect-timeout", "1"] if tool == "pipff" else []
+        result = run("install", "-i", index.url, *extra, "pipff-alpha", env=env)
+        index.delay = 0.0
+        assert result.returncode == 0, result.describe()
+        results[tool] = _pipff(venv)
+        if tool == "pipff":
+            assert "pip-ff:" not in result.output, result.describe()  # nothing fell back
+    assert results["pip"]["pipff-alpha"] == "2.0"
+    assert results["pipff"] == results["pip"]
+
+
+def test_an_explicit_timeout_is_never_shortened(
+    template: Path, tmp_path: Path, https_index: IndexServer, env: dict[str, str]
+) -> None:
+    """A host pip-ff recorded from, behind a proxy that takes 3 s to open each tunnel (connect
+    time, for urllib3): with --timeout 20 the 1 s connect deadline must not cut in. Plain pip
+    installs the new version, and so must pip-ff (it used to fall back to its record)."""
+    cert = ["--cert", str(https_index.ca_bundle)]
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff("install", *cert, "-i", https_index.url, "pipff-gamma", env=env).check()
+    age_pip_cache(Path(env["PIP_CACHE_DIR"]), 3600)
+    venv = clone_venv(template, tmp_path / "v")
+    with TunnelProxy(delay=3.0) as proxy:
+        result = venv.pipff(
+            "install", *cert, "-i", https_index.url, "--proxy", proxy.url, "--timeout", "20",
+            "--connect-timeout", "1", "--retries", "0", "pipff-gamma", env=env,
+        )  # fmt: skip
+        assert proxy.connects, "the proxy was never asked"
+    assert result.returncode == 0, result.describe()
+    assert "pip-ff:" not in result.output, result.describe()
+    assert _pipff(venv) == {"pipff-gamma": "1.0"}
+
+
+# -- a captive portal is not an index ------------------------------------------------------------
+
+
+class CaptivePortal:
+    """Answers every request on ``port`` with 200 and a login page (hotel or train Wi-Fi)."""
+
+    PAGE = b"<html><body><form action='/login'><input type='password'></form></body></html>"
+
+    def __init__(self, port: int, *, tls: Any = None) -> None:
+        page = self.PAGE
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> CaptivePortal:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_captive_portal_is_not_taken_for_the_index(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    online = clone_venv(template, tmp_path / "online")
+    online.pipff("install", "-i", index.url, "pipff-alpha", env=env).check()
+    index.stop()
+    behind_portal = clone_venv(template, tmp_path / "portal")
+    with CaptivePortal(index.port):
+        result = behind_portal.pipff("install", "-i", index.url, "pipff-alpha", env=env)
+    assert result.returncode == 0, result.describe()
+    assert _pipff(behind_portal) == _pipff(online)
+    assert "login page?" in result.output, result.describe()
+    # Nothing the portal said was recorded over the good record: offline still works.
+    later = clone_venv(template, tmp_path / "later")
+    with outage("refused", index):
+        offline = later.pipff("install", "-i", index.url, "pipff-alpha", env=env)
+    assert offline.returncode == 0, offline.describe()
+    assert _pipff(later) == _pipff(online)
+
+
+def test_an_https_portal_with_another_name_is_an_outage(
+    template: Path,
+    tmp_path: Path,
+    https_index: IndexServer,
+    ca: CertificateAuthority,
+    env: dict[str, str],
+) -> None:
+    cert = ["--cert", str(https_index.ca_bundle)]
+    online = clone_venv(template, tmp_path / "online")
+    online.pipff("install", *cert, "-i", https_index.url, "pipff-alpha", env=env).check()
+    age_pip_cache(Path(env["PIP_CACHE_DIR"]), 3600)  # pip revalidates: the portal is met
+    https_index.stop()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("login.portal.test").configure_cert(context)
+    venv = clone_venv(template, tmp_path / "portal")
+    with CaptivePortal(https_index.port, tls=context):
+        result = venv.pipff("install", *cert, "-i", https_index.url, "pipff-alpha", env=env)
+    assert result.returncode == 0, result.describe()
+    assert _pipff(venv) == _pipff(online)
+    assert "TLS handshake failed" in result.output, result.describe()
+
+
+# -- the chain: only a stand-in for its own primary ------------------------------------------------
+
+
+@pytest.fixture
+def attacker(tmp_path: Path, dists: ProjectSet) -> Iterator[IndexServer]:
+    """A public mirror serving an attacker's pipff-alpha 99.0."""
+    dest = tmp_path / "attacker"
+    dest.mkdir()
+    build_wheel(dest, "pipff-alpha", "99.0")
+    with IndexServer(dest) as server:
+        yield server
+
+
+@pytest.fixture
+def empty_mirror(tmp_path: Path) -> Iterator[IndexServer]:
+    """A mirror that knows no project (404 for every page)."""
+    dest = tmp_path / "empty"
+    dest.mkdir()
+    with IndexServer(dest) as server:
+        yield server
+
+
+@pytest.mark.parametrize("binding", ["unbound", "bound-elsewhere"])
+def test_the_chain_never_serves_what_the_primary_serves_from_another_index(
+    binding: str,
+    template: Path,
+    tmp_path: Path,
+    index: IndexServer,
+    empty_mirror: IndexServer,
+    attacker: IndexServer,
+    env: dict[str, str],
+) -> None:
+    """Private primary down, its pipff-alpha recorded; mirror 1 says "not found"; a public
+    mirror serves pipff-alpha 99.0. The first mirror that answers decides, so the record answers
+    (2.0), and a mirror bound to another primary is never asked for this one's pages."""
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff("install", "-i", index.url, "pipff-alpha", env=env).check()
+    public = attacker.url if binding == "unbound" else f"{closed_port_url()}/simple/={attacker.url}"
+    venv = clone_venv(template, tmp_path / "v")
+    with outage("refused", index):
+        result = venv.pipff(
+            "install", "-i", index.url, "--fallback-index-url", empty_mirror.url,
+            "--fallback-index-url", public, "pipff-alpha", env=env,
+        )  # fmt: skip
+    assert result.returncode == 0, result.describe()
+    assert _pipff(venv) == _pipff(warm)
+    assert "/simple/pipff-alpha/" in empty_mirror.requested()
+    assert attacker.requested() == []
+
+
+def test_a_live_mirror_that_lists_nothing_does_not_hide_the_record(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    """A devpi whose upstream is gone answers 200 with no files: the record answers."""
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff("install", "-i", index.url, "pipff-alpha", env=env).check()
+    empty_page = b"<html><body><h1>Links for x</h1></body></html>"
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(empty_page)))
+            self.end_headers()
+            self.wfile.write(empty_page)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    mirror = f"http://127.0.0.1:{server.server_address[1]}/root/pypi/+simple/"
+    venv = clone_venv(template, tmp_path / "v")
+    try:
+        with outage("refused", index):
+            result = venv.pipff(
+                "install", "-i", index.url, "--fallback-index-url", mirror, "pipff-alpha", env=env
+            )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 0, result.describe()
+    assert _pipff(venv) == _pipff(warm)
+
+
+def test_a_mirror_request_carries_nothing_of_the_primarys(
+    template: Path, tmp_path: Path, index: IndexServer, dists: ProjectSet, env: dict[str, str]
+) -> None:
+    """The primary's password never reaches the mirror, not even across a same-host redirect on
+    the mirror; the mirror's own credentials go to its first hop only; and the mirror is asked
+    by the session's proxy rules for its own URL (NO_PROXY), not through the primary's proxy."""
+    mirror = IndexServer(_link(dists, tmp_path / "mirror"), host="localhost").start()
+    mirror.redirects["/simple/pipff-gamma/"] = "/simple/pipff-gamma/?moved=1"
+    primary_basic = base64.b64encode(f"user:{SECRET}".encode()).decode()
+    mirror_basic = base64.b64encode(b"mirror-user:mirror-pass").decode()
+    with FailingProxy(503) as proxy:
+        proxied = dict(env, http_proxy=proxy.url, no_proxy="localhost")
+        primary = f"http://user:{SECRET}@127.0.0.1:{index.port}/simple/"
+        mirror_url = f"http://mirror-user:mirror-pass@localhost:{mirror.port}/simple/"
+        venv = clone_venv(template, tmp_path / "v")
+        index.stop()
+        try:
+            result = venv.pipff(
+                "install", "-i", primary, "--fallback-index-url", mirror_url, "pipff-gamma",
+                env=proxied,
+            )  # fmt: skip
+        finally:
+            mirror.stop()
+    assert result.returncode == 0, result.describe()
+    assert _pipff(venv) == {"pipff-gamma": "1.0"}
+    assert all("localhost" not in target for _, target in proxy.requests), proxy.requests
+    seen = mirror.headers_seen
+    assert seen, "the mirror was never asked"
+    for path, headers in seen:
+        values = " ".join(headers.values())
+        assert SECRET not in values and primary_basic not in values, (path, headers)
+    auth = {path: headers.get("Authorization") for path, headers in seen}
+    assert auth["/simple/pipff-gamma/"] == f"Basic {mirror_basic}", auth
+    assert auth["/simple/pipff-gamma/?moved=1"] is None, auth  # no credentials across a redirect
+
+
+@pytest.fixture
+def own(dists: ProjectSet, tmp_path: Path) -> Iterator[IndexServer]:
+    view = _link(dists, tmp_path / "own")
+    with IndexServer(view, yanked=dists.yanked) as server:
+        yield server
+
+
+# -- redirects, identity, secrets -----------------------------------------------------------------
+
+
+def test_a_file_behind_a_redirect_works_offline(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    """Artifactory, GitLab, CodeArtifact and S3-backed indexes answer a file's link with a 302
+    to a CDN or a pre-signed URL; offline, the link itself must resolve to the recorded body."""
+    index.cdn_redirects = True
+    online = clone_venv(template, tmp_path / "online")
+    online.pipff("install", "-i", index.url, "pipff-gamma", env=env).check()
+    assert any(path.startswith("/cdn/") for _, path in index.requests)
+    offline = clone_venv(template, tmp_path / "offline")
+    with outage("refused", index):
+        result = offline.pipff("install", "-i", index.url, "pipff-gamma", env=env)
+    assert result.returncode == 0, result.describe()
+    assert _pipff(offline) == {"pipff-gamma": "1.0"}
+
+
+def test_a_record_made_with_credentials_serves_only_those_credentials(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    index.credentials = ("alice", SECRET)
+    alice = f"http://alice:{SECRET}@127.0.0.1:{index.port}/simple/"
+    mallory = f"http://mallory:guess@127.0.0.1:{index.port}/simple/"
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff("install", "-i", alice, "pipff-gamma", env=env).check()
+    control = clone_venv(template, tmp_path / "control")
+    refused_online = control.pipff("install", "-i", mallory, "pipff-gamma", env=env)
+    assert refused_online.returncode != 0, refused_online.describe()  # 401 online
+    venv = clone_venv(template, tmp_path / "mallory")
+    with outage("refused", index):
+        result = venv.pipff("install", "-i", mallory, "pipff-gamma", env=env)
+        assert result.returncode != 0, result.describe()
+        assert "pipff-gamma" not in _pipff(venv)
+        again = clone_venv(template, tmp_path / "alice")
+        ok = again.pipff("install", "-i", alice, "pipff-gamma", env=env)
+    assert ok.returncode == 0, ok.describe()
+    store = Path(env["PIP_CACHE_DIR"]) / "pip-ff"
+    written = b"".join(p.read_bytes() for p in store.rglob("*.json"))
+    assert SECRET.encode() not in written and b"alice" not in written
+
+
+def test_fallback_index_credentials_never_reach_a_child_process(
+    template: Path, tmp_path: Path, own: IndexServer, env: dict[str, str]
+) -> None:
+    """A build backend runs in a process pip starts: it must not find the mirror's password in
+    its environment (pip-ff used to export it in PIPFF_FALLBACK_INDEX_URL)."""
+    dump = tmp_path / "backend-env.json"
+    backend = (
+        "import json, os\n"
+        "with open(os.environ['PIPFF_TEST_ENV_DUMP'], 'w') as f:\n"
+        "    json.dump(dict(os.environ), f)\n"
+        "from pipff_tinybackend import *\n"
+    )
+    build_wheel(own.dist_dir, "pipff-envbackend", "1.0", modules={"pipff_envbackend.py": backend})
+    build_sdist(
+        own.dist_dir,
+        "pipff-envdump",
+        "1.0",
+        build_requires=("pipff-tinybackend", "pipff-envbackend"),
+        build_backend="pipff_envbackend",
+    )
+    mirror = f"http://mirror-user:{SECRET}@127.0.0.1:{closed_port_url().rsplit(':', 1)[1]}/"
+    venv = clone_venv(template, tmp_path / "v")
+    result = venv.pipff(
+        "install", "-i", own.url, "--fallback-index-url", mirror, "pipff-envdump",
+        env=dict(env, PIPFF_TEST_ENV_DUMP=str(dump)),
+    )  # fmt: skip
+    assert result.returncode == 0, result.describe()
+    child = json.loads(dump.read_text())
+    assert os.environ.get("PIPFF_TEST_ENV_DUMP") is None
+    assert not [k for k, v in child.items() if SECRET in v], sorted(child)
