@@ -128,6 +128,10 @@ def resolve(options: Options, environ: dict[str, str]) -> Settings | None:
         return None
     if options.mode is not None:
         environ = dict(environ, **{MODE_VARIABLE: options.mode.value})
+    elif unrecognised_mode(environ) is not None:
+        # pip-ff was called by name: a value that names no mode can't switch it off; main()
+        # says once that it is ignored.
+        environ = {k: v for k, v in environ.items() if k != MODE_VARIABLE}
     settings = settings_from_environ(environ, default=Mode.AUTO)
     if settings is None:
         return None
@@ -146,6 +150,12 @@ def resolve(options: Options, environ: dict[str, str]) -> Settings | None:
             settings, fallback_index_urls=tuple(options.fallback_index_urls)
         )
     return settings
+
+
+def unrecognised_mode(environ: dict[str, str]) -> str | None:
+    """The value of ``PIPFF`` when it is set but names no mode, else None."""
+    raw = environ.get(MODE_VARIABLE, "")
+    return raw if raw.strip() and parse_mode(raw) is None else None
 
 
 def _asks_for_help(pip_args: Sequence[str]) -> bool:
@@ -185,6 +195,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         sys.stderr.write(f"ERROR: pip-ff: {exc}\n")
         return EXIT_USAGE
+    ignored = unrecognised_mode(dict(os.environ))
+    if ignored is not None and options.mode is None and settings is not None:
+        # Once, here: export() below replaces the value, so the start-up hook stays quiet.
+        sys.stderr.write(
+            f"WARNING: pip-ff: ignoring {MODE_VARIABLE}={ignored!r} (expected auto, "
+            f"prefer-offline, offline or off); running in pip-ff's default mode "
+            f"({settings.mode.value})\n"
+        )
 
     if _help_topic(pip_args) == "store":
         pip_args = ["store", "--help"]  # pip doesn't know pip-ff's own command

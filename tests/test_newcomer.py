@@ -5,10 +5,13 @@ Each test drives the real pip-ff in a venv, as a user would.
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 from pip_offline_fallback import cli
-from tests.testbed import Venv
+from pip_offline_fallback.config import Mode
+from tests.testbed import IndexServer, Venv
 
 PIPFF_OPTIONS = (
     "--offline",
@@ -66,3 +69,40 @@ def test_help_store_is_the_store_commands_help(venv: Venv, env: dict[str, str]) 
     assert unknown.returncode != 0
     assert 'unknown command "nosuchcommand"' in unknown.output
     assert "pip-ff options" not in unknown.output
+
+
+# -- issue 15 item 7: an unrecognised PIPFF value, pip-ff called explicitly ---------------------
+
+
+def test_an_unrecognised_pipff_value_does_not_switch_pip_ff_off() -> None:
+    options, _ = cli.split_args(["install", "x"])
+    settings = cli.resolve(options, {"PIPFF": "banana"})
+    assert settings is not None and settings.mode is Mode.AUTO
+    assert cli.resolve(options, {"PIPFF": "off"}) is None  # the kill switch still is one
+
+
+def test_unrecognised_pipff_value_warns_once_and_pip_ff_runs_in_auto_mode(
+    venv: Venv, env: dict[str, str], index: IndexServer, tmp_path: Path
+) -> None:
+    report = tmp_path / "report.json"
+    result = venv.pipff(
+        "install", "-i", index.url, "--fallback-report", report, "pipff-alpha",
+        env=dict(env, PIPFF="banana"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.describe()
+    warnings = [line for line in result.output.splitlines() if "banana" in line]
+    assert len(warnings) == 1, result.output
+    assert warnings[0].startswith("WARNING: pip-ff: ignoring PIPFF='banana'")
+    assert "default mode (auto)" in warnings[0]
+    # pip-ff really ran, in auto mode: only an active pip-ff writes its report.
+    assert json.loads(report.read_text())["mode"] == "auto"
+    # Plain pip keeps its behaviour: one warning, then plain pip (no report, no record).
+    plain_report = tmp_path / "plain.json"
+    plain = venv.pip(
+        "install", "-i", index.url, "pipff-gamma",
+        env=dict(env, PIPFF="banana", PIPFF_REPORT=str(plain_report)),
+    )  # fmt: skip
+    assert plain.returncode == 0, plain.describe()
+    assert plain.output.count("banana") == 1
+    assert "running plain pip" in plain.output
+    assert not plain_report.exists()
