@@ -106,3 +106,23 @@ def test_unrecognised_pipff_value_warns_once_and_pip_ff_runs_in_auto_mode(
     assert plain.output.count("banana") == 1
     assert "running plain pip" in plain.output
     assert not plain_report.exists()
+
+
+# -- issue 13 item 8: no credentials in what pip-ff prints ----------------------------------------
+
+
+def test_store_check_never_shows_the_index_password(
+    venv: Venv, env: dict[str, str], index: IndexServer
+) -> None:
+    venv.pipff("install", "-i", index.url, "pipff-alpha==2.0", env=env).check()
+    secret_url = index.url.replace("://", "://someone:s3cr3t-pw@", 1)
+    for extra in ([], ["--json"]):
+        result = venv.pipff(
+            "store", "check", "-v", *extra, "-i", secret_url, "pipff-alpha==2.0",
+            "pipff-alpha==9.9", f"pipff-gamma @ {secret_url}x/pipff_gamma-1.0-py3-none-any.whl",
+            env=env,
+        )  # fmt: skip
+        assert result.returncode == 1, result.describe()
+        assert "s3cr3t-pw" not in result.output
+        assert "$ pip-ff --offline install" in result.stderr  # -v still shows the command
+        assert "someone:****@" in result.stderr
