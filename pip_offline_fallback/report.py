@@ -178,7 +178,14 @@ class Report:
             self.specifiers.setdefault(str(canonicalize_name(project)), set()).add(specifier)
 
     def requirement_missing(self, project: str, specifier: str, local_versions: list[str]) -> None:
+        """No local candidate satisfies ``project`` ``specifier``; an empty specifier also stands
+        for a lookup of every version (``pip index versions``), and then gives way to any more
+        precise entry for the project, so that each failure is said once."""
         with self._lock:
+            if specifier:
+                self.missing.pop(project, None)
+            elif any(m.project == project for m in self.missing.values()):
+                return
             self.missing[f"{project}{specifier}"] = Missing(project, specifier, local_versions)
 
     def index_data_too_old(self, project: str, age: float, limit: float) -> None:

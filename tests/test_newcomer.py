@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pip_offline_fallback import cli
 from pip_offline_fallback.config import Mode
+from tests.helpers import outage
 from tests.testbed import IndexServer, Venv
 
 PIPFF_OPTIONS = (
@@ -106,6 +107,33 @@ def test_unrecognised_pipff_value_warns_once_and_pip_ff_runs_in_auto_mode(
     assert plain.output.count("banana") == 1
     assert "running plain pip" in plain.output
     assert not plain_report.exists()
+
+
+# -- issue 15 item 8: index versions offline says why ---------------------------------------------
+
+
+def test_index_versions_offline_ends_with_the_no_local_copy_line(
+    venv: Venv, env: dict[str, str], index: IndexServer
+) -> None:
+    with outage("refused", index):
+        result = venv.pipff("index", "versions", "-i", index.url, "pipff-alpha", env=env)
+        install = venv.pipff("install", "-i", index.url, "pipff-alpha==2.0", env=env)
+    assert result.returncode != 0
+    lines = result.stderr.splitlines()
+    ours = [i for i, line in enumerate(lines) if line.startswith("ERROR: pip-ff: no local copy")]
+    assert len(ours) == 1, result.stderr
+    assert lines[ours[0]] == (
+        "ERROR: pip-ff: no local copy satisfies pipff-alpha (local versions: none); "
+        f"unreachable: http://127.0.0.1:{index.port} (connection refused)"
+    )
+    pips = [i for i, line in enumerate(lines) if "No matching distribution found" in line]
+    assert pips and pips[0] < ours[0]  # pip's error first, then pip-ff's reason
+    # An install still names the requirement with its specifier, once.
+    assert install.returncode == 1
+    assert [line for line in install.stderr.splitlines() if "no local copy" in line] == [
+        "ERROR: pip-ff: no local copy satisfies pipff-alpha==2.0 (local versions: none); "
+        f"unreachable: http://127.0.0.1:{index.port} (connection refused)"
+    ]
 
 
 # -- issue 13 item 8: no credentials in what pip-ff prints ----------------------------------------
