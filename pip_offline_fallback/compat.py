@@ -70,6 +70,22 @@ url_to_path: Any = _first(("pip._internal.utils.urls", "url_to_path"))
 prepare: Any = importlib.import_module("pip._internal.operations.prepare")
 redact_auth_from_url: Any = _first(("pip._internal.utils.misc", "redact_auth_from_url"))
 
+
+def _module_with(module_name: str, attribute: str) -> Any:
+    """The module, if it can be imported and has ``attribute``; else None."""
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    return module if callable(getattr(module, attribute, None)) else None
+
+
+# pip's self version check looks pip itself up on the index through this function (pip 23.0 to
+# 26.3 at least; looked up by name when the check runs); pip-ff's report leaves those lookups out.
+# Optional: on a pip without it, the report simply includes them.
+SELF_CHECK_LOOKUP = "_get_current_remote_pip_version"
+self_outdated_check: Any = _module_with("pip._internal.self_outdated_check", SELF_CHECK_LOOKUP)
+
 _REQUIRED = {
     "PipSession.mount": lambda: PipSession.mount,
     "PackageFinder.find_all_candidates": lambda: PackageFinder.find_all_candidates,

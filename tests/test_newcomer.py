@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 from pip_offline_fallback import cli
 from pip_offline_fallback.config import Mode
-from tests.helpers import outage
-from tests.testbed import IndexServer, Venv
+from tests.helpers import outage, warm
+from tests.testbed import IndexServer, Venv, build_wheel, clone_venv
 
 PIPFF_OPTIONS = (
     "--offline",
@@ -134,6 +135,34 @@ def test_index_versions_offline_ends_with_the_no_local_copy_line(
         "ERROR: pip-ff: no local copy satisfies pipff-alpha==2.0 (local versions: none); "
         f"unreachable: http://127.0.0.1:{index.port} (connection refused)"
     ]
+
+
+# -- issue 15 item 4: pip's self version check stays out of the results -------------------------
+
+
+def test_pips_self_version_check_is_not_in_the_summary_or_the_report(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str], cache_dir: Path
+) -> None:
+    # The index lists a newer pip, as PyPI does; the self check is on, as on a normal machine.
+    build_wheel(index.dist_dir, "pip", "99.0")
+    checking = {k: v for k, v in env.items() if k != "PIP_DISABLE_PIP_VERSION_CHECK"}
+    warm(template, tmp_path / "warm", index, checking, "pipff-alpha==1.1")
+    shutil.rmtree(cache_dir / "selfcheck", ignore_errors=True)  # the check runs again offline
+    venv = clone_venv(template, tmp_path / "v")
+    report = tmp_path / "report.json"
+    with outage("refused", index):
+        result = venv.pipff(
+            "install", "-i", index.url, "--fallback-report", report, "pipff-alpha",
+            env=checking,
+        )  # fmt: skip
+    assert result.returncode == 0, result.describe()
+    summary = [line for line in result.output.splitlines() if line.startswith("pip-ff: ")]
+    assert summary[0].startswith("pip-ff: finished from local sources"), result.output
+    assert any(line.startswith("pip-ff: pipff-alpha: 1.1 from") for line in summary), summary
+    assert not [line for line in summary if line.startswith("pip-ff: pip:")], summary
+    data = json.loads(report.read_text())
+    assert data["missing"] == []
+    assert [d["name"] for d in data["distributions"]] == ["pipff-alpha"]
 
 
 # -- issue 13 item 8: no credentials in what pip-ff prints ----------------------------------------
