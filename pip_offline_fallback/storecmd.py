@@ -22,6 +22,7 @@ import io
 import json
 import logging
 import os
+import re
 import shlex
 import sys
 import tempfile
@@ -811,7 +812,8 @@ class _Checker:
             finally:
                 os.environ.clear()
                 os.environ.update(saved)
-            output = buffer.getvalue()
+            # pip's own lines may carry credentials too (pip 23.0 did, for a direct URL).
+            output = _redact_text(buffer.getvalue())
             if self.verbose:
                 shown = shlex.join(_redacted(args))
                 sys.stderr.write(f"$ pip-ff --offline {shown}\n{output}")
@@ -878,13 +880,17 @@ def _redacted(args: Sequence[str]) -> list[str]:
     return [_redact_text(arg) for arg in args]
 
 
+# A URL inside free text (a requirement, a line of pip's output), up to a space or a quote.
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
 def _redact_text(text: str) -> str:
     """``text`` with credentials taken out of each URL in it (``name @ https://u:p@host/x``)."""
     if "://" not in text:
         return text
     from pip_offline_fallback import compat
 
-    return " ".join(compat.redact(word) if "://" in word else word for word in text.split(" "))
+    return _URL_IN_TEXT.sub(lambda match: compat.redact(match.group(0)), text)
 
 
 def _filename(url: str) -> str:
