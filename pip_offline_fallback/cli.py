@@ -12,7 +12,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 from pip_offline_fallback import __version__
@@ -46,6 +46,26 @@ _VALUE_FLAGS = (
     "--max-stale",
     "--fallback-index-url",
 )
+
+# Shown after pip's own help (``pip-ff --help``, ``pip-ff help``, ``pip-ff CMD --help``): pip's
+# help can't know these, and they are what a user looks for first. One line each.
+HELP = """
+pip-ff options (before or after the command; taken out before pip sees the command line):
+  --offline                 never open a connection; use local sources only
+  --prefer-offline          local index data and files first; the network only for what is missing
+  --no-fallback             run exactly plain pip
+  --wheelhouse DIR          a directory of wheels and sdists used during a fallback (repeatable)
+  --connect-timeout SECS    connect deadline while a local answer exists (default 2)
+  --fallback-index-url [PRIMARY=]URL
+                            a mirror of --index-url (or of PRIMARY), asked while it is
+                            unreachable (repeatable)
+  --fallback-report FILE    write pip-ff's JSON report of the run
+  --max-stale DURATION      refuse local index data older than this (90s, 30m, 12h, 7d)
+
+pip-ff commands:
+  store                     inspect, check and prune pip-ff's record (pip-ff help store)
+"""
+_HELP_FLAGS = ("-h", "--help")
 
 
 @dataclasses.dataclass
@@ -115,6 +135,10 @@ def resolve(options: Options, environ: dict[str, str]) -> Settings | None:
         return None
     if options.mode is not None:
         environ = dict(environ, **{MODE_VARIABLE: options.mode.value})
+    elif unrecognised_mode(environ) is not None:
+        # pip-ff was called by name: a value that names no mode can't switch it off; main()
+        # says once that it is ignored.
+        environ = {k: v for k, v in environ.items() if k != MODE_VARIABLE}
     settings = settings_from_environ(environ, default=Mode.AUTO)
     if settings is None:
         return None
@@ -133,6 +157,27 @@ def resolve(options: Options, environ: dict[str, str]) -> Settings | None:
             settings, fallback_index_urls=tuple(options.fallback_index_urls)
         )
     return settings
+
+
+def unrecognised_mode(environ: dict[str, str]) -> str | None:
+    """The value of ``PIPFF`` when it is set but names no mode, else None."""
+    raw = environ.get(MODE_VARIABLE, "")
+    return raw if raw.strip() and parse_mode(raw) is None else None
+
+
+def _asks_for_help(pip_args: Sequence[str]) -> bool:
+    """Whether pip will print a help text: ``-h``/``--help``, ``help [CMD]``, or no arguments."""
+    before_separator = list(pip_args[: pip_args.index("--")] if "--" in pip_args else pip_args)
+    if not before_separator or any(arg in _HELP_FLAGS for arg in before_separator):
+        return True
+    words = [arg for arg in before_separator if not arg.startswith("-")]
+    return words[:1] == ["help"]
+
+
+def _help_topic(pip_args: Sequence[str]) -> str | None:
+    """The command ``pip-ff help COMMAND`` asks about, if any."""
+    words = [arg for arg in pip_args if not arg.startswith("-")]
+    return words[1] if words[:1] == ["help"] and len(words) > 1 else None
 
 
 def _inject(settings: Settings) -> None:
@@ -157,7 +202,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         sys.stderr.write(f"ERROR: pip-ff: {exc}\n")
         return EXIT_USAGE
+    ignored = unrecognised_mode(dict(os.environ))
+    if ignored is not None and options.mode is None and settings is not None:
+        # Once, here: export() below replaces the value, so the start-up hook stays quiet.
+        sys.stderr.write(
+            f"WARNING: pip-ff: ignoring {MODE_VARIABLE}={ignored!r} (expected auto, "
+            f"prefer-offline, offline or off); running in pip-ff's default mode "
+            f"({settings.mode.value})\n"
+        )
 
+    if _help_topic(pip_args) == "store":
+        pip_args = ["store", "--help"]  # pip doesn't know pip-ff's own command
     if pip_args[:1] == ["store"]:
         # pip-ff's own command (not a pip command): inspect and manage the local store.
         from pip_offline_fallback import storecmd
@@ -197,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _inject(settings)
         from pip._internal.cli.main import main as pip_main
 
-        status = pip_main(list(pip_args))
+        status = _run_pip(pip_main, pip_args)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     finally:
@@ -206,3 +261,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if interrupted:
         return EXIT_INTERRUPTED
     return int(status or 0)
+
+
+def _run_pip(pip_main: Callable[[list[str]], int | None], pip_args: Sequence[str]) -> int | None:
+    """pip's main; when it printed a help text, pip-ff's options follow it."""
+    if not _asks_for_help(pip_args):
+        return pip_main(list(pip_args))
+    try:
+        status = pip_main(list(pip_args))
+    except SystemExit as exc:  # optparse's --help exits
+        if exc.code in (None, 0):
+            _write_help()
+        raise
+    if not status:
+        _write_help()
+    return status
+
+
+def _write_help() -> None:
+    sys.stdout.write(HELP)
+    sys.stdout.flush()

@@ -85,6 +85,22 @@ def _pip_default_timeout() -> float:
 
 PIP_DEFAULT_TIMEOUT = _pip_default_timeout()
 
+
+def _module_with(module_name: str, attribute: str) -> Any:
+    """The module, if it can be imported and has ``attribute``; else None."""
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    return module if callable(getattr(module, attribute, None)) else None
+
+
+# pip's self version check looks pip itself up on the index through this function (pip 23.0 to
+# 26.3 at least; looked up by name when the check runs); pip-ff's report leaves those lookups out.
+# Optional: on a pip without it, the report simply includes them.
+SELF_CHECK_LOOKUP = "_get_current_remote_pip_version"
+self_outdated_check: Any = _module_with("pip._internal.self_outdated_check", SELF_CHECK_LOOKUP)
+
 _REQUIRED = {
     "PipSession.mount": lambda: PipSession.mount,
     "PackageFinder.find_all_candidates": lambda: PackageFinder.find_all_candidates,

@@ -110,7 +110,10 @@ def wrap_find_all_candidates(original: Any) -> Any:
                 logger.debug("pip-ff: wheelhouse lookup for %s failed: %r", project_name, exc)
                 memo[name] = []
         extra = memo[name]
-        return [*extra, *candidates] if extra else candidates
+        found = [*extra, *candidates] if extra else candidates
+        if not found:  # `pip index versions` asks this alone: its failure needs pip-ff's reason
+            engine.report.requirement_missing(str(name), "", [])
+        return found
 
     return find_all_candidates
 

@@ -96,6 +96,19 @@ def _wrap_get_file_url(original: Any) -> Any:
     return get_file_url
 
 
+def _wrap_remote_pip_version(original: Any) -> Any:
+    # pip's self version check looks pip itself up on the index: not the command's lookup, so
+    # the report leaves it out (no "pip: index data ..." line, no "missing": pip).
+    def lookup(*args: Any, **kwargs: Any) -> Any:
+        engine = fallback.active
+        if engine is None:
+            return original(*args, **kwargs)
+        with engine.report.ignoring():
+            return original(*args, **kwargs)
+
+    return lookup
+
+
 def inject(settings: Settings) -> bool:
     """Hook pip; False (after one warning) when this pip can't be hooked: plain pip runs."""
     global _warned
@@ -121,6 +134,8 @@ def inject(settings: Settings) -> bool:
         _patch(compat.PackageFinder, "process_project_url", finder.wrap_process_project_url)
         _patch(compat.PackageFinder, "find_all_candidates", finder.wrap_find_all_candidates)
         _patch(compat.PackageFinder, "find_best_candidate", finder.wrap_find_best_candidate)
+        if compat.self_outdated_check is not None:
+            _patch(compat.self_outdated_check, compat.SELF_CHECK_LOOKUP, _wrap_remote_pip_version)
     except Exception as exc:
         extract()
         logger.warning("pip-ff: could not hook pip (%r); running plain pip", exc)

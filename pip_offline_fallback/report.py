@@ -8,6 +8,7 @@ schema is documented in README.md and versioned by ``SCHEMA_VERSION``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
@@ -17,6 +18,7 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,8 +126,24 @@ class Report:
         self.too_old: dict[str, TooOld] = {}
         self.specifiers: dict[str, set[str]] = {}
         self.offline_mode = mode == "offline"
+        self._ignore = threading.local()
 
     # -- collecting (called while pip runs) --------------------------------------------------
+
+    @contextlib.contextmanager
+    def ignoring(self) -> Iterator[None]:
+        """Leave out the lookups this thread makes inside the block: pip's own business (its
+        self version check looks pip up), not the command's. A host found down there is still
+        told: it is down for the command too, and the warning is said only once."""
+        previous = self._ignored()
+        self._ignore.active = True
+        try:
+            yield
+        finally:
+            self._ignore.active = previous
+
+    def _ignored(self) -> bool:
+        return bool(getattr(self._ignore, "active", False))
 
     def host_down(self, host: str, cause: str, *, announce: bool) -> None:
         with self._lock:
@@ -148,11 +166,15 @@ class Report:
             logger.warning("pip-ff: %s: %s; using the local copy", key, cause)
 
     def mirror_used(self, url: str) -> None:
+        if self._ignored():
+            return
         with self._lock:
             if self.fallback_indexes.get(url) == "unused":
                 self.fallback_indexes[url] = "used"
 
     def stale_page(self, page: StalePage) -> None:
+        if self._ignored():
+            return
         with self._lock:
             self.pages.setdefault(page.project, page)
 
@@ -160,6 +182,8 @@ class Report:
         self, url: str, source: str, *, sha256: str | None = None, path: str | None = None
     ) -> None:
         """A distribution file pip received, from the network or a local source."""
+        if self._ignored():
+            return
         filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
         if project_of(filename) is None:
             return  # an index page or a metadata file, not a distribution
@@ -179,20 +203,35 @@ class Report:
         logger.log(VERBOSE, "pip-ff: %s from %s", filename, SOURCE_WORDS.get(source, source))
 
     def file_hashed(self, url: str, sha256: str) -> None:
+        if self._ignored():
+            return
         with self._lock:
             dist = self.distributions.get(url.split("#", 1)[0])
             if dist is not None and dist.sha256 is None:
                 dist.sha256 = sha256
 
     def specifier_seen(self, project: str, specifier: str) -> None:
+        if self._ignored():
+            return
         with self._lock:
             self.specifiers.setdefault(str(canonicalize_name(project)), set()).add(specifier)
 
     def requirement_missing(self, project: str, specifier: str, local_versions: list[str]) -> None:
+        """No local candidate satisfies ``project`` ``specifier``; an empty specifier also stands
+        for a lookup of every version (``pip index versions``), and then gives way to any more
+        precise entry for the project, so that each failure is said once."""
+        if self._ignored():
+            return
         with self._lock:
+            if specifier:
+                self.missing.pop(project, None)
+            elif any(m.project == project for m in self.missing.values()):
+                return
             self.missing[f"{project}{specifier}"] = Missing(project, specifier, local_versions)
 
     def index_data_too_old(self, project: str, age: float, limit: float) -> None:
+        if self._ignored():
+            return
         with self._lock:
             self.too_old.setdefault(project, TooOld(project, age, limit))
 

@@ -22,6 +22,7 @@ import io
 import json
 import logging
 import os
+import re
 import shlex
 import sys
 import tempfile
@@ -811,9 +812,11 @@ class _Checker:
             finally:
                 os.environ.clear()
                 os.environ.update(saved)
-            output = buffer.getvalue()
+            # pip's own lines may carry credentials too (pip 23.0 did, for a direct URL).
+            output = _redact_text(buffer.getvalue())
             if self.verbose:
-                sys.stderr.write(f"$ pip-ff --offline {shlex.join(args)}\n{output}")
+                shown = shlex.join(_redacted(args))
+                sys.stderr.write(f"$ pip-ff --offline {shown}\n{output}")
             engine = fallback.active
             install: list[dict[str, Any]] = []
             if status == 0:
@@ -872,6 +875,24 @@ class _Checker:
         return reasons
 
 
+def _redacted(args: Sequence[str]) -> list[str]:
+    """The arguments with credentials taken out of every URL (an index's password, say)."""
+    return [_redact_text(arg) for arg in args]
+
+
+# A URL inside free text (a requirement, a line of pip's output), up to a space or a quote.
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def _redact_text(text: str) -> str:
+    """``text`` with credentials taken out of each URL in it (``name @ https://u:p@host/x``)."""
+    if "://" not in text:
+        return text
+    from pip_offline_fallback import compat
+
+    return _URL_IN_TEXT.sub(lambda match: compat.redact(match.group(0)), text)
+
+
 def _filename(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1]
 
@@ -913,7 +934,8 @@ def _check(location: Location, options: argparse.Namespace) -> int:
         rows: list[_Row] = []
         if together.status == 0:
             for req in [*reqs, *(r for _, found in per_file for r in found)]:
-                rows.append(_Row(req.text, True, [_resolved(together.install, req.name)]))
+                resolved = _resolved(together.install, req.name)
+                rows.append(_Row(_redact_text(req.text), True, [resolved]))
         else:
             with tempfile.TemporaryDirectory(prefix="pipff-check-") as tmp:
                 single: list[tuple[_Req, list[str]]] = [(r, [r.line]) for r in reqs]
@@ -928,7 +950,7 @@ def _check(location: Location, options: argparse.Namespace) -> int:
                     detail = (
                         [_resolved(alone.install, req.name)] if alone.status == 0 else alone.reasons
                     )
-                    rows.append(_Row(req.text, alone.status == 0, detail))
+                    rows.append(_Row(_redact_text(req.text), alone.status == 0, detail))
             if all(row.ok for row in rows):
                 rows.append(_Row("(all together)", False, together.reasons))
     finally:
