@@ -79,6 +79,9 @@ class Fallback:
         self.refresh: set[str] = set()
         self.primaries: list[str] = []  # the index URLs of the command (normalised, with "/")
         self.mirror_hosts = {host_of(m.url) for m in self.fallback_indexes}
+        # The command only lists what index data says (list --outdated, index versions): a page
+        # from local data offers every version it lists, not only those with local files.
+        self.listing_only = False
         # pip's --timeout was chosen by the user: the connect deadline never shortens it.
         self.timeout_chosen = False
         self._mirror_attempt = threading.local()

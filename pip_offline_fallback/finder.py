@@ -51,10 +51,27 @@ def wrap_process_project_url(original: Any) -> Any:
                     type(exc).__name__,
                 )
                 candidates = []
-        chosen = [o.url for o in outcomes if not o.forced and o.source != NETWORK]
+        name = str(canonicalize_name(project))
+        chosen = [
+            o
+            for o in outcomes
+            if not o.forced and o.source not in (NETWORK, "failed", fallback.TOO_OLD)
+        ]
         if chosen:  # prefer-offline answered from local data by choice
             pages = self.__dict__.setdefault(_LOCAL_PAGES, {})
-            pages.setdefault(canonicalize_name(project), set()).update(chosen)
+            pages.setdefault(canonicalize_name(project), set()).update(o.url for o in chosen)
+            # How old that data is belongs in the summary and the report, as for a fallback.
+            engine.report.stale_page(
+                StalePage(
+                    project=name,
+                    source=chosen[0].source,
+                    fetched=chosen[0].fetched,
+                    versions_listed=_versions(candidates),
+                    versions_local=_versions(candidates),
+                )
+            )
+        elif any(o.source == NETWORK for o in outcomes) and not any(o.forced for o in outcomes):
+            engine.report.fresh_page(name)
         for outcome in outcomes:
             if outcome.source == fallback.TOO_OLD and engine.settings.max_stale is not None:
                 engine.report.index_data_too_old(
@@ -72,7 +89,7 @@ def wrap_process_project_url(original: Any) -> Any:
         try:
             kept = [c for c in candidates if engine.available(self, c.link, project)]
         except Exception as exc:
-            logger.debug("pip-ff: could not filter %s: %r", project, exc)
+            logger.warning("pip-ff: could not tell which files of %s are local: %r", project, exc)
             return candidates
         engine.report.stale_page(
             StalePage(
@@ -83,6 +100,10 @@ def wrap_process_project_url(original: Any) -> Any:
                 versions_local=_versions(kept),
             )
         )
+        if engine.listing_only:
+            # `pip list --outdated`, `pip index versions`: they report what the index data
+            # lists (and the summary says how old it is); nothing is installed from it.
+            return candidates
         return kept
 
     return process_project_url

@@ -20,6 +20,8 @@ from pip_offline_fallback.config import Settings, settings_from_environ
 logger = logging.getLogger(__name__)
 
 _MISSING = object()
+# pip commands that only report what the index data lists; they install nothing.
+LISTING_COMMANDS = frozenset({"list", "index"})
 _patches: list[tuple[Any, str, Any]] = []
 _warned = False
 
@@ -68,6 +70,9 @@ def _wrap_build_session(original: Any) -> Any:
 def _wrap_command_main(original: Any) -> Any:
     # The end of the command, with pip's logging still set up: the place for the summary.
     def _main(self: Any, args: list[str]) -> int:
+        engine = fallback.active
+        if engine is not None:
+            engine.listing_only = getattr(self, "name", "") in LISTING_COMMANDS
         status: int = original(self, args)
         engine = fallback.active
         if engine is not None:

@@ -146,9 +146,12 @@ class Report:
         return bool(getattr(self._ignore, "active", False))
 
     def host_down(self, host: str, cause: str, *, announce: bool) -> None:
+        """A route is down for the run. Said once, in one line, for the first route only: the
+        closing summary names every one (a second warning would land inside pip's output)."""
         with self._lock:
+            first = not self.unreachable
             self.unreachable[host] = cause
-        if announce:
+        if announce and first:
             logger.warning(
                 "pip-ff: %s is unreachable (%s); continuing from local sources",
                 compat.redact(host),
@@ -177,6 +180,11 @@ class Report:
             return
         with self._lock:
             self.pages.setdefault(page.project, page)
+
+    def fresh_page(self, project: str) -> None:
+        """The index itself answered for ``project`` after all (prefer-offline asked again)."""
+        with self._lock:
+            self.pages.pop(project, None)
 
     def file_served(
         self, url: str, source: str, *, sha256: str | None = None, path: str | None = None
