@@ -41,11 +41,14 @@ def _install(venv: Venv, module: str, index_url: str, env: dict[str, str]) -> tu
 
 
 def _show(title: str, output: str, last: int) -> None:
+    """The last ``last`` lines of ``output``, and every pip-ff line before them (its warning)."""
     print(f"\n--- {title}")
     lines = output.strip().splitlines()
-    if len(lines) > last:
-        print(f"    [... {len(lines) - last} lines]")
-    for line in lines[-last:]:
+    cut = max(0, len(lines) - last)
+    kept = [line for line in lines[:cut] if "pip-ff:" in line]
+    if cut > len(kept):
+        print(f"    [... {cut - len(kept)} lines of pip's output]")
+    for line in kept + lines[cut:]:
         print(f"    {line}")
 
 
@@ -74,7 +77,7 @@ def main() -> int:
 
         offline = clone_venv(template, root / "offline")
         status, output = _install(offline, "pip_offline_fallback", index.url, env)
-        _show(f"4. pip-ff install, index down: exit status {status}", output, 16)
+        _show(f"4. pip-ff install, index down: exit status {status}", output, 8)
 
         same = offline.installed() == online.installed()
         print(f"\nSame distributions installed online and offline: {same}")
