@@ -6,6 +6,7 @@ which ones a given pip lacks, and pip-ff then steps aside and runs plain pip.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import logging
 import urllib.parse
@@ -31,6 +32,7 @@ from pip._vendor import requests  # noqa: E402
 from pip._vendor.cachecontrol.controller import CacheController  # noqa: E402
 from pip._vendor.cachecontrol.serialize import Serializer  # noqa: E402
 from pip._vendor.requests.adapters import HTTPAdapter  # noqa: E402
+from pip._vendor.urllib3.exceptions import ReadTimeoutError  # noqa: E402
 from pip._vendor.urllib3.response import HTTPResponse  # noqa: E402
 from pip._vendor.urllib3.util.retry import Retry  # noqa: E402
 
@@ -201,4 +203,19 @@ def fast_retries(retries: Any) -> Any:
     """
     if not isinstance(retries, Retry):
         retries = Retry.from_int(retries)
+    retries = copy.copy(retries)
+    retries.__class__ = _TunnelAwareRetry  # new() keeps the class: every retry state has it
     return retries.new(connect=0, other=0)
+
+
+class _TunnelAwareRetry(Retry):
+    """pip's Retry, where a proxy that never answers CONNECT counts as a connection that could
+    not be made (which it is), not as a read error: urllib3 2 (pip 26's) reports it as a read
+    timeout on the proxy's own URL, and would retry it as a read, once per attempt."""
+
+    def _is_connection_error(self, err: Exception) -> bool:
+        proxy = getattr(getattr(err, "pool", None), "proxy", None)
+        on_proxy = proxy is not None and getattr(err, "url", None) == getattr(proxy, "url", None)
+        if isinstance(err, ReadTimeoutError) and on_proxy:
+            return True
+        return bool(super()._is_connection_error(err))

@@ -636,13 +636,10 @@ _PROXY_GATEWAY_CAUSES = frozenset(f"server answered {s}" for s in PROXY_GATEWAY_
 
 
 def _through_proxy(cause: str) -> bool:
-    """Whether a route-level failure is the proxy's (every host behind it) or the host's."""
-    return cause.startswith("proxy") or cause in (
-        "DNS lookup failed",
-        "connection refused",
-        "connection timed out",
-        "network unreachable",
-    )
+    """Whether a route-level failure, on a request that goes through a proxy, is the proxy's
+    (every host behind it) or the host's: everything but a TLS handshake (which, through a
+    tunnel, is with the host itself) happened between pip and the proxy."""
+    return cause != "TLS handshake failed"
 
 
 def _local_request(request: Any, url: str) -> Any:

@@ -1,4 +1,5 @@
-"""Run the fault-injection matrix (tests/test_faults.py) and write docs/fault-matrix.md from it.
+"""Run the fault-injection matrix (tests/test_faults.py) and the "must not fall back" cases
+(tests/test_trust.py), and write docs/fault-matrix.md from them.
 
     python -m tests.fault_matrix [--python PY]... [--slow] [--output FILE] [--junit XML]...
 
@@ -27,6 +28,18 @@ from tests.test_faults import OUTAGE_TEXT, Cell, matrix_cells
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO / "docs" / "fault-matrix.md"
 NOT_RUN = "not run"
+# Flaky-but-up indexes where plain pip succeeds: pip-ff must install exactly what plain pip
+# installs, and say nothing (tests/test_trust.py; test id -> row).
+MUST_NOT_FALL_BACK = {
+    "test_a_glitch_online_gives_plain_pips_result[reset]": "one reset on a project page",
+    "test_a_glitch_online_gives_plain_pips_result[503]": "one 503 on a project page",
+    "test_a_glitch_online_gives_plain_pips_result[slow-first-byte]": (
+        "first byte after 3 s (connect deadline 1 s)"
+    ),
+    "test_an_explicit_timeout_is_never_shortened": (
+        "proxy CONNECT takes 3 s, --timeout 20 (connect deadline 1 s)"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -41,7 +54,8 @@ class Outcome:
 def run_pytest(python: str, slow: bool, junit: Path) -> None:
     env = dict(os.environ, PIPFF_SLOW="1" if slow else "0")
     command = [
-        python, "-m", "pytest", "tests/test_faults.py", "-k", "test_matrix", "-n", "2", "-q",
+        python, "-m", "pytest", "tests/test_faults.py", "tests/test_trust.py",
+        "-k", "test_matrix or glitch or explicit_timeout", "-n", "2", "-q",
         "-p", "no:cacheprovider", f"--junitxml={junit}", "-o", "junit_family=xunit1",
     ]  # fmt: skip
     print("$", " ".join(command), flush=True)
@@ -53,6 +67,9 @@ def read_junit(path: Path) -> dict[str, Outcome]:
     found: dict[str, Outcome] = {}
     for case in ElementTree.parse(path).getroot().iter("testcase"):
         name = case.get("name", "")
+        if name in MUST_NOT_FALL_BACK:
+            found[name] = _plain(case)
+            continue
         if not name.startswith("test_matrix["):
             continue
         test_id = name[len("test_matrix[") : -1]
@@ -80,6 +97,13 @@ def read_junit(path: Path) -> dict[str, Outcome]:
     return found
 
 
+def _plain(case: ElementTree.Element) -> Outcome:
+    failed = any(child.tag in ("failure", "error") for child in case)
+    skipped = any(child.tag == "skipped" for child in case)
+    outcome = "failed" if failed else "skipped" if skipped else "passed"
+    return Outcome("?", outcome, "", float(case.get("time", 0.0)), "")
+
+
 def _text(outcome: Outcome | None, local: bool, bugs: list[str]) -> str:
     if outcome is None or outcome.outcome == "skipped":
         return NOT_RUN
@@ -99,7 +123,7 @@ def _short(text: str, limit: int = 120) -> str:
 
 
 def render(runs: list[dict[str, Outcome]]) -> str:
-    pips = [next((o.pip for o in run.values()), "?") for run in runs]
+    pips = [next((o.pip for o in run.values() if o.pip != "?"), "?") for run in runs]
     header = ["Outage", "Workload", "Mode"]
     for pip in pips:
         header += [f"pip {pip}: files local", f"pip {pip}: nothing local"]
@@ -136,7 +160,36 @@ def render(runs: list[dict[str, Outcome]]) -> str:
     if bugs:
         lines += ["", "Known bugs (strict xfails until fixed):", ""]
         lines += [f"{n}. {reason}" for n, reason in enumerate(bugs, 1)]
+    lines += _must_not_fall_back(runs, pips)
     return "\n".join(lines) + "\n"
+
+
+def _must_not_fall_back(runs: list[dict[str, Outcome]], pips: list[str]) -> list[str]:
+    header = ["Flaky but up", *(f"pip {pip}" for pip in pips)]
+    lines = [
+        "",
+        "## Must not fall back",
+        "",
+        "The index answers, badly once, on a host pip-ff has recorded from (alpha 1.0 recorded,"
+        " 2.0 published since). Plain pip retries and installs 2.0; each cell passes when pip-ff"
+        " installs exactly what plain pip installs and prints no pip-ff line"
+        " (`tests/test_trust.py`). Times are the whole test (pip and pip-ff runs).",
+        "",
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join("---" for _ in header) + " |",
+    ]
+    for test_id, row in MUST_NOT_FALL_BACK.items():
+        texts = []
+        for run in runs:
+            outcome = run.get(test_id)
+            if outcome is None or outcome.outcome == "skipped":
+                texts.append(NOT_RUN)
+            elif outcome.outcome == "passed":
+                texts.append(f"✅ same as plain pip, {outcome.seconds:.1f} s")
+            else:
+                texts.append("❌ FAILED")
+        lines.append("| " + " | ".join([row, *texts]) + " |")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:

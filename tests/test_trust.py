@@ -33,6 +33,7 @@ from tests.testbed import (
     FailingProxy,
     IndexServer,
     ProjectSet,
+    StallServer,
     Venv,
     build_sdist,
     build_wheel,
@@ -131,6 +132,39 @@ def test_an_explicit_timeout_is_never_shortened(
     assert result.returncode == 0, result.describe()
     assert "pip-ff:" not in result.output, result.describe()
     assert _pipff(venv) == {"pipff-gamma": "1.0"}
+
+
+def test_a_hung_proxy_costs_one_deadline_for_every_host_behind_it(
+    template: Path,
+    tmp_path: Path,
+    dists: ProjectSet,
+    https_index: IndexServer,
+    ca: CertificateAuthority,
+    env: dict[str, str],
+) -> None:
+    """A proxy that accepts and never answers CONNECT: the connect deadline once, then every
+    host behind it is down (it used to cost a deadline per host: the pages host, the files
+    host, an extra index)."""
+    extra_dir = tmp_path / "extra"
+    extra_dir.mkdir()
+    for source in dists.dist_dir.glob("pipff_gamma-*"):
+        (extra_dir / source.name).symlink_to(source)
+    with IndexServer(extra_dir, https=ca) as extra:
+        args = ["--cert", str(https_index.ca_bundle), "-i", https_index.url]
+        args += ["--extra-index-url", extra.url]
+        warm = clone_venv(template, tmp_path / "warm")
+        warm.pipff("install", *args, "pipff-alpha", "pipff-gamma", env=env).check()
+        age_pip_cache(Path(env["PIP_CACHE_DIR"]), 3600)
+        venv = clone_venv(template, tmp_path / "v")
+        with StallServer() as proxy:
+            result = venv.pipff(
+                "install", *args, "--proxy", proxy.base_url, "pipff-alpha", "pipff-gamma", env=env
+            )
+            connections = proxy.connections
+    assert result.returncode == 0, result.describe()
+    assert _pipff(venv) == _pipff(warm)
+    assert connections == 1, result.describe()
+    assert f"proxy {proxy.base_url}" in result.output, result.describe()
 
 
 # -- a captive portal is not an index ------------------------------------------------------------
