@@ -77,6 +77,8 @@ class Fallback:
         self.wheelhouse = Wheelhouse(settings.wheelhouses)
         # prefer-offline: URLs whose local answer could not satisfy a requirement; ask the index.
         self.refresh: set[str] = set()
+        # Primary pages a live mirror answered but could not satisfy: local data answers them.
+        self.past_mirrors: set[str] = set()
         self.primaries: list[str] = []  # the index URLs of the command (normalised, with "/")
         self.mirror_hosts = {host_of(m.url) for m in self.fallback_indexes}
         # The command only lists what index data says (list --outdated, index versions): a page
@@ -301,6 +303,8 @@ class Fallback:
         chain (local sources answer), so no later index can serve what this one lacks.
         """
         if not self.fallback_indexes or request.method != "GET":
+            return None
+        if request.url in self.past_mirrors:
             return None
         found = self._index_suffix(request.url)
         session_ref = adapter.__dict__.get("_pipff_session")

@@ -17,12 +17,13 @@ from packaging.utils import canonicalize_name
 
 from pip_offline_fallback import fallback
 from pip_offline_fallback.config import Mode
-from pip_offline_fallback.report import NETWORK, PIP_CACHE, RECORD, StalePage
+from pip_offline_fallback.report import FALLBACK_INDEX, NETWORK, PIP_CACHE, RECORD, StalePage
 
 logger = logging.getLogger(__name__)
 
 _FALLBACK_PROJECTS = "_pipff_fallback_projects"
 _LOCAL_PAGES = "_pipff_local_pages"
+_MIRRORED_PAGES = "_pipff_mirrored_pages"
 _WHEELHOUSE_CANDIDATES = "_pipff_wheelhouse_candidates"
 
 
@@ -52,6 +53,9 @@ def wrap_process_project_url(original: Any) -> Any:
                 )
                 candidates = []
         name = str(canonicalize_name(project))
+        if any(o.source == FALLBACK_INDEX for o in outcomes):
+            mirrored = self.__dict__.setdefault(_MIRRORED_PAGES, {})
+            mirrored.setdefault(name, set()).add(project_url.url)
         chosen = [
             o
             for o in outcomes
@@ -149,7 +153,17 @@ def wrap_find_best_candidate(original: Any) -> Any:
         engine.report.specifier_seen(project_name, str(specifier or ""))
         if result.best_candidate is not None:
             return result
-        pages = self.__dict__.get(_LOCAL_PAGES, {}).pop(canonicalize_name(project_name), None)
+        name = canonicalize_name(project_name)
+        mirrored = self.__dict__.get(_MIRRORED_PAGES, {}).pop(name, None)
+        if mirrored and not mirrored <= engine.past_mirrors:
+            # A live mirror's page can't satisfy this (a devpi that lost its upstream lists only
+            # what it holds): the record of the primary answers instead, if it can.
+            engine.past_mirrors.update(mirrored)
+            _forget(self, project_name)
+            result = original(self, project_name, *args, **kwargs)
+            if result.best_candidate is not None:
+                return result
+        pages = self.__dict__.get(_LOCAL_PAGES, {}).pop(name, None)
         if pages and not pages <= engine.refresh:
             # prefer-offline: the local index data can't satisfy this; ask the index before failing.
             engine.refresh.update(pages)

@@ -334,6 +334,25 @@ def test_a_live_mirror_that_lists_nothing_does_not_hide_the_record(
     assert _pipff(venv) == _pipff(warm)
 
 
+def test_a_live_mirror_that_cannot_satisfy_a_requirement_gives_way_to_the_record(
+    template: Path, tmp_path: Path, dists: ProjectSet, index: IndexServer, env: dict[str, str]
+) -> None:
+    """A devpi in offline mode lists only what it holds (alpha 1.0); the record has 2.0."""
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff("install", "-i", index.url, "pipff-alpha==2.0", env=env).check()
+    held = _link(dists, tmp_path / "held", skip=("pipff_alpha-1.1", "pipff_alpha-2.0"))
+    with IndexServer(held) as mirror:
+        venv = clone_venv(template, tmp_path / "v")
+        with outage("refused", index):
+            result = venv.pipff(
+                "install", "-i", index.url, "--fallback-index-url", mirror.url,
+                "pipff-alpha>=2", env=env,
+            )  # fmt: skip
+        assert "/simple/pipff-alpha/" in mirror.requested()
+    assert result.returncode == 0, result.describe()
+    assert _pipff(venv)["pipff-alpha"] == "2.0"
+
+
 def test_a_mirror_request_carries_nothing_of_the_primarys(
     template: Path, tmp_path: Path, index: IndexServer, dists: ProjectSet, env: dict[str, str]
 ) -> None:
