@@ -491,17 +491,18 @@ class Fallback:
             return
         try:
             identity = self._identity(request)
+            filed = self._filed_as(request.url)
             length = response.headers.get("content-length")
             raw = response.raw
             consumed = getattr(response, "_content_consumed", False)  # read by _doubt
             if length is not None and not consumed and getattr(raw, "_fp", None) is not None:
-                recorder = self.store.recorder(request.url, response.headers, identity)
+                recorder = self.store.recorder(filed, response.headers, identity)
                 if recorder is not None or spare:
                     raw._fp = _Tee(
                         raw._fp,
                         recorder,
                         int(length),
-                        self._committer(request.url),
+                        self._committer(request.url, filed),
                         self._spare(request.url, identity) if spare else None,
                     )
             elif consumed or not stream:
@@ -511,12 +512,12 @@ class Fallback:
                 headers = {
                     k: v for k, v in response.headers.items() if k.lower() != "content-encoding"
                 }
-                recorder = self.store.recorder(request.url, headers, identity)
+                recorder = self.store.recorder(filed, headers, identity)
                 if recorder is not None:
                     recorder.write(content)
                     recorder.commit()
                     if recorder.sha256:
-                        self._committed(request.url, recorder.sha256)
+                        self._committed(request.url, filed, recorder.sha256)
         except Exception as exc:
             logger.debug("pip-ff: not recording %s: %r", compat.redact(request.url), exc)
 
@@ -541,21 +542,34 @@ class Fallback:
 
         return spare
 
-    def _committer(self, url: str) -> Any:
+    def _filed_as(self, url: str) -> str:
+        """The URL a body is recorded under: its own, except for a redirect target with a query
+        (a pre-signed URL: its signature is a credential, and useless once expired), which is
+        filed under the link that led there."""
+        if "?" not in url:
+            return url
+        with self._redirects_lock:
+            sources = self._redirects.get(url_key(url))
+        return sources[0] if sources else url
+
+    def _committer(self, url: str, filed: str) -> Any:
         def committed(sha256: str) -> None:
-            self._committed(url, sha256)
+            self._committed(url, filed, sha256)
 
         return committed
 
-    def _committed(self, url: str, sha256: str) -> None:
-        """A body of ``url`` is in the record: for the report, and for the links that
-        redirected to it (filed under their own URL too, so that they resolve offline)."""
+    def _committed(self, url: str, filed: str, sha256: str) -> None:
+        """A body of ``url`` is in the record (under ``filed``): for the report, and for the
+        links that redirected to it (filed under their own URL too, to resolve offline)."""
         self.report.file_hashed(url, sha256)
         with self._redirects_lock:
             sources = self._redirects.pop(url_key(url), [])
         for source in sources:
-            if self.store is not None and self.store.alias(source, url):
-                self._committed(source, sha256)
+            recorded = source == filed or (
+                self.store is not None and self.store.alias(source, filed)
+            )
+            if recorded:
+                self._committed(source, source, sha256)
 
     def _redirected(self, url: str, response: Any) -> None:
         """A link answered with a redirect (a CDN, a pre-signed URL): remember where it led."""

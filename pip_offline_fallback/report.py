@@ -204,7 +204,8 @@ class Report:
                 version=parsed[1],
                 filename=filename,
                 source=source,
-                url=compat.redact(url.split("#", 1)[0]),
+                # No query: on a file URL it is a token (a pre-signed URL's signature).
+                url=compat.redact(url.split("#", 1)[0].split("?", 1)[0]),
                 sha256=sha256,
                 path=path,
             )

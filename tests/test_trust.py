@@ -409,10 +409,17 @@ def test_a_file_behind_a_redirect_works_offline(
     online.pipff("install", "-i", index.url, "pipff-gamma", env=env).check()
     assert any(path.startswith("/cdn/") for _, path in index.requests)
     offline = clone_venv(template, tmp_path / "offline")
+    report = tmp_path / "report.json"
     with outage("refused", index):
-        result = offline.pipff("install", "-i", index.url, "pipff-gamma", env=env)
+        result = offline.pipff(
+            "install", "-i", index.url, "--fallback-report", report, "pipff-gamma", env=env
+        )
     assert result.returncode == 0, result.describe()
     assert _pipff(offline) == {"pipff-gamma": "1.0"}
+    # A pre-signed URL's signature is a credential: never stored, never reported.
+    store = Path(env["PIP_CACHE_DIR"]) / "pip-ff"
+    assert not [p for p in store.rglob("*") if p.is_file() and b"signature=" in p.read_bytes()]
+    assert "signature=" not in report.read_text()
 
 
 def test_a_record_made_with_credentials_serves_only_those_credentials(
