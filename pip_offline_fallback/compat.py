@@ -214,8 +214,9 @@ class _TunnelAwareRetry(Retry):
     timeout on the proxy's own URL, and would retry it as a read, once per attempt."""
 
     def _is_connection_error(self, err: Exception) -> bool:
-        proxy = getattr(getattr(err, "pool", None), "proxy", None)
-        on_proxy = proxy is not None and getattr(err, "url", None) == getattr(proxy, "url", None)
-        if isinstance(err, ReadTimeoutError) and on_proxy:
-            return True
+        if isinstance(err, ReadTimeoutError):
+            # vars(): other errors have a deprecated ``pool`` property that warns when read.
+            proxy = getattr(vars(err).get("pool"), "proxy", None)
+            if proxy is not None and getattr(err, "url", None) == getattr(proxy, "url", None):
+                return True
         return bool(super()._is_connection_error(err))

@@ -389,6 +389,32 @@ def test_a_mirror_request_carries_nothing_of_the_primarys(
     assert auth["/simple/pipff-gamma/?moved=1"] is None, auth  # no credentials across a redirect
 
 
+def test_the_primarys_cookies_never_reach_a_mirror(
+    template: Path, tmp_path: Path, dists: ProjectSet, env: dict[str, str]
+) -> None:
+    """The primary sets a cookie, then dies mid-run; the mirror (another host) gets no cookie."""
+    from tests.test_faults import FlakyIndex
+
+    primary = FlakyIndex(_link(dists, tmp_path / "primary")).start()
+    primary.set_cookie = "primary-session=PRIMARY-COOKIE"
+    mirror = IndexServer(_link(dists, tmp_path / "mirror"), host="localhost").start()
+    try:
+        primary.fail_after(2)  # pipff-gamma's page and metadata (and the cookie), then it dies
+        venv = clone_venv(template, tmp_path / "v")
+        result = venv.pipff(
+            "install", "--dry-run", "-i", primary.url,
+            "--fallback-index-url", mirror.url, "pipff-gamma", "pipff-zeta==1.0", env=env,
+        )  # fmt: skip
+    finally:
+        primary.settle()
+        primary.stop()
+        mirror.stop()
+    assert result.returncode == 0, result.describe()
+    assert mirror.headers_seen, result.describe()
+    cookies = [h for _, h in mirror.headers_seen if "PRIMARY-COOKIE" in str(h)]
+    assert not cookies, mirror.headers_seen
+
+
 @pytest.fixture
 def own(dists: ProjectSet, tmp_path: Path) -> Iterator[IndexServer]:
     view = _link(dists, tmp_path / "own")
