@@ -20,6 +20,7 @@ from pip_offline_fallback.config import (
     MODE_VARIABLE,
     Mode,
     Settings,
+    expand_path,
     export,
     parse_duration_seconds,
     parse_mode,
@@ -107,9 +108,9 @@ def split_args(argv: Sequence[str]) -> tuple[Options, list[str]]:
             if not value:
                 raise UsageError(f"{name} requires a non-empty argument")
             if name == "--wheelhouse":
-                options.wheelhouses.append(os.path.abspath(os.path.expanduser(value)))
+                options.wheelhouses.append(expand_path(value))
             elif name == "--fallback-report":
-                options.report = os.path.abspath(os.path.expanduser(value))
+                options.report = expand_path(value)
             elif name == "--fallback-index-url":
                 if not re.fullmatch(r"https?://\S+", value):
                     raise UsageError(
