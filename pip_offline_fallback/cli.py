@@ -28,7 +28,6 @@ from pip_offline_fallback.config import (
     without_credentials,
 )
 from pip_offline_fallback.errors import UsageError
-from pip_offline_fallback.interpreter import has_hook, python_option
 
 logger = logging.getLogger(__name__)
 
@@ -225,14 +224,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if pip_args in (["--version"], ["-V"]):
         sys.stdout.write(f"pip-ff {__version__}\n")
         sys.stdout.flush()
-
-    target = python_option(pip_args) if settings is not None else None
-    if target is not None and has_hook(target) is False:
-        sys.stderr.write(
-            f"ERROR: pip-ff: --python {target} has no pip-ff installed, so the fallback can't "
-            "follow pip there; install pip-offline-fallback in it, or add --no-fallback\n"
-        )
-        return EXIT_USAGE
 
     interrupted = False
     previous_handler = signal.getsignal(signal.SIGINT)

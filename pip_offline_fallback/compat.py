@@ -101,6 +101,28 @@ def _module_with(module_name: str, attribute: str) -> Any:
 SELF_CHECK_LOOKUP = "_get_current_remote_pip_version"
 self_outdated_check: Any = _module_with("pip._internal.self_outdated_check", SELF_CHECK_LOOKUP)
 
+# pip re-runs itself (under --python; build isolation too) as [python, get_runnable_pip(), ...].
+# The function lives in build_env (22.3 to 26.1) or utils.misc (26.2+), and main_parser (and on
+# 26.2+ build_env.installer) imported it by name: pip-ff wraps every copy it finds.
+RUNNABLE_PIP = "get_runnable_pip"
+_RUNNABLE_PIP_MODULES = (
+    "pip._internal.utils.misc",
+    "pip._internal.build_env",
+    "pip._internal.build_env.installer",
+    "pip._internal.cli.main_parser",
+)
+
+
+def runnable_pip_owners() -> list[Any]:
+    """The modules that hold a copy of pip's ``get_runnable_pip``."""
+    owners: list[Any] = []
+    for name in _RUNNABLE_PIP_MODULES:
+        module = _module_with(name, RUNNABLE_PIP)
+        if module is not None and module not in owners:
+            owners.append(module)
+    return owners
+
+
 _REQUIRED = {
     "PipSession.mount": lambda: PipSession.mount,
     "PackageFinder.find_all_candidates": lambda: PackageFinder.find_all_candidates,
