@@ -141,6 +141,22 @@ _REQUIRED = {
 }
 
 
+def configured_cache_dir(command: Any) -> str | None:
+    """pip's cache directory as the user set it, without the command line: ``PIP_CACHE_DIR``,
+    pip's configuration files, else pip's default (None: switched off there).
+
+    A tool may pass its own ``--cache-dir`` (pip-compile: ``~/.cache/pip-tools``); pip-ff's
+    record stays the user's. The command's parser, asked for its defaults, applies the
+    environment and the configuration files exactly as pip's own parsing did.
+    """
+    try:
+        value = command.parser.get_default_values().cache_dir
+    except (Exception, SystemExit) as exc:  # pip's parser exits on a bad configuration
+        logger.debug("pip-ff: pip's defaults unavailable (%r); using pip's default cache", exc)
+        value = USER_CACHE_DIR
+    return str(value) if value else None
+
+
 def problems() -> list[str]:
     """Why pip-ff can't hook this pip (empty when it can)."""
     found = []

@@ -53,10 +53,14 @@ def _wrap_build_session(original: Any) -> Any:
                     primary = getattr(options, "index_url", None)
                     index_urls = [primary] if primary else []
                     index_urls += list(getattr(options, "extra_index_urls", None) or [])
+                cache_dir = getattr(options, "cache_dir", None) or None
                 engine.configure(
-                    getattr(options, "cache_dir", None) or None,
+                    cache_dir,
                     index_urls,
                     getattr(options, "timeout", None),
+                    # The record is the user's, whatever --cache-dir a tool passes;
+                    # --no-cache-dir (cache_dir None) still means no record.
+                    record_cache_dir=cache_dir and compat.configured_cache_dir(self),
                 )
             except Exception as exc:
                 logger.debug("pip-ff: configure failed: %r", exc)
