@@ -21,18 +21,18 @@ from setuptools.command.build_py import build_py
 # sys.path entries), and the whole line is one statement list. `os` is already imported by the
 # time site.py runs, so when PIPFF is unset (every other Python start on the machine) the cost
 # is a single dict lookup, and nothing of ours is imported. Only when PIPFF is set is the
-# package's small `startup` module imported and its activate() called.
-PTH_LINE = (
-    'import os; os.environ.get("PIPFF") and '
-    '__import__("pip_offline_fallback.startup").startup.activate()'
-)
+# package's tiny __init__ imported and its start_hook() called, which imports the `startup`
+# module only for a value that switches pip-ff on (and says so in one line if it can't).
+PTH_LINE = 'import os; os.environ.get("PIPFF") and __import__("pip_offline_fallback").start_hook()'
 
 # PEP 829 (Python 3.15+): a <name>.start file holds `pkg.mod:callable` entry points, one per
 # line, called with no arguments at start-up; when a .start file matches a .pth file by name,
 # the .pth's `import` lines are skipped (older Pythons ignore .start files and keep running the
-# .pth line). The entry point runs on every start, so activate() must itself return at once
-# when PIPFF is unset; it does.
-START_LINE = "pip_offline_fallback.startup:activate"
+# .pth line). The entry point is imported and called on every start, PIPFF set or not, so it
+# names the one module that any entry of ours must import anyway (the package's __init__, which
+# imports nothing but os and sys, both loaded before site.py reads .pth files), and start_hook()
+# checks PIPFF first, as the .pth line does: one import of a small module, then a dict lookup.
+START_LINE = "pip_offline_fallback:start_hook"
 
 HOOK_FILES = {
     "pip_offline_fallback.pth": PTH_LINE,

@@ -1,9 +1,41 @@
 """pip-ff: a drop-in pip that finishes the command from local sources when the index is unreachable.
 
 This module stays import-light on purpose: the start-up hook and ``pip-ff --version`` import it.
+No ``from __future__ import annotations`` here or in :mod:`.startup`: that statement imports the
+``__future__`` module at run time, and start-up must import nothing but ours.
 """
 
-from __future__ import annotations
+import os
+import sys
 
 __version__ = "0.1.0"
-__all__ = ["__version__"]
+__all__ = ["__version__", "start_hook"]
+
+_OFF = ("0", "false", "no", "off")
+_warned = False
+
+
+def start_hook() -> None:
+    """Interpreter start-up: the ``.pth`` line calls this when ``PIPFF`` is set, and on Python
+    3.15+ (PEP 829) the ``.start`` entry point calls it at every start.
+
+    So it must cost next to nothing: a look at ``PIPFF`` with ``os`` (imported by site.py
+    before any ``.pth`` runs), and only for a value that switches pip-ff on does it import the
+    start-up module. Never raises: a start-up module that can't be loaded (a broken install)
+    gets one line on stderr (there is no logging this early), then Python starts without pip-ff.
+    """
+    global _warned
+    value = os.environ.get("PIPFF", "").strip().lower()
+    if not value or value in _OFF:
+        return
+    try:
+        from pip_offline_fallback import startup
+    except Exception as exc:
+        if not _warned:  # site.py processes a venv's .pth files twice
+            _warned = True
+            sys.stderr.write(
+                f"WARNING: pip-ff can't be loaded ({type(exc).__name__}: {exc}); "
+                "running plain pip without fallback\n"
+            )
+        return
+    startup.activate()

@@ -20,6 +20,7 @@ from pip_offline_fallback.config import (
     MODE_VARIABLE,
     Mode,
     Settings,
+    expand_path,
     export,
     parse_duration_seconds,
     parse_mode,
@@ -27,7 +28,6 @@ from pip_offline_fallback.config import (
     without_credentials,
 )
 from pip_offline_fallback.errors import UsageError
-from pip_offline_fallback.interpreter import has_hook, python_option
 
 logger = logging.getLogger(__name__)
 
@@ -107,9 +107,9 @@ def split_args(argv: Sequence[str]) -> tuple[Options, list[str]]:
             if not value:
                 raise UsageError(f"{name} requires a non-empty argument")
             if name == "--wheelhouse":
-                options.wheelhouses.append(os.path.abspath(os.path.expanduser(value)))
+                options.wheelhouses.append(expand_path(value))
             elif name == "--fallback-report":
-                options.report = os.path.abspath(os.path.expanduser(value))
+                options.report = expand_path(value)
             elif name == "--fallback-index-url":
                 if not re.fullmatch(r"https?://\S+", value):
                     raise UsageError(
@@ -224,14 +224,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if pip_args in (["--version"], ["-V"]):
         sys.stdout.write(f"pip-ff {__version__}\n")
         sys.stdout.flush()
-
-    target = python_option(pip_args) if settings is not None else None
-    if target is not None and has_hook(target) is False:
-        sys.stderr.write(
-            f"ERROR: pip-ff: --python {target} has no pip-ff installed, so the fallback can't "
-            "follow pip there; install pip-offline-fallback in it, or add --no-fallback\n"
-        )
-        return EXIT_USAGE
 
     interrupted = False
     previous_handler = signal.getsignal(signal.SIGINT)

@@ -103,6 +103,28 @@ def _module_with(module_name: str, attribute: str) -> Any:
 SELF_CHECK_LOOKUP = "_get_current_remote_pip_version"
 self_outdated_check: Any = _module_with("pip._internal.self_outdated_check", SELF_CHECK_LOOKUP)
 
+# pip re-runs itself (under --python; build isolation too) as [python, get_runnable_pip(), ...].
+# The function lives in build_env (22.3 to 26.1) or utils.misc (26.2+), and main_parser (and on
+# 26.2+ build_env.installer) imported it by name: pip-ff wraps every copy it finds.
+RUNNABLE_PIP = "get_runnable_pip"
+_RUNNABLE_PIP_MODULES = (
+    "pip._internal.utils.misc",
+    "pip._internal.build_env",
+    "pip._internal.build_env.installer",
+    "pip._internal.cli.main_parser",
+)
+
+
+def runnable_pip_owners() -> list[Any]:
+    """The modules that hold a copy of pip's ``get_runnable_pip``."""
+    owners: list[Any] = []
+    for name in _RUNNABLE_PIP_MODULES:
+        module = _module_with(name, RUNNABLE_PIP)
+        if module is not None and module not in owners:
+            owners.append(module)
+    return owners
+
+
 _REQUIRED = {
     "PipSession.mount": lambda: PipSession.mount,
     "PackageFinder.find_all_candidates": lambda: PackageFinder.find_all_candidates,
@@ -119,6 +141,22 @@ _REQUIRED = {
     "Serializer.loads": lambda: Serializer.loads,
     "CacheController.cache_url": lambda: CacheController.cache_url,
 }
+
+
+def configured_cache_dir(command: Any) -> str | None:
+    """pip's cache directory as the user set it, without the command line: ``PIP_CACHE_DIR``,
+    pip's configuration files, else pip's default (None: switched off there).
+
+    A tool may pass its own ``--cache-dir`` (pip-compile: ``~/.cache/pip-tools``); pip-ff's
+    record stays the user's. The command's parser, asked for its defaults, applies the
+    environment and the configuration files exactly as pip's own parsing did.
+    """
+    try:
+        value = command.parser.get_default_values().cache_dir
+    except (Exception, SystemExit) as exc:  # pip's parser exits on a bad configuration
+        logger.debug("pip-ff: pip's defaults unavailable (%r); using pip's default cache", exc)
+        value = USER_CACHE_DIR
+    return str(value) if value else None
 
 
 def problems() -> list[str]:

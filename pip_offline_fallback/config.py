@@ -76,8 +76,14 @@ class Settings:
     pip_caches: tuple[str, ...] = ()
 
 
+def expand_path(value: str) -> str:
+    """A path from a variable or an option, as a shell would have expanded it: ``~`` and
+    ``$VARS`` (a value set in a tox or CI configuration file reaches pip-ff unexpanded)."""
+    return os.path.abspath(os.path.expanduser(os.path.expandvars(value)))
+
+
 def _split_paths(value: str) -> tuple[str, ...]:
-    return tuple(os.path.abspath(p) for p in value.split(os.pathsep) if p.strip())
+    return tuple(expand_path(p) for p in value.split(os.pathsep) if p.strip())
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -148,8 +154,8 @@ def settings_from_environ(environ: Mapping[str, str], *, default: Mode | None) -
         mode=mode,
         wheelhouses=_split_paths(environ.get(WHEELHOUSE_VARIABLE, "")),
         connect_timeout=connect_timeout,
-        store=os.path.abspath(environ[STORE_VARIABLE]) if environ.get(STORE_VARIABLE) else None,
-        report=os.path.abspath(environ[REPORT_VARIABLE]) if environ.get(REPORT_VARIABLE) else None,
+        store=expand_path(environ[STORE_VARIABLE]) if environ.get(STORE_VARIABLE) else None,
+        report=expand_path(environ[REPORT_VARIABLE]) if environ.get(REPORT_VARIABLE) else None,
         max_stale=max_stale,
         fallback_index_urls=tuple(environ.get(FALLBACK_INDEX_VARIABLE, "").split()),
         unreachable=unreachable,

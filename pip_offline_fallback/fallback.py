@@ -99,9 +99,10 @@ class Fallback:
         cache_dir: str | None,
         index_urls: Sequence[str] = (),
         timeout: float | None = None,
+        record_cache_dir: str | None = None,
     ) -> None:
         """Learn pip's cache directory, index URLs and timeout (the command's options) before a
-        session."""
+        session; the record goes in ``record_cache_dir`` (the user's pip cache), else cache_dir."""
         for index_url in index_urls:
             primary = mirrors.primary_key(index_url)
             if primary not in self.primaries:
@@ -113,7 +114,7 @@ class Fallback:
         if cache_dir and self.wheel_cache_dir is None:
             self.wheel_cache_dir = cache_dir
         if self.store is None and cache_dir:
-            self.store = Store(os.path.join(cache_dir, "pip-ff"))
+            self.store = Store(os.path.join(record_cache_dir or cache_dir, "pip-ff"))
         if self.store is not None:
             default_wheelhouse = os.path.join(self.store.root, "wheelhouse")
             if default_wheelhouse not in self.wheelhouse.directories:

@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any, Callable
 
-from pip_offline_fallback import adapter, compat, fallback, finder, interpreter
+from pip_offline_fallback import adapter, compat, fallback, finder, interpreter, reach
 from pip_offline_fallback.config import Settings, settings_from_environ
 
 logger = logging.getLogger(__name__)
@@ -55,10 +55,14 @@ def _wrap_build_session(original: Any) -> Any:
                     primary = getattr(options, "index_url", None)
                     index_urls = [primary] if primary else []
                     index_urls += list(getattr(options, "extra_index_urls", None) or [])
+                cache_dir = getattr(options, "cache_dir", None) or None
                 engine.configure(
-                    getattr(options, "cache_dir", None) or None,
+                    cache_dir,
                     index_urls,
                     getattr(options, "timeout", None),
+                    # The record is the user's, whatever --cache-dir a tool passes;
+                    # --no-cache-dir (cache_dir None) still means no record.
+                    record_cache_dir=cache_dir and compat.configured_cache_dir(self),
                 )
             except Exception as exc:
                 logger.debug("pip-ff: configure failed: %r", exc)
@@ -141,6 +145,10 @@ def inject(settings: Settings) -> bool:
         _patch(compat.PackageFinder, "find_best_candidate", finder.wrap_find_best_candidate)
         if compat.self_outdated_check is not None:
             _patch(compat.self_outdated_check, compat.SELF_CHECK_LOOKUP, _wrap_remote_pip_version)
+        if reach.carried:
+            # This interpreter has no pip-ff of its own (pip-ff came with pip's --python): the
+            # pip that build isolation starts here must be carried too.
+            reach.carry()
     except Exception as exc:
         extract()
         logger.warning("pip-ff: could not hook pip (%r); running plain pip", exc)
@@ -150,6 +158,7 @@ def inject(settings: Settings) -> bool:
 
 def extract() -> None:
     """Undo every patch, newest first; adapters already swapped then pass straight through."""
+    reach.uncarry()
     for name in ("pip._internal.cli.main_parser", "pip._internal.cli.main"):
         module = sys.modules.get(name)
         if module is not None:

@@ -1,8 +1,9 @@
-"""The start-up hook behind ``PIPFF``: the ``.pth`` line imports it only when the variable is set.
+"""The start-up hook behind ``PIPFF``: :func:`pip_offline_fallback.start_hook` (the ``.pth`` line,
+the ``.start`` entry point) imports it only when the variable switches pip-ff on.
 
-It uses only ``os`` and ``sys``, never raises, and does no pip work at start-up. It waits for
-pip's CLI module (imported by the console scripts, ``python -m pip`` and build isolation's
-runner), then wraps two of pip's functions:
+It imports only ``os`` and ``sys`` until pip is imported, never raises, and does no pip work at
+start-up. It waits for pip's CLI module (imported by the console scripts, ``python -m pip`` and
+build isolation's runner), then wraps two of pip's functions:
 
 - ``create_command``: once pip has imported the command it runs (and with it the session and
   finder modules), :mod:`pip_offline_fallback.inject` hooks pip. ``pip --version`` and other
@@ -10,11 +11,14 @@ runner), then wraps two of pip's functions:
 - ``parse_command``: where pip re-runs itself under ``--python`` (see :mod:`.interpreter`).
 """
 
-from __future__ import annotations
-
 import os
 import sys
-from typing import Any
+
+# Type hints only: importing ``typing`` (or ``__future__``) at start-up would double the modules
+# every Python with PIPFF set loads. mypy reads any name TYPE_CHECKING as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _CLI_MAIN = "pip._internal.cli.main"
 _OFF = {"0", "false", "no", "off"}
@@ -24,22 +28,42 @@ def _debug() -> bool:
     return bool(os.environ.get("PIPFF_DEBUG"))
 
 
+_warned = False
+
+
+def _broken(exc: Exception) -> None:
+    """pip-ff could not be loaded (a module or a dependency missing, say): one warning per
+    process, then plain pip runs. Silence here would look like a fallback that failed."""
+    global _warned
+    if _debug():
+        raise exc
+    if _warned:
+        return
+    _warned = True
+    import logging  # pip is being imported by now: start-up is over
+
+    logging.getLogger(__name__).warning(
+        "pip-ff can't be loaded (%s: %s); running plain pip without fallback",
+        type(exc).__name__,
+        exc,
+    )
+
+
 def _hook_pip() -> None:
     try:
         from pip_offline_fallback import inject
 
         inject.inject_from_environ()
-    except Exception:  # the hook must never break pip
-        if _debug():
-            raise
+    except Exception as exc:  # the hook must never break pip
+        _broken(exc)
 
 
-def _wrap_create_command(owner: Any) -> None:
+def _wrap_create_command(owner: "Any") -> None:
     original = getattr(owner, "create_command", None)
     if original is None or getattr(original, "_pipff_original", None) is not None:
         return
 
-    def create_command(*args: Any, **kwargs: Any) -> Any:
+    def create_command(*args: "Any", **kwargs: "Any") -> "Any":
         command = original(*args, **kwargs)
         _hook_pip()
         return command
@@ -48,7 +72,7 @@ def _wrap_create_command(owner: Any) -> None:
     owner.create_command = create_command
 
 
-def _on_cli_main(cli_main: Any) -> None:
+def _on_cli_main(cli_main: "Any") -> None:
     # pip 23-24 bind both names in cli.main at import; pip 25+ import them inside main() from
     # their own modules (which main() imports anyway): wrap them where main() will look.
     __import__("pip._internal.commands")
@@ -66,28 +90,27 @@ def _on_cli_main(cli_main: Any) -> None:
 class _Loader:
     """Runs the real loader of pip's CLI module, then wraps what pip-ff needs."""
 
-    def __init__(self, loader: Any) -> None:
+    def __init__(self, loader: "Any") -> None:
         self._loader = loader
 
-    def create_module(self, spec: Any) -> Any:
+    def create_module(self, spec: "Any") -> "Any":
         return self._loader.create_module(spec)
 
-    def exec_module(self, module: Any) -> None:
+    def exec_module(self, module: "Any") -> None:
         self._loader.exec_module(module)
         try:
             _on_cli_main(module)
-        except Exception:  # the hook must never break pip
-            if _debug():
-                raise
+        except Exception as exc:  # the hook must never break pip
+            _broken(exc)
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> "Any":
         return getattr(self._loader, name)
 
 
 class _Watcher:
     """A meta path finder that only ever answers for pip's CLI module, once."""
 
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+    def find_spec(self, fullname: str, path: "Any" = None, target: "Any" = None) -> "Any":
         if fullname != _CLI_MAIN:
             return None
         for finder in sys.meta_path:
@@ -105,7 +128,8 @@ class _Watcher:
 
 
 def activate() -> None:
-    """Called by the ``.pth`` line when ``PIPFF`` is set. Idempotent; never raises."""
+    """Called by :func:`pip_offline_fallback.start_hook` when ``PIPFF`` switches pip-ff on.
+    Idempotent; never raises."""
     try:
         value = os.environ.get("PIPFF", "").strip().lower()
         if not value or value in _OFF:

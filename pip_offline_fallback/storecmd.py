@@ -95,7 +95,7 @@ def locate(store: str | None, cache_dir: str | None) -> Location:
     if store:
         return Location(os.path.abspath(os.path.expanduser(store)), cache)
     if os.environ.get(config.STORE_VARIABLE):
-        return Location(os.path.abspath(os.environ[config.STORE_VARIABLE]), cache)
+        return Location(config.expand_path(os.environ[config.STORE_VARIABLE]), cache)
     if cache is None:
         cache = _pip_cache_dir()
     if cache is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -89,19 +88,6 @@ def test_malformed_option_is_one_line_and_exit_2(
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith("ERROR: pip-ff: ")
-
-
-def test_python_option_without_pip_ff_there_is_refused(
-    venv: Any, env: dict[str, str], tmp_path: Path
-) -> None:
-    bare = tmp_path / "bare"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
-    result = venv.pipff("--python", str(bare), "list", env=env)
-    assert result.returncode == 2
-    assert result.stderr.startswith(f"ERROR: pip-ff: --python {bare} has no pip-ff installed")
-    # Plain pip with the variable set is never refused: it warns, then runs as pip does.
-    plain = venv.pip("--python", str(bare), "--version", env=dict(env, PIPFF="1"))
-    assert "has no pip-ff installed; pip runs there without the fallback" in plain.output
 
 
 def test_python_option_follows_into_an_interpreter_with_pip_ff(

@@ -18,6 +18,7 @@ import csv
 import email.parser
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -34,13 +35,10 @@ NAME = "pip-offline-fallback"
 
 # Must match setup.py. site.py exec()s .pth lines that start with "import".
 PTH_NAME = "pip_offline_fallback.pth"
-PTH_LINE = (
-    'import os; os.environ.get("PIPFF") and '
-    '__import__("pip_offline_fallback.startup").startup.activate()'
-)
+PTH_LINE = 'import os; os.environ.get("PIPFF") and __import__("pip_offline_fallback").start_hook()'
 # PEP 829 (Python 3.15+): one `pkg.mod:callable` entry point per line.
 START_NAME = "pip_offline_fallback.start"
-START_LINE = "pip_offline_fallback.startup:activate"
+START_LINE = "pip_offline_fallback:start_hook"
 
 # Top-level entries of a working tree that are never part of the source.
 _NOT_SOURCE = {".git", ".tox", ".venv", ".mypy_cache", ".ruff_cache", ".pytest_cache", "build"}
@@ -220,14 +218,53 @@ def test_startup_hook_as_site_runs_it(
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     out = proc.stdout.strip()
-    if pipff is None and sys.version_info < (3, 15):
-        # Unset: the .pth line imports nothing of ours.
+    if pipff is None:
+        # Unset: neither the .pth line nor (3.15+) the .start entry point imports the hook.
         assert out == "not imported"
     else:
-        # Set (or 3.15+, where the .start entry point runs on every start and activate() checks
-        # PIPFF itself): the hook ran from the unpacked wheel.
+        # Set: the hook ran from the unpacked wheel.
         expected = tmp_path / PACKAGE / "startup.py"
         assert out == f"from {expected}"
+
+
+# The .start entry point as PEP 829's site.py calls it (import the module, call the callable),
+# in a child after `python -I -S`, where nothing of this env is importable but the unpacked wheel.
+_ENTRY_POINT_CHECK = """
+import importlib, json, os, sys  # site.py has imported os before any .pth or .start
+sys.path.insert(0, sys.argv[1])
+module, _, name = sys.argv[2].partition(":")
+before = set(sys.modules)
+getattr(importlib.import_module(module), name)()
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+@pytest.mark.parametrize("pipff", [None, "0", "1"])
+def test_start_entry_point_costs_what_the_pth_line_costs(
+    dists: dict[str, Path], tmp_path: Path, pipff: str | None
+) -> None:
+    """On Python 3.15+ the .start entry point runs at every start, PIPFF set or not: unset (or
+    off), it imports the package's __init__ alone (which imports nothing), like the .pth line's
+    own test of PIPFF; set, the start-up hook, and still nothing but ours."""
+    with zipfile.ZipFile(dists["wheel"]) as zf:
+        zf.extractall(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPFF")}
+    if pipff is not None:
+        env["PIPFF"] = pipff
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _ENTRY_POINT_CHECK, str(tmp_path), START_LINE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    imported = json.loads(proc.stdout)
+    if pipff == "1":
+        assert imported == [PACKAGE, f"{PACKAGE}.startup"]
+    else:
+        assert imported == [PACKAGE]
 
 
 def test_sdist_contents_exact(dists: dict[str, Path]) -> None:

@@ -1,0 +1,95 @@
+"""pip-ff follows pip's ``--python`` into an interpreter that has no pip-ff (issue 14, item 1).
+
+pip re-runs itself there with its own runner script; pip-ff hands pip a bootstrap instead, which
+carries a private copy of pip-ff (and packaging, filelock) into that interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.helpers import outage
+from tests.testbed import IndexServer, Venv, clone_venv
+
+_OURS = {"pip-offline-fallback", "packaging", "filelock"}
+# pipff-sdistonly is built from its sdist: build isolation runs pip again, in the target.
+_REQS = ("pipff-alpha", "pipff-sdistonly")
+
+
+def _plain_venv(path: Path, env: dict[str, str]) -> Venv:
+    """A venv with neither pip nor pip-ff: what `python -m venv --without-pip` or build makes."""
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(path)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return Venv(path, env)
+
+
+def test_python_option_carries_pip_ff_into_a_plain_venv(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str], cache_dir: Path
+) -> None:
+    runner = clone_venv(template, tmp_path / "runner")
+    online = _plain_venv(tmp_path / "online", env)
+    runner.pipff("--python", online.python, "install", "-i", index.url, *_REQS, env=env).check()
+    warmed = online.installed()
+    assert "pipff-alpha" in warmed
+    assert not _OURS & set(warmed)  # nothing of pip-ff was installed there ...
+    listed = runner.pipff("--python", online.python, "list", "--format=json", env=env).check()
+    # ... and pip's own view of that environment, from inside it, shows none of it either.
+    assert not _OURS & {d["name"].lower() for d in json.loads(listed.stdout)}
+
+    # Offline, pipff-sdistonly is built again (not taken from pip's wheel cache): its build
+    # dependencies come through build isolation's pip, started in the target, carried there too.
+    shutil.rmtree(cache_dir / "wheels")
+    with outage("refused", index):
+        by_name = _plain_venv(tmp_path / "by-name", env)
+        result = runner.pipff(
+            "--python", by_name.python, "install", "-i", index.url, *_REQS, env=env
+        )
+        assert result.returncode == 0, result.output
+        assert by_name.installed() == warmed
+        assert result.output.count("is unreachable") == 1
+
+        variable = _plain_venv(tmp_path / "variable", env)
+        result = runner.pip(
+            "--python", variable.path, "install", "-i", index.url, *_REQS,
+            env=dict(env, PIPFF="1"),
+        )  # fmt: skip
+        assert result.returncode == 0, result.output
+        assert variable.installed() == warmed
+
+        # The control: plain pip can't do it.
+        control = _plain_venv(tmp_path / "control", env)
+        result = runner.pip(
+            "--python", control.python, "install", "-i", index.url, "--retries", "0",
+            "pipff-alpha", env=env,
+        )  # fmt: skip
+        assert result.returncode == 1
+        assert "pipff-alpha" not in control.installed()
+
+
+def test_python_option_child_reads_the_parents_options(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    """pip-ff's own flags (taken out before pip sees the command line) reach the child too."""
+    runner = clone_venv(template, tmp_path / "runner")
+    runner.pipff("install", "-i", index.url, "pipff-gamma", env=env).check()
+    target = _plain_venv(tmp_path / "target", env)
+    before = index.connections
+    report = tmp_path / "report.json"
+    result = runner.pipff(
+        "--offline", "--fallback-report", report, "--python", target.python,
+        "install", "-i", index.url, "pipff-gamma", env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.output
+    assert "pipff-gamma" in target.installed()
+    assert index.connections == before
+    # The child does the whole command: the report is written there.
+    written = json.loads(report.read_text())
+    assert [d["name"] for d in written["distributions"]] == ["pipff-gamma"]
