@@ -68,7 +68,14 @@ def _wrap_build_session(original: Any) -> Any:
 def _wrap_command_main(original: Any) -> Any:
     # The end of the command, with pip's logging still set up: the place for the summary.
     def _main(self: Any, args: list[str]) -> int:
-        status: int = original(self, args)
+        engine = fallback.active
+        if engine is not None:
+            engine.commands_running += 1
+        try:
+            status: int = original(self, args)
+        finally:
+            if engine is not None:
+                engine.commands_running -= 1
         engine = fallback.active
         if engine is not None:
             try:

@@ -259,3 +259,48 @@ def test_tox_recreates_envs_offline(
     # PIPFF, the same offline run fails.
     assert plugin_off.returncode != 0, plugin_off.describe()
     assert no_pipff.returncode != 0, no_pipff.describe()
+
+
+# -- pip-tools -----------------------------------------------------------------------------------
+
+PIP_TOOLS_REQUIREMENT = "pip-tools>=7,<8"
+
+
+@pytest.fixture(scope="session")
+def pip_tools_venv(tmp_path_factory: pytest.TempPathFactory, tool_wheels: ToolWheels) -> ToolVenv:
+    return _tool_venv(tmp_path_factory, tool_wheels, "pip-tools", [PIP_TOOLS_REQUIREMENT])
+
+
+def test_pip_compile_offline(
+    pip_tools_venv: ToolVenv,
+    tool_wheels: ToolWheels,
+    tmp_path: Path,
+    index: IndexServer,
+    env: dict[str, str],
+) -> None:
+    """pip-compile drives pip's resolver in its own process (no pip command runs): with pip-ff
+    next to it and ``PIPFF`` set, the start-up hook hooks that pip, and offline the candidates
+    whose metadata (PEP 658) was recorded online are enough to compile the same pins."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "requirements.in").write_text("pipff-alpha\npipff-beta[fast]\n")
+    out = work / "requirements.txt"
+    tool_env = {**_tool_env(env, tmp_path, index, tool_wheels), "PIPFF": "1"}
+    compile_ = [pip_tools_venv.script("pip-compile"), "--quiet", "--strip-extras",
+                "--no-header", "-o", out.name, "requirements.in"]  # fmt: skip
+
+    online = _run(compile_, tool_env, work)
+    assert online.returncode == 0, online.describe()
+    pins = out.read_text()
+    assert "pipff-alpha==2.0" in pins and "pipff-gamma==1.0" in pins, pins
+
+    with outage("refused", index):
+        out.unlink()  # an existing output file would be read as preferred pins
+        offline = _run(compile_, tool_env, work)
+        compiled_offline = out.read_text() if out.is_file() else ""
+        out.unlink(missing_ok=True)
+        no_pipff = _run(compile_, {k: v for k, v in tool_env.items() if k != "PIPFF"}, work)
+
+    assert offline.returncode == 0, offline.describe()
+    assert compiled_offline == pins
+    assert no_pipff.returncode != 0, no_pipff.describe()  # the control
