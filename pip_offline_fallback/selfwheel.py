@@ -121,3 +121,52 @@ def pack_installed(name: str, dest: Path) -> Path:
     os.replace(staging, target)
     logger.debug("packed the installed %s %s into %s", name, dist.version, target)
     return target
+
+
+def _fits(requires: str | None, python: tuple[int, int, int]) -> bool:
+    if not requires:
+        return True
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        return SpecifierSet(requires).contains(".".join(map(str, python)))
+    except InvalidSpecifier:
+        return True  # pip decides; an unreadable Requires-Python is not ours to judge
+
+
+def wheels_for(python: tuple[int, int, int], dest: Path) -> list[Path]:
+    """Wheels of pip-ff and its requirements, packed into ``dest``, for an env of ``python``.
+
+    Raises :class:`NotPackable` when a copy can't be packed or doesn't support that Python (the
+    copies next to the tool were chosen for the tool's own interpreter).
+    """
+    names = (PROJECT, *REQUIREMENTS)
+    unfit = [
+        f"{name} {version(name)} (Requires-Python {requires_python(name)})"
+        for name in names
+        if not _fits(requires_python(name), python)
+    ]
+    if unfit:
+        shown = ".".join(map(str, python))
+        raise NotPackable(f"Python {shown} can't use the installed {', '.join(unfit)}")
+    return [pack_installed(name, dest) for name in names]
+
+
+def install_command(python: str, wheels: list[Path]) -> list[str]:
+    """``python -m pip install`` of ``wheels``: local files only, no dependencies, and no pip
+    configuration or ``PIP_*`` variables (``--isolated``): the index may be down right now."""
+    return [
+        python,
+        "-I",
+        "-m",
+        "pip",
+        "--isolated",
+        "--disable-pip-version-check",
+        "--no-cache-dir",
+        "install",
+        "--no-index",
+        "--no-deps",
+        "--no-warn-script-location",
+        "--quiet",
+        *map(str, wheels),
+    ]

@@ -82,39 +82,12 @@ def _uses_pip(tox_env: Any) -> bool:
     return any(args[i : i + 2] == ["-m", "pip"] for i in range(len(args) - 1))
 
 
-def _fits(requires_python: str | None, version: tuple[int, int, int]) -> bool:
-    if not requires_python:
-        return True
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    try:
-        return SpecifierSet(requires_python).contains(".".join(map(str, version)))
-    except InvalidSpecifier:
-        return True  # pip decides; an unreadable marker is not ours to judge
-
-
 def _wheels(tox_env: Any) -> list[Path] | None:
     """pip-ff's and its requirements' wheels for this env, or None (with a warning) if unfit."""
     info = tox_env.base_python.version_info
-    version = (info.major, info.minor, info.micro)
-    names = (selfwheel.PROJECT, *selfwheel.REQUIREMENTS)
-    unfit = [
-        f"{name} {selfwheel.version(name)} (Requires-Python {selfwheel.requires_python(name)})"
-        for name in names
-        if not _fits(selfwheel.requires_python(name), version)
-    ]
-    if unfit:
-        logger.warning(
-            "pip-ff: %s: Python %s can't use the copies next to tox of %s; this env's pip runs "
-            "without the fallback",
-            tox_env.name,
-            ".".join(map(str, version)),
-            ", ".join(unfit),
-        )
-        return None
     dest = Path(tox_env.core["work_dir"]) / ".pip-ff" / "wheels"
     try:
-        return [selfwheel.pack_installed(name, dest) for name in names]
+        return selfwheel.wheels_for((info.major, info.minor, info.micro), dest)
     except selfwheel.NotPackable as exc:
         logger.warning(
             "pip-ff: %s: %s; this env's pip runs without the fallback", tox_env.name, exc
@@ -141,23 +114,7 @@ def tox_on_install(tox_env: Any, arguments: Any, section: str, of_type: str) -> 
     wheels = _wheels(tox_env)
     if wheels is None:
         return
-    # Local files only, no dependencies, no pip configuration or PIP_* variables (--isolated):
-    # nothing here may need the index, which may be down right now.
-    command = [
-        str(tox_env.env_python()),
-        "-I",
-        "-m",
-        "pip",
-        "--isolated",
-        "--disable-pip-version-check",
-        "--no-cache-dir",
-        "install",
-        "--no-index",
-        "--no-deps",
-        "--no-warn-script-location",
-        "--quiet",
-        *map(str, wheels),
-    ]
+    command = selfwheel.install_command(str(tox_env.env_python()), wheels)
     outcome = tox_env.execute(command, stdin=StdinSource.OFF, run_id=_RUN_ID)
     if outcome.exit_code != 0:
         logger.warning(
