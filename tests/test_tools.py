@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,8 +72,6 @@ def _check(args: list[str], env: Mapping[str, str], timeout: float) -> str:
 def _run(
     args: list[str], env: Mapping[str, str], cwd: Path, timeout: float = RUN_TIMEOUT
 ) -> Result:
-    import time
-
     start = time.monotonic()
     done = subprocess.run(
         args,
