@@ -91,6 +91,10 @@ class Fallback:
         self._redirects: dict[str, list[str]] = {}
         self._redirects_lock = threading.Lock()
         self._watch = threading.local()
+        # pip commands (Command._main) running in this process. None running means a program
+        # drives pip's resolver itself (pip-compile): it needs a candidate's metadata, never
+        # its file, so a candidate whose PEP 658 metadata is local is enough for it.
+        self.commands_running = 0
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -633,7 +637,8 @@ class Fallback:
                 )
             except Exception as exc:
                 logger.debug("pip-ff: wheel cache lookup failed: %r", exc)
-        return False
+        # PEP 658: the metadata file is the file's URL + ".metadata".
+        return self.commands_running == 0 and self._has_local(url + ".metadata")
 
     def wheelhouse_links(self, project: str) -> list[Any]:
         return [

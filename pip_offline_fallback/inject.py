@@ -77,7 +77,12 @@ def _wrap_command_main(original: Any) -> Any:
         engine = fallback.active
         if engine is not None:
             engine.listing_only = getattr(self, "name", "") in LISTING_COMMANDS
-        status: int = original(self, args)
+            engine.commands_running += 1
+        try:
+            status: int = original(self, args)
+        finally:
+            if engine is not None:
+                engine.commands_running -= 1
         engine = fallback.active
         if engine is not None:
             try:

@@ -175,12 +175,14 @@ def test_wheel_metadata(dists: dict[str, Path]) -> None:
     assert wheel_meta.get_all("Tag") == ["py3-none-any"]
 
 
-def test_console_script(dists: dict[str, Path]) -> None:
+def test_entry_points(dists: dict[str, Path]) -> None:
     info = f"{PACKAGE}-{_version()}.dist-info"
     eps = configparser.ConfigParser(delimiters=("=",), interpolation=None)
     eps.read_string(_wheel_text(dists["wheel"], f"{info}/entry_points.txt"))
-    assert eps.sections() == ["console_scripts"]
+    assert eps.sections() == ["console_scripts", "tox"]
     assert dict(eps["console_scripts"]) == {"pip-ff": "pip_offline_fallback.cli:main"}
+    # The tox plugin: tox loads it; nothing else imports pip_offline_fallback.tox_plugin.
+    assert dict(eps["tox"]) == {"pip-offline-fallback": "pip_offline_fallback.tox_plugin"}
 
 
 def test_startup_hook_files(dists: dict[str, Path]) -> None:
