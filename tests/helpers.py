@@ -7,9 +7,10 @@ import email.utils
 import http.client
 import shutil
 import socket
+import subprocess
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -261,6 +262,33 @@ def drop_venvs_after_success(request: pytest.FixtureRequest, tmp_path: Path) -> 
     if request.session.testsfailed == failed:
         for marker in tmp_path.glob("*/pyvenv.cfg"):
             shutil.rmtree(marker.parent, ignore_errors=True)
+
+
+def tail(text: str, lines: int = 30) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def run_checked(
+    args: list[str], env: Mapping[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run a set-up command (installing a tool, say); RuntimeError with the output's tail when it
+    fails or cannot run, so that the caller can skip with the reason."""
+    try:
+        done = subprocess.run(
+            args,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RuntimeError(f"{' '.join(args)}: {exc!r}") from exc
+    if done.returncode != 0:
+        output = tail(done.stdout + done.stderr)
+        raise RuntimeError(f"{' '.join(args)} exited {done.returncode}:\n{output}")
+    return done
 
 
 def warnings_about_unreachable(output: str) -> list[str]:

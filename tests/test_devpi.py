@@ -35,7 +35,7 @@ from urllib.parse import unquote
 import pytest
 from filelock import FileLock
 
-from tests.helpers import outage
+from tests.helpers import outage, run_checked, tail
 from tests.testbed import IndexServer, ProjectSet, clone_venv, closed_port_url, isolated_env
 
 # One major version: the HTTP API, devpi-init and --offline-mode used here are devpi 6's.
@@ -54,10 +54,6 @@ INSTALL_TIMEOUT = 600.0
 
 # Plain urllib for talking to devpi from the test process: never through a proxy.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _tail(text: str, lines: int = 30) -> str:
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def _free_port() -> int:
@@ -99,26 +95,6 @@ def _install_env() -> dict[str, str]:
     }
 
 
-def _run(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
-    """Run ``args``; raise RuntimeError (with the output's tail) when it fails or cannot run."""
-    try:
-        done = subprocess.run(
-            args,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise RuntimeError(f"{' '.join(args)}: {exc!r}") from exc
-    if done.returncode != 0:
-        output = _tail(done.stdout + done.stderr)
-        raise RuntimeError(f"{' '.join(args)} exited {done.returncode}:\n{output}")
-    return done
-
-
 def _install_devpi(venv: Path) -> DevpiInstall:
     """Create ``venv`` and install devpi-server into it; raise RuntimeError saying why not.
 
@@ -127,17 +103,17 @@ def _install_devpi(venv: Path) -> DevpiInstall:
     """
     env = _install_env()
     install = DevpiInstall(venv, "", ())
-    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], env, 120)
+    run_checked([sys.executable, "-m", "venv", "--without-pip", str(venv)], env, 120)
     pip = [sys.executable, "-m", "pip", "--python", install.python, "--disable-pip-version-check"]
-    _run([*pip, "install", "--quiet", DEVPI_REQUIREMENT], env, INSTALL_TIMEOUT)
+    run_checked([*pip, "install", "--quiet", DEVPI_REQUIREMENT], env, INSTALL_TIMEOUT)
     server = install.script("devpi-server")
     fast: tuple[str, ...]
     try:
-        _run([server, *FAST_ARGON2, "--version"], env, 120)
+        run_checked([server, *FAST_ARGON2, "--version"], env, 120)
         fast = FAST_ARGON2
     except RuntimeError:
         fast = ()
-    version = _run([server, "--version"], env, 120).stdout.strip()
+    version = run_checked([server, "--version"], env, 120).stdout.strip()
     return DevpiInstall(venv, version, fast)
 
 
@@ -246,7 +222,7 @@ class Devpi:
         )
         if done.returncode != 0:
             raise DevpiUnavailable(
-                f"devpi-init exited {done.returncode}:\n{_tail(done.stdout + done.stderr)}"
+                f"devpi-init exited {done.returncode}:\n{tail(done.stdout + done.stderr)}"
             )
 
     def start(self, *, offline: bool = False) -> None:
@@ -281,7 +257,7 @@ class Devpi:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if not self.running:
-                raise DevpiUnavailable(f"devpi-server exited at start-up:\n{_tail(self.log())}")
+                raise DevpiUnavailable(f"devpi-server exited at start-up:\n{tail(self.log())}")
             with contextlib.suppress(OSError):
                 self._request("GET", "/+api", timeout=2)
                 return

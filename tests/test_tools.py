@@ -26,17 +26,13 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from tests.helpers import outage
+from tests.helpers import outage, run_checked
 from tests.testbed import IndexServer, Result, ToolWheels
 from tests.testbed.dists import TINYBACKEND_NAME, metadata_text
 
 INSTALL_TIMEOUT = 600.0
 RUN_TIMEOUT = 300.0
 TOX_REQUIREMENT = "tox>=4.0.9,<5"  # tox_on_install came in 4.0.9
-
-
-def _tail(text: str, lines: int = 30) -> str:
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def _install_env() -> dict[str, str]:
@@ -46,27 +42,6 @@ def _install_env() -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.upper().startswith("PIPFF") and key not in ("PYTHONPATH", "PYTHONHOME")
     }
-
-
-def _check(args: list[str], env: Mapping[str, str], timeout: float) -> str:
-    """Run ``args``; raise RuntimeError (with the output's tail) when it fails or cannot run."""
-    try:
-        done = subprocess.run(
-            args,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise RuntimeError(f"{' '.join(args)}: {exc!r}") from exc
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(args)} exited {done.returncode}:\n{_tail(done.stdout + done.stderr)}"
-        )
-    return done.stdout
 
 
 def _run(
@@ -126,21 +101,21 @@ def _tool_venv(
         if not done.is_file() and not failed.is_file():
             env = _install_env()
             try:
-                _check([sys.executable, "-m", "venv", "--without-pip", str(venv)], env, 120)
+                run_checked([sys.executable, "-m", "venv", "--without-pip", str(venv)], env, 120)
                 python = str(venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
                 extra = (
                     [str(tool_wheels.project_wheel()), str(tool_wheels.pip_wheel)]
                     if with_pip_ff
                     else []
                 )
-                _check(
+                run_checked(
                     [sys.executable, "-m", "pip", "--python", python, "--disable-pip-version-check",
                      "install", "--quiet", *requirements, *extra],
                     env,
                     INSTALL_TIMEOUT,
                 )  # fmt: skip
                 code = f"import importlib.metadata as m; print(m.version({name!r}))"
-                version = _check([python, "-c", code], env, 60).strip()
+                version = run_checked([python, "-c", code], env, 60).stdout.strip()
             except RuntimeError as exc:
                 failed.write_text(str(exc))
             else:
