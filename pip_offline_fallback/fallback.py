@@ -8,8 +8,6 @@ hash checking, building and installing stay pip's.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import http.client
 import logging
 import os
 import threading
@@ -41,6 +39,7 @@ from pip_offline_fallback.report import (
     Report,
 )
 from pip_offline_fallback.store import Store, body_headers, host_of, url_key
+from pip_offline_fallback.tee import BodyTee
 from pip_offline_fallback.wheelhouse import Wheelhouse, project_of
 
 logger = logging.getLogger(__name__)
@@ -503,7 +502,7 @@ class Fallback:
             if length is not None and not consumed and getattr(raw, "_fp", None) is not None:
                 recorder = self.store.recorder(filed, response.headers, identity)
                 if recorder is not None or spare:
-                    raw._fp = _Tee(
+                    raw._fp = BodyTee(
                         raw._fp,
                         recorder,
                         int(length),
@@ -671,162 +670,6 @@ def _local_request(request: Any, url: str) -> Any:
     local = request.copy()
     local.prepare_url(url, None)
     return local
-
-
-def _prefix_digest(body: Any, size: int) -> bytes:
-    """The sha256 of the first ``size`` bytes of ``body``, read a chunk at a time."""
-    digest = hashlib.sha256()
-    while size > 0:
-        chunk = body.read(min(size, 1024 * 1024))
-        if not chunk:
-            break
-        digest.update(chunk)
-        size -= len(chunk)
-    return digest.digest()
-
-
-class _Tee:
-    """Wraps the raw body stream of a response: what pip reads is also recorded.
-
-    The body is committed only once exactly Content-Length bytes went through; a transfer that
-    drops, or that pip abandons, leaves nothing behind. When the transfer ends short (the
-    connection dropped, reset or timed out mid-body) and ``spare`` yields a verified local copy
-    of the same size that agrees with every byte received so far, the rest of the body is read
-    from that copy: pip gets the whole file, as if the transfer had completed.
-    """
-
-    def __init__(
-        self, fp: Any, recorder: Any, expected: int, on_commit: Any, spare: Any = None
-    ) -> None:
-        self._pipff_fp = fp
-        self._pipff_recorder = recorder
-        self._pipff_expected = expected
-        self._pipff_on_commit = on_commit
-        self._pipff_spare = spare
-        self._pipff_received = 0
-        # What was received so far, hashed (only with a spare, to check it against the local
-        # copy): the recorder's own running hash while it records, so no byte is hashed twice.
-        self._pipff_prefix: Any = None
-        if spare is not None and (recorder is None or not recorder.active):
-            self._pipff_prefix = hashlib.sha256()
-        self._pipff_local: Any = None
-        if expected == 0 and recorder is not None:
-            self._pipff_commit()
-
-    def _pipff_commit(self) -> None:
-        recorder = self._pipff_recorder
-        recorder.commit()
-        sha256 = getattr(recorder, "sha256", None)
-        if sha256:
-            self._pipff_on_commit(sha256)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._pipff_fp, name)
-
-    def _pipff_feed(self, data: Any) -> Any:
-        if not data:
-            return data
-        self._pipff_received += len(data)
-        if self._pipff_local is not None:
-            return data
-        if self._pipff_prefix is not None:
-            self._pipff_prefix.update(data)
-        recorder = self._pipff_recorder
-        if recorder is None or not recorder.active:
-            return data
-        recorder.write(data)
-        if not recorder.active:
-            if self._pipff_spare is not None:
-                # The recorder gave up (a full disk) before this chunk: hash on from its state.
-                self._pipff_prefix = recorder.digest_so_far()
-                self._pipff_prefix.update(data)
-        elif recorder.size == self._pipff_expected:
-            self._pipff_commit()
-        elif recorder.size > self._pipff_expected:
-            recorder.abort()
-        return data
-
-    def _pipff_short(self) -> bool:
-        """The network ended short: switch to the local copy if it fits (True), else False."""
-        spare, self._pipff_spare = self._pipff_spare, None
-        if spare is None or self._pipff_received >= self._pipff_expected:
-            return False
-        try:
-            found = spare()
-            if found is None:
-                return False
-            body, size = found
-            received = (
-                self._pipff_prefix
-                if self._pipff_prefix is not None
-                else self._pipff_recorder.digest_so_far()
-            )
-            if size != self._pipff_expected or _prefix_digest(body, self._pipff_received) != (
-                received.digest()
-            ):
-                body.close()
-                return False
-        except Exception as exc:
-            logger.debug("pip-ff: no local copy to complete a short transfer: %r", exc)
-            return False
-        if self._pipff_recorder is not None:
-            self._pipff_recorder.abort()  # the local copy is that very body, already kept
-        self._pipff_local = body
-        return True
-
-    def _pipff_read(self, method: str, *args: Any) -> Any:
-        if self._pipff_local is not None:
-            return self._pipff_feed(getattr(self._pipff_local, method)(*args))
-        try:
-            data = getattr(self._pipff_fp, method)(*args)
-        except http.client.IncompleteRead as exc:
-            data = exc.partial
-            if data:
-                return self._pipff_feed(data)
-            if self._pipff_short():
-                return self._pipff_read(method, *args)
-            raise
-        except OSError:
-            if self._pipff_short():
-                return self._pipff_read(method, *args)
-            raise
-        if not data and (not args or args[0]) and self._pipff_short():
-            return self._pipff_read(method, *args)
-        return self._pipff_feed(data)
-
-    def read(self, *args: Any) -> Any:
-        return self._pipff_read("read", *args)
-
-    def read1(self, *args: Any) -> Any:
-        return self._pipff_read("read1", *args)
-
-    def readinto(self, buffer: Any) -> Any:
-        data = self._pipff_read("read", len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def _safe_read(self, amt: int) -> Any:
-        if self._pipff_local is not None:
-            return self._pipff_read("read", amt)
-        return self._pipff_feed(self._pipff_fp._safe_read(amt))
-
-    def isclosed(self) -> bool:
-        if self._pipff_local is not None:
-            return self._pipff_received >= self._pipff_expected
-        return bool(self._pipff_fp.isclosed())
-
-    @property
-    def closed(self) -> bool:
-        if self._pipff_local is not None:
-            return bool(self._pipff_local.closed)
-        return bool(self._pipff_fp.closed)
-
-    def close(self) -> None:
-        if self._pipff_recorder is not None:
-            self._pipff_recorder.abort()  # no-op once committed
-        if self._pipff_local is not None:
-            self._pipff_local.close()
-        self._pipff_fp.close()
 
 
 _override = threading.local()

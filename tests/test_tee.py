@@ -1,6 +1,6 @@
 """The body stream wrapper that records a download and completes a cut one from a verified copy.
 
-These drive ``fallback._Tee`` directly with a stream that breaks the way ``http.client`` does; the
+These drive ``tee.BodyTee`` directly with a stream that breaks the way ``http.client`` does; the
 same behaviour through real pip and a real dropped connection is ``test_faults`` (drop-mid-file).
 """
 
@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 import pytest
 
-from pip_offline_fallback.fallback import _Tee
 from pip_offline_fallback.store import Store
+from pip_offline_fallback.tee import BodyTee as _Tee
 
 BODY = bytes(range(256)) * 40  # 10 KiB
 CUT = 4096

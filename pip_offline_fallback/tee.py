@@ -1,0 +1,171 @@
+"""The body tap: what pip reads of a response's body is also recorded, and a transfer that ends
+short is completed from a verified local copy of the same bytes.
+
+It wraps the raw stream under urllib3's response (http.client's, whose ``_safe_read`` urllib3
+2 calls directly), the way cachecontrol's CallbackFileWrapper taps a body for pip's own cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def _prefix_digest(body: Any, size: int) -> bytes:
+    """The sha256 of the first ``size`` bytes of ``body``, read a chunk at a time."""
+    digest = hashlib.sha256()
+    while size > 0:
+        chunk = body.read(min(size, 1024 * 1024))
+        if not chunk:
+            break
+        digest.update(chunk)
+        size -= len(chunk)
+    return digest.digest()
+
+
+class BodyTee:
+    """Wraps the raw body stream of a response: what pip reads is also recorded.
+
+    The body is committed only once exactly Content-Length bytes went through; a transfer that
+    drops, or that pip abandons, leaves nothing behind. When the transfer ends short (the
+    connection dropped, reset or timed out mid-body) and ``spare`` yields a verified local copy
+    of the same size that agrees with every byte received so far, the rest of the body is read
+    from that copy: pip gets the whole file, as if the transfer had completed.
+    """
+
+    def __init__(
+        self, fp: Any, recorder: Any, expected: int, on_commit: Any, spare: Any = None
+    ) -> None:
+        self.__fp = fp
+        self.__recorder = recorder
+        self.__expected = expected
+        self.__on_commit = on_commit
+        self.__spare = spare
+        self.__received = 0
+        # What was received so far, hashed (only with a spare, to check it against the local
+        # copy): the recorder's own running hash while it records, so no byte is hashed twice.
+        self.__prefix: Any = None
+        if spare is not None and (recorder is None or not recorder.active):
+            self.__prefix = hashlib.sha256()
+        self.__local: Any = None
+        if expected == 0 and recorder is not None:
+            self.__commit()
+
+    def __commit(self) -> None:
+        recorder = self.__recorder
+        recorder.commit()
+        sha256 = getattr(recorder, "sha256", None)
+        if sha256:
+            self.__on_commit(sha256)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__fp, name)
+
+    def __feed(self, data: Any) -> Any:
+        if not data:
+            return data
+        self.__received += len(data)
+        if self.__local is not None:
+            return data
+        if self.__prefix is not None:
+            self.__prefix.update(data)
+        recorder = self.__recorder
+        if recorder is None or not recorder.active:
+            return data
+        recorder.write(data)
+        if not recorder.active:
+            if self.__spare is not None:
+                # The recorder gave up (a full disk) before this chunk: hash on from its state.
+                self.__prefix = recorder.digest_so_far()
+                self.__prefix.update(data)
+        elif recorder.size == self.__expected:
+            self.__commit()
+        elif recorder.size > self.__expected:
+            recorder.abort()
+        return data
+
+    def __short(self) -> bool:
+        """The network ended short: switch to the local copy if it fits (True), else False."""
+        spare, self.__spare = self.__spare, None
+        if spare is None or self.__received >= self.__expected:
+            return False
+        try:
+            found = spare()
+            if found is None:
+                return False
+            body, size = found
+            received = (
+                self.__prefix
+                if self.__prefix is not None
+                else self.__recorder.digest_so_far()
+            )
+            if size != self.__expected or _prefix_digest(body, self.__received) != (
+                received.digest()
+            ):
+                body.close()
+                return False
+        except Exception as exc:
+            logger.debug("pip-ff: no local copy to complete a short transfer: %r", exc)
+            return False
+        if self.__recorder is not None:
+            self.__recorder.abort()  # the local copy is that very body, already kept
+        self.__local = body
+        return True
+
+    def __read(self, method: str, *args: Any) -> Any:
+        if self.__local is not None:
+            return self.__feed(getattr(self.__local, method)(*args))
+        try:
+            data = getattr(self.__fp, method)(*args)
+        except http.client.IncompleteRead as exc:
+            data = exc.partial
+            if data:
+                return self.__feed(data)
+            if self.__short():
+                return self.__read(method, *args)
+            raise
+        except OSError:
+            if self.__short():
+                return self.__read(method, *args)
+            raise
+        if not data and (not args or args[0]) and self.__short():
+            return self.__read(method, *args)
+        return self.__feed(data)
+
+    def read(self, *args: Any) -> Any:
+        return self.__read("read", *args)
+
+    def read1(self, *args: Any) -> Any:
+        return self.__read("read1", *args)
+
+    def readinto(self, buffer: Any) -> Any:
+        data = self.__read("read", len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _safe_read(self, amt: int) -> Any:
+        if self.__local is not None:
+            return self.__read("read", amt)
+        return self.__feed(self.__fp._safe_read(amt))
+
+    def isclosed(self) -> bool:
+        if self.__local is not None:
+            return self.__received >= self.__expected
+        return bool(self.__fp.isclosed())
+
+    @property
+    def closed(self) -> bool:
+        if self.__local is not None:
+            return bool(self.__local.closed)
+        return bool(self.__fp.closed)
+
+    def close(self) -> None:
+        if self.__recorder is not None:
+            self.__recorder.abort()  # no-op once committed
+        if self.__local is not None:
+            self.__local.close()
+        self.__fp.close()
