@@ -140,7 +140,7 @@ class Fallback:
         host = host_of(url)
         proxy = compat.select_proxy(url, kwargs.get("proxies"))
         via = proxy_route(host_of(proxy)) if proxy else None
-        asking_mirror = getattr(self._mirror_attempt, "active", False)
+        asking_mirror = self._mirror_attempt_active()
         if self.settings.mode is Mode.OFFLINE:
             return self._forced_local(adapter, request, host, "offline mode")
         cause = self.outage.cause(host) or (self.outage.cause(via) if via else None)
@@ -219,9 +219,15 @@ class Fallback:
         if plausible.is_distribution_url(request.url):
             return plausible.doubt_about_file(content_type)
         project = getattr(self._watch, "project", None)
-        if project is None:
+        # Only a project page of an index (or a mirror's) must list the project: a --find-links
+        # page lists whatever it holds, often nothing of the project asked for.
+        index_page = self._index_suffix(request.url) is not None
+        if project is None or not (index_page or self._mirror_attempt_active()):
             return None
         return plausible.doubt_about_page(project, content_type, response.content)
+
+    def _mirror_attempt_active(self) -> bool:
+        return bool(getattr(self._mirror_attempt, "active", False))
 
     def _doubted(
         self,
