@@ -131,8 +131,14 @@ def _tool_env(
     """``env`` (pip isolated, the test's own cache) for a tool run: the index, no user config."""
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
+    # Under tox (CI runs the suite through tox) the test process has TOX_WORK_DIR, TOX_ENV_DIR
+    # and the like: the tox under test would read them as its own options and recreate the
+    # outer tox's envs. Likewise nox's and virtualenv's.
+    inherited = {
+        k: v for k, v in env.items() if not k.upper().startswith(("TOX_", "NOX_", "VIRTUALENV_"))
+    }
     return {
-        **env,
+        **inherited,
         "PIP_INDEX_URL": index.url,
         # pip's back-off on a refused index costs seconds; these tests are about the tools.
         "PIP_RETRIES": "0",
