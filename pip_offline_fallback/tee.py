@@ -99,9 +99,7 @@ class BodyTee:
                 return False
             body, size = found
             received = (
-                self.__prefix
-                if self.__prefix is not None
-                else self.__recorder.digest_so_far()
+                self.__prefix if self.__prefix is not None else self.__recorder.digest_so_far()
             )
             if size != self.__expected or _prefix_digest(body, self.__received) != (
                 received.digest()

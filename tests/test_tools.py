@@ -286,6 +286,62 @@ def test_pip_compile_offline(
     assert no_pipff.returncode != 0, no_pipff.describe()  # the control
 
 
+SYNC_REQUIREMENTS = "pipff-alpha==2.0\npipff-beta==1.5\npipff-gamma==1.0\n"
+
+
+def _plain_venv(path: Path, env: Mapping[str, str]) -> str:
+    """A venv as ``python -m venv`` makes it (its pip from ensurepip, no pip-ff)."""
+    run_checked([sys.executable, "-m", "venv", str(path)], env, 120)
+    return str(path / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
+
+
+def _imports(python: str, env: Mapping[str, str], code: str) -> bool:
+    return _run([python, "-c", code], env, Path(python).parent).returncode == 0
+
+
+def test_pip_sync_offline_into_a_plain_venv(
+    pip_tools_venv: ToolVenv,
+    tool_wheels: ToolWheels,
+    tmp_path: Path,
+    index: IndexServer,
+    env: dict[str, str],
+) -> None:
+    """pip-sync through pip-ff's runner (``python -m pip_offline_fallback.pipsync``, pip-ff next
+    to pip-tools) syncs a fresh plain venv offline after one online sync: its pip commands run
+    as ``pip --python <target>``, which pip-ff follows. The target gets no pip-ff."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "requirements.txt").write_text(SYNC_REQUIREMENTS)
+    tool_env = {**_tool_env(env, tmp_path, index, tool_wheels), "PIPFF": "1"}
+    no_pipff = {k: v for k, v in tool_env.items() if k != "PIPFF"}
+    python = str(pip_tools_venv.path / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
+
+    def sync(target: str, runner: list[str], sync_env: Mapping[str, str]) -> Result:
+        return _run([*runner, "--python-executable", target, "requirements.txt"], sync_env, work)
+
+    ff_sync = [python, "-m", "pip_offline_fallback.pipsync"]
+    plain_sync = [pip_tools_venv.script("pip-sync")]
+    names = ("online", "offline", "c1", "c2")
+    targets = {name: _plain_venv(tmp_path / name, env) for name in names}
+
+    online = sync(targets["online"], ff_sync, tool_env)
+    assert online.returncode == 0, online.describe()
+    with outage("refused", index):
+        offline = sync(targets["offline"], ff_sync, tool_env)
+        plain = sync(targets["c1"], plain_sync, tool_env)  # pip-sync's own: the target's pip
+        runner_no_pipff = sync(targets["c2"], ff_sync, no_pipff)
+
+    assert offline.returncode == 0, offline.describe()
+    assert f"pip-ff: {index.url.removesuffix('/simple/')} is unreachable" in offline.output
+    assert _imports(targets["offline"], env, "import pipff_alpha, pipff_beta, pipff_gamma")
+    # Nothing of pip-ff was installed into the target (pip-ff was carried, not installed).
+    assert not _imports(targets["offline"], env, "import pip_offline_fallback")
+    # The controls: plain pip-sync runs the target's pip (no pip-ff there), and the runner
+    # without PIPFF runs plain pip; both fail offline.
+    assert plain.returncode != 0, plain.describe()
+    assert runner_no_pipff.returncode != 0, runner_no_pipff.describe()
+
+
 # -- nox -------------------------------------------------------------------------------------------
 
 NOX_REQUIREMENT = "nox>=2024.3.2"  # calendar versions: no major to stay below
