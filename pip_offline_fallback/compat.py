@@ -32,7 +32,7 @@ from pip._vendor import requests  # noqa: E402
 from pip._vendor.cachecontrol.controller import CacheController  # noqa: E402
 from pip._vendor.cachecontrol.serialize import Serializer  # noqa: E402
 from pip._vendor.requests.adapters import HTTPAdapter  # noqa: E402
-from pip._vendor.urllib3.exceptions import ReadTimeoutError  # noqa: E402
+from pip._vendor.urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError  # noqa: E402
 from pip._vendor.urllib3.response import HTTPResponse  # noqa: E402
 from pip._vendor.urllib3.util.retry import Retry  # noqa: E402
 
@@ -40,6 +40,9 @@ RequestsRequest = requests.Request
 RequestsConnectionError = requests.exceptions.ConnectionError
 RequestsTimeout = requests.exceptions.Timeout
 RequestsRetryError = requests.exceptions.RetryError
+# urllib3's errors of a connection that was never made (its NewConnectionError, behind DNS
+# failures, refused and reset connects, is one too), in urllib3 1.26 and 2 alike.
+NoConnectionError = ConnectTimeoutError
 
 
 def _first(*candidates: tuple[str, str]) -> Any:

@@ -121,9 +121,14 @@ def describe(exc: BaseException) -> str:
 
 
 def classify(exc: BaseException) -> tuple[str, str]:
-    """(ROUTE or ANSWERED, cause) for a request that raised after pip's retries."""
+    """(ROUTE or ANSWERED, cause) for a request that raised after pip's retries.
+
+    A connection that was never made is a route that can't be reached, whatever the socket
+    said (a reset while connecting: a server going down with connections in its queue).
+    """
     cause = describe(exc)
-    return (ROUTE if cause in _ROUTE_CAUSES else ANSWERED), cause
+    never_connected = any(isinstance(e, compat.NoConnectionError) for e in _chain(exc))
+    return (ROUTE if cause in _ROUTE_CAUSES or never_connected else ANSWERED), cause
 
 
 def proxy_route(proxy_url: str) -> str:
