@@ -27,7 +27,7 @@ import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from pip_offline_fallback import config
-from pip_offline_fallback.errors import UsageError
+from pip_offline_fallback.errors import EXIT_INTERRUPTED, UsageError
 from pip_offline_fallback.store import (
     FILE,
     METADATA,
@@ -292,8 +292,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(args: list[str]) -> int:
-    """``pip-ff store ARGS``; returns the exit status."""
+def main(args: list[str], *, run_pip: Callable[[list[str]], int]) -> int:
+    """``pip-ff store ARGS``; returns the exit status.
+
+    ``run_pip`` is pip-ff's own command line (``cli.main``), run in this process by ``check``.
+    """
     parser = _parser()
     package_logger = logging.getLogger("pip_offline_fallback")
     handler: logging.Handler | None = None
@@ -316,7 +319,7 @@ def main(args: list[str]) -> int:
         if options.command == "info":
             return _info(location, options)
         if options.command == "check":
-            return _check(location, options)
+            return _check(location, options, run_pip)
         return _prune(location, options)
     except UsageError as exc:
         sys.stderr.write(f"ERROR: pip-ff: {exc}\n")
@@ -753,10 +756,17 @@ class _Row:
 
 
 class _Checker:
-    def __init__(self, location: Location, pip_options: list[str], verbose: bool) -> None:
+    def __init__(
+        self,
+        location: Location,
+        pip_options: list[str],
+        verbose: bool,
+        run_pip: Callable[[list[str]], int],
+    ) -> None:
         self.location = location
         self.pip_options = pip_options
         self.verbose = verbose
+        self.run_pip = run_pip
         self.damaged: set[str] = set()
 
     def settings(self) -> config.Settings:
@@ -773,7 +783,7 @@ class _Checker:
 
     def run(self, requirement_args: list[str]) -> _DryRun:
         """``pip-ff --offline install --dry-run --ignore-installed --report``, in this process."""
-        from pip_offline_fallback import cli, fallback, inject
+        from pip_offline_fallback import fallback, inject
 
         with tempfile.TemporaryDirectory(prefix="pipff-check-") as tmp:
             report_path = os.path.join(tmp, "report.json")
@@ -806,8 +816,8 @@ class _Checker:
                 if not inject.inject(settings) or fallback.active is None:
                     return _DryRun(1, [], [], "", hooked=False)
                 with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-                    status = cli.main(args)
-                if status == cli.EXIT_INTERRUPTED:
+                    status = self.run_pip(args)
+                if status == EXIT_INTERRUPTED:
                     raise KeyboardInterrupt
             finally:
                 os.environ.clear()
@@ -905,7 +915,9 @@ def _resolved(install: list[dict[str, Any]], name: str | None) -> str:
     return ""
 
 
-def _check(location: Location, options: argparse.Namespace) -> int:
+def _check(
+    location: Location, options: argparse.Namespace, run_pip: Callable[[list[str]], int]
+) -> int:
     from pip_offline_fallback import compat, inject
 
     problems = compat.problems()
@@ -923,7 +935,7 @@ def _check(location: Location, options: argparse.Namespace) -> int:
     if not reqs and not any(found for _, found in per_file):
         raise UsageError("give requirements to check (REQ ... or -r FILE)")
 
-    checker = _Checker(location, pip_options, options.verbose)
+    checker = _Checker(location, pip_options, options.verbose, run_pip)
     started = time.monotonic()
     try:
         together_args = [a for path in options.files for a in ("-r", path)] + options.requirements
