@@ -24,7 +24,7 @@ import pytest
 
 from pip_offline_fallback.errors import UsageError
 from pip_offline_fallback.store import PrunePolicy, Store, StoreBusy
-from pip_offline_fallback.storecmd import parse_size
+from pip_offline_fallback.storecmd.prune import parse_size
 from tests.helpers import outage
 from tests.testbed import IndexServer, Venv, build_wheel, clone_venv
 
@@ -735,7 +735,7 @@ def test_store_command_usage_errors(venv: Venv, env: dict[str, str]) -> None:
 
 
 def test_requirements_are_read_as_pip_reads_them(tmp_path: Path) -> None:
-    from pip_offline_fallback.storecmd import read_requirements
+    from pip_offline_fallback.storecmd.requirements import read_requirements
 
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "more.txt").write_text("pipff-zeta==1.0 --hash=sha256:abc\n")
