@@ -9,14 +9,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pip_offline_fallback import config
-from pip_offline_fallback.store import (
+from pip_offline_fallback.inventory import (
     FILE,
     METADATA,
     PAGE,
     EntryInfo,
     Inventory,
-    Store,
+    scan,
 )
+from pip_offline_fallback.store import Store
 from pip_offline_fallback.storecmd.common import EXIT_OK, Location, _ago, _table, _write, size_text
 
 
@@ -86,7 +87,7 @@ def _entry_json(info: EntryInfo, now: float) -> dict[str, Any]:
 
 def _info(location: Location, options: argparse.Namespace) -> int:
     store = Store(location.store)
-    inventory = store.scan(verify=options.verify)
+    inventory = scan(store, verify=options.verify)
     projects = _projects(inventory)
     now = inventory.now
     kinds = {

@@ -11,16 +11,16 @@ from typing import Any
 
 from pip_offline_fallback import config
 from pip_offline_fallback.errors import UsageError
-from pip_offline_fallback.store import (
+from pip_offline_fallback.inventory import (
     FILE,
     METADATA,
     PAGE,
     PrunePolicy,
     PruneResult,
     Removal,
-    Store,
-    StoreBusy,
+    prune,
 )
+from pip_offline_fallback.store import Store, StoreBusy
 from pip_offline_fallback.storecmd.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -124,7 +124,7 @@ def _prune(location: Location, options: argparse.Namespace) -> int:
     store = Store(location.store)
     now = time.time()
     try:
-        result = store.prune(policy, dry_run=options.dry_run, lock_timeout=options.wait, now=now)
+        result = prune(store, policy, dry_run=options.dry_run, lock_timeout=options.wait, now=now)
     except StoreBusy:
         sys.stderr.write(
             f"ERROR: pip-ff: the store is busy: another pip-ff process held its lock for "
