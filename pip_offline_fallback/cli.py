@@ -27,12 +27,11 @@ from pip_offline_fallback.config import (
     settings_from_environ,
     without_credentials,
 )
-from pip_offline_fallback.errors import UsageError
+from pip_offline_fallback.errors import EXIT_INTERRUPTED, UsageError
 
 logger = logging.getLogger(__name__)
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 _MODE_FLAGS = {
     "--offline": Mode.OFFLINE,
@@ -219,7 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if settings is not None:
             export(settings, os.environ)  # --wheelhouse, --max-stale reach store check's pip
-        return storecmd.main(pip_args[1:])
+        # store check runs pip-ff's own install in this process: it is handed this main()
+        # rather than importing this module (which imports it).
+        return storecmd.main(pip_args[1:], run_pip=main)
 
     if pip_args in (["--version"], ["-V"]):
         sys.stdout.write(f"pip-ff {__version__}\n")

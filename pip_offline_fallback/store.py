@@ -19,8 +19,9 @@ Safe to share between any number of processes:
 - Writers take the store lock only for the commit of one body (blob, then entry: an entry never
   names a blob that isn't there yet), with a short timeout. A recorder that can't have the lock
   in time gives up recording for the rest of its run: the install never waits on the store.
-- ``prune`` holds the lock for its whole run, so it sees no commit half-done. The lock is an OS
-  lock (``filelock``): a process killed while holding it releases it.
+- ``prune`` (in :mod:`pip_offline_fallback.inventory`) holds the lock for its whole run, so it
+  sees no commit half-done. The lock is an OS lock (``filelock``): a process killed while holding
+  it releases it.
 - Symbolic links planted in the store are never followed: an entry or blob that is a link is
   never read, a link where a directory should be makes the recorder step aside rather than write
   through it, and prune removes links themselves, never their targets. (A lookup does not check
@@ -43,16 +44,14 @@ import stat
 import threading
 import time
 import urllib.parse
-from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any
 
 import filelock
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
-    canonicalize_name,
     parse_sdist_filename,
     parse_wheel_filename,
 )
@@ -66,17 +65,8 @@ _KEPT_HEADERS = ("content-type", "content-encoding", "etag", "last-modified", "d
 _CHUNK = 1024 * 1024
 # A recorder waits this long for the lock before it gives up recording (the install goes on).
 COMMIT_LOCK_TIMEOUT = 1.0
-# A temporary file untouched for this long belongs to no live writer (it would keep writing).
-STALE_TEMP_SECONDS = 3600.0
 _TEMP_PREFIX = "rec-"
 _ENTRY_TEMP_PREFIX = ".tmp-"
-
-# What an entry holds, for the admin commands.
-PAGE = "page"
-FILE = "file"
-METADATA = "metadata"
-OTHER = "other"
-_PAGE_TYPES = ("text/html", "application/vnd.pypi.simple")
 
 # Flags that make open() refuse a symlink and not block on a planted FIFO (where the OS has them).
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -444,231 +434,6 @@ class Store:
                 os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666))
             self._hosts[host_of(url)] = True
 
-    # -- administration (``pip-ff store``) --------------------------------------------------
-
-    def scan(self, *, verify: bool = False, now: float | None = None) -> Inventory:
-        """Everything the store holds, read without the lock (a snapshot; commits may go on).
-
-        ``verify`` hashes every blob; without it only sizes are compared.
-        """
-        inventory = Inventory(root=self.root, now=time.time() if now is None else now)
-        if os.path.islink(self._base):
-            inventory.links.append(_Stray(self._base, 0, 0.0, "symbolic link"))
-            return inventory
-        if not os.path.isdir(self._base):
-            return inventory
-        inventory.exists = True
-        for path, st in self._walk("blobs", inventory):
-            name = os.path.basename(path)
-            if _is_sha256(name) and os.path.basename(os.path.dirname(path)) == name[:2]:
-                inventory.blobs[name] = BlobInfo(path=path, size=st.st_size)
-            else:
-                inventory.strays.append(_Stray(path, st.st_size, st.st_mtime, "not a blob"))
-        for path, _st in self._walk("hosts", inventory):
-            inventory.hosts[os.path.basename(path)] = path
-        for path, st in self._walk("tmp", inventory):
-            inventory.temps.append(_Stray(path, st.st_size, st.st_mtime, "temporary file"))
-        for path, st in self._walk("entries", inventory):
-            name = os.path.basename(path)
-            if name.startswith(_ENTRY_TEMP_PREFIX):
-                inventory.temps.append(_Stray(path, st.st_size, st.st_mtime, "temporary file"))
-                continue
-            try:
-                entry = self._read_entry(path)
-                if not name.endswith(".json") or name[: -len(".json")] != _digest(entry.url):
-                    raise ValueError("filed under another URL's name")
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                inventory.strays.append(
-                    _Stray(path, st.st_size, st.st_mtime, f"unreadable entry ({exc})")
-                )
-                continue
-            info = EntryInfo.of(entry, path, st.st_size)
-            blob = inventory.blobs.get(entry.sha256)
-            if blob is None:
-                info.problem = "body missing"
-            else:
-                blob.referenced += 1
-                if blob.size != entry.size:
-                    info.problem = "damaged (size mismatch)"
-                    blob.damaged = True
-            inventory.entries.append(info)
-        if verify:
-            for blob in inventory.blobs.values():
-                if not blob.damaged and blob.referenced:
-                    blob.damaged = not _hash_matches(blob.path)
-            for info in inventory.entries:
-                blob = inventory.blobs.get(info.sha256)
-                if info.problem is None and blob is not None and blob.damaged:
-                    info.problem = "damaged (hash mismatch)"
-            inventory.verified = True
-        return inventory
-
-    def _walk(self, top: str, inventory: Inventory) -> Iterator[tuple[str, os.stat_result]]:
-        """Regular files under ``v1/<top>`` (two levels at most); links are noted, not followed."""
-        stack = [os.path.join(self._base, top)]
-        depth = {stack[0]: 0}
-        if os.path.islink(stack[0]):
-            inventory.links.append(_Stray(stack[0], 0, 0.0, "symbolic link"))
-            return
-        while stack:
-            directory = stack.pop()
-            try:
-                with os.scandir(directory) as it:
-                    items = list(it)
-            except OSError:
-                continue
-            for item in items:
-                try:
-                    st = item.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                if stat.S_ISLNK(st.st_mode):
-                    inventory.links.append(_Stray(item.path, 0, st.st_mtime, "symbolic link"))
-                elif stat.S_ISDIR(st.st_mode):
-                    if depth[directory] < 1:
-                        depth[item.path] = depth[directory] + 1
-                        stack.append(item.path)
-                elif stat.S_ISREG(st.st_mode):
-                    yield item.path, st
-
-    def prune(
-        self,
-        policy: PrunePolicy,
-        *,
-        dry_run: bool = False,
-        lock_timeout: float = 10.0,
-        now: float | None = None,
-    ) -> PruneResult:
-        """Remove what ``policy`` says, plus what no one can use; see :class:`PrunePolicy`.
-
-        Holds the store lock for the whole run (raises :class:`StoreBusy` after
-        ``lock_timeout``), except for a dry run, which only reads.
-        """
-        if not os.path.lexists(self._base):
-            return PruneResult(dry_run=dry_run)
-        if dry_run:
-            return self._prune(policy, dry_run=True, now=now)
-        with self.lock(lock_timeout):
-            return self._prune(policy, dry_run=False, now=now)
-
-    def _prune(self, policy: PrunePolicy, *, dry_run: bool, now: float | None) -> PruneResult:
-        inventory = self.scan(verify=policy.damaged, now=now)
-        now = inventory.now
-        result = PruneResult(dry_run=dry_run)
-        for stray in inventory.links:
-            result.add(stray.path, "link", stray.reason, 0)
-        for stray in inventory.strays:
-            result.add(stray.path, "file", stray.reason, stray.size)
-        for stray in inventory.temps:
-            if now - stray.mtime > STALE_TEMP_SECONDS:
-                result.add(stray.path, "temp", "stale temporary file", stray.size)
-
-        # Entries that can never be served (no body, or a body of the wrong size; with
-        # ``damaged``, also a body that fails its hash) go whatever the policy.
-        removed: dict[str, str] = {i.path: i.problem for i in inventory.entries if i.problem}
-        if policy.older_than is not None:
-            for info in inventory.entries:
-                if info.path not in removed and now - info.fetched > policy.older_than:
-                    removed[info.path] = "older than the limit"
-        if policy.keep is not None:
-            versions: dict[str, set[Version]] = defaultdict(set)
-            for info in inventory.entries:
-                if info.kind in (FILE, METADATA) and info.version is not None:
-                    versions[info.project].add(info.version)
-            kept = {
-                project: set(sorted(found, reverse=True)[: policy.keep])
-                for project, found in versions.items()
-            }
-            for info in inventory.entries:
-                if (
-                    info.path not in removed
-                    and info.kind in (FILE, METADATA)
-                    and info.version is not None
-                    and info.version not in kept[info.project]
-                ):
-                    removed[info.path] = f"not among the newest {policy.keep} versions"
-        if policy.max_size is not None:
-            remaining = [i for i in inventory.entries if i.path not in removed]
-            refs: dict[str, int] = defaultdict(int)
-            for info in remaining:
-                refs[info.sha256] += 1
-            total = sum(i.entry_size for i in remaining) + sum(
-                b.size for s, b in inventory.blobs.items() if refs.get(s)
-            )
-            for info in sorted(remaining, key=lambda i: i.fetched):
-                if total <= policy.max_size:
-                    break
-                removed[info.path] = "over the size limit (oldest first)"
-                total -= info.entry_size
-                refs[info.sha256] -= 1
-                blob = inventory.blobs.get(info.sha256)
-                if refs[info.sha256] == 0 and blob is not None:
-                    total -= blob.size
-
-        referenced: set[str] = set()
-        for info in inventory.entries:
-            if info.path in removed:
-                result.add(info.path, "entry", removed[info.path], info.entry_size, info)
-            else:
-                referenced.add(info.sha256)
-        for sha256, blob in inventory.blobs.items():
-            if sha256 not in referenced:
-                why = "damaged" if blob.damaged else "no entry uses it"
-                result.add(blob.path, "blob", why, blob.size)
-        hosts_kept = {_digest(host_of(i.url)) for i in inventory.entries if i.path not in removed}
-        for name, path in inventory.hosts.items():
-            if name not in hosts_kept:
-                result.add(path, "host", "nothing left from this host", 0)
-
-        if not dry_run:
-            # Entries before blobs, so no reader is ever handed an entry whose blob is gone
-            # because of us (a reader that already has the entry just finds no body).
-            order = {"link": 0, "entry": 1, "host": 2, "file": 3, "blob": 4, "temp": 5}
-            for removal in sorted(result.removals, key=lambda r: order[r.kind]):
-                try:
-                    os.unlink(removal.path)  # on a link: the link, never its target
-                except FileNotFoundError:
-                    removal.size = 0
-                except OSError as exc:
-                    removal.error = str(exc)
-                    removal.size = 0
-                    logger.warning("pip-ff: could not remove %s: %s", removal.path, exc)
-        return result
-
-
-def _hash_matches(path: str) -> bool:
-    try:
-        with os.fdopen(_open_regular(path), "rb") as f:
-            digest = hashlib.sha256()
-            for chunk in iter(lambda: f.read(_CHUNK), b""):
-                digest.update(chunk)
-    except OSError:
-        return False
-    return digest.hexdigest() == os.path.basename(path)
-
-
-# -- what the admin commands see -------------------------------------------------------------
-
-
-def describe_url(url: str, content_type: str = "") -> tuple[str, str, Version | None, str]:
-    """``(kind, project, version, file name)`` of a recorded URL.
-
-    Distribution files and their PEP 658 metadata are recognised by their file name (packaging's
-    own parsers); index pages by their content type, then by being neither.
-    """
-    path = urllib.parse.urlsplit(url).path
-    filename = urllib.parse.unquote(path.rstrip("/").rsplit("/", 1)[-1])
-    kind = FILE
-    name = filename
-    if name.endswith(".metadata"):
-        kind, name = METADATA, name[: -len(".metadata")]
-    parsed = _parse_dist(name)
-    if parsed is not None and not content_type.lower().startswith(_PAGE_TYPES):
-        return kind, parsed[0], parsed[1], filename
-    if content_type.lower().startswith(_PAGE_TYPES) or path.endswith("/"):
-        return PAGE, str(canonicalize_name(filename)) if filename else "", None, filename
-    return OTHER, "", None, filename
-
 
 def _parse_dist(filename: str) -> tuple[str, Version] | None:
     try:
@@ -681,134 +446,6 @@ def _parse_dist(filename: str) -> tuple[str, Version] | None:
     except (InvalidWheelFilename, InvalidSdistFilename):
         return None
     return None
-
-
-@dataclass
-class EntryInfo:
-    path: str
-    url: str
-    fetched: float
-    sha256: str
-    size: int  # of the body
-    entry_size: int  # of the entry file
-    kind: str
-    project: str
-    version: Version | None
-    filename: str
-    problem: str | None = None
-
-    @classmethod
-    def of(cls, entry: Entry, path: str, entry_size: int) -> EntryInfo:
-        kind, project, version, filename = describe_url(
-            entry.url, entry.headers.get("content-type", "")
-        )
-        return cls(
-            path=path,
-            url=entry.url,
-            fetched=entry.fetched,
-            sha256=entry.sha256,
-            size=entry.size,
-            entry_size=entry_size,
-            kind=kind,
-            project=project,
-            version=version,
-            filename=filename,
-        )
-
-
-@dataclass
-class BlobInfo:
-    path: str
-    size: int
-    referenced: int = 0
-    damaged: bool = False
-
-
-@dataclass
-class _Stray:
-    path: str
-    size: int
-    mtime: float
-    reason: str
-
-
-@dataclass
-class Inventory:
-    root: str
-    now: float
-    exists: bool = False
-    verified: bool = False
-    entries: list[EntryInfo] = field(default_factory=list)
-    blobs: dict[str, BlobInfo] = field(default_factory=dict)
-    temps: list[_Stray] = field(default_factory=list)
-    strays: list[_Stray] = field(default_factory=list)  # files that are neither entry nor blob
-    links: list[_Stray] = field(default_factory=list)
-    hosts: dict[str, str] = field(default_factory=dict)  # marker name -> path
-
-    @property
-    def damaged(self) -> list[EntryInfo]:
-        return [i for i in self.entries if i.problem is not None]
-
-    @property
-    def orphans(self) -> list[BlobInfo]:
-        return [b for b in self.blobs.values() if not b.referenced]
-
-    @property
-    def total_size(self) -> int:
-        """Bytes of every file the store holds (entries, blobs, temporary and stray files)."""
-        return (
-            sum(i.entry_size for i in self.entries)
-            + sum(b.size for b in self.blobs.values())
-            + sum(t.size for t in self.temps)
-            + sum(s.size for s in self.strays)
-        )
-
-
-@dataclass(frozen=True)
-class PrunePolicy:
-    """What ``prune`` removes besides what no one can use (which it always removes: symbolic
-    links, blobs no entry names, entries whose body is missing or of the wrong size, unreadable
-    entries, and temporary files older than an hour).
-
-    - ``older_than``: entries fetched more than this many seconds ago;
-    - ``keep``: distribution files (and their metadata) of all but the newest N versions of each
-      project; index pages are kept;
-    - ``max_size``: then the oldest entries until the store holds at most this many bytes;
-    - ``damaged``: hash every blob; remove those that don't match, with their entries.
-    """
-
-    older_than: float | None = None
-    max_size: int | None = None
-    keep: int | None = None
-    damaged: bool = False
-
-
-@dataclass
-class Removal:
-    path: str
-    kind: str  # entry, blob, temp, link, file
-    reason: str
-    size: int
-    entry: EntryInfo | None = None
-    error: str | None = None
-
-
-@dataclass
-class PruneResult:
-    dry_run: bool
-    removals: list[Removal] = field(default_factory=list)
-
-    def add(
-        self, path: str, kind: str, reason: str, size: int, entry: EntryInfo | None = None
-    ) -> None:
-        self.removals.append(Removal(path, kind, reason, size, entry))
-
-    @property
-    def freed(self) -> int:
-        return sum(r.size for r in self.removals if r.error is None)
-
-    def count(self, kind: str) -> int:
-        return sum(1 for r in self.removals if r.kind == kind and r.error is None)
 
 
 # Recorders neither committed nor aborted yet. A run that ends early (Ctrl-C, an error that

@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 
 from pip_offline_fallback.errors import UsageError
-from pip_offline_fallback.store import PrunePolicy, Store, StoreBusy
-from pip_offline_fallback.storecmd import parse_size
+from pip_offline_fallback.inventory import PrunePolicy, prune, scan
+from pip_offline_fallback.store import Store, StoreBusy
+from pip_offline_fallback.storecmd.prune import parse_size
 from tests.helpers import outage
 from tests.testbed import IndexServer, Venv, build_wheel, clone_venv
 
@@ -335,13 +336,14 @@ def test_prune_by_age_count_and_size(
 
 _PRUNER = """
 import sys, time, os
-from pip_offline_fallback.store import Store, PrunePolicy, StoreBusy
+from pip_offline_fallback.inventory import PrunePolicy, prune
+from pip_offline_fallback.store import Store, StoreBusy
 store, stop = Store(sys.argv[1]), sys.argv[2]
 policies = [PrunePolicy(keep=1), PrunePolicy(max_size=4000), PrunePolicy(), PrunePolicy(max_size=0)]
 runs = removed = 0
 while not os.path.exists(stop):
     try:
-        removed += store.prune(policies[runs % len(policies)], lock_timeout=5).count("entry")
+        removed += prune(store, policies[runs % len(policies)], lock_timeout=5).count("entry")
     except StoreBusy:
         pass
     runs += 1
@@ -624,7 +626,7 @@ def test_recorder_reports_the_sha256_and_skips_a_busy_store(tmp_path: Path) -> N
         assert time.monotonic() - started < 5
         assert store.lookup(url.replace("gamma", "zeta")) is None
         with pytest.raises(StoreBusy):
-            store.prune(PrunePolicy(), lock_timeout=0.1)
+            prune(store, PrunePolicy(), lock_timeout=0.1)
     # Having met a busy store once, this run records nothing more (and never waits again).
     assert store.recorder(url, {}) is None
     assert not list((tmp_path / "store" / "v1" / "tmp").iterdir())
@@ -662,11 +664,11 @@ def test_links_planted_in_the_store_are_never_followed(tmp_path: Path) -> None:
     assert store.lookup(other) is None
     assert sorted(p.name for p in outside.iterdir()) == ["entry.json", "secret"]
 
-    result = store.prune(PrunePolicy())
+    result = prune(store, PrunePolicy())
     assert result.count("link") == 3
     assert secret.read_bytes() == b"genuine" and planted_entry.exists()
     assert not blob_path.is_symlink() and not entry_path.is_symlink()
-    assert store.scan().links == []
+    assert scan(store).links == []
 
 
 def test_prune_policies_with_a_clock(tmp_path: Path) -> None:
@@ -677,16 +679,16 @@ def test_prune_policies_with_a_clock(tmp_path: Path) -> None:
         _record(store, f"{base}pipff_alpha-{version}.tar.gz", version.encode() * 50)
     _record(store, "http://example.invalid/simple/pipff-alpha/", b"<html></html>")
     later = time.time() + 3 * DAY
-    assert len(store.prune(PrunePolicy(older_than=4 * DAY), now=later).removals) == 0
-    kept = store.prune(PrunePolicy(keep=2), dry_run=True)
+    assert len(prune(store, PrunePolicy(older_than=4 * DAY), now=later).removals) == 0
+    kept = prune(store, PrunePolicy(keep=2), dry_run=True)
     assert {r.entry.filename for r in kept.removals if r.entry} == {
         "pipff_alpha-1.0-py3-none-any.whl",
         "pipff_alpha-1.0.tar.gz",
     }
-    assert len(store.scan().entries) == 7  # dry run
-    gone = store.prune(PrunePolicy(older_than=2 * DAY), now=later)
+    assert len(scan(store).entries) == 7  # dry run
+    gone = prune(store, PrunePolicy(older_than=2 * DAY), now=later)
     assert gone.count("entry") == 7 and gone.count("blob") == 7
-    assert store.scan().entries == [] and store.scan().blobs == {}
+    assert scan(store).entries == [] and scan(store).blobs == {}
 
 
 def test_a_host_is_known_while_anything_from_it_is_kept(tmp_path: Path) -> None:
@@ -698,8 +700,8 @@ def test_a_host_is_known_while_anything_from_it_is_kept(tmp_path: Path) -> None:
     assert later.knows_host_of("http://index.example.invalid:80/simple/never-recorded/")
     assert not later.knows_host_of("http://index.example.invalid:8080/simple/pipff-alpha/")
     assert not later.knows_host_of("https://index.example.invalid/simple/pipff-alpha/")
-    assert later.prune(PrunePolicy()).count("host") == 0
-    gone = later.prune(PrunePolicy(older_than=0), now=time.time() + 1)
+    assert prune(later, PrunePolicy()).count("host") == 0
+    gone = prune(later, PrunePolicy(older_than=0), now=time.time() + 1)
     assert gone.count("entry") == 1 and gone.count("host") == 1
     assert not Store(str(tmp_path / "store")).knows_host_of(page)
 
@@ -735,7 +737,7 @@ def test_store_command_usage_errors(venv: Venv, env: dict[str, str]) -> None:
 
 
 def test_requirements_are_read_as_pip_reads_them(tmp_path: Path) -> None:
-    from pip_offline_fallback.storecmd import read_requirements
+    from pip_offline_fallback.storecmd.requirements import read_requirements
 
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "more.txt").write_text("pipff-zeta==1.0 --hash=sha256:abc\n")
