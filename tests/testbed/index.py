@@ -497,14 +497,7 @@ class IndexServer:
             return
         location = self.redirects.get(handler.path)
         if location is not None:
-            self._send(
-                handler,
-                HTTPStatus.FOUND,
-                b"",
-                "text/plain",
-                head=head,
-                headers={"Location": location},
-            )
+            self._redirect(handler, location, head=head, status=HTTPStatus.FOUND)
             return
         if self.credentials is not None and not self._authorized(handler):
             self._send(
@@ -542,15 +535,8 @@ class IndexServer:
             return
         match = re.fullmatch(r"/files/([^/]+)", path)
         if match and self.cdn_redirects and not match.group(1).endswith(".metadata"):
-            signature = secrets.token_hex(8)
-            self._send(
-                handler,
-                HTTPStatus.FOUND,
-                b"",
-                "text/plain",
-                head=head,
-                headers={"Location": f"/cdn/{match.group(1)}?signature={signature}"},
-            )
+            location = f"/cdn/{match.group(1)}?signature={secrets.token_hex(8)}"
+            self._redirect(handler, location, head=head, status=HTTPStatus.FOUND)
             return
         match = match or re.fullmatch(r"/cdn/([^/]+)", path)
         if match:
@@ -594,11 +580,18 @@ class IndexServer:
         expected = base64.b64encode(f"{user}:{password}".encode()).decode()
         return handler.headers.get("Authorization") == f"Basic {expected}"
 
-    def _redirect(self, handler: _Handler, location: str, *, head: bool) -> None:
+    def _redirect(
+        self,
+        handler: _Handler,
+        location: str,
+        *,
+        head: bool,
+        status: HTTPStatus = HTTPStatus.MOVED_PERMANENTLY,
+    ) -> None:
         body = f"Moved to {location}\n".encode()
         self._send(
             handler,
-            HTTPStatus.MOVED_PERMANENTLY,
+            status,
             body,
             "text/plain",
             head=head,
