@@ -812,7 +812,8 @@ def decision_from_log(text: str) -> dict[str, Any] | None:
 
 
 def unreachable_causes(output: str) -> list[str]:
-    return re.findall(r"pip-ff: \S+ is unreachable \(([^)]*)\)", output)
+    # "pip-ff: HOST is unreachable (...)", or "pip-ff: proxy URL is unreachable (...)"
+    return re.findall(r"pip-ff: (?:proxy )?\S+ is unreachable \(([^)]*)\)", output)
 
 
 def _iqr(values: Sequence[float]) -> float:
