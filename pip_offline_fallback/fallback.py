@@ -152,7 +152,8 @@ class Fallback:
             local = self._local(adapter, request, forced=False)
             if local is not None:
                 return local
-        fast = asking_mirror or self._has_local(url) or self._host_has_local(url)
+        has_local = self._has_local(url)  # asked once: it also decides the spare below
+        fast = asking_mirror or has_local or self._host_has_local(url)
         if fast:
             kwargs = dict(kwargs, timeout=self._deadline(kwargs.get("timeout")))
         with _retries(adapter, fast):
@@ -207,7 +208,7 @@ class Fallback:
                     request,
                     response,
                     stream=bool(kwargs.get("stream")),
-                    spare=self._has_local(url),
+                    spare=has_local,
                 )
         elif request.method == "GET" and response.is_redirect:
             self._redirected(url, response)
