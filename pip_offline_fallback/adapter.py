@@ -9,20 +9,40 @@ mixin. With pip-ff extracted, the mixin passes every call straight through.
 from __future__ import annotations
 
 import contextlib
+import threading
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
-from pip_offline_fallback import compat, fallback
+from pip_offline_fallback import compat
+from pip_offline_fallback.engine import active_engine
 
 _classes: dict[type, type] = {}
+# This thread's retry policy while one request has a local answer to fall back on.
+_override = threading.local()
+
+
+@contextlib.contextmanager
+def _fast_retries(adapter: Any, fast: bool) -> Iterator[None]:
+    """Within the block, this thread's requests use pip's retries minus retries of connections
+    that could not be made (see compat.fast_retries)."""
+    if not fast:
+        yield
+        return
+    previous = getattr(_override, "retries", None)
+    _override.retries = compat.fast_retries(adapter.__dict__.get("max_retries", 0))
+    try:
+        yield
+    finally:
+        _override.retries = previous
 
 
 class FallbackAdapterMixin:
     # urllib3 reads the adapter's retry policy on each request; a per-thread override lets one
-    # request skip connection retries (see fallback._retries) without touching pip's policy.
+    # request skip connection retries without touching pip's policy.
     @property
     def max_retries(self) -> Any:
-        override = fallback.retries_override()
+        override = getattr(_override, "retries", None)
         return override if override is not None else self.__dict__.get("max_retries")
 
     @max_retries.setter
@@ -31,10 +51,15 @@ class FallbackAdapterMixin:
 
     def send(self, request: Any, **kwargs: Any) -> Any:
         base = super().send  # type: ignore[misc]
-        engine = fallback.active
+        engine = active_engine()
         if engine is None:
             return base(request, **kwargs)
-        return engine.send(self, base, request, kwargs)
+
+        def send_once(request: Any, kwargs: dict[str, Any], fast: bool) -> Any:
+            with _fast_retries(self, fast):
+                return base(request, **kwargs)
+
+        return engine.send(self, send_once, request, kwargs)  # type: ignore[arg-type]
 
 
 def wrap(adapter: Any, session: Any = None) -> Any:

@@ -15,13 +15,12 @@ import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
 
-from pip_offline_fallback import __version__
+from pip_offline_fallback import __version__, childenv
 from pip_offline_fallback.config import (
     MODE_VARIABLE,
     Mode,
     Settings,
     expand_path,
-    export,
     parse_duration_seconds,
     parse_mode,
     settings_from_environ,
@@ -203,21 +202,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     ignored = unrecognised_mode(dict(os.environ))
     if ignored is not None and options.mode is None and settings is not None:
-        # Once, here: export() below replaces the value, so the start-up hook stays quiet.
+        # Once, here: the mode exported below replaces the value, so the start-up hook of a
+        # child pip stays quiet.
         sys.stderr.write(
             f"WARNING: pip-ff: ignoring {MODE_VARIABLE}={ignored!r} (expected auto, "
             f"prefer-offline, offline or off); running in pip-ff's default mode "
             f"({settings.mode.value})\n"
         )
 
+    # Children (build isolation's pip, store check's) run the same way while the command runs;
+    # afterwards the environment is as it was, so a second in-process run starts afresh.
+    with childenv.applied(settings):
+        return _run_command(settings, pip_args)
+
+
+def _run_command(settings: Settings | None, pip_args: list[str]) -> int:
     if _help_topic(pip_args) == "store":
         pip_args = ["store", "--help"]  # pip doesn't know pip-ff's own command
     if pip_args[:1] == ["store"]:
         # pip-ff's own command (not a pip command): inspect and manage the local store.
         from pip_offline_fallback import storecmd
 
-        if settings is not None:
-            export(settings, os.environ)  # --wheelhouse, --max-stale reach store check's pip
         # store check runs pip-ff's own install in this process: it is handed this main()
         # rather than importing this module (which imports it).
         return storecmd.main(pip_args[1:], run_pip=main)
@@ -241,7 +246,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if settings is not None:
-            export(settings, os.environ)  # children (build isolation) run the same way
             _inject(settings)
         from pip._internal.cli.main import main as pip_main
 

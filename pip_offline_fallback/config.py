@@ -1,7 +1,7 @@
 """pip-ff's settings: the mode and the ``PIPFF_*`` variables, resolved once per process.
 
-Flags given to ``pip-ff`` win over variables; the CLI writes the resolved settings back into the
-environment so that the processes pip starts (build isolation) inherit them through the hook.
+Flags given to ``pip-ff`` win over variables; :func:`child_variables` says what the processes pip
+starts (build isolation) must inherit to run the same way (:mod:`.childenv` hands it to them).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import enum
 import logging
 import os
 import re
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pip_offline_fallback.errors import UsageError
@@ -168,21 +168,28 @@ def without_credentials(value: str) -> str:
     return re.sub(r"(https?://)[^/@\s]*@", r"\1", value)
 
 
-def export(settings: Settings, environ: MutableMapping[str, str]) -> None:
-    """Write settings into an environment so that child pip processes run the same way."""
-    environ[MODE_VARIABLE] = settings.mode.value
+def child_variables(settings: Settings) -> dict[str, str | None]:
+    """The variables that make a child pip run the same way (None: unset in the child).
+
+    Written by :mod:`.childenv`, the one module that changes the environment.
+    """
+    variables: dict[str, str | None] = {
+        MODE_VARIABLE: settings.mode.value,
+        CONNECT_TIMEOUT_VARIABLE: repr(settings.connect_timeout),
+        # Not the report: it describes this run; a child pip (build isolation) must not
+        # overwrite it.
+        REPORT_VARIABLE: None,
+    }
     if settings.wheelhouses:
-        environ[WHEELHOUSE_VARIABLE] = os.pathsep.join(settings.wheelhouses)
-    environ[CONNECT_TIMEOUT_VARIABLE] = repr(settings.connect_timeout)
+        variables[WHEELHOUSE_VARIABLE] = os.pathsep.join(settings.wheelhouses)
     if settings.store:
-        environ[STORE_VARIABLE] = settings.store
+        variables[STORE_VARIABLE] = settings.store
     if settings.max_stale is not None:
-        environ[MAX_STALE_VARIABLE] = repr(settings.max_stale)
+        variables[MAX_STALE_VARIABLE] = repr(settings.max_stale)
     if settings.fallback_index_urls:
         # Without their credentials: every process the child pip starts (a build backend, say)
         # would read them. A child asks a mirror that needs them with netrc's, or not at all.
-        environ[FALLBACK_INDEX_VARIABLE] = " ".join(
+        variables[FALLBACK_INDEX_VARIABLE] = " ".join(
             without_credentials(u) for u in settings.fallback_index_urls
         )
-    # Not the report: it describes this run; a child pip (build isolation) must not overwrite it.
-    environ.pop(REPORT_VARIABLE, None)
+    return variables

@@ -15,9 +15,10 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from pip_offline_fallback import fallback
 from pip_offline_fallback.config import Mode
-from pip_offline_fallback.report import FALLBACK_INDEX, NETWORK, PIP_CACHE, RECORD, StalePage
+from pip_offline_fallback.engine import active_engine
+from pip_offline_fallback.outcomes import Source
+from pip_offline_fallback.report import StalePage
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def _fallback_projects(finder: Any) -> set[str]:
 
 def wrap_process_project_url(original: Any) -> Any:
     def process_project_url(self: Any, project_url: Any, link_evaluator: Any) -> Any:
-        engine = fallback.active
+        engine = active_engine()
         if engine is None:
             return original(self, project_url, link_evaluator)
         project = link_evaluator.project_name
@@ -44,7 +45,7 @@ def wrap_process_project_url(original: Any) -> Any:
             except Exception as exc:
                 # A page pip can't parse is an error of the index, unless it came from local data
                 # (a damaged cache entry or record): then it is skipped, like a missing page.
-                if not any(o.source in (PIP_CACHE, RECORD) for o in outcomes):
+                if not any(o.source in (Source.PIP_CACHE, Source.RECORD) for o in outcomes):
                     raise
                 logger.warning(
                     "pip-ff: the local copy of %s's index page is unreadable (%s); skipping it",
@@ -53,13 +54,14 @@ def wrap_process_project_url(original: Any) -> Any:
                 )
                 candidates = []
         name = str(canonicalize_name(project))
-        if any(o.source == FALLBACK_INDEX for o in outcomes):
+        if any(o.source is Source.FALLBACK_INDEX for o in outcomes):
             mirrored = self.__dict__.setdefault(_MIRRORED_PAGES, {})
             mirrored.setdefault(name, set()).add(project_url.url)
+        # Not the index's answer (pip's cache, the record, a mirror) though the index was not down.
         chosen = [
             o
             for o in outcomes
-            if not o.forced and o.source not in (NETWORK, "failed", fallback.TOO_OLD)
+            if not o.forced and o.source.served and o.source is not Source.NETWORK
         ]
         if chosen:  # prefer-offline answered from local data by choice
             pages = self.__dict__.setdefault(_LOCAL_PAGES, {})
@@ -74,10 +76,12 @@ def wrap_process_project_url(original: Any) -> Any:
                     versions_local=_versions(candidates),
                 )
             )
-        elif any(o.source == NETWORK for o in outcomes) and not any(o.forced for o in outcomes):
+        elif any(o.source is Source.NETWORK for o in outcomes) and not any(
+            o.forced for o in outcomes
+        ):
             engine.report.fresh_page(name)
         for outcome in outcomes:
-            if outcome.source == fallback.TOO_OLD and engine.settings.max_stale is not None:
+            if outcome.source is Source.TOO_OLD and engine.settings.max_stale is not None:
                 engine.report.index_data_too_old(
                     str(canonicalize_name(project)),
                     time.time() - outcome.fetched,
@@ -87,7 +91,7 @@ def wrap_process_project_url(original: Any) -> Any:
         if not forced:
             return candidates
         _fallback_projects(self).add(canonicalize_name(project))
-        local = [o for o in forced if o.source not in ("failed", fallback.TOO_OLD)]
+        local = [o for o in forced if o.source.served]
         if not local:
             return candidates
         try:
@@ -116,7 +120,7 @@ def wrap_process_project_url(original: Any) -> Any:
 def wrap_find_all_candidates(original: Any) -> Any:
     def find_all_candidates(self: Any, project_name: str) -> Any:
         candidates = original(self, project_name)
-        engine = fallback.active
+        engine = active_engine()
         if engine is None:
             return candidates
         name = canonicalize_name(project_name)
@@ -146,7 +150,7 @@ def wrap_find_all_candidates(original: Any) -> Any:
 def wrap_find_best_candidate(original: Any) -> Any:
     def find_best_candidate(self: Any, project_name: str, *args: Any, **kwargs: Any) -> Any:
         result = original(self, project_name, *args, **kwargs)
-        engine = fallback.active
+        engine = active_engine()
         if engine is None:
             return result
         specifier = kwargs.get("specifier", args[0] if args else None)
@@ -155,18 +159,16 @@ def wrap_find_best_candidate(original: Any) -> Any:
             return result
         name = canonicalize_name(project_name)
         mirrored = self.__dict__.get(_MIRRORED_PAGES, {}).pop(name, None)
-        if mirrored and not mirrored <= engine.past_mirrors:
+        if mirrored and engine.chain.pass_over(mirrored):
             # A live mirror's page can't satisfy this (a devpi that lost its upstream lists only
             # what it holds): the record of the primary answers instead, if it can.
-            engine.past_mirrors.update(mirrored)
             _forget(self, project_name)
             result = original(self, project_name, *args, **kwargs)
             if result.best_candidate is not None:
                 return result
         pages = self.__dict__.get(_LOCAL_PAGES, {}).pop(name, None)
-        if pages and not pages <= engine.refresh:
+        if pages and engine.refresh(pages):
             # prefer-offline: the local index data can't satisfy this; ask the index before failing.
-            engine.refresh.update(pages)
             _forget(self, project_name)
             result = original(self, project_name, *args, **kwargs)
             if result.best_candidate is not None:

@@ -14,8 +14,9 @@ import os
 import sys
 from typing import Any, Callable
 
-from pip_offline_fallback import adapter, compat, fallback, finder, interpreter, reach
+from pip_offline_fallback import adapter, childenv, compat, finder, interpreter, reach
 from pip_offline_fallback.config import Settings, settings_from_environ
+from pip_offline_fallback.engine import activate, active_engine, deactivate
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def _wrap_mount(original: Any) -> Any:
 def _wrap_build_session(original: Any) -> Any:
     # The command's options say where pip's cache is; the session is built right after.
     def _build_session(self: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
-        engine = fallback.active
+        engine = active_engine()
         if engine is not None:
             try:
                 index_urls: list[str] = []
@@ -65,7 +66,7 @@ def _wrap_build_session(original: Any) -> Any:
                     record_cache_dir=cache_dir and compat.configured_cache_dir(self),
                 )
             except Exception as exc:
-                logger.debug("pip-ff: configure failed: %r", exc)
+                logger.warning("pip-ff: could not read pip's options (%r); no record this run", exc)
         return original(self, options, *args, **kwargs)
 
     return _build_session
@@ -74,7 +75,7 @@ def _wrap_build_session(original: Any) -> Any:
 def _wrap_command_main(original: Any) -> Any:
     # The end of the command, with pip's logging still set up: the place for the summary.
     def _main(self: Any, args: list[str]) -> int:
-        engine = fallback.active
+        engine = active_engine()
         if engine is not None:
             engine.listing_only = getattr(self, "name", "") in LISTING_COMMANDS
             engine.commands_running += 1
@@ -83,12 +84,12 @@ def _wrap_command_main(original: Any) -> Any:
         finally:
             if engine is not None:
                 engine.commands_running -= 1
-        engine = fallback.active
+        engine = active_engine()
         if engine is not None:
             try:
                 engine.report.finish(status)
             except Exception as exc:
-                logger.debug("pip-ff: report failed: %r", exc)
+                logger.warning("pip-ff: report failed: %r", exc)
         return status
 
     return _main
@@ -99,12 +100,12 @@ def _wrap_get_file_url(original: Any) -> Any:
     # file being used, for the report.
     def get_file_url(link: Any, *args: Any, **kwargs: Any) -> Any:
         result = original(link, *args, **kwargs)
-        engine = fallback.active
+        engine = active_engine()
         if engine is not None:
             try:
                 engine.local_file_served(link.url)
             except Exception as exc:
-                logger.debug("pip-ff: report failed: %r", exc)
+                logger.warning("pip-ff: report failed: %r", exc)
         return result
 
     return get_file_url
@@ -114,7 +115,7 @@ def _wrap_remote_pip_version(original: Any) -> Any:
     # pip's self version check looks pip itself up on the index: not the command's lookup, so
     # the report leaves it out (no "pip: index data ..." line, no "missing": pip).
     def lookup(*args: Any, **kwargs: Any) -> Any:
-        engine = fallback.active
+        engine = active_engine()
         if engine is None:
             return original(*args, **kwargs)
         with engine.report.ignoring():
@@ -127,7 +128,7 @@ def inject(settings: Settings) -> bool:
     """Hook pip; False (after one warning) when this pip can't be hooked: plain pip runs."""
     global _warned
     if _patches:
-        fallback.active = fallback.Fallback(settings)
+        activate(settings)
         return True
     found = compat.problems()
     if found:
@@ -135,7 +136,7 @@ def inject(settings: Settings) -> bool:
             _warned = True
             logger.warning("pip-ff: %s; running plain pip without fallback", found[0])
         return False
-    fallback.active = fallback.Fallback(settings)
+    activate(settings)
     try:
         _patch(compat.PipSession, "mount", _wrap_mount)
         _patch(compat.SessionCommandMixin, "_build_session", _wrap_build_session)
@@ -174,7 +175,8 @@ def extract() -> None:
             delattr(owner, name)
         else:
             setattr(owner, name, original)
-    fallback.active = None
+    deactivate()
+    childenv.restore()
 
 
 def inject_from_environ() -> bool:
@@ -182,7 +184,7 @@ def inject_from_environ() -> bool:
 
     When pip-ff's own command line already injected (with its flags), that stays.
     """
-    if fallback.active is not None:
+    if active_engine() is not None:
         return True
     settings = settings_from_environ(os.environ, default=None)
     if settings is None:

@@ -30,9 +30,8 @@ from pip_offline_fallback.store import (
     _digest,
     _is_sha256,
     _open_regular,
-    _parse_dist,
-    host_of,
 )
+from pip_offline_fallback.urls import host_of, parse_dist_filename
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +63,7 @@ def describe_url(url: str, content_type: str = "") -> tuple[str, str, Version | 
     name = filename
     if name.endswith(".metadata"):
         kind, name = METADATA, name[: -len(".metadata")]
-    parsed = _parse_dist(name)
+    parsed = parse_dist_filename(name)
     if parsed is not None and not content_type.lower().startswith(_PAGE_TYPES):
         return kind, parsed[0], parsed[1], filename
     if content_type.lower().startswith(_PAGE_TYPES) or path.endswith("/"):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pip_offline_fallback import compat
-from pip_offline_fallback.store import url_key
+from pip_offline_fallback.urls import url_key
 
 if TYPE_CHECKING:
     from pip._vendor.requests import PreparedRequest, Response, Session

@@ -15,7 +15,7 @@ import urllib.parse
 
 from packaging.utils import canonicalize_name
 
-from pip_offline_fallback.wheelhouse import project_of
+from pip_offline_fallback.urls import project_of
 
 _HREF = re.compile(rb"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 _JSON_TYPE = "application/vnd.pypi.simple.v1+json"

@@ -119,7 +119,8 @@ def _wrap(original: Callable[[], str]) -> Callable[[], str]:
 
 def carry() -> None:
     """Make every copy of pip's ``get_runnable_pip`` hand out the bootstrap. Idempotent."""
-    from pip_offline_fallback import compat, config, fallback
+    from pip_offline_fallback import childenv, compat
+    from pip_offline_fallback.engine import active_engine
 
     for owner in compat.runnable_pip_owners():
         original = getattr(owner, compat.RUNNABLE_PIP)
@@ -127,11 +128,11 @@ def carry() -> None:
             continue
         setattr(owner, compat.RUNNABLE_PIP, _wrap(original))
         _patches.append((owner, compat.RUNNABLE_PIP, original))
-    engine = fallback.active
+    engine = active_engine()
     if engine is not None and engine.settings.report:
         # pip-ff's CLI keeps the report from child processes (build isolation's pip); under
         # --python the child does the whole command, so the report is its to write.
-        os.environ[config.REPORT_VARIABLE] = engine.settings.report
+        childenv.report_to_child(engine.settings.report)
 
 
 def uncarry() -> None:

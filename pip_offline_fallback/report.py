@@ -16,37 +16,30 @@ import os
 import tempfile
 import threading
 import time
-import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+from packaging.utils import canonicalize_name
 
 from pip_offline_fallback import __version__, compat
-from pip_offline_fallback.store import host_of as url_host
-from pip_offline_fallback.wheelhouse import project_of
+from pip_offline_fallback.outcomes import Source
+from pip_offline_fallback.urls import filename_of, host_of, parse_dist_filename
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 VERBOSE = 15  # pip's -v level
 
-# Where a response came from: an identifier (JSON) and the words for people.
-NETWORK = "network"
-PIP_CACHE = "pip-http-cache"
-RECORD = "pip-ff-record"
-WHEELHOUSE = "wheelhouse"
-FALLBACK_INDEX = "fallback-index"
-WHEEL_CACHE = "pip-wheel-cache"
+# Where a response came from, in words for people.
 SOURCE_WORDS = {
-    FALLBACK_INDEX: "a fallback index",
-    NETWORK: "the network",
-    PIP_CACHE: "pip's HTTP cache",
-    RECORD: "pip-ff's record",
-    WHEELHOUSE: "a wheelhouse",
-    WHEEL_CACHE: "pip's wheel cache",
+    Source.FALLBACK_INDEX: "a fallback index",
+    Source.NETWORK: "the network",
+    Source.PIP_CACHE: "pip's HTTP cache",
+    Source.RECORD: "pip-ff's record",
+    Source.WHEELHOUSE: "a wheelhouse",
+    Source.WHEEL_CACHE: "pip's wheel cache",
 }
 
 
@@ -68,7 +61,7 @@ class StalePage:
     """A project's index data that came from local sources instead of the index."""
 
     project: str
-    source: str
+    source: Source
     fetched: float
     versions_listed: list[str] = field(default_factory=list)
     versions_local: list[str] = field(default_factory=list)
@@ -79,7 +72,7 @@ class Distribution:
     name: str
     version: str
     filename: str
-    source: str
+    source: Source
     url: str
     sha256: str | None = None
     path: str | None = None  # the wheelhouse file
@@ -97,17 +90,6 @@ class TooOld:
     project: str
     age: float
     limit: float
-
-
-def _parse_dist(filename: str) -> tuple[str, str] | None:
-    try:
-        if filename.endswith(".whl"):
-            name, version, _, _ = parse_wheel_filename(filename)
-        else:
-            name, version = parse_sdist_filename(filename)
-    except ValueError:
-        return None
-    return str(name), str(version)
 
 
 class Report:
@@ -187,21 +169,19 @@ class Report:
             self.pages.pop(project, None)
 
     def file_served(
-        self, url: str, source: str, *, sha256: str | None = None, path: str | None = None
+        self, url: str, source: Source, *, sha256: str | None = None, path: str | None = None
     ) -> None:
         """A distribution file pip received, from the network or a local source."""
         if self._ignored():
             return
-        filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
-        if project_of(filename) is None:
-            return  # an index page or a metadata file, not a distribution
-        parsed = _parse_dist(filename)
+        filename = filename_of(url)
+        parsed = parse_dist_filename(filename)
         if parsed is None:
-            return
+            return  # an index page or a metadata file, not a distribution
         with self._lock:
             self.distributions[url.split("#", 1)[0]] = Distribution(
                 name=parsed[0],
-                version=parsed[1],
+                version=str(parsed[1]),
                 filename=filename,
                 source=source,
                 # No query: on a file URL it is a token (a pre-signed URL's signature).
@@ -249,7 +229,9 @@ class Report:
     @property
     def engaged(self) -> bool:
         # pip's own HTTP cache answering an online run is plain pip, not a fallback.
-        local = any(d.source not in (NETWORK, PIP_CACHE) for d in self.distributions.values())
+        local = any(
+            d.source not in (Source.NETWORK, Source.PIP_CACHE) for d in self.distributions.values()
+        )
         return bool(
             self.unreachable
             or self.failed
@@ -281,7 +263,7 @@ class Report:
 
     def _mirror_state(self, url: str) -> str:
         for host in self.unreachable:
-            if url_host(url) == host:
+            if host_of(url) == host:
                 return "unreachable"
         return self.fallback_indexes.get(url, "unused")
 

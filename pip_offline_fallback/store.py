@@ -31,7 +31,6 @@ Safe to share between any number of processes:
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import errno
 import hashlib
@@ -41,21 +40,16 @@ import logging
 import os
 import secrets
 import stat
-import threading
 import time
-import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
 import filelock
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
-from packaging.version import Version
+
+from pip_offline_fallback.errors import PipFFError
+from pip_offline_fallback.recorder import Recorder, unlink_quietly
+from pip_offline_fallback.urls import filename_of, host_of, parse_dist_filename, url_key
 
 logger = logging.getLogger(__name__)
 
@@ -74,27 +68,6 @@ _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
 
 
-def url_key(url: str) -> str:
-    """The URL an entry is filed under: no fragment, no credentials, lower-case scheme and host."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host.lower() + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, ""))
-
-
-def host_of(url: str) -> str:
-    """``scheme://host:port`` of a URL, without credentials (default port filled in): the unit
-    that goes down, and what the store's host markers are named for."""
-    parts = urllib.parse.urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
-    return f"{parts.scheme}://{host}:{port}"
-
-
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -103,7 +76,7 @@ def _is_sha256(name: str) -> bool:
     return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
 
 
-class StoreBusy(Exception):
+class StoreBusy(PipFFError):
     """Another process holds the store lock (a prune, usually) for longer than we would wait."""
 
 
@@ -210,7 +183,7 @@ class Store:
                         f.write(secrets.token_bytes(32))
                     with contextlib.suppress(FileExistsError):
                         os.link(tmp, path)  # first writer wins; everyone reads the same key
-                    _unlink_quietly(tmp)
+                    unlink_quietly(tmp)
                     fd = _open_regular(path)
                 except OSError as exc:
                     logger.debug("pip-ff: no store key: %s", exc)
@@ -331,7 +304,7 @@ class Store:
         finally:
             lock.release()
 
-    def _commit(
+    def commit_body(
         self,
         url: str,
         headers: Mapping[str, str],
@@ -353,7 +326,7 @@ class Store:
                             "keeping the recorded copy",
                             url_key(url),
                         )
-                        _unlink_quietly(tmp)
+                        unlink_quietly(tmp)
                         return False
                     self._commit_locked(url, headers, tmp, sha256, size, identity)
                 return True
@@ -362,7 +335,7 @@ class Store:
                 # this run records nothing more, and never waits on the store again.
                 self._recording = False
                 logger.debug("pip-ff: the store is busy; not recording for the rest of this run")
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         logger.debug("pip-ff: not recording %s: the store is busy", url_key(url))
         return False
 
@@ -400,7 +373,7 @@ class Store:
         except PermissionError:  # Windows: a reader has it open; it holds the same bytes
             if not os.path.isfile(blob):
                 raise
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
         self._write_entry(url, headers, sha256, size, identity)
 
     def _write_entry(
@@ -423,7 +396,7 @@ class Store:
                 json.dump(entry, f)
             os.replace(tmp_entry, os.path.join(directory, key + ".json"))
         except BaseException:
-            _unlink_quietly(tmp_entry)
+            unlink_quietly(tmp_entry)
             raise
         if not self._hosts.get(host_of(url)):
             # A marker per host: a later run knows this host has local answers before asking it
@@ -435,124 +408,14 @@ class Store:
             self._hosts[host_of(url)] = True
 
 
-def _parse_dist(filename: str) -> tuple[str, Version] | None:
-    try:
-        if filename.endswith(".whl"):
-            name, version, _build, _tags = parse_wheel_filename(filename)
-            return str(name), version
-        if filename.endswith((".tar.gz", ".zip")):
-            name, version = parse_sdist_filename(filename)
-            return str(name), version
-    except (InvalidWheelFilename, InvalidSdistFilename):
-        return None
-    return None
-
-
-# Recorders neither committed nor aborted yet. A run that ends early (Ctrl-C, an error that
-# abandons a download) never closes their response; at exit their temporary files go.
-_open_recorders: set[Recorder] = set()
-_open_lock = threading.Lock()
-
-
-@atexit.register
-def _abort_open_recorders() -> None:
-    with _open_lock:
-        recorders = list(_open_recorders)
-    for recorder in recorders:
-        recorder.abort()
-
-
-class Recorder:
-    """Receives a body chunk by chunk; :meth:`commit` files it, :meth:`abort` forgets it."""
-
-    def __init__(
-        self,
-        store: Store,
-        url: str,
-        headers: dict[str, str],
-        f: IO[bytes],
-        tmp: str,
-        identity: str | None = None,
-    ) -> None:
-        self._store = store
-        self._identity = identity
-        self._url = url
-        self._headers = headers
-        self._file: IO[bytes] | None = f
-        self._tmp = tmp
-        self._digest = hashlib.sha256()
-        self.size = 0
-        with _open_lock:
-            _open_recorders.add(self)
-
-    @property
-    def sha256(self) -> str:
-        """The hex sha256 of every byte written so far (the whole body, once committed)."""
-        return self._digest.hexdigest()
-
-    def digest_so_far(self) -> Any:
-        """A copy of the running sha256 of every byte written so far."""
-        return self._digest.copy()
-
-    def write(self, data: bytes | memoryview) -> None:
-        if self._file is None:
-            return
-        try:
-            self._file.write(data)
-        except OSError as exc:  # a full disk costs the record, never the install
-            logger.warning("pip-ff: not recording %s: %s", url_key(self._url), exc)
-            self.abort()
-            return
-        self._digest.update(data)
-        self.size += len(data)
-
-    def _close(self) -> IO[bytes] | None:
-        """Take the file away (once): no other method writes, commits or aborts after this."""
-        f, self._file = self._file, None
-        with _open_lock:
-            _open_recorders.discard(self)
-        return f
-
-    def commit(self) -> None:
-        f = self._close()
-        if f is None:
-            return
-        try:
-            f.close()
-            if self._store._commit(
-                self._url, self._headers, self._tmp, self.sha256, self.size, self._identity
-            ):
-                logger.debug("pip-ff: recorded %s (%d bytes)", url_key(self._url), self.size)
-        except Exception as exc:  # the record is never worth failing the install for
-            logger.warning("pip-ff: not recording %s: %s", url_key(self._url), exc)
-            _unlink_quietly(self._tmp)
-
-    def abort(self) -> None:
-        f = self._close()
-        if f is None:
-            return
-        with contextlib.suppress(OSError):
-            f.close()
-        _unlink_quietly(self._tmp)
-
-    @property
-    def active(self) -> bool:
-        return self._file is not None
-
-
 def _replaces_another_file(recorded: Entry | None, url: str, sha256: str) -> bool:
     """Whether filing ``sha256`` under ``url`` would replace a distribution file's other bytes."""
     if recorded is None or recorded.sha256 == sha256:
         return False
-    name = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+    name = filename_of(url)
     if name.endswith(".metadata"):
         name = name[: -len(".metadata")]
-    return _parse_dist(name) is not None
-
-
-def _unlink_quietly(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
+    return parse_dist_filename(name) is not None
 
 
 def body_headers(entry_headers: Mapping[str, str], size: int) -> dict[str, Any]:

@@ -6,28 +6,11 @@ import logging
 import os
 from collections import defaultdict
 
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    NormalizedName,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
+from packaging.utils import canonicalize_name
+
+from pip_offline_fallback.urls import project_of
 
 logger = logging.getLogger(__name__)
-
-
-def project_of(filename: str) -> NormalizedName | None:
-    """The canonical project name of a distribution file name, or None if it isn't one."""
-    try:
-        if filename.endswith(".whl"):
-            return parse_wheel_filename(filename)[0]
-        if filename.endswith((".tar.gz", ".zip")):
-            return parse_sdist_filename(filename)[0]
-    except (InvalidWheelFilename, InvalidSdistFilename):
-        return None
-    return None
 
 
 class Wheelhouse:

@@ -29,7 +29,7 @@ def test_set_variable_imports_nothing_but_ours_at_start(
     assert not unset - with_variable
 
 
-@pytest.mark.parametrize("module", ["fallback.py", "interpreter.py", "startup.py"])
+@pytest.mark.parametrize("module", ["engine.py", "interpreter.py", "startup.py"])
 def test_broken_install_warns_once_and_runs_plain_pip(
     module: str, venv: Venv, index: IndexServer, env: dict[str, str]
 ) -> None:

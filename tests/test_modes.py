@@ -133,8 +133,9 @@ def test_startup_hook_costs_nothing_when_unset(venv: Any, env: dict[str, str]) -
 def test_hook_activates_for_pip_module(venv: Any, env: dict[str, str]) -> None:
     code = (
         "import pip._internal.cli.main as m, pip._internal.commands as c, "
-        "pip_offline_fallback.fallback as f; "
-        "a = f.active is not None; c.create_command('list'); print(a, f.active is not None)"
+        "pip_offline_fallback.engine as e; "
+        "a = e.active_engine() is not None; c.create_command('list'); "
+        "print(a, e.active_engine() is not None)"
     )
     # The CLI module alone (pip --version) gets only the light --python guard; a command hooks.
     assert venv.run("-c", code, env=dict(env, PIPFF="1")).check().stdout.strip() == "False True"

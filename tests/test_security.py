@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from pip_offline_fallback.store import url_key
+from pip_offline_fallback.urls import url_key
 from tests.helpers import (
     drop_venvs_after_success,  # noqa: F401 - autouse fixture
     outage,

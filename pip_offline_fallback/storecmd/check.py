@@ -72,7 +72,8 @@ class _Checker:
 
     def run(self, requirement_args: list[str]) -> _DryRun:
         """``pip-ff --offline install --dry-run --ignore-installed --report``, in this process."""
-        from pip_offline_fallback import fallback, inject
+        from pip_offline_fallback import childenv, inject
+        from pip_offline_fallback.engine import active_engine
 
         with tempfile.TemporaryDirectory(prefix="pipff-check-") as tmp:
             report_path = os.path.join(tmp, "report.json")
@@ -91,32 +92,24 @@ class _Checker:
                 args += ["--target", os.path.join(tmp, "target")]
             args += requirement_args
             buffer = io.StringIO()
-            saved = dict(os.environ)
             settings = self.settings()
-            try:
-                # The run is pip-ff's own install in offline mode; its children (build
-                # isolation) inherit the same settings through the environment.
-                # A fallback report describes a user's run; this one is ours.
-                os.environ.pop(getattr(config, "REPORT_VARIABLE", "PIPFF_REPORT"), None)
-                for name in (config.UNREACHABLE_VARIABLE, config.PIP_CACHES_VARIABLE):
-                    os.environ.pop(name, None)
-                config.export(settings, os.environ)
+            # The run is pip-ff's own install in offline mode; its children (build isolation)
+            # inherit the same settings (never a report: a fallback report describes a user's
+            # run), not what a parent run learnt.
+            with childenv.applied(settings, inherit_learnt=False):
                 # Hooked first, and checked: a pip that can't be hooked would run plain, online.
-                if not inject.inject(settings) or fallback.active is None:
+                if not inject.inject(settings) or active_engine() is None:
                     return _DryRun(1, [], [], "", hooked=False)
                 with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
                     status = self.run_pip(args)
                 if status == EXIT_INTERRUPTED:
                     raise KeyboardInterrupt
-            finally:
-                os.environ.clear()
-                os.environ.update(saved)
             # pip's own lines may carry credentials too (pip 23.0 did, for a direct URL).
             output = _redact_text(buffer.getvalue())
             if self.verbose:
                 shown = shlex.join(_redacted(args))
                 sys.stderr.write(f"$ pip-ff --offline {shown}\n{output}")
-            engine = fallback.active
+            engine = active_engine()
             install: list[dict[str, Any]] = []
             if status == 0:
                 try:
@@ -160,7 +153,7 @@ class _Checker:
             url = str(item.get("download_info", {}).get("url", ""))
             if store is None or not url.startswith(("http://", "https://")):
                 continue
-            if any(cache.has(url) for cache in engine.http_caches):
+            if engine.sources.pip_caches.has(url):
                 continue
             entry = store.lookup(url)
             if entry is None:

@@ -1,0 +1,473 @@
+"""The fallback engine: per request, the network or a local answer; per project, local candidates.
+
+The decisions live here: is the route down (outage), what does the mode allow, how long may a
+connect take (the deadline), which source answers. The transport adapter (:mod:`.adapter`) hands
+every request of pip's session to :meth:`Engine.send`; the finder hooks (:mod:`.finder`) watch
+each page fetch and ask :meth:`Engine.available`. Resolution, hash checking, building and
+installing stay pip's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable
+
+from pip_offline_fallback import childenv, compat, plausible
+from pip_offline_fallback.chain import MirrorChain
+from pip_offline_fallback.config import Mode, Settings
+from pip_offline_fallback.outage import (
+    NETWORK_ERRORS,
+    PROXY_GATEWAY_STATUSES,
+    ROUTE,
+    THROTTLED,
+    UNREACHABLE_STATUSES,
+    Outage,
+    classify,
+    proxy_route,
+)
+from pip_offline_fallback.outcomes import Outcome, Source
+from pip_offline_fallback.recording import Recording
+from pip_offline_fallback.report import Report
+from pip_offline_fallback.sources import Found, LocalSources
+from pip_offline_fallback.store import Store
+from pip_offline_fallback.urls import host_of
+
+if TYPE_CHECKING:
+    from pip._internal.index.package_finder import PackageFinder
+    from pip._internal.models.link import Link
+    from pip._vendor.requests import PreparedRequest, Response
+    from pip._vendor.requests.adapters import HTTPAdapter
+
+logger = logging.getLogger(__name__)
+
+# pip's send, as the adapter hands it over: (request, kwargs, fast) -> response. ``fast``: this
+# request has a local answer to fall back on, so connections that can't be made aren't retried.
+Send = Callable[["PreparedRequest", "dict[str, Any]", bool], "Response"]
+
+_active: Engine | None = None
+
+
+def active_engine() -> Engine | None:
+    """The engine of this process, or None when pip-ff is not injected."""
+    return _active
+
+
+def activate(settings: Settings) -> Engine:
+    global _active
+    _active = Engine(settings)
+    return _active
+
+
+def deactivate() -> None:
+    global _active
+    _active = None
+
+
+class Engine:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.outage = Outage(settings.unreachable)
+        self.chain = MirrorChain(settings.fallback_index_urls)
+        self.report = Report(
+            mode=settings.mode.value,
+            path=settings.report,
+            fallback_indexes=[m.url for m in self.chain.fallback_indexes],
+        )
+        self.sources = LocalSources(settings.pip_caches, settings.wheelhouses)
+        if settings.store:
+            self.sources.use_store(Store(settings.store))
+        self.recording = Recording(self.sources, self.report)
+        self.wheel_cache_dir: str | None = None
+        # prefer-offline: URLs whose local answer could not satisfy a requirement; ask the index.
+        self._refresh: set[str] = set()
+        # The command only lists what index data says (list --outdated, index versions): a page
+        # from local data offers every version it lists, not only those with local files.
+        self.listing_only = False
+        # pip's --timeout was chosen by the user: the connect deadline never shortens it.
+        self.timeout_chosen = False
+        self._watch = threading.local()
+        # pip commands (Command._main) running in this process. None running means a program
+        # drives pip's resolver itself (pip-compile): it needs a candidate's metadata, never
+        # its file, so a candidate whose PEP 658 metadata is local is enough for it.
+        self.commands_running = 0
+
+    @property
+    def store(self) -> Store | None:
+        return self.sources.store
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def configure(
+        self,
+        cache_dir: str | None,
+        index_urls: Sequence[str] = (),
+        timeout: float | None = None,
+        record_cache_dir: str | None = None,
+    ) -> None:
+        """Learn pip's cache directory, index URLs and timeout (the command's options) before a
+        session; the record goes in ``record_cache_dir`` (the user's pip cache), else cache_dir."""
+        for index_url in index_urls:
+            self.chain.add_primary(index_url)
+        if timeout is not None and timeout != compat.PIP_DEFAULT_TIMEOUT:
+            self.timeout_chosen = True
+        if cache_dir:
+            self.sources.pip_caches.add_first(cache_dir)
+            if self.wheel_cache_dir is None:
+                self.wheel_cache_dir = cache_dir
+            if self.store is None:
+                self.sources.use_store(Store(os.path.join(record_cache_dir or cache_dir, "pip-ff")))
+        # Build isolation runs pip in a child process without our options: hand it what we know.
+        childenv.hand_down(
+            self.store.root if self.store is not None else None,
+            self.sources.pip_caches.directories,
+        )
+
+    # -- the transport side ------------------------------------------------------------------
+
+    def send(
+        self, adapter: HTTPAdapter, send: Send, request: PreparedRequest, kwargs: dict[str, Any]
+    ) -> Response:
+        url = str(request.url)
+        if request.method not in ("GET", "HEAD") or not url.startswith(("http://", "https://")):
+            return send(request, kwargs, False)
+        host = host_of(url)
+        proxy = compat.select_proxy(url, kwargs.get("proxies"))
+        via = proxy_route(host_of(proxy)) if proxy else None
+        asking_mirror = self.chain.asking
+        if self.settings.mode is Mode.OFFLINE:
+            return self._forced_local(adapter, request, host, "offline mode")
+        cause = self.outage.cause(host) or (self.outage.cause(via) if via else None)
+        if cause is not None:
+            if asking_mirror:
+                raise self._no_local_copy(request, host, cause)
+            return self._answer_down(adapter, request, kwargs, host, cause)
+        if self.settings.mode is Mode.PREFER_OFFLINE and url not in self._refresh:
+            local = self._local(adapter, request, forced=False)
+            if local is not None:
+                return local
+        has_local = self.sources.has(url)  # asked once: it also decides the spare below
+        # A host pip-ff recorded anything from gets the fast path for every URL: a page never
+        # recorded (one the index did not have) would otherwise wait through pip's retries.
+        fast = asking_mirror or has_local or self.sources.knows_host_of(url)
+        if fast:
+            kwargs = dict(kwargs, timeout=self._deadline(kwargs.get("timeout")))
+        try:
+            response = send(request, kwargs, fast)
+        except NETWORK_ERRORS as exc:
+            kind, cause = classify(exc)
+            if via and url.startswith("http://") and cause in _PROXY_GATEWAY_CAUSES:
+                # A 502/503/504 outlived pip's retries on a request the proxy forwards itself:
+                # the proxy's word that it can't reach the index (see below).
+                kind, cause = ROUTE, cause.replace("server", "proxy")
+            if kind == ROUTE:
+                self._went_down(via if via and _through_proxy(cause) else host, cause)
+            if asking_mirror:
+                raise
+            if kind == ROUTE:
+                return self._answer_down(adapter, request, kwargs, host, cause, exc)
+            local = self._answer_failed(adapter, request, cause, exc)
+            if local is None:  # not reached: with an exception, no local copy raises
+                raise
+            return local
+        return self._answered(adapter, request, kwargs, response, host, via, has_local)
+
+    def _answered(
+        self,
+        adapter: HTTPAdapter,
+        request: PreparedRequest,
+        kwargs: dict[str, Any],
+        response: Response,
+        host: str,
+        via: str | None,
+        has_local: bool,
+    ) -> Response:
+        """What pip gets for a response: it, or a local answer when the response is no answer."""
+        url = str(request.url)
+        asking_mirror = self.chain.asking
+        status = response.status_code
+        if via and status in PROXY_GATEWAY_STATUSES and url.startswith("http://"):
+            # The proxy forwards plain-http requests itself: this is its word that it could
+            # not reach the index (after pip's retries), for every host behind it.
+            cause = f"proxy answered {status}"
+            self._went_down(via, cause)
+            if asking_mirror:
+                return response
+            response.close()
+            return self._answer_down(adapter, request, kwargs, host, cause)
+        if (status in UNREACHABLE_STATUSES or status == THROTTLED) and not asking_mirror:
+            local = self._answer_failed(adapter, request, f"server answered {status}", None)
+            if local is not None:
+                response.close()
+                return local
+            return response
+        from_cache = bool(getattr(response, "from_cache", False))
+        if request.method == "GET" and status == 200 and not from_cache:
+            doubt = self._doubt(request, response)
+            if doubt is not None:
+                if asking_mirror:
+                    return response  # the chain weighs it; never recorded
+                return self._doubted(adapter, request, kwargs, response, host, doubt)
+        mirror = host in self.chain.hosts
+        self._note(Outcome(url, Source.FALLBACK_INDEX if mirror else Source.NETWORK))
+        if request.method == "GET" and status == 200:
+            source = (
+                Source.PIP_CACHE
+                if from_cache
+                else Source.FALLBACK_INDEX
+                if mirror
+                else Source.NETWORK
+            )
+            self.report.file_served(url, source)
+            if not from_cache and "range" not in request.headers:
+                stream = bool(kwargs.get("stream"))
+                self.recording.record(request, response, stream=stream, spare=has_local)
+        elif request.method == "GET" and response.is_redirect:
+            self.recording.redirected(url, response)
+        return response
+
+    def _doubt(self, request: PreparedRequest, response: Response) -> str | None:
+        """Why a 200 answer can't be what was asked (a captive portal's page), or None."""
+        url = str(request.url)
+        content_type = response.headers.get("content-type", "")
+        if plausible.is_distribution_url(url):
+            return plausible.doubt_about_file(content_type)
+        project = getattr(self._watch, "project", None)
+        # Only a project page of an index (or a mirror's) must list the project: a --find-links
+        # page lists whatever it holds, often nothing of the project asked for.
+        index_page = self.chain.index_suffix(url) is not None
+        if project is None or not (index_page or self.chain.asking):
+            return None
+        return plausible.doubt_about_page(project, content_type, response.content)
+
+    def _doubted(
+        self,
+        adapter: HTTPAdapter,
+        request: PreparedRequest,
+        kwargs: dict[str, Any],
+        response: Response,
+        host: str,
+        doubt: str,
+    ) -> Response:
+        """An answer that can't be what was asked: never recorded; local data answers instead.
+
+        An HTML page where a file was asked is no index at all: the host counts as unreachable
+        for the run. A project page that lists nothing of its project is answered locally
+        when local data exists (an index may really have emptied a project's page); otherwise
+        pip gets the page as it came.
+        """
+        if plausible.is_distribution_url(str(request.url)):
+            response.close()
+            self._went_down(host, doubt)
+            return self._answer_down(adapter, request, kwargs, host, doubt)
+        local = self._answer_failed(adapter, request, doubt, None)
+        if local is not None:
+            response.close()
+            return local
+        return response
+
+    def _answer_down(
+        self,
+        adapter: HTTPAdapter,
+        request: PreparedRequest,
+        kwargs: dict[str, Any],
+        host: str,
+        cause: str,
+        exc: BaseException | None = None,
+    ) -> Response:
+        """The answer for a request to a route that is down: the primary's mirrors, then local
+        sources; pip-ff's "no local copy" error when neither has it."""
+        session_ref = adapter.__dict__.get("_pipff_session")
+        session = session_ref() if session_ref is not None else None
+        project = getattr(self._watch, "project", None)
+        mirrored = self.chain.ask(session, request, kwargs, project)
+        if mirrored is not None:
+            response, mirror_url = mirrored
+            self.report.mirror_used(mirror_url)
+            return response
+        local = self._local_or_mirrored(adapter, request)
+        if local is not None:
+            return local
+        self._note(Outcome(str(request.url), Source.FAILED, forced=True))
+        raise self._no_local_copy(request, host, cause) from exc
+
+    def _answer_failed(
+        self,
+        adapter: HTTPAdapter,
+        request: PreparedRequest,
+        cause: str,
+        exc: BaseException | None,
+    ) -> Response | None:
+        """A URL the index answered badly after pip's retries: its local copy, said so; else
+        pip-ff's "no local copy" error (for ``exc``) or None (pip gets the answer it had)."""
+        local = self._local_or_mirrored(adapter, request)
+        self.report.url_failed(str(request.url), cause, local=local is not None)
+        if local is None:
+            self._note(Outcome(str(request.url), Source.FAILED, forced=True))
+            if exc is not None:
+                raise compat.RequestsConnectionError(
+                    f"pip-ff: {compat.redact(str(request.url))} failed after pip's retries "
+                    f"({cause}) and there is no local copy",
+                    request=request,
+                ) from exc
+        return local
+
+    def _forced_local(
+        self, adapter: HTTPAdapter, request: PreparedRequest, host: str, cause: str
+    ) -> Response:
+        local = self._local_or_mirrored(adapter, request)
+        if local is not None:
+            return local
+        self._note(Outcome(str(request.url), Source.FAILED, forced=True))
+        raise self._no_local_copy(request, host, cause)
+
+    def _no_local_copy(self, request: PreparedRequest, host: str, cause: str) -> Exception:
+        return compat.RequestsConnectionError(
+            f"pip-ff: {compat.redact(host)} is unreachable ({cause}) and there is no local copy "
+            f"of {compat.redact(str(request.url))}",
+            request=request,
+        )
+
+    def _deadline(self, timeout: Any) -> Any:
+        """pip's timeout with the connect deadline as its connect part; pip's own timeout for
+        reading, and untouched when the user chose it."""
+        if self.timeout_chosen:
+            return timeout
+        deadline = self.settings.connect_timeout
+        if isinstance(timeout, tuple):
+            connect, read = timeout
+            return (min(connect, deadline) if connect else deadline, read)
+        if isinstance(timeout, (int, float)):
+            return (min(timeout, deadline), timeout)
+        if timeout is None:
+            return (deadline, None)
+        return timeout  # an urllib3 Timeout object: leave pip's choice alone
+
+    def _went_down(self, host: str, cause: str) -> None:
+        first = self.outage.mark_down(host, cause)
+        self.report.host_down(host, cause, announce=first)
+        if first:
+            childenv.hosts_down(self.outage.hosts)
+
+    # -- local answers -----------------------------------------------------------------------
+
+    def _local_or_mirrored(self, adapter: HTTPAdapter, request: PreparedRequest) -> Response | None:
+        """Local sources for ``request``; failing those, what was recorded from a fallback index
+        for it (its links lead to the mirror's files, looked up locally in turn)."""
+        local = self._local(adapter, request, forced=True)
+        if local is not None or request.method != "GET":
+            return local
+        for url in self.chain.mirrored_urls(str(request.url)):
+            local = self._local(adapter, _local_request(request, url), forced=True)
+            if local is not None:
+                return local
+        return None
+
+    def _local(
+        self, adapter: HTTPAdapter, request: PreparedRequest, *, forced: bool
+    ) -> Response | None:
+        """A response built from local sources, or None. Never raises.
+
+        Index pages (requests made while the finder watches a page fetch) older than
+        ``--max-stale`` are refused; distribution files never expire.
+        """
+        max_age = self.settings.max_stale if self._watching() else None
+        answer = self.sources.lookup(request, max_age)
+        url = str(request.url)
+        if not isinstance(answer, Found):
+            if answer is not None:
+                self._note(Outcome(url, Source.TOO_OLD, answer.fetched, forced))
+            return None
+        self._note(Outcome(url, answer.source, answer.fetched, forced))
+        self.report.file_served(url, answer.source, sha256=answer.sha256, path=answer.path)
+        return compat.build_response(adapter, request, answer.raw)
+
+    def local_file_served(self, url: str) -> None:
+        """pip opened a file:// URL: a wheelhouse file, or a wheel pip built earlier from an
+        sdist (its wheel cache), during a fallback; for the report."""
+        try:
+            path = compat.url_to_path(url)
+        except Exception:
+            return
+        real = os.path.realpath(path)
+        directory = os.path.dirname(real)
+        if any(os.path.realpath(d) == directory for d in self.sources.wheelhouse.directories):
+            self.report.file_served(url, Source.WHEELHOUSE, path=path)
+        elif self.wheel_cache_dir and (self.settings.mode is not Mode.AUTO or self.outage.hosts):
+            # No request is made for such an sdist: this is the only trace of where it came from.
+            wheels = os.path.realpath(os.path.join(self.wheel_cache_dir, "wheels"))
+            if real.startswith(wheels + os.sep):
+                self.report.file_served(url, Source.WHEEL_CACHE)
+
+    # -- the finder side ---------------------------------------------------------------------
+
+    def _watching(self) -> bool:
+        return getattr(self._watch, "outcomes", None) is not None
+
+    @contextlib.contextmanager
+    def watching(self, project: str | None = None) -> Iterator[list[Outcome]]:
+        """Collect the outcomes of the requests made inside the block (one index page fetch of
+        ``project``)."""
+        outcomes: list[Outcome] = []
+        previous = getattr(self._watch, "outcomes", None), getattr(self._watch, "project", None)
+        self._watch.outcomes, self._watch.project = outcomes, project
+        try:
+            yield outcomes
+        finally:
+            self._watch.outcomes, self._watch.project = previous
+
+    def _note(self, outcome: Outcome) -> None:
+        outcomes = getattr(self._watch, "outcomes", None)
+        if outcomes is not None:
+            outcomes.append(outcome)
+
+    def refresh(self, urls: set[str]) -> bool:
+        """prefer-offline: the local index data at ``urls`` can't satisfy a requirement; ask
+        the index for them from now on. False when they were asked for already."""
+        if urls <= self._refresh:
+            return False
+        self._refresh.update(urls)
+        return True
+
+    def available(self, finder: PackageFinder, link: Link, project: str) -> bool:
+        """Whether pip could fetch this link (or use a wheel built from it) without the network."""
+        if getattr(link, "scheme", "") == "file":
+            return True
+        url = link.url_without_fragment
+        if self.sources.has(url):
+            return True
+        if self.wheel_cache_dir and not link.is_wheel:
+            try:
+                return compat.wheel_cache_has(
+                    self.wheel_cache_dir, link, project, compat.supported_tags(finder)
+                )
+            except Exception as exc:
+                logger.warning("pip-ff: pip's wheel cache lookup failed: %r", exc)
+        # PEP 658: the metadata file is the file's URL + ".metadata".
+        return self.commands_running == 0 and self.sources.has(url + ".metadata")
+
+    def wheelhouse_links(self, project: str) -> list[Link]:
+        return [
+            compat.Link(compat.path_to_url(path))
+            for path in self.sources.wheelhouse.files_for(project)
+        ]
+
+
+_PROXY_GATEWAY_CAUSES = frozenset(f"server answered {s}" for s in PROXY_GATEWAY_STATUSES)
+
+
+def _through_proxy(cause: str) -> bool:
+    """Whether a route-level failure, on a request that goes through a proxy, is the proxy's
+    (every host behind it) or the host's: everything but a TLS handshake (which, through a
+    tunnel, is with the host itself) happened between pip and the proxy."""
+    return cause != "TLS handshake failed"
+
+
+def _local_request(request: PreparedRequest, url: str) -> PreparedRequest:
+    """A copy of ``request`` for another URL, only to look that URL up locally (never sent)."""
+    local = request.copy()
+    local.prepare_url(url, None)
+    return local

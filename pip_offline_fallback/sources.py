@@ -1,0 +1,195 @@
+"""The local sources of a fallback, behind one interface: ``lookup(request, max_age)``.
+
+Each source answers only the exact URL it holds, as a urllib3 response the engine hands to
+pip: pip's HTTP cache (stale entries included), pip-ff's record (verified against its sha256
+before use) and the wheelhouses (by file name; pip checks the file against the link's hash).
+pip's wheel cache holds no URLs: the engine asks it per link (:meth:`.Engine.available`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, Union
+
+from pip_offline_fallback import compat
+from pip_offline_fallback.httpcache import PipHttpCache
+from pip_offline_fallback.outcomes import Source
+from pip_offline_fallback.store import Store, body_headers
+from pip_offline_fallback.urls import filename_of, project_of
+from pip_offline_fallback.wheelhouse import Wheelhouse
+
+if TYPE_CHECKING:
+    from pip._vendor.requests import PreparedRequest
+    from pip._vendor.urllib3.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Found:
+    """A local answer: a response whose body is not read yet, and where it came from."""
+
+    raw: HTTPResponse
+    source: Source
+    fetched: float  # when the data was fetched (a wheelhouse file: its modification time)
+    sha256: str | None = None  # verified (the record)
+    path: str | None = None  # a wheelhouse file
+
+
+@dataclass
+class TooOld:
+    """Local index data older than ``--max-stale``: refused."""
+
+    fetched: float
+
+
+Answer = Union[Found, TooOld, None]
+
+
+class LocalSource(Protocol):
+    def has(self, url: str) -> bool:
+        """Whether this source holds ``url`` (cheap: no body is read)."""
+
+    def lookup(self, request: PreparedRequest, max_age: float | None) -> Answer:
+        """The local answer to ``request``; data older than ``max_age`` seconds is TooOld."""
+
+
+class PipHttpCaches:
+    """pip's HTTP cache directories, the command's own first."""
+
+    def __init__(self, cache_dirs: tuple[str, ...] = ()) -> None:
+        self.caches = [PipHttpCache(d) for d in cache_dirs]
+
+    @property
+    def directories(self) -> list[str]:
+        return [c.cache_dir for c in self.caches]
+
+    def add_first(self, cache_dir: str) -> None:
+        if cache_dir not in self.directories:
+            self.caches.insert(0, PipHttpCache(cache_dir))
+
+    def has(self, url: str) -> bool:
+        return any(cache.has(url) for cache in self.caches)
+
+    def lookup(self, request: PreparedRequest, max_age: float | None) -> Answer:
+        too_old: TooOld | None = None
+        for cache in self.caches:
+            cached = cache.lookup(request)
+            if cached is None:
+                continue
+            if max_age is not None and cached.age > max_age:
+                too_old = too_old or TooOld(cached.fetched)
+                cached.raw.release_conn()
+                continue
+            return Found(cached.raw, Source.PIP_CACHE, cached.fetched)
+        return too_old
+
+
+class Record:
+    """pip-ff's record: an entry made with credentials answers only the same credentials."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def has(self, url: str) -> bool:
+        return self.store.has(url)
+
+    def identity(self, request: PreparedRequest) -> str | None:
+        authorization = request.headers.get("Authorization")
+        return self.store.identity(str(authorization) if authorization else None)
+
+    def lookup(self, request: PreparedRequest, max_age: float | None) -> Answer:
+        url = str(request.url)
+        entry = self.store.lookup(url, self.identity(request))
+        if entry is None:
+            return None
+        if max_age is not None and entry.age > max_age:
+            return TooOld(entry.fetched)
+        body = self.store.open_verified(entry)
+        if body is None:
+            return None
+        headers = body_headers(entry.headers, entry.size)
+        raw = compat.make_raw_response(body, headers, request)
+        return Found(raw, Source.RECORD, entry.fetched, sha256=entry.sha256)
+
+
+class Wheelhouses:
+    """Files dropped into wheelhouse directories, found by their file name."""
+
+    def __init__(self, directories: tuple[str, ...]) -> None:
+        self.wheelhouse = Wheelhouse(directories)
+
+    def has(self, url: str) -> bool:
+        return self.wheelhouse.file_named(filename_of(url)) is not None
+
+    def lookup(self, request: PreparedRequest, max_age: float | None) -> Answer:
+        if request.method != "GET":
+            return None
+        path = self.wheelhouse.file_named(filename_of(str(request.url)))
+        if path is None:
+            return None
+        body = open(path, "rb")  # noqa: SIM115 - handed to the response
+        size = os.fstat(body.fileno()).st_size
+        raw = compat.make_raw_response(body, {"content-length": str(size)}, request)
+        return Found(raw, Source.WHEELHOUSE, os.path.getmtime(path), path=path)
+
+
+class LocalSources:
+    """Every local source of this run, asked in order for one URL."""
+
+    def __init__(self, pip_caches: tuple[str, ...], wheelhouses: tuple[str, ...]) -> None:
+        self.pip_caches = PipHttpCaches(pip_caches)
+        self.record: Record | None = None
+        self._wheelhouse_dirs = wheelhouses
+        self.wheelhouses = Wheelhouses(wheelhouses)
+
+    @property
+    def store(self) -> Store | None:
+        return self.record.store if self.record is not None else None
+
+    def use_store(self, store: Store) -> None:
+        """Record into (and answer from) ``store``; its wheelhouse directory is a wheelhouse."""
+        self.record = Record(store)
+        default = os.path.join(store.root, "wheelhouse")
+        if default not in self._wheelhouse_dirs:
+            self._wheelhouse_dirs = (*self._wheelhouse_dirs, default)
+            self.wheelhouses = Wheelhouses(self._wheelhouse_dirs)
+
+    @property
+    def wheelhouse(self) -> Wheelhouse:
+        return self.wheelhouses.wheelhouse
+
+    def has(self, url: str) -> bool:
+        """Whether pip's cache or the record holds ``url`` (the fast path's question)."""
+        if self.record is not None and self.record.has(url):
+            return True
+        return self.pip_caches.has(url)
+
+    def knows_host_of(self, url: str) -> bool:
+        """Whether pip-ff recorded anything from this URL's host, on any earlier run."""
+        return self.record is not None and self.record.store.knows_host_of(url)
+
+    def lookup(self, request: PreparedRequest, max_age: float | None) -> Answer:
+        """The first source's answer. A distribution file comes from the record before pip's
+        cache: the record's copy is checked against its sha256, pip's cache entries are not (a
+        damaged one would only fail pip's hash check, or go unnoticed where the index gives no
+        hash). Never raises: pip's own error is better than ours."""
+        order: list[LocalSource] = [self.pip_caches]
+        if self.record is not None:
+            dist_file = project_of(filename_of(str(request.url))) is not None
+            order.insert(0 if dist_file else 1, self.record)
+        order.append(self.wheelhouses)
+        too_old: TooOld | None = None
+        try:
+            for source in order:
+                answer = source.lookup(request, max_age)
+                if isinstance(answer, Found):
+                    return answer
+                too_old = too_old or answer
+        except Exception as exc:
+            logger.debug(
+                "pip-ff: local lookup of %s failed: %r", compat.redact(str(request.url)), exc
+            )
+        return too_old

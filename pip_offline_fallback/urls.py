@@ -1,0 +1,67 @@
+"""URLs and distribution file names: the one place each is taken apart.
+
+``url_key`` names what the record files a body under, ``host_of`` the unit that goes down (and
+the store's host markers), ``parse_dist_filename`` what a file is a distribution of.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+
+def url_key(url: str) -> str:
+    """The URL an entry is filed under: no fragment, no credentials, lower-case scheme and host."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host.lower() + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, ""))
+
+
+def host_of(url: str) -> str:
+    """``scheme://host:port`` of a URL, without credentials (default port filled in): the unit
+    that goes down, and what the store's host markers are named for."""
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    return f"{parts.scheme}://{host}:{port}"
+
+
+def filename_of(url: str) -> str:
+    """The last path segment of a URL, unquoted: a distribution's file name, for a file link."""
+    path = urllib.parse.urlsplit(url).path
+    return urllib.parse.unquote(path.rsplit("/", 1)[-1])
+
+
+def parse_dist_filename(filename: str) -> tuple[NormalizedName, Version] | None:
+    """(canonical project name, version) of a wheel or sdist file name; None for anything else.
+
+    pip accepts sdists as ``.tar.gz`` and ``.zip`` (other archive names are legacy pip's).
+    """
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, _tags = parse_wheel_filename(filename)
+            return name, version
+        if filename.endswith((".tar.gz", ".zip")):
+            return parse_sdist_filename(filename)
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+    return None
+
+
+def project_of(filename: str) -> NormalizedName | None:
+    """The canonical project name of a distribution file name, or None if it isn't one."""
+    parsed = parse_dist_filename(filename)
+    return parsed[0] if parsed is not None else None
