@@ -403,7 +403,10 @@ def test_concurrent_installs_while_another_process_prunes(
     assert not list((root / "v1" / "tmp").iterdir())  # every recorder committed or cleaned up
 
     # After the storm the store records and serves as before.
-    venv.pipff("install", "-i", index.url, "--target", tmp_path / "again", "pipff-gamma", env=env)
+    again = venv.pipff(
+        "install", "-i", index.url, "--target", tmp_path / "again", "pipff-gamma", env=env
+    )
+    assert again.returncode == 0, again.output
     assert _assert_store_sound(root) > 0
     with outage("refused", index):
         offline = venv.pipff(
