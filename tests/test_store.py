@@ -403,7 +403,10 @@ def test_concurrent_installs_while_another_process_prunes(
     assert not list((root / "v1" / "tmp").iterdir())  # every recorder committed or cleaned up
 
     # After the storm the store records and serves as before.
-    venv.pipff("install", "-i", index.url, "--target", tmp_path / "again", "pipff-gamma", env=env)
+    again = venv.pipff(
+        "install", "-i", index.url, "--target", tmp_path / "again", "pipff-gamma", env=env
+    )
+    assert again.returncode == 0, again.output
     assert _assert_store_sound(root) > 0
     with outage("refused", index):
         offline = venv.pipff(
@@ -737,29 +740,49 @@ def test_store_command_usage_errors(venv: Venv, env: dict[str, str]) -> None:
 
 
 def test_requirements_are_read_as_pip_reads_them(tmp_path: Path) -> None:
-    from pip_offline_fallback.storecmd.requirements import read_requirements
+    """store check's requirements are pip's parser's, file for file (in this process)."""
+    from pip._internal.network.session import PipSession
+    from pip._internal.req.constructors import install_req_from_parsed_requirement
+    from pip._internal.req.req_file import parse_requirements
+
+    from pip_offline_fallback.compat import reqfile
 
     (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "more.txt").write_text("pipff-zeta==1.0 --hash=sha256:abc\n")
+    (tmp_path / "sub" / "more.txt").write_text("pipff-zeta==1.0 --hash=sha256:abc\n-r deeper.txt\n")
+    (tmp_path / "sub" / "deeper.txt").write_text("pipff-gamma\n")
     (tmp_path / "constraints.txt").write_text("pipff-beta<2\n")
     main = tmp_path / "requirements.txt"
-    main.write_text(
-        "# comment\n"
-        "--index-url http://127.0.0.1:1/simple/\n"
-        "-c constraints.txt\n"
-        "pipff-alpha>=1.0,\\\n"
-        "    <3  # continued\n"
-        "--require-hashes\n"
-        "-r sub/more.txt\n"
-        "pipff-beta[fast] ; python_version >= '3'\n"
+    main.write_bytes(
+        (
+            "# -*- coding: latin-1 -*-\n"
+            "# the café's\n"
+            "--index-url http://127.0.0.1:1/simple/\n"
+            "-c constraints.txt\n"
+            "pipff-alpha>=1.0,\\\n"
+            "    <3  # continued\n"
+            "--require-hashes\n"
+            "-r sub/more.txt\n"
+            "pipff-beta[fast] ; python_version >= '3'\n"
+            "pipff-never ; python_version < '3'\n"
+        ).encode("latin-1")
     )
-    options, requirements = read_requirements(str(main))
-    assert options == [
-        "--index-url http://127.0.0.1:1/simple/",
-        f"-c {tmp_path / 'constraints.txt'}",
+    with PipSession() as session:
+        pips = [
+            install_req_from_parsed_requirement(parsed)
+            for parsed in parse_requirements(str(main), session=session)
+            if not parsed.constraint
+        ]
+    expected = [
+        (f"{r.req}; {r.markers}" if r.markers else str(r.req), r.name, r.match_markers())
+        for r in pips
     ]
-    assert [(r.text, r.name) for r in requirements] == [
-        ("pipff-alpha>=1.0, <3", "pipff-alpha"),
-        ("pipff-zeta==1.0", "pipff-zeta"),
-        ("pipff-beta[fast] ; python_version >= '3'", "pipff-beta"),
-    ]
+    assert len(expected) == 5  # the -r files' too, and no constraint among them
+
+    read = reqfile.InstallCommandLine(["-r", str(main)])
+    try:
+        found = [(r.text, r.name, r.applies) for r in read.requirements]
+        specifiers = {r.name: r.specifier for r in read.requirements}
+    finally:
+        read.close()
+    assert found == expected
+    assert specifiers["pipff-beta"] == "<2"  # the constraint file's, added

@@ -11,8 +11,8 @@ finds it: ``--store``, else ``PIPFF_STORE``, else ``pip-ff`` inside pip's cache 
 pip's default).
 
 This is the command module: it writes its tables and JSON to stdout, errors to stderr. Here is
-the command line; each command has its module (``info``, ``prune``, ``check``, which reads
-requirements files with ``requirements``); ``common`` holds what they share.
+the command line; each command has its module (``info``, ``prune``, ``check``, whose table
+rows come from ``verdicts``); ``common`` holds what they share.
 """
 
 from __future__ import annotations

@@ -1,4 +1,10 @@
-"""``pip-ff store check``: can these requirements be installed offline?"""
+"""``pip-ff store check``: can these requirements be installed offline?
+
+One pip run answers for all of them together: ``pip-ff --offline install --dry-run
+--ignore-installed --report``, in this process. The requirements are read by pip's own parser
+(:mod:`pip_offline_fallback.compat.reqfile`); when the run fails, the finder pip built for them
+is asked, with pip-ff's fallback still in place, which of them have a local candidate.
+"""
 
 from __future__ import annotations
 
@@ -8,40 +14,43 @@ import dataclasses
 import io
 import json
 import os
-import re
 import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
-
-from packaging.utils import canonicalize_name
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from pip_offline_fallback import config
 from pip_offline_fallback.errors import EXIT_INTERRUPTED, UsageError
 from pip_offline_fallback.storecmd.common import EXIT_FAILED, EXIT_OK, Location, _table, _write
-from pip_offline_fallback.storecmd.requirements import _name_of, _Req, read_requirements
+from pip_offline_fallback.storecmd.verdicts import (
+    TOGETHER,
+    DryRun,
+    Reason,
+    failed_rows,
+    filename,
+    installed_row,
+    redact_text,
+    redacted,
+)
+
+if TYPE_CHECKING:
+    from pip_offline_fallback.compat.reqfile import InstallCommandLine
 
 # pip install accepts these only with --target (it can't install for another interpreter).
 _TARGET_OPTIONS = ("--platform", "--python-version", "--implementation", "--abi")
 
 
-@dataclass
-class _DryRun:
-    status: int
-    install: list[dict[str, Any]]
-    reasons: list[str]
-    output: str
-    hooked: bool = True
+@contextlib.contextmanager
+def _offline_environment(settings: config.Settings) -> Iterator[config.Settings]:
+    """One in-process offline pip-ff run: its children (build isolation) inherit the same
+    settings (never a report: a fallback report describes a user's run), not what a parent run
+    learnt; afterwards the environment is as it was."""
+    from pip_offline_fallback import childenv
 
-
-@dataclass
-class _Row:
-    requirement: str
-    ok: bool
-    detail: list[str]
+    with childenv.applied(settings, inherit_learnt=False):
+        yield settings
 
 
 class _Checker:
@@ -70,44 +79,71 @@ class _Checker:
             settings = config.Settings(mode=config.Mode.OFFLINE)
         return dataclasses.replace(settings, store=self.location.store)
 
-    def run(self, requirement_args: list[str]) -> _DryRun:
+    def install_args(self, tmp: str, requirement_args: list[str]) -> list[str]:
+        """The dry run's command line (after ``install``); its report goes into ``tmp``."""
+        args = [
+            "--dry-run",
+            "--ignore-installed",
+            "--report",
+            os.path.join(tmp, "report.json"),
+            "--disable-pip-version-check",
+            "--no-input",
+            *(["--cache-dir", self.location.cache_dir] if self.location.cache_dir else []),
+            *self.pip_options,
+        ]
+        if any(o in _TARGET_OPTIONS for o in self.pip_options):
+            args += ["--target", os.path.join(tmp, "target")]
+        return args + requirement_args
+
+    def read(self, requirement_args: list[str]) -> InstallCommandLine | None:
+        """The requirements as pip reads them (None: pip-ff can't hook this pip).
+
+        Read with pip-ff's fallback in offline mode, like the run: a ``-r URL`` is answered
+        from local data or not at all. Raises ``UsageError`` when pip can't read them.
+        """
+        from pip_offline_fallback import inject
+        from pip_offline_fallback.compat import reqfile
+        from pip_offline_fallback.engine import active_engine
+
+        buffer = io.StringIO()
+        with tempfile.TemporaryDirectory(prefix="pipff-check-") as tmp:
+            args = self.install_args(tmp, requirement_args)
+            with _offline_environment(self.settings()) as settings:
+                if not inject.inject(settings) or active_engine() is None:
+                    return None
+                try:
+                    # pip's parser logs (a file decoded by the locale's encoding, say).
+                    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+                        return reqfile.InstallCommandLine(args)
+                except reqfile.ReadError as exc:
+                    raise UsageError(
+                        f"can't read the requirements: {redact_text(str(exc))}"
+                    ) from None
+                finally:
+                    if self.verbose and buffer.getvalue():
+                        sys.stderr.write(redact_text(buffer.getvalue()))
+
+    def run(self, requirement_args: list[str]) -> DryRun:
         """``pip-ff --offline install --dry-run --ignore-installed --report``, in this process."""
-        from pip_offline_fallback import childenv, inject
+        from pip_offline_fallback import inject
         from pip_offline_fallback.engine import active_engine
 
         with tempfile.TemporaryDirectory(prefix="pipff-check-") as tmp:
             report_path = os.path.join(tmp, "report.json")
-            args = [
-                "install",
-                "--dry-run",
-                "--ignore-installed",
-                "--report",
-                report_path,
-                "--disable-pip-version-check",
-                "--no-input",
-                *(["--cache-dir", self.location.cache_dir] if self.location.cache_dir else []),
-                *self.pip_options,
-            ]
-            if any(o in _TARGET_OPTIONS for o in self.pip_options):
-                args += ["--target", os.path.join(tmp, "target")]
-            args += requirement_args
+            args = ["install", *self.install_args(tmp, requirement_args)]
             buffer = io.StringIO()
-            settings = self.settings()
-            # The run is pip-ff's own install in offline mode; its children (build isolation)
-            # inherit the same settings (never a report: a fallback report describes a user's
-            # run), not what a parent run learnt.
-            with childenv.applied(settings, inherit_learnt=False):
+            with _offline_environment(self.settings()) as settings:
                 # Hooked first, and checked: a pip that can't be hooked would run plain, online.
                 if not inject.inject(settings) or active_engine() is None:
-                    return _DryRun(1, [], [], "", hooked=False)
+                    return DryRun(1, [], [], "", hooked=False)
                 with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
                     status = self.run_pip(args)
                 if status == EXIT_INTERRUPTED:
                     raise KeyboardInterrupt
             # pip's own lines may carry credentials too (pip 23.0 did, for a direct URL).
-            output = _redact_text(buffer.getvalue())
+            output = redact_text(buffer.getvalue())
             if self.verbose:
-                shown = shlex.join(_redacted(args))
+                shown = shlex.join(redacted(args))
                 sys.stderr.write(f"$ pip-ff --offline {shown}\n{output}")
             engine = active_engine()
             install: list[dict[str, Any]] = []
@@ -116,32 +152,37 @@ class _Checker:
                     with open(report_path, encoding="utf-8") as f:
                         install = list(json.load(f).get("install", []))
                 except (OSError, ValueError) as exc:
-                    return _DryRun(1, [], [f"pip wrote no report ({exc})"], output)
-        reasons: list[str] = []
+                    return DryRun(1, [], [Reason(f"pip wrote no report ({exc})")], output)
+        reasons: list[Reason] = []
         if engine is None:
-            return _DryRun(1, [], ["pip-ff could not hook this pip (see -v)"], output)
+            return DryRun(1, [], [Reason("pip-ff could not hook this pip (see -v)")], output)
         if status == 0:
             reasons.extend(self._unusable(engine, install))
-            return _DryRun(1 if reasons else 0, install, reasons, output)
+            return DryRun(1 if reasons else 0, install, reasons, output)
         for item in getattr(engine.report, "missing", {}).values():
             local = ", ".join(item.local_versions) or "none"
             reasons.append(
-                f"no local copy satisfies {item.project}{item.specifier} (local versions: {local})"
+                Reason(
+                    f"no local copy satisfies {item.project}{item.specifier} "
+                    f"(local versions: {local})",
+                    item.project,
+                )
             )
         if engine.store is not None:
             for url in dict.fromkeys(engine.store.damaged):
                 self.damaged.add(url)
-                reasons.append(f"the recorded copy of {_filename(url)} is damaged")
+                reasons.append(Reason(f"the recorded copy of {filename(url)} is damaged"))
         if not reasons:
             errors = [
                 line[len("ERROR: ") :]
                 for line in output.splitlines()
                 if line.startswith("ERROR: ") and not line.startswith("ERROR: pip-ff: run ")
             ]
-            reasons.append(errors[-1] if errors else f"pip exited with status {status}")
-        return _DryRun(status, install, reasons, output)
+            error = errors[-1] if errors else f"pip exited with status {status}"
+            reasons.append(Reason(error, generic=True))
+        return DryRun(status, install, reasons, output)
 
-    def _unusable(self, engine: Any, install: list[dict[str, Any]]) -> list[str]:
+    def _unusable(self, engine: Any, install: list[dict[str, Any]]) -> list[Reason]:
         """Files the resolver chose but whose recorded copy can't be served.
 
         pip may resolve from PEP 658 metadata alone and not fetch the file in a dry run, so
@@ -161,40 +202,10 @@ class _Checker:
             body = store.open_verified(entry)
             if body is None:
                 self.damaged.add(url)
-                reasons.append(f"the recorded copy of {_filename(url)} is damaged")
+                reasons.append(Reason(f"the recorded copy of {filename(url)} is damaged"))
             else:
                 body.close()
         return reasons
-
-
-def _redacted(args: Sequence[str]) -> list[str]:
-    """The arguments with credentials taken out of every URL (an index's password, say)."""
-    return [_redact_text(arg) for arg in args]
-
-
-# A URL inside free text (a requirement, a line of pip's output), up to a space or a quote.
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
-
-
-def _redact_text(text: str) -> str:
-    """``text`` with credentials taken out of each URL in it (``name @ https://u:p@host/x``)."""
-    if "://" not in text:
-        return text
-    from pip_offline_fallback import compat
-
-    return _URL_IN_TEXT.sub(lambda match: compat.redact(match.group(0)), text)
-
-
-def _filename(url: str) -> str:
-    return url.rstrip("/").rsplit("/", 1)[-1]
-
-
-def _resolved(install: list[dict[str, Any]], name: str | None) -> str:
-    for item in install:
-        metadata = item.get("metadata", {})
-        if name is not None and canonicalize_name(str(metadata.get("name", ""))) == name:
-            return f"{metadata.get('name')} {metadata.get('version')}"
-    return ""
 
 
 def _check(
@@ -206,48 +217,31 @@ def _check(
     if problems:
         sys.stderr.write(f"ERROR: pip-ff: can't check offline: {problems[0]}\n")
         return EXIT_FAILED
-    pip_options: list[str] = list(getattr(options, "pip_options", None) or [])
-    reqs: list[_Req] = [_Req(r, r, _name_of(r)) for r in options.requirements]
-    per_file: list[tuple[list[str], list[_Req]]] = []
-    for path in options.files:
-        try:
-            per_file.append(read_requirements(path))
-        except OSError as exc:
-            raise UsageError(f"can't read {path}: {exc}") from None
-    if not reqs and not any(found for _, found in per_file):
+    if not options.files and not options.requirements:
         raise UsageError("give requirements to check (REQ ... or -r FILE)")
-
+    pip_options: list[str] = list(getattr(options, "pip_options", None) or [])
     checker = _Checker(location, pip_options, options.verbose, run_pip)
+    requirement_args = [a for path in options.files for a in ("-r", path)] + options.requirements
     started = time.monotonic()
+    plan: InstallCommandLine | None = None
     try:
-        together_args = [a for path in options.files for a in ("-r", path)] + options.requirements
-        together = checker.run(together_args)
+        plan = checker.read(requirement_args)
+        if plan is None:
+            sys.stderr.write("ERROR: pip-ff: can't hook this pip, so it can't check offline\n")
+            return EXIT_FAILED
+        if not plan.requirements:
+            raise UsageError("give requirements to check (REQ ... or -r FILE)")
+        together = checker.run(requirement_args)
         if not together.hooked:
             sys.stderr.write("ERROR: pip-ff: can't hook this pip, so it can't check offline\n")
             return EXIT_FAILED
-        rows: list[_Row] = []
         if together.status == 0:
-            for req in [*reqs, *(r for _, found in per_file for r in found)]:
-                resolved = _resolved(together.install, req.name)
-                rows.append(_Row(_redact_text(req.text), True, [resolved]))
+            rows = [installed_row(r, together.install) for r in plan.requirements]
         else:
-            with tempfile.TemporaryDirectory(prefix="pipff-check-") as tmp:
-                single: list[tuple[_Req, list[str]]] = [(r, [r.line]) for r in reqs]
-                for i, (global_lines, found) in enumerate(per_file):
-                    for j, req in enumerate(found):
-                        path = os.path.join(tmp, f"req-{i}-{j}.txt")
-                        with open(path, "w", encoding="utf-8") as f:
-                            f.write("\n".join([*global_lines, req.line]) + "\n")
-                        single.append((req, ["-r", path]))
-                for req, args in single:
-                    alone = checker.run(args)
-                    detail = (
-                        [_resolved(alone.install, req.name)] if alone.status == 0 else alone.reasons
-                    )
-                    rows.append(_Row(_redact_text(req.text), alone.status == 0, detail))
-            if all(row.ok for row in rows):
-                rows.append(_Row("(all together)", False, together.reasons))
+            rows = failed_rows(plan, together, checker.damaged)
     finally:
+        if plan is not None:
+            plan.close()
         inject.extract()
     elapsed = time.monotonic() - started
     ok = together.status == 0
@@ -278,8 +272,8 @@ def _check(
         table.append([row.requirement, "yes" if row.ok else "NO", details[0]])
         table.extend(["", "", more] for more in details[1:])
     _table(table)
-    can = sum(1 for r in rows if r.ok and r.requirement != "(all together)")
-    cannot = sum(1 for r in rows if not r.ok and r.requirement != "(all together)")
+    can = sum(1 for r in rows if r.ok and r.requirement != TOGETHER)
+    cannot = sum(1 for r in rows if not r.ok and r.requirement != TOGETHER)
     _write()
     if ok:
         names = ", ".join(
@@ -290,7 +284,7 @@ def _check(
     elif cannot:
         _write(f"{can} can be installed offline; {cannot} can't.")
     else:
-        _write("Each can be installed offline alone, but not all together.")
+        _write("Each has a local copy, but together they can't be installed offline.")
     if checker.damaged:
         _write(
             f"Damaged records: {len(checker.damaged)} (`pip-ff store prune --damaged` removes "
@@ -298,3 +292,6 @@ def _check(
         )
     _write(f"Checked against {location.store} in {elapsed:.1f} s.")
     return EXIT_OK if ok else EXIT_FAILED
+
+
+# -- one row per requirement -----------------------------------------------------------------
