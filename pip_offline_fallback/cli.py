@@ -243,9 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if settings is not None:
             export(settings, os.environ)  # children (build isolation) run the same way
             _inject(settings)
-        from pip._internal.cli.main import main as pip_main
+        from pip_offline_fallback import compat
 
-        status = _run_pip(pip_main, pip_args)
+        status = _run_pip(compat.pip_main(), pip_args)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     finally:
