@@ -247,9 +247,9 @@ def _run_command(settings: Settings | None, pip_args: list[str]) -> int:
     try:
         if settings is not None:
             _inject(settings)
-        from pip._internal.cli.main import main as pip_main
+        from pip_offline_fallback import compat
 
-        status = _run_pip(pip_main, pip_args)
+        status = _run_pip(compat.pip_main(), pip_args)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     finally:

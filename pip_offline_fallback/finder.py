@@ -15,6 +15,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from pip_offline_fallback import compat
 from pip_offline_fallback.config import Mode
 from pip_offline_fallback.engine import active_engine
 from pip_offline_fallback.outcomes import Source
@@ -188,24 +189,9 @@ def wrap_find_best_candidate(original: Any) -> Any:
 
 
 def _forget(finder: Any, project_name: str) -> None:
-    """Drop pip's memory of a project's candidates, so that the next lookup fetches again.
-
-    pip <= 24 memoises the finder's lookups with functools.lru_cache (only clearable whole);
-    later pips keep per-finder dicts.
-    """
-    for name in ("find_all_candidates", "find_best_candidate"):
-        function = getattr(type(finder), name)
-        inner = getattr(function, "__wrapped__", function)
-        clear = getattr(inner, "cache_clear", None)
-        if clear is not None:
-            clear()
-    all_candidates = finder.__dict__.get("_all_candidates")
-    if isinstance(all_candidates, dict):
-        all_candidates.pop(project_name, None)
-    best = finder.__dict__.get("_best_candidates")
-    if isinstance(best, dict):
-        for key in [k for k in best if k and k[0] == project_name]:
-            del best[key]
+    """Drop pip's memory of a project's candidates (and pip-ff's of its wheelhouse files), so
+    that the next lookup fetches again."""
+    compat.forget_candidates(finder, project_name)
     finder.__dict__.get(_WHEELHOUSE_CANDIDATES, {}).pop(canonicalize_name(project_name), None)
 
 

@@ -1,16 +1,15 @@
 """Read-only access to pip's own HTTP cache, stale entries included.
 
-pip (through CacheControl) files a response under ``sha224(normalised URL)`` split into five
-one-character directories. pip 23.3+ writes ``http-v2`` with the body in ``<path>.body``; older
-pips wrote ``http`` with the body inside the entry. Both are read. The entry stores no URL and no
-fetch time: the key is the URL, and the age comes from the response's Date header (or the file's
-modification time).
+pip (through CacheControl) files a response under a path made from its URL
+(:func:`pip_offline_fallback.compat.http_cache_path`). pip 23.3+ writes ``http-v2`` with the body
+in ``<path>.body``; older pips wrote ``http`` with the body inside the entry. Both are read. The
+entry stores no URL and no fetch time: the key is the URL, and the age comes from the
+response's Date header (or the file's modification time).
 """
 
 from __future__ import annotations
 
 import email.utils
-import hashlib
 import logging
 import os
 import time
@@ -20,8 +19,6 @@ from typing import Any
 from pip_offline_fallback import compat
 
 logger = logging.getLogger(__name__)
-
-LAYOUTS = ("http-v2", "http")
 
 
 @dataclass
@@ -35,22 +32,16 @@ class CachedResponse:
         return max(0.0, time.time() - self.fetched)
 
 
-def _key_path(directory: str, url: str) -> str:
-    key = compat.CacheController.cache_url(url)
-    hashed = hashlib.sha224(key.encode()).hexdigest()
-    return os.path.join(directory, *hashed[:5], hashed)
-
-
 class PipHttpCache:
     """One pip cache directory (the one holding ``http-v2`` and ``http``)."""
 
     def __init__(self, cache_dir: str) -> None:
         self.cache_dir = cache_dir
-        self._dirs = [os.path.join(cache_dir, layout) for layout in LAYOUTS]
+        self._dirs = [os.path.join(cache_dir, layout) for layout in compat.HTTP_CACHE_LAYOUTS]
 
     def has(self, url: str) -> bool:
         for directory in self._dirs:
-            path = _key_path(directory, url.split("#", 1)[0])
+            path = compat.http_cache_path(directory, url.split("#", 1)[0])
             if os.path.isfile(path):
                 return True
         return False
@@ -58,7 +49,7 @@ class PipHttpCache:
     def lookup(self, request: Any) -> CachedResponse | None:
         url = request.url.split("#", 1)[0]
         for directory in self._dirs:
-            path = _key_path(directory, url)
+            path = compat.http_cache_path(directory, url)
             try:
                 found = self._load(request, path)
             except Exception as exc:
@@ -77,7 +68,7 @@ class PipHttpCache:
         body_path = path + ".body"
         body = open(body_path, "rb") if os.path.isfile(body_path) else None  # noqa: SIM115
         try:
-            raw = compat.Serializer().loads(request, data, body)
+            raw = compat.load_http_cache_entry(request, data, body)
         except Exception:
             if body is not None:
                 body.close()

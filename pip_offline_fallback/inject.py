@@ -8,10 +8,8 @@ installation has started.
 from __future__ import annotations
 
 import functools
-import importlib
 import logging
 import os
-import sys
 from typing import Any, Callable
 
 from pip_offline_fallback import adapter, childenv, compat, finder, interpreter, reach
@@ -144,8 +142,8 @@ def inject(settings: Settings) -> bool:
         _patch(compat.prepare, "get_file_url", _wrap_get_file_url)
         # Imported here, with the engine already active: with PIPFF set, the start-up hook
         # waits for this import too, and must find pip-ff in place.
-        for name in ("pip._internal.cli.main_parser", "pip._internal.cli.main"):
-            interpreter.guard(importlib.import_module(name))
+        for module in compat.loaded_cli_modules():
+            interpreter.guard(module)
         _patch(compat.PackageFinder, "process_project_url", finder.wrap_process_project_url)
         _patch(compat.PackageFinder, "find_all_candidates", finder.wrap_find_all_candidates)
         _patch(compat.PackageFinder, "find_best_candidate", finder.wrap_find_best_candidate)
@@ -165,10 +163,8 @@ def inject(settings: Settings) -> bool:
 def extract() -> None:
     """Undo every patch, newest first; adapters already swapped then pass straight through."""
     reach.uncarry()
-    for name in ("pip._internal.cli.main_parser", "pip._internal.cli.main"):
-        module = sys.modules.get(name)
-        if module is not None:
-            interpreter.unguard(module)
+    for module in compat.imported_cli_modules():
+        interpreter.unguard(module)
     while _patches:
         owner, name, original = _patches.pop()
         if original is _MISSING:

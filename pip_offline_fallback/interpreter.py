@@ -14,6 +14,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from pip_offline_fallback.compat.entry import PARSE_COMMAND, RERUN_MARKER
+
 logger = logging.getLogger(__name__)
 
 
@@ -32,7 +34,7 @@ def python_option(args: Sequence[str]) -> str | None:
 
 def _reruns(args: Sequence[str]) -> bool:
     """Whether pip is about to re-run itself under another interpreter (pip's own test)."""
-    if "_PIP_RUNNING_IN_SUBPROCESS" in os.environ:
+    if RERUN_MARKER in os.environ:
         return False
     return python_option(args) is not None or bool(os.environ.get("PIP_PYTHON"))
 
@@ -40,7 +42,7 @@ def _reruns(args: Sequence[str]) -> bool:
 def guard(cli_main: Any) -> None:
     """Wrap pip's ``parse_command`` (where pip re-runs itself under ``--python``) so that pip-ff
     follows. Idempotent; :func:`unguard` undoes it."""
-    original = getattr(cli_main, "parse_command", None)
+    original = getattr(cli_main, PARSE_COMMAND, None)
     if original is None or getattr(original, "_pipff_original", None) is not None:
         return
 
@@ -59,10 +61,10 @@ def guard(cli_main: Any) -> None:
         return original(args)
 
     parse_command._pipff_original = original  # type: ignore[attr-defined]
-    cli_main.parse_command = parse_command
+    setattr(cli_main, PARSE_COMMAND, parse_command)
 
 
 def unguard(cli_main: Any) -> None:
-    original = getattr(getattr(cli_main, "parse_command", None), "_pipff_original", None)
+    original = getattr(getattr(cli_main, PARSE_COMMAND, None), "_pipff_original", None)
     if original is not None:
-        cli_main.parse_command = original
+        setattr(cli_main, PARSE_COMMAND, original)

@@ -58,17 +58,18 @@ class Recording:
             filed = self._filed_as(url)
             length = response.headers.get("content-length")
             consumed = getattr(response, "_content_consumed", False)  # read by the doubt check
-            raw = response.raw
-            if length is not None and not consumed and getattr(raw, "_fp", None) is not None:
+            stream_ = compat.body_stream(response.raw)
+            if length is not None and not consumed and stream_ is not None:
                 recorder = store.recorder(filed, response.headers, identity)
                 if recorder is not None or spare:
-                    raw._fp = BodyTee(
-                        raw._fp,
+                    tee = BodyTee(
+                        stream_,
                         recorder,
                         int(length),
                         lambda sha256: self._committed(url, filed, sha256),
                         self._spare(url, identity) if spare else None,
                     )
+                    compat.replace_body_stream(response.raw, tee)
             elif consumed or not stream:
                 # A page already read, or one with no length (chunked): pip reads the whole
                 # page anyway; keep it decoded.

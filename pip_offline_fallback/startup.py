@@ -20,6 +20,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+# pip's CLI module (compat.entry.CLI_MAIN, which can't be imported here: start-up loads nothing
+# but this module; a test keeps the two equal).
 _CLI_MAIN = "pip._internal.cli.main"
 _OFF = {"0", "false", "no", "off"}
 
@@ -59,7 +61,7 @@ def _hook_pip() -> None:
 
 
 def _wrap_create_command(owner: "Any") -> None:
-    original = getattr(owner, "create_command", None)
+    original = getattr(owner, "create_command", None)  # compat.entry.CREATE_COMMAND
     if original is None or getattr(original, "_pipff_original", None) is not None:
         return
 
@@ -73,17 +75,13 @@ def _wrap_create_command(owner: "Any") -> None:
 
 
 def _on_cli_main(cli_main: "Any") -> None:
-    # pip 23-24 bind both names in cli.main at import; pip 25+ import them inside main() from
-    # their own modules (which main() imports anyway): wrap them where main() will look.
-    __import__("pip._internal.commands")
-    __import__("pip._internal.cli.main_parser")
-    commands = sys.modules["pip._internal.commands"]
-    main_parser = sys.modules["pip._internal.cli.main_parser"]
-    for owner in (commands, cli_main):
-        _wrap_create_command(owner)
+    # pip is being imported: start-up is over. compat.entry imports nothing of pip's own.
     from pip_offline_fallback import interpreter
+    from pip_offline_fallback.compat import entry
 
-    for owner in (main_parser, cli_main):
+    for owner in entry.create_command_owners(cli_main):
+        _wrap_create_command(owner)
+    for owner in entry.parse_command_owners(cli_main):
         interpreter.guard(owner)
 
 

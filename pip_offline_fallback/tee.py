@@ -1,16 +1,18 @@
 """The body tap: what pip reads of a response's body is also recorded, and a transfer that ends
 short is completed from a verified local copy of the same bytes.
 
-It wraps the raw stream under urllib3's response (http.client's, whose ``_safe_read`` urllib3
-2 calls directly), the way cachecontrol's CallbackFileWrapper taps a body for pip's own cache.
+It wraps the raw stream under urllib3's response (see :mod:`pip_offline_fallback.compat.body`:
+where that stream is, and which of its methods urllib3 reads with), the way cachecontrol's
+CallbackFileWrapper taps a body for pip's own cache.
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.client
 import logging
 from typing import Any
+
+from pip_offline_fallback import compat
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +121,7 @@ class BodyTee:
             return self.__feed(getattr(self.__local, method)(*args))
         try:
             data = getattr(self.__fp, method)(*args)
-        except http.client.IncompleteRead as exc:
+        except compat.IncompleteRead as exc:
             data = exc.partial
             if data:
                 return self.__feed(data)
@@ -145,10 +147,10 @@ class BodyTee:
         buffer[: len(data)] = data
         return len(data)
 
-    def _safe_read(self, amt: int) -> Any:
+    def _safe_read(self, amt: int) -> Any:  # one of compat.READ_METHODS: urllib3 calls it
         if self.__local is not None:
             return self.__read("read", amt)
-        return self.__feed(self.__fp._safe_read(amt))
+        return self.__feed(compat.safe_read(self.__fp, amt))
 
     def isclosed(self) -> bool:
         if self.__local is not None:

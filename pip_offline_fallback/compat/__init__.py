@@ -1,263 +1,211 @@
-"""Every import of pip's internals lives here, checked by feature rather than by version.
+"""Every touch of pip's internals (and of the urllib3 and http.client internals pip's HTTP stack
+exposes) lives in this package, one module per group, each with probes that check the touch
+still behaves (not only that a name exists):
 
-pip's internals are not an API. pip-ff touches as few of them as it can; :func:`problems` says
-which ones a given pip lacks, and pip-ff then steps aside and runs plain pip.
+- :mod:`.version`: pip's version and the supported range;
+- :mod:`.entry`: pip's CLI entry (light: the start-up hook uses it while pip loads);
+- :mod:`.commands`: the command hooks, pip's options, its runner for ``--python``;
+- :mod:`.transport`: pip's session, vendored requests and urllib3, retries;
+- :mod:`.body`: the raw body stream urllib3 reads, where pip-ff taps it;
+- :mod:`.finder`: pip's package finder, its memo of candidates, links;
+- :mod:`.cache`: pip's HTTP cache layout and its wheel cache.
+
+pip's internals are not an API. :func:`problems` runs every probe once per process and says
+which touches this pip breaks; pip-ff then warns once and runs plain pip.
+
+Names are loaded on first use (``compat.NAME``), so that importing this package (the start-up
+hook does, once pip's CLI loads) imports nothing of pip.
 """
 
 from __future__ import annotations
 
-import copy
 import importlib
 import logging
-import urllib.parse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from packaging.version import InvalidVersion, Version
+if TYPE_CHECKING:
+    from pip._vendor import requests as requests
+    from pip._vendor.cachecontrol.controller import CacheController as CacheController
+    from pip._vendor.cachecontrol.serialize import Serializer as Serializer
+    from pip._vendor.requests.adapters import HTTPAdapter as HTTPAdapter
+    from pip._vendor.urllib3.exceptions import ConnectTimeoutError as ConnectTimeoutError
+    from pip._vendor.urllib3.exceptions import ReadTimeoutError as ReadTimeoutError
+    from pip._vendor.urllib3.response import HTTPResponse as HTTPResponse
+    from pip._vendor.urllib3.util.retry import Retry as Retry
+
+    from pip_offline_fallback.compat.body import READ_METHODS as READ_METHODS
+    from pip_offline_fallback.compat.body import IncompleteRead as IncompleteRead
+    from pip_offline_fallback.compat.body import body_stream as body_stream
+    from pip_offline_fallback.compat.body import replace_body_stream as replace_body_stream
+    from pip_offline_fallback.compat.body import safe_read as safe_read
+    from pip_offline_fallback.compat.cache import HTTP_CACHE_LAYOUTS as HTTP_CACHE_LAYOUTS
+    from pip_offline_fallback.compat.cache import WheelCache as WheelCache
+    from pip_offline_fallback.compat.cache import http_cache_path as http_cache_path
+    from pip_offline_fallback.compat.cache import load_http_cache_entry as load_http_cache_entry
+    from pip_offline_fallback.compat.cache import wheel_cache_has as wheel_cache_has
+    from pip_offline_fallback.compat.commands import PIP_DEFAULT_TIMEOUT as PIP_DEFAULT_TIMEOUT
+    from pip_offline_fallback.compat.commands import RUNNABLE_PIP as RUNNABLE_PIP
+    from pip_offline_fallback.compat.commands import SELF_CHECK_LOOKUP as SELF_CHECK_LOOKUP
+    from pip_offline_fallback.compat.commands import USER_CACHE_DIR as USER_CACHE_DIR
+    from pip_offline_fallback.compat.commands import Command as Command
+    from pip_offline_fallback.compat.commands import SessionCommandMixin as SessionCommandMixin
+    from pip_offline_fallback.compat.commands import configured_cache_dir as configured_cache_dir
+    from pip_offline_fallback.compat.commands import create_command as create_command
+    from pip_offline_fallback.compat.commands import prepare as prepare
+    from pip_offline_fallback.compat.commands import runnable_pip_owners as runnable_pip_owners
+    from pip_offline_fallback.compat.commands import self_outdated_check as self_outdated_check
+    from pip_offline_fallback.compat.entry import CLI_MAIN as CLI_MAIN
+    from pip_offline_fallback.compat.entry import PARSE_COMMAND as PARSE_COMMAND
+    from pip_offline_fallback.compat.entry import RERUN_MARKER as RERUN_MARKER
+    from pip_offline_fallback.compat.entry import create_command_owners as create_command_owners
+    from pip_offline_fallback.compat.entry import imported_cli_modules as imported_cli_modules
+    from pip_offline_fallback.compat.entry import loaded_cli_modules as loaded_cli_modules
+    from pip_offline_fallback.compat.entry import parse_command_owners as parse_command_owners
+    from pip_offline_fallback.compat.entry import pip_main as pip_main
+    from pip_offline_fallback.compat.finder import Link as Link
+    from pip_offline_fallback.compat.finder import PackageFinder as PackageFinder
+    from pip_offline_fallback.compat.finder import forget_candidates as forget_candidates
+    from pip_offline_fallback.compat.finder import path_to_url as path_to_url
+    from pip_offline_fallback.compat.finder import redact as redact
+    from pip_offline_fallback.compat.finder import redact_auth_from_url as redact_auth_from_url
+    from pip_offline_fallback.compat.finder import supported_tags as supported_tags
+    from pip_offline_fallback.compat.finder import url_to_path as url_to_path
+    from pip_offline_fallback.compat.transport import NoConnectionError as NoConnectionError
+    from pip_offline_fallback.compat.transport import PipSession as PipSession
+    from pip_offline_fallback.compat.transport import (
+        RequestsConnectionError as RequestsConnectionError,
+    )
+    from pip_offline_fallback.compat.transport import RequestsRequest as RequestsRequest
+    from pip_offline_fallback.compat.transport import RequestsRetryError as RequestsRetryError
+    from pip_offline_fallback.compat.transport import RequestsTimeout as RequestsTimeout
+    from pip_offline_fallback.compat.transport import build_response as build_response
+    from pip_offline_fallback.compat.transport import fast_retries as fast_retries
+    from pip_offline_fallback.compat.transport import get_netrc_auth as get_netrc_auth
+    from pip_offline_fallback.compat.transport import make_raw_response as make_raw_response
+    from pip_offline_fallback.compat.transport import (
+        remember_credentials as remember_credentials,
+    )
+    from pip_offline_fallback.compat.transport import select_proxy as select_proxy
+    from pip_offline_fallback.compat.version import LOWEST_PIP as LOWEST_PIP
+    from pip_offline_fallback.compat.version import NEXT_UNSUPPORTED_PIP as NEXT_UNSUPPORTED_PIP
+    from pip_offline_fallback.compat.version import PIP_VERSION as PIP_VERSION
+    from pip_offline_fallback.compat.version import PIP_VERSION_TEXT as PIP_VERSION_TEXT
 
 logger = logging.getLogger(__name__)
 
-LOWEST_PIP = Version("23.0")
-NEXT_UNSUPPORTED_PIP = Version("27")
+# The probes run in this order: the version first (its message is the clearest), the rest by
+# how early pip-ff needs them.
+MODULES = ("version", "entry", "commands", "transport", "body", "finder", "cache")
 
-import pip  # noqa: E402 - after the constants, so a broken pip still leaves them defined
-
-PIP_VERSION_TEXT: str = pip.__version__
-try:
-    PIP_VERSION: Version | None = Version(PIP_VERSION_TEXT)
-except InvalidVersion:
-    PIP_VERSION = None
-
-# pip's vendored HTTP stack: pip-ff hooks pip's own session, so it uses pip's own copies.
-from pip._vendor import requests  # noqa: E402
-from pip._vendor.cachecontrol.controller import CacheController  # noqa: E402
-from pip._vendor.cachecontrol.serialize import Serializer  # noqa: E402
-from pip._vendor.requests.adapters import HTTPAdapter  # noqa: E402
-from pip._vendor.urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError  # noqa: E402
-from pip._vendor.urllib3.response import HTTPResponse  # noqa: E402
-from pip._vendor.urllib3.util.retry import Retry  # noqa: E402
-
-RequestsRequest = requests.Request
-RequestsConnectionError = requests.exceptions.ConnectionError
-RequestsTimeout = requests.exceptions.Timeout
-RequestsRetryError = requests.exceptions.RetryError
-# urllib3's errors of a connection that was never made (its NewConnectionError, behind DNS
-# failures, refused and reset connects, is one too), in urllib3 1.26 and 2 alike.
-NoConnectionError = ConnectTimeoutError
-
-
-def _first(*candidates: tuple[str, str]) -> Any:
-    """The first of (module, attribute) that exists: feature detection across pip releases."""
-    for module_name, attribute in candidates:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        value = getattr(module, attribute, None)
-        if value is not None:
-            return value
-    return None
-
-
-PipSession: Any = _first(("pip._internal.network.session", "PipSession"))
-PackageFinder: Any = _first(("pip._internal.index.package_finder", "PackageFinder"))
-Command: Any = _first(("pip._internal.cli.base_command", "Command"))
-# pip 24.1 moved the session mixin from req_command to index_command.
-SessionCommandMixin: Any = _first(
-    ("pip._internal.cli.index_command", "SessionCommandMixin"),
-    ("pip._internal.cli.req_command", "SessionCommandMixin"),
-)
-WheelCache: Any = _first(("pip._internal.cache", "WheelCache"))
-create_command: Any = _first(("pip._internal.commands", "create_command"))
-USER_CACHE_DIR: Any = _first(("pip._internal.locations", "USER_CACHE_DIR"))
-Link: Any = _first(("pip._internal.models.link", "Link"))
-path_to_url: Any = _first(("pip._internal.utils.urls", "path_to_url"))
-url_to_path: Any = _first(("pip._internal.utils.urls", "url_to_path"))
-# pip copies file:// links (wheelhouse files) itself, without the session.
-prepare: Any = importlib.import_module("pip._internal.operations.prepare")
-redact_auth_from_url: Any = _first(("pip._internal.utils.misc", "redact_auth_from_url"))
-# requests' own rules: which proxy a URL goes through, and netrc credentials for a URL.
-select_proxy: Any = requests.utils.select_proxy
-get_netrc_auth: Any = requests.utils.get_netrc_auth
-
-
-def _pip_default_timeout() -> float:
-    """pip's built-in ``--timeout`` (15 s): any other value was chosen by the user (a flag, an
-    environment variable or a configuration file), and pip-ff never shortens it."""
-    option = _first(("pip._internal.cli.cmdoptions", "timeout"))
-    default = getattr(option, "keywords", {}).get("default", 15)
-    return float(default)
-
-
-PIP_DEFAULT_TIMEOUT = _pip_default_timeout()
-
-
-def _module_with(module_name: str, attribute: str) -> Any:
-    """The module, if it can be imported and has ``attribute``; else None."""
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None
-    return module if callable(getattr(module, attribute, None)) else None
-
-
-# pip's self version check looks pip itself up on the index through this function (pip 23.0 to
-# 26.3 at least; looked up by name when the check runs); pip-ff's report leaves those lookups out.
-# Optional: on a pip without it, the report simply includes them.
-SELF_CHECK_LOOKUP = "_get_current_remote_pip_version"
-self_outdated_check: Any = _module_with("pip._internal.self_outdated_check", SELF_CHECK_LOOKUP)
-
-# pip re-runs itself (under --python; build isolation too) as [python, get_runnable_pip(), ...].
-# The function lives in build_env (22.3 to 26.1) or utils.misc (26.2+), and main_parser (and on
-# 26.2+ build_env.installer) imported it by name: pip-ff wraps every copy it finds.
-RUNNABLE_PIP = "get_runnable_pip"
-_RUNNABLE_PIP_MODULES = (
-    "pip._internal.utils.misc",
-    "pip._internal.build_env",
-    "pip._internal.build_env.installer",
-    "pip._internal.cli.main_parser",
-)
-
-
-def runnable_pip_owners() -> list[Any]:
-    """The modules that hold a copy of pip's ``get_runnable_pip``."""
-    owners: list[Any] = []
-    for name in _RUNNABLE_PIP_MODULES:
-        module = _module_with(name, RUNNABLE_PIP)
-        if module is not None and module not in owners:
-            owners.append(module)
-    return owners
-
-
-_REQUIRED = {
-    "PipSession.mount": lambda: PipSession.mount,
-    "PackageFinder.find_all_candidates": lambda: PackageFinder.find_all_candidates,
-    "PackageFinder.find_best_candidate": lambda: PackageFinder.find_best_candidate,
-    "PackageFinder.process_project_url": lambda: PackageFinder.process_project_url,
-    "PackageFinder.make_link_evaluator": lambda: PackageFinder.make_link_evaluator,
-    "PackageFinder.evaluate_links": lambda: PackageFinder.evaluate_links,
-    "SessionCommandMixin._build_session": lambda: SessionCommandMixin._build_session,
-    "Command._main": lambda: Command._main,
-    "prepare.get_file_url": lambda: prepare.get_file_url,
-    "Link": lambda: Link.url_without_fragment,
-    "path_to_url": lambda: path_to_url.__call__,
-    "redact_auth_from_url": lambda: redact_auth_from_url.__call__,
-    "Serializer.loads": lambda: Serializer.loads,
-    "CacheController.cache_url": lambda: CacheController.cache_url,
+# Where each name lives; mirrors the imports above (a test keeps the two equal).
+_HOMES = {
+    "version": ("LOWEST_PIP", "NEXT_UNSUPPORTED_PIP", "PIP_VERSION", "PIP_VERSION_TEXT"),
+    "entry": (
+        "CLI_MAIN",
+        "PARSE_COMMAND",
+        "RERUN_MARKER",
+        "create_command_owners",
+        "imported_cli_modules",
+        "loaded_cli_modules",
+        "parse_command_owners",
+        "pip_main",
+    ),
+    "commands": (
+        "Command",
+        "PIP_DEFAULT_TIMEOUT",
+        "RUNNABLE_PIP",
+        "SELF_CHECK_LOOKUP",
+        "SessionCommandMixin",
+        "USER_CACHE_DIR",
+        "configured_cache_dir",
+        "create_command",
+        "prepare",
+        "runnable_pip_owners",
+        "self_outdated_check",
+    ),
+    "transport": (
+        "ConnectTimeoutError",
+        "HTTPAdapter",
+        "HTTPResponse",
+        "NoConnectionError",
+        "PipSession",
+        "ReadTimeoutError",
+        "RequestsConnectionError",
+        "RequestsRequest",
+        "RequestsRetryError",
+        "RequestsTimeout",
+        "Retry",
+        "build_response",
+        "fast_retries",
+        "get_netrc_auth",
+        "make_raw_response",
+        "remember_credentials",
+        "requests",
+        "select_proxy",
+    ),
+    "body": ("IncompleteRead", "READ_METHODS", "body_stream", "replace_body_stream", "safe_read"),
+    "finder": (
+        "Link",
+        "PackageFinder",
+        "forget_candidates",
+        "path_to_url",
+        "redact",
+        "redact_auth_from_url",
+        "supported_tags",
+        "url_to_path",
+    ),
+    "cache": (
+        "CacheController",
+        "HTTP_CACHE_LAYOUTS",
+        "Serializer",
+        "WheelCache",
+        "http_cache_path",
+        "load_http_cache_entry",
+        "wheel_cache_has",
+    ),
 }
+HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 
-def configured_cache_dir(command: Any) -> str | None:
-    """pip's cache directory as the user set it, without the command line: ``PIP_CACHE_DIR``,
-    pip's configuration files, else pip's default (None: switched off there).
+def __getattr__(name: str) -> Any:
+    module = HOME_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # once: later lookups don't come here
+    return value
 
-    A tool may pass its own ``--cache-dir`` (pip-compile: ``~/.cache/pip-tools``); pip-ff's
-    record stays the user's. The command's parser, asked for its defaults, applies the
-    environment and the configuration files exactly as pip's own parsing did.
-    """
-    try:
-        value = command.parser.get_default_values().cache_dir
-    except (Exception, SystemExit) as exc:  # pip's parser exits on a bad configuration
-        logger.debug("pip-ff: pip's defaults unavailable (%r); using pip's default cache", exc)
-        value = USER_CACHE_DIR
-    return str(value) if value else None
+
+_found: list[str] | None = None
 
 
 def problems() -> list[str]:
-    """Why pip-ff can't hook this pip (empty when it can)."""
-    found = []
-    if PIP_VERSION is None or not (LOWEST_PIP <= PIP_VERSION < NEXT_UNSUPPORTED_PIP):
-        found.append(f"pip {PIP_VERSION_TEXT} is outside the supported range (23.0 to 26.x)")
-    for name, probe in _REQUIRED.items():
+    """Why pip-ff can't hook this pip (empty when it can): every probe's failure, in order.
+
+    The probes run once per process (before pip-ff patches anything), and import every compat
+    module: nothing of pip-ff's is imported late, once pip 26.3 blocks imports.
+    """
+    global _found
+    if _found is None:
+        _found = _run_probes()
+    return list(_found)
+
+
+def _run_probes() -> list[str]:
+    found: list[str] = []
+    version = "?"
+    for name in MODULES:
         try:
-            probe()
-        except AttributeError:
-            found.append(f"pip {PIP_VERSION_TEXT} has no {name}")
+            module = importlib.import_module(f"{__name__}.{name}")
+        except Exception as exc:
+            found.append(f"pip {version} can't be hooked ({type(exc).__name__}: {exc})")
+            continue
+        version = getattr(module, "PIP_VERSION_TEXT", version)
+        for what, probe in module.PROBES.items():
+            try:
+                probe()
+            except Exception as exc:
+                logger.debug("pip-ff: probe of %s failed", what, exc_info=True)
+                text = str(exc) or type(exc).__name__
+                found.append(text if text.startswith("pip ") else f"pip {version}: {what}: {text}")
     return found
-
-
-def wheel_cache_has(cache_dir: str, link: Any, name: str, tags: Any) -> bool:
-    """Whether pip's wheel cache holds a wheel built from this (sdist) link for these tags."""
-    if WheelCache is None:
-        return False
-    try:
-        cache = WheelCache(cache_dir)
-    except TypeError:  # pip < 23.1 also wanted a FormatControl
-        cache = WheelCache(cache_dir, None)
-    get_cache_entry = getattr(cache, "get_cache_entry", None)
-    if get_cache_entry is None:
-        return False
-    return get_cache_entry(link, name, tags) is not None
-
-
-def supported_tags(finder: Any) -> Any:
-    target = finder.target_python
-    getter = getattr(target, "get_sorted_tags", None) or target.get_tags
-    return getter()
-
-
-def remember_credentials(session: Any, url: str, auth: tuple[str, str]) -> None:
-    """Tell pip's MultiDomainBasicAuth the credentials of a host it was not configured with."""
-    passwords = getattr(getattr(session, "auth", None), "passwords", None)
-    if isinstance(passwords, dict):
-        passwords.setdefault(urllib.parse.urlsplit(url).netloc, auth)
-
-
-def redact(url: str) -> str:
-    try:
-        return str(redact_auth_from_url(url))
-    except Exception:
-        return "<url>"
-
-
-def build_response(adapter: Any, request: Any, raw: Any) -> Any:
-    """Turn a locally built urllib3 response into the ``requests.Response`` pip expects.
-
-    It bypasses CacheControlAdapter.build_response on purpose: a local answer must not be written
-    back into pip's cache as if the index had sent it.
-    """
-    response = HTTPAdapter.build_response(adapter, request, raw)
-    # pip then logs "Using cached ..." as it does for its own cache hits.
-    response.from_cache = True  # type: ignore[attr-defined]
-    return response
-
-
-def make_raw_response(body: Any, headers: dict[str, str], request: Any, status: int = 200) -> Any:
-    return HTTPResponse(
-        body=body,
-        headers=headers,
-        status=status,
-        reason="OK" if status == 200 else None,
-        preload_content=False,
-        decode_content=False,
-        request_method=request.method,
-    )
-
-
-def fast_retries(retries: Any) -> Any:
-    """pip's retry policy minus retries of connections that could not be made.
-
-    Used while a local answer exists: a refused, unresolvable or black-holed index, or a proxy
-    that can't open a tunnel (urllib3 counts those as "other" errors), then costs one attempt
-    instead of pip's six with back-off (7.5 s per page, minutes in a black hole). Everything
-    that means the index answered keeps pip's retries: a reset or a read error (``read``) and
-    a 5xx (``status``), so a flaky index gives exactly plain pip's result.
-    """
-    if not isinstance(retries, Retry):
-        retries = Retry.from_int(retries)
-    retries = copy.copy(retries)
-    retries.__class__ = _TunnelAwareRetry  # new() keeps the class: every retry state has it
-    return retries.new(connect=0, other=0)
-
-
-class _TunnelAwareRetry(Retry):
-    """pip's Retry, where a proxy that never answers CONNECT counts as a connection that could
-    not be made (which it is), not as a read error: urllib3 2 (pip 26's) reports it as a read
-    timeout on the proxy's own URL, and would retry it as a read, once per attempt."""
-
-    def _is_connection_error(self, err: Exception) -> bool:
-        if isinstance(err, ReadTimeoutError):
-            # vars(): other errors have a deprecated ``pool`` property that warns when read.
-            proxy = getattr(vars(err).get("pool"), "proxy", None)
-            if proxy is not None and getattr(err, "url", None) == getattr(proxy, "url", None):
-                return True
-        return bool(super()._is_connection_error(err))

@@ -1,0 +1,134 @@
+"""pip's package finder: the methods pip-ff wraps, the memo of candidates it clears, and links."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pip_offline_fallback.compat.probing import Probe, expect, first, names_used
+
+PackageFinder: Any = first(("pip._internal.index.package_finder", "PackageFinder"))
+_LinkCollector: Any = first(("pip._internal.index.collector", "LinkCollector"))
+_SearchScope: Any = first(("pip._internal.models.search_scope", "SearchScope"))
+_SelectionPreferences: Any = first(("pip._internal.models.selection_prefs", "SelectionPreferences"))
+Link: Any = first(("pip._internal.models.link", "Link"))
+path_to_url: Any = first(("pip._internal.utils.urls", "path_to_url"))
+url_to_path: Any = first(("pip._internal.utils.urls", "url_to_path"))
+redact_auth_from_url: Any = first(("pip._internal.utils.misc", "redact_auth_from_url"))
+
+_MEMOISED = ("find_all_candidates", "find_best_candidate")
+# pip >= 25 memoises per finder, in these dicts (keyed by name; by (name, specifier, hashes)).
+_ALL_CANDIDATES = "_all_candidates"
+_BEST_CANDIDATES = "_best_candidates"
+
+
+def _lru_caches() -> list[Any]:
+    """pip <= 24 memoises the two lookups with functools.lru_cache, only clearable whole."""
+    caches = []
+    for name in _MEMOISED:
+        function = getattr(PackageFinder, name)
+        # Under pip-ff's own wrapper (its __wrapped__ is the cache), or not wrapped at all.
+        while function is not None and not callable(getattr(function, "cache_clear", None)):
+            function = getattr(function, "__wrapped__", None)
+        if function is not None:
+            caches.append(function)
+    return caches
+
+
+def forget_candidates(finder: Any, project_name: str) -> None:
+    """Drop pip's memory of a project's candidates, so that the next lookup fetches again."""
+    for cache in _lru_caches():
+        cache.cache_clear()
+    all_candidates = finder.__dict__.get(_ALL_CANDIDATES)
+    if isinstance(all_candidates, dict):
+        all_candidates.pop(project_name, None)
+    best = finder.__dict__.get(_BEST_CANDIDATES)
+    if isinstance(best, dict):
+        for key in [k for k in best if k and k[0] == project_name]:
+            del best[key]
+
+
+def supported_tags(finder: Any) -> Any:
+    target = finder.target_python
+    getter = getattr(target, "get_sorted_tags", None) or target.get_tags
+    return getter()
+
+
+def redact(url: str) -> str:
+    try:
+        return str(redact_auth_from_url(url))
+    except Exception:
+        return "<url>"
+
+
+_PROJECT = "pip-ff-probe"
+
+
+def _empty_finder() -> Any:
+    scope = _SearchScope.create(find_links=[], index_urls=[], no_index=True)
+    collector = _LinkCollector(session=None, search_scope=scope)
+    return PackageFinder.create(
+        link_collector=collector, selection_prefs=_SelectionPreferences(allow_yanked=False)
+    )
+
+
+def _memo_size(finder: Any) -> int:
+    memo = finder.__dict__.get(_ALL_CANDIDATES)
+    size = len(memo) if isinstance(memo, dict) else 0
+    return size + sum(cache.cache_info().currsize for cache in _lru_caches())
+
+
+def _candidate_memo_clears() -> None:
+    # finder.py's retries (a mirror that can't satisfy, prefer-offline's refresh) ask pip
+    # again: if pip memoised elsewhere, the second answer would silently be the first.
+    finder = _empty_finder()
+    finder.find_all_candidates(_PROJECT)
+    expect(_memo_size(finder), "pip's finder memoises candidates where pip-ff can't clear them")
+    forget_candidates(finder, _PROJECT)
+    expect(not _memo_size(finder), "pip's finder memo of candidates doesn't clear")
+    best = PackageFinder.find_best_candidate
+    expect(
+        len(_lru_caches()) == len(_MEMOISED)
+        or (
+            isinstance(finder.__dict__.get(_BEST_CANDIDATES), dict)
+            and _BEST_CANDIDATES in names_used(best)
+        ),
+        "pip's finder memoises best candidates where pip-ff can't clear them",
+    )
+
+
+def _finder_hooks() -> None:
+    # finder.py's wrappers: process_project_url(self, project_url, link_evaluator), where the
+    # evaluator names the project; evaluate_links(evaluator, links) for wheelhouse files.
+    code = PackageFinder.process_project_url.__code__
+    expect(
+        code.co_varnames[:3] == ("self", "project_url", "link_evaluator"),
+        "PackageFinder.process_project_url(project_url, link_evaluator) changed",
+    )
+    finder = _empty_finder()
+    evaluator = finder.make_link_evaluator(_PROJECT)
+    expect(evaluator.project_name == _PROJECT, "pip's link evaluator doesn't name its project")
+    expect(finder.evaluate_links(evaluator, []) == [], "PackageFinder.evaluate_links changed")
+    target = finder.target_python
+    expect(
+        callable(getattr(target, "get_sorted_tags", None) or getattr(target, "get_tags", None)),
+        "pip's TargetPython has no tags",
+    )
+
+
+def _links() -> None:
+    path = os.path.abspath("pip_ff_probe-1.0-py3-none-any.whl")
+    url = path_to_url(path)
+    expect(url_to_path(url) == path, "pip's path_to_url and url_to_path don't round-trip")
+    expect(Link(url).filename == os.path.basename(path), "pip's Link has no filename")
+    expect(
+        redact("https://user:secret@index.invalid/") == "https://user:****@index.invalid/",
+        "pip's redact_auth_from_url no longer hides a password",
+    )
+
+
+PROBES: dict[str, Probe] = {
+    "pip's finder memo": _candidate_memo_clears,
+    "pip's finder hooks": _finder_hooks,
+    "pip's links": _links,
+}

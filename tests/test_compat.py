@@ -1,0 +1,201 @@
+"""pip's internals, all in ``pip_offline_fallback.compat``: every probe passes on the installed
+pip, each one notices the break it exists for, and a pip that breaks one gets one warning and
+plain pip's result."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pip_offline_fallback import compat, startup, tee
+from pip_offline_fallback.compat import body, cache, entry, finder, probing, transport
+from tests.testbed import IndexServer
+
+COMPAT = Path(compat.__file__).parent
+
+
+def _failures(module: Any) -> list[str]:
+    found = []
+    for what, probe in module.PROBES.items():
+        try:
+            probe()
+        except Exception as exc:
+            found.append(f"{what}: {exc}")
+    return found
+
+
+def test_every_probe_passes_on_the_installed_pip() -> None:
+    for name in compat.MODULES:
+        assert _failures(importlib.import_module(f"pip_offline_fallback.compat.{name}")) == []
+    assert compat.problems() == []
+
+
+def test_probes_are_cheap() -> None:
+    """They run on every hooked pip command: time them in a fresh interpreter, pip's command
+    modules already imported (as when pip-ff hooks), best of three."""
+    code = (
+        "import importlib, time\n"
+        "from pip._internal.commands import create_command; create_command('install')\n"
+        "from pip_offline_fallback import compat\n"
+        "modules = [importlib.import_module('pip_offline_fallback.compat.' + n)"
+        " for n in compat.MODULES]\n"
+        "start = time.perf_counter()\n"
+        "for m in modules:\n"
+        "    for probe in m.PROBES.values(): probe()\n"
+        "print((time.perf_counter() - start) * 1000)\n"
+    )
+    runs = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(3)
+    ]
+    assert min(runs) < 10, runs  # about 2 ms here; the bound only catches disk or network use
+
+
+def test_every_name_resolves_from_its_home_and_is_typed() -> None:
+    tree = ast.parse((COMPAT / "__init__.py").read_text())
+    typed = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        and node.module
+        and ("compat." in node.module or node.module.startswith("pip."))
+        for alias in node.names
+    }
+    assert typed == set(compat.HOME_OF)
+    for name, home in compat.HOME_OF.items():
+        module = importlib.import_module(f"pip_offline_fallback.compat.{home}")
+        assert hasattr(module, name), (home, name)
+        assert hasattr(compat, name), name
+
+
+def test_compat_modules_stay_small_and_touch_nothing_else() -> None:
+    for path in COMPAT.glob("*.py"):
+        assert len(path.read_text().splitlines()) < 250, path.name
+    package = COMPAT.parent
+    for path in [*package.glob("*.py"), *package.glob("storecmd/*.py")]:
+        tree = ast.parse(path.read_text())
+        typing_only = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for inner in ast.walk(node)
+        }
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue  # pip's own types, for type hints only: never imported at run time
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                modules = (
+                    [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else [alias.name for alias in node.names]
+                )
+                for module in modules:
+                    assert not module.startswith(("pip.", "http.client")), (path.name, module)
+            if isinstance(node, ast.Attribute):
+                assert node.attr not in {"_fp", "_all_candidates", "_best_candidates"}, (
+                    path.name,
+                    node.attr,
+                )
+
+
+def test_the_start_up_hook_watches_pip_s_cli_module() -> None:
+    # startup.py can't import compat at start-up, so it names the module itself.
+    assert startup._CLI_MAIN == entry.CLI_MAIN
+
+
+def test_the_body_tap_implements_every_read_urllib3_uses() -> None:
+    for method in body.READ_METHODS:
+        assert method in vars(tee.BodyTee), method
+
+
+def _broken(module: Any, monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, value: Any) -> str:
+    monkeypatch.setattr(owner, name, value)
+    found = _failures(module)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_probes_notice_a_break(monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as m:
+        text = _broken(cache, m, cache.SafeFileCache, "_get_cache_path", lambda self, key: key)
+        assert "files a URL elsewhere" in text
+    with monkeypatch.context() as m:
+        text = _broken(finder, m, finder, "redact_auth_from_url", lambda url: url)
+        assert "no longer hides a password" in text
+    with monkeypatch.context() as m:
+        # a finder that stopped memoising where pip-ff clears it
+        unmemoised = finder.PackageFinder.find_all_candidates
+        while hasattr(unmemoised, "__wrapped__"):
+            unmemoised = unmemoised.__wrapped__
+        m.setattr(finder, "_ALL_CANDIDATES", "_renamed")
+        m.setattr(finder.PackageFinder, "find_all_candidates", lambda self, name: [])
+        assert any("memoises candidates" in f for f in _failures(finder))
+    with monkeypatch.context() as m:
+        # urllib3 reading its body from somewhere else than _fp
+        m.setattr(body, "replace_body_stream", lambda raw, stream: None)
+        assert any("past its _fp" in f for f in _failures(body))
+    with monkeypatch.context() as m:
+        m.setattr(transport.Retry, "new", lambda self, **kw: transport.Retry(**kw))
+        assert any("Retry.new" in f for f in _failures(transport))
+    assert all(
+        not _failures(importlib.import_module(f"{compat.__name__}.{n}")) for n in compat.MODULES
+    )
+
+
+def test_problems_names_a_broken_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> None:
+        raise probing.Broken("pip's something changed")
+
+    monkeypatch.setattr(compat, "_found", None)
+    monkeypatch.setitem(entry.PROBES, "something", broken)
+    assert compat.problems() == [
+        f"pip {compat.PIP_VERSION_TEXT}: something: pip's something changed"
+    ]
+    monkeypatch.setattr(compat, "_found", None)
+
+
+# pip still works with each of these changes; pip-ff's probes must notice and step aside.
+_BREAKS = {
+    "cache-layout": (
+        "import os, pip._internal.network.cache as c\n"
+        "c.SafeFileCache._get_cache_path = lambda self, name: os.path.join("
+        "self.directory, 'flat', name.replace('/', '_'))\n",
+        "pip's HTTP cache files a URL elsewhere than pip-ff looks",
+    ),
+    "redact": (
+        "import pip._internal.utils.misc as m\nm.redact_auth_from_url = lambda url: url\n",
+        "pip's redact_auth_from_url no longer hides a password",
+    ),
+}
+
+
+@pytest.mark.parametrize("entry_point", ["pip-ff", "PIPFF=1 pip"])
+@pytest.mark.parametrize("break_", sorted(_BREAKS))
+def test_a_pip_that_breaks_a_touch_warns_once_and_runs_plain_pip(
+    break_: str, entry_point: str, venv: Any, env: dict[str, str], index: IndexServer
+) -> None:
+    patch, message = _BREAKS[break_]
+    if entry_point == "pip-ff":
+        run = "from pip_offline_fallback.cli import main\n"
+        run_env = env
+    else:
+        run = "from pip._internal.cli.main import main\n"
+        run_env = dict(env, PIPFF="1")
+    code = f"import sys\n{patch}{run}sys.exit(main(sys.argv[1:]))\n"
+    result = venv.run("-c", code, "install", "-i", index.url, "pipff-gamma", env=run_env)
+    assert result.returncode == 0, result.output
+    assert venv.installed()["pipff-gamma"] == "1.0"
+    lines = [line for line in result.output.splitlines() if "pip-ff" in line]
+    assert len(lines) == 1, result.output
+    assert message in lines[0] and "running plain pip" in lines[0], lines[0]
+    assert "Traceback" not in result.output
