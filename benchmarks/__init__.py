@@ -7,7 +7,7 @@ get that Python's pip)::
     python -m benchmarks.run [--quick] [--out benchmarks/RESULTS.md]
 
 It builds pip-ff's wheel (from the working tree; ``--ref REV`` for a commit, ``--source DIR`` for
-another tree), makes a template venv with the test bed (tests/testbed), builds about twenty
+another tree), makes a template venv with the test bed (testbed), builds about twenty
 real-shaped distributions (benchmarks/workload.py), serves them on loopback, and measures real
 pip and pip-ff in fresh venvs. It writes Markdown, the raw samples as JSON beside it, and a PNG
 chart when matplotlib is importable (``--chart-python PY`` names another Python that has it;

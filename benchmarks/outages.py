@@ -2,7 +2,7 @@
 
 - ``refused``: the index is stopped; its port refuses connections.
 - ``dns``: the index is reached by a name that does not resolve (``pipff-index.invalid``). Online
-  it was reached through a forwarding proxy (tests/helpers.py); offline the name must fail to
+  it was reached through a forwarding proxy (testbed/proxies.py); offline the name must fail to
   resolve *without a query leaving the machine*: commands of this mode run in their own mount
   namespace whose ``/etc/resolv.conf`` names a resolver on a loopback address, served by
   :class:`NxdomainResolver`, which answers every question with NXDOMAIN (what a real resolver
@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import quote
 
-from tests.helpers import hold_port
-from tests.testbed import FailingProxy, IndexServer
+from testbed import FailingProxy, IndexServer, hold_port
 
 MODES = ("refused", "dns", "blackhole", "proxy-503")
 DNS_HOST = "pipff-index.invalid"

@@ -43,9 +43,9 @@ from benchmarks.outages import (
     dns_unavailable_reason,
     outage,
 )
-from tests.helpers import ForwardingProxy
-from tests.testbed import (
+from testbed import (
     BlackHoleServer,
+    ForwardingProxy,
     IndexServer,
     ToolWheels,
     Venv,
@@ -54,7 +54,7 @@ from tests.testbed import (
     isolated_env,
     make_template,
 )
-from tests.testbed.prepare import build_project_wheel, repo_root
+from testbed.prepare import build_project_wheel, repo_root
 
 PIP = "pip"
 PIPFF = "pip_offline_fallback"

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import outage, warm, wheelhouse_of
-from tests.testbed import IndexServer, clone_venv
+from testbed import IndexServer, clone_venv, outage
+from tests.helpers import warm, wheelhouse_of
 
 
 def _summary(output: str) -> list[str]:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.testbed import (
+from testbed import (
     BlackHoleServer,
     CertificateAuthority,
     FailingProxy,
@@ -38,7 +38,7 @@ from tests.testbed import (
     standard_projects,
     wait_for_port_closed,
 )
-from tests.testbed.dists import TINYBACKEND_SOURCE
+from testbed.dists import TINYBACKEND_SOURCE
 
 PIP_ACCEPT = (
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
