@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -37,6 +38,18 @@ def age_pip_cache(cache_dir: Path, seconds: float) -> int:
                 headers[name] = email.utils.formatdate(then, usegmt=True)
                 changed += 1
             path.write_bytes(b"cc=4," + msgpack.dumps(entry, use_bin_type=True))
+    return changed
+
+
+def age_record(cache_dir: Path, seconds: float) -> int:
+    """Make every entry of pip-ff's record (``<cache_dir>/pip-ff``) look ``seconds`` older: its
+    fetch time, rewritten in place (the test's clock instead of a sleep). Returns how many."""
+    changed = 0
+    for path in (cache_dir / "pip-ff" / "v1" / "entries").glob("*/*.json"):
+        entry = json.loads(path.read_text(encoding="utf-8"))
+        entry["fetched"] = float(entry["fetched"]) - seconds
+        path.write_text(json.dumps(entry), encoding="utf-8")
+        changed += 1
     return changed
 
 
