@@ -19,6 +19,11 @@ benchmarks/RESULTS-quick.*, ignored by git); the full run took 13 minutes on the
 development machine. ``--only 125`` picks rows, ``--modes refused,dns`` picks outages,
 ``--pairs N`` sets the repetitions, ``--keep`` keeps the temporary directory.
 
+Layout: run.py is the driver (arguments, the sections in order, the results); prepare.py the
+set-up; bench.py the state of a run; sections/ one module per row of the results; outages.py and
+dns.py the outages, built on the test bed's; harness.py measuring and pairing; report.py and
+chart.py the Markdown and the chart.
+
 Nothing leaves the machine: the indexes, proxies and outages are on loopback, and the DNS
 outage's commands run in a private mount namespace whose resolver is a loopback NXDOMAIN server
 (benchmarks/outages.py; it needs root and ``unshare``, and is skipped with a note otherwise).
