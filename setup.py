@@ -1,4 +1,4 @@
-"""Build glue only: every piece of metadata is in setup.cfg.
+"""Build glue only: every piece of metadata is in pyproject.toml.
 
 The one thing declarative config can't do is put a file at the *root* of purelib, beside the
 package, so build_py is extended to write the start-up hook files there.

@@ -395,7 +395,7 @@ def _method(results: dict[str, Any]) -> list[str]:
         "`bench-dateutil`, `bench-chain-a` (a five-deep chain), `bench-bigdata==1.26.4` "
         "(a 2 MB wheel), `bench-legacy` (sdist only, built with the test bed's tiny PEP 517 "
         "backend)); 2 to 5 releases per project, real Python modules, PEP 658 metadata, served "
-        "by tests.testbed.IndexServer on loopback.",
+        "by testbed.IndexServer on loopback.",
         f"- **1. Online** ({pairs} pairs each): the same `install -i INDEX ...` by `python -m "
         "pip` and by `python -m pip_offline_fallback` in the same template venv. *Warm*: a copy "
         "of the pip cache directory left by one earlier online pip-ff run (pip's HTTP and wheel "
@@ -410,12 +410,12 @@ def _method(results: dict[str, Any]) -> list[str]:
         "--dry-run --no-deps -v --log FILE`, first requirement); pip stamps every log line to "
         "the millisecond, and the time is from the first urllib3 `Starting new HTTP "
         "connection` line to pip-ff's `is unreachable` warning. The DNS outage uses an index "
-        "reached online as `pipff-index.invalid` through tests/helpers.py's ForwardingProxy "
+        "reached online as `pipff-index.invalid` through testbed's ForwardingProxy "
         "(its pages link files relatively, so they are on that name too); offline, the command "
         "runs in a private mount namespace whose resolv.conf names a loopback resolver that "
         "answers NXDOMAIN, so no DNS query leaves the machine. The black hole is "
-        "tests/helpers.py `hold_port(port, accept=False)` on the index's own port; plain pip's "
-        "black-hole runs (about 100 s each) used an identical tests.testbed BlackHoleServer on "
+        "testbed's `hold_port(port, accept=False)` on the index's own port; plain pip's "
+        "black-hole runs (about 100 s each) used an identical testbed BlackHoleServer on "
         "another port, in the background during the set-up and while venvs were cloned ahead "
         "(the wait is timeouts, not work; the set-up's load only stretches pip's start).",
         "- **3. Prefer-offline**: every distribution pinned with `==`; both sides start from a "
@@ -437,7 +437,7 @@ def _method(results: dict[str, Any]) -> list[str]:
         "- **7. Dead fallback index**: the index refused; the row-2 fallback install (from a copy "
         "of the warm cache, everything from pip-ff's record) without and with "
         "`--fallback-index-url` pointing at a dead mirror (a closed loopback port, or a "
-        "tests.testbed BlackHoleServer), interleaved in pairs; the cost is the median of the "
+        "testbed BlackHoleServer), interleaved in pairs; the cost is the median of the "
         "pair-by-pair differences.",
         "",
     ]

@@ -18,7 +18,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.testbed import build_sdist, build_tinybackend_wheel, build_wheel, escaped_name
+from testbed import build_sdist, build_tinybackend_wheel, build_wheel, escaped_name
 
 _WORDS = (  # noqa: SIM905 - one string reads better than fifty
     "request response session adapter cache entry record index page link version marker "

@@ -1,4 +1,4 @@
-"""Fixtures of pip-ff's test bed (see tests/testbed/). Safe under pytest-xdist.
+"""Fixtures of pip-ff's test bed (see testbed/). Safe under pytest-xdist.
 
 Session scoped (per xdist worker): ``dists`` (the standard projects), ``ca`` (a trustme CA),
 ``tool_wheels`` (the wheels venvs are made from), ``template`` (the template venv).
@@ -16,7 +16,7 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from tests.testbed import (
+from testbed import (
     CertificateAuthority,
     IndexServer,
     ProjectSet,

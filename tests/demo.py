@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.testbed import (
+from testbed import (
     IndexServer,
     ToolWheels,
     Venv,

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import outage
-from tests.testbed import IndexServer, ProjectSet, clone_venv, closed_port_url
+from testbed import IndexServer, ProjectSet, clone_venv, closed_port_url, outage
 
 
 @pytest.fixture

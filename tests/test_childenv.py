@@ -11,7 +11,7 @@ import json
 import subprocess
 from typing import Any
 
-from tests.testbed import IndexServer
+from testbed import IndexServer
 
 _TWO_RUNS = """
 import json, os, sys

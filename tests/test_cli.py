@@ -14,7 +14,7 @@ from pip_offline_fallback import __version__
 from pip_offline_fallback.cli import resolve, split_args
 from pip_offline_fallback.config import Mode
 from pip_offline_fallback.errors import UsageError
-from tests.testbed import IndexServer
+from testbed import IndexServer
 
 
 @pytest.mark.parametrize(
@@ -93,8 +93,7 @@ def test_malformed_option_is_one_line_and_exit_2(
 def test_python_option_follows_into_an_interpreter_with_pip_ff(
     template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
 ) -> None:
-    from tests.helpers import outage
-    from tests.testbed import clone_venv
+    from testbed import clone_venv, outage
 
     warm = clone_venv(template, tmp_path / "warm")
     warm.pipff("install", "-i", index.url, "pipff-alpha", env=env).check()
@@ -121,7 +120,7 @@ def test_no_fallback_is_plain_pip(
 
 
 def test_ctrl_c_exits_130_without_traceback(venv: Any, env: dict[str, str]) -> None:
-    from tests.testbed.outages import StallServer
+    from testbed.outages import StallServer
 
     with StallServer() as stall:
         proc = subprocess.Popen(

@@ -15,7 +15,7 @@ import pytest
 
 from pip_offline_fallback import compat, startup, tee
 from pip_offline_fallback.compat import body, cache, entry, finder, probing, transport
-from tests.testbed import IndexServer
+from testbed import IndexServer
 
 COMPAT = Path(compat.__file__).parent
 

@@ -35,8 +35,8 @@ from urllib.parse import unquote
 import pytest
 from filelock import FileLock
 
-from tests.helpers import outage, run_checked, tail
-from tests.testbed import IndexServer, ProjectSet, clone_venv, closed_port_url, isolated_env
+from testbed import IndexServer, ProjectSet, clone_venv, closed_port_url, isolated_env, outage
+from tests.helpers import run_checked, tail
 
 # One major version: the HTTP API, devpi-init and --offline-mode used here are devpi 6's.
 DEVPI_REQUIREMENT = "devpi-server>=6,<7"

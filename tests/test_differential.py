@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from pip_offline_fallback import cli
-from tests.testbed import IndexServer, clone_venv, isolated_env
+from testbed import IndexServer, clone_venv, isolated_env
 
 
 def _normalise(text: str, *paths: Path) -> str:

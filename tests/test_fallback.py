@@ -15,16 +15,17 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import (
+from testbed import (
     OUTAGES,
     ForwardingProxy,
-    age_pip_cache,
+    IndexServer,
+    clone_venv,
     hold_port,
+    netns_prefix,
     outage,
-    warnings_about_unreachable,
-    wheelhouse_of,
+    unshare_available,
 )
-from tests.testbed import IndexServer, clone_venv, netns_prefix, unshare_available
+from tests.helpers import age_pip_cache, warnings_about_unreachable, wheelhouse_of
 
 WORKLOADS = {
     "pinned": ["pipff-alpha==2.0"],

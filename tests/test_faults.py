@@ -35,14 +35,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import (
+from testbed import (
     OUTAGES,
-    age_pip_cache,
-    drop_venvs_after_success,  # noqa: F401 - autouse fixture
-    outage,
-    warnings_about_unreachable,
-)
-from tests.testbed import (
     CertificateAuthority,
     IndexServer,
     ProjectSet,
@@ -51,8 +45,14 @@ from tests.testbed import (
     build_wheel,
     clone_venv,
     isolated_env,
+    outage,
 )
-from tests.testbed.prepare import pip_version
+from testbed.prepare import pip_version
+from tests.helpers import (
+    age_pip_cache,
+    drop_venvs_after_success,  # noqa: F401 - autouse fixture
+    warnings_about_unreachable,
+)
 
 SLOW = os.environ.get("PIPFF_SLOW", "") not in ("", "0")
 slow = [

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from testbed import IndexServer, Venv, clone_venv
 from tests.helpers import wheelhouse_of
-from tests.testbed import IndexServer, Venv, clone_venv
 
 _MODULES = "import sys; print(' '.join(sorted(sys.modules)))"
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from testbed import IndexServer, clone_venv, outage
 from tests.helpers import (
     drop_venvs_after_success,  # noqa: F401 - autouse fixture
-    outage,
 )
-from tests.testbed import IndexServer, clone_venv
 
 
 def test_list_outdated_offline_reports_the_recorded_index_data(

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import outage, warm, warnings_about_unreachable
-from tests.testbed import IndexServer, build_wheel, clone_venv
+from testbed import IndexServer, build_wheel, clone_venv, outage
+from tests.helpers import warm, warnings_about_unreachable
 
 
 def test_plain_pip_with_the_variable_falls_back(

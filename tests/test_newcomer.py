@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pip_offline_fallback import cli
 from pip_offline_fallback.config import Mode
-from tests.helpers import outage, warm
-from tests.testbed import IndexServer, Venv, build_wheel, clone_venv
+from testbed import IndexServer, Venv, build_wheel, clone_venv, outage
+from tests.helpers import warm
 
 PIPFF_OPTIONS = (
     "--offline",

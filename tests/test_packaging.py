@@ -59,11 +59,12 @@ def _version() -> str:
 
 
 def _package_files() -> set[str]:
-    """What the package contributes: its modules (as `packages = find:` sees them) + py.typed."""
+    """What the package contributes: its modules (as setuptools' package finder sees them) and
+    py.typed."""
     files = {f"{PACKAGE}/py.typed"}
     for path in (ROOT / PACKAGE).rglob("*.py"):
         rel = path.relative_to(ROOT)
-        # find: (not find_namespace:) only descends into directories that have an __init__.py.
+        # The finder (not the namespace one) only descends into directories with an __init__.py.
         if all(
             (ROOT.joinpath(*rel.parts[:n]) / "__init__.py").is_file()
             for n in range(1, len(rel.parts))
@@ -88,9 +89,9 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     work = tmp_path_factory.mktemp("packaging")
     src = work / "src"
     shutil.copytree(ROOT, src, ignore=_ignore)
-    # Decoys: importable packages that `packages = find:` would take if setup.cfg stopped
-    # excluding them.
-    for decoy in ("tests", "benchmarks"):
+    # Decoys: importable packages beside the package that the package finder would take if
+    # pyproject.toml stopped naming the package alone (testbed/ is a real one).
+    for decoy in ("tests", "benchmarks", "testbed"):
         (src / decoy).mkdir(exist_ok=True)
         (src / decoy / "__init__.py").touch()
     out = work / "dist"
@@ -131,7 +132,8 @@ def test_wheel_contents_exact(dists: dict[str, Path]) -> None:
     with zipfile.ZipFile(dists["wheel"]) as zf:
         names = [i.filename for i in zf.infolist() if not i.is_dir()]
     assert len(names) == len(set(names)), "duplicate entries in the wheel"
-    assert not [n for n in names if n.split("/")[0] in {"tests", "benchmarks"}]
+    # Nothing but the package, its two hook files and its .dist-info.
+    assert {n.split("/")[0] for n in names} == {PACKAGE, PTH_NAME, START_NAME, info}
     assert set(names) == expected
 
 
@@ -157,10 +159,16 @@ def test_wheel_metadata(dists: dict[str, Path]) -> None:
     meta = email.parser.Parser().parsestr(_wheel_text(wheel, f"{info}/METADATA"))
     assert meta["Name"] == NAME
     assert meta["Version"] == _version()
+    assert meta["Summary"] == (
+        "A drop-in pip that keeps working when the package index can't be reached"
+    )
+    assert meta["Author"] == "pip-ff developers"
+    assert meta["Keywords"] == "pip,offline,packaging,install,cache,fallback"
     assert meta["Requires-Python"] == ">=3.9"
     assert sorted(meta.get_all("Requires-Dist") or []) == ["filelock", "packaging", "pip>=23.0"]
     assert meta["Description-Content-Type"] == "text/markdown"
-    assert "MIT" in {meta["License"], meta["License-Expression"]}
+    assert meta.get_payload() == (ROOT / "README.md").read_text(encoding="utf-8")
+    assert meta["License-Expression"] == "MIT"
     assert meta.get_all("License-File") == ["LICENSE"]
     classifiers = set(meta.get_all("Classifier") or [])
     assert "Typing :: Typed" in classifiers
@@ -277,7 +285,7 @@ def test_sdist_contents_exact(dists: dict[str, Path]) -> None:
         "README.md",
         "LICENSE",
         "pyproject.toml",
-        "setup.cfg",
+        "setup.cfg",  # setuptools' own: [egg_info] tags only (the repo has none)
         "setup.py",
         f"{egg_info}/PKG-INFO",
         f"{egg_info}/SOURCES.txt",
@@ -298,3 +306,9 @@ def test_sdist_contents_exact(dists: dict[str, Path]) -> None:
     assert len(rel) == len(set(rel)), "duplicate entries in the sdist"
     # The sdist is for rebuilding the wheel: no tox.ini, no CI files, no generated hook files.
     assert set(rel) == expected
+    with tarfile.open(dists["sdist"]) as tf:
+        setup_cfg = tf.extractfile(f"{base}/setup.cfg")
+        assert setup_cfg is not None
+        sections = configparser.ConfigParser()
+        sections.read_string(setup_cfg.read().decode("utf-8"))
+    assert sections.sections() == ["egg_info"], "metadata belongs in pyproject.toml"

@@ -12,8 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import outage
-from tests.testbed import IndexServer, Venv, clone_venv
+from testbed import IndexServer, Venv, clone_venv, outage
 
 _OURS = {"pip-offline-fallback", "packaging", "filelock"}
 # pipff-sdistonly is built from its sdist: build isolation runs pip again, in the target.

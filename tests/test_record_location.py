@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import outage
-from tests.testbed import IndexServer, clone_venv
+from testbed import IndexServer, clone_venv, outage
 
 
 @pytest.mark.parametrize("configured", ["PIP_CACHE_DIR", "pip's default"])

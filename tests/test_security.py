@@ -24,11 +24,7 @@ from typing import Any
 import pytest
 
 from pip_offline_fallback.urls import url_key
-from tests.helpers import (
-    drop_venvs_after_success,  # noqa: F401 - autouse fixture
-    outage,
-)
-from tests.testbed import (
+from testbed import (
     IndexServer,
     ProjectSet,
     Result,
@@ -36,6 +32,10 @@ from tests.testbed import (
     build_wheel,
     clone_venv,
     closed_port_url,
+    outage,
+)
+from tests.helpers import (
+    drop_venvs_after_success,  # noqa: F401 - autouse fixture
 )
 
 SECRET = "pipff-s3cr3t-t0ken"

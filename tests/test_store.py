@@ -26,8 +26,7 @@ from pip_offline_fallback.errors import UsageError
 from pip_offline_fallback.inventory import PrunePolicy, prune, scan
 from pip_offline_fallback.store import Store, StoreBusy
 from pip_offline_fallback.storecmd.prune import parse_size
-from tests.helpers import outage
-from tests.testbed import IndexServer, Venv, build_wheel, clone_venv
+from testbed import IndexServer, Venv, build_wheel, clone_venv, outage
 
 DAY = 86400.0
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.helpers import outage
-from tests.testbed import IndexServer, Venv
+from testbed import IndexServer, Venv, outage
 
 # check -v shows each pip run it makes as this line, then pip's output.
 RUN_LINE = "$ pip-ff --offline install"

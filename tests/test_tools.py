@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from tests.helpers import outage, run_checked
-from tests.testbed import IndexServer, Result, ToolWheels
-from tests.testbed.dists import TINYBACKEND_NAME, metadata_text
+from testbed import IndexServer, Result, ToolWheels, outage
+from testbed.dists import TINYBACKEND_NAME, metadata_text
+from tests.helpers import run_checked
 
 INSTALL_TIMEOUT = 600.0
 RUN_TIMEOUT = 300.0

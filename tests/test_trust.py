@@ -22,23 +22,23 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import (
-    TunnelProxy,
-    age_pip_cache,
-    drop_venvs_after_success,  # noqa: F401 - autouse fixture
-    outage,
-)
-from tests.testbed import (
+from testbed import (
     CertificateAuthority,
     FailingProxy,
     IndexServer,
     ProjectSet,
     StallServer,
+    TunnelProxy,
     Venv,
     build_sdist,
     build_wheel,
     clone_venv,
     closed_port_url,
+    outage,
+)
+from tests.helpers import (
+    age_pip_cache,
+    drop_venvs_after_success,  # noqa: F401 - autouse fixture
 )
 
 SECRET = "pipff-s3cr3t-t0ken"

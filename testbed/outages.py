@@ -6,30 +6,34 @@
 - :class:`FailingProxy`: an HTTP proxy that answers 502/503/504, or hangs up.
 - :data:`UNRESOLVABLE_INDEX_URL`: a host name that never resolves (the ``.invalid`` TLD); give
   pip ``--trusted-host`` :data:`UNRESOLVABLE_HOST` too, or it skips the index without a lookup.
-- :func:`netns_prefix`: run a command in a fresh network namespace with no network at all.
+- :func:`hold_port`: the index's own port taken again, to stall or black-hole its clients.
+- :func:`outage`: one of :data:`OUTAGES` on an :class:`~testbed.index.IndexServer`'s own URL.
+
+A command in a namespace with no network at all: :mod:`testbed.netns`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import shutil
 import socket
-import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http import HTTPStatus
 
+from testbed.index import IndexServer
+
 __all__ = [
+    "OUTAGES",
     "UNRESOLVABLE_HOST",
     "UNRESOLVABLE_INDEX_URL",
     "BlackHoleServer",
     "FailingProxy",
     "StallServer",
     "closed_port_url",
-    "netns_prefix",
-    "unshare_available",
+    "hold_port",
+    "outage",
+    "wait_for_port_closed",
 ]
 
 # The .invalid TLD never resolves (RFC 2606). NB: pip ignores a plain-http index on any host but
@@ -280,40 +284,6 @@ class FailingProxy(_LoopbackServer):
         return self
 
 
-@functools.cache
-def unshare_available() -> bool:
-    """Whether ``unshare -n`` may create a network namespace here (root or user namespaces)."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return False
-    try:
-        result = subprocess.run(
-            [unshare, "-n", "--", "true"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=20,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return result.returncode == 0
-
-
-def netns_prefix(*, loopback: bool = False) -> list[str]:
-    """Argv prefix that runs a command in a fresh network namespace.
-
-    By default the namespace has no network at all: even its loopback interface is down, so
-    connecting to 127.0.0.1 fails at once with ENETUNREACH and no name resolves. With
-    ``loopback=True`` the namespace's own ``lo`` is brought up first (needs ``ip``), so servers
-    started *inside* the command are reachable, and still nothing outside is.
-    """
-    prefix = ["unshare", "-n", "--"]
-    if loopback:
-        prefix += ["sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
-    return prefix
-
-
 def wait_for_port_closed(host: str, port: int, timeout: float = 5.0) -> bool:
     """True once a connection to ``host:port`` is refused (for checks after ``stop()``)."""
     deadline = time.monotonic() + timeout
@@ -327,3 +297,76 @@ def wait_for_port_closed(host: str, port: int, timeout: float = 5.0) -> bool:
             pass
         time.sleep(0.05)
     return False
+
+
+# Every way an index can go away that pip-ff must handle, each on the index's own URL so that
+# what was recorded online is what the offline run asks for.
+OUTAGES = ("refused", "stall", "blackhole", "proxy-502", "proxy-503", "proxy-504")
+
+
+@contextlib.contextmanager
+def hold_port(port: int, *, accept: bool) -> Iterator[list[socket.socket]]:
+    """Listen on ``port`` again: accept and never answer, or never accept (a full SYN queue).
+
+    Yields the sockets held open: with ``accept``, one per connection the client made.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(16 if accept else 0)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_loop() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            held.append(client)
+
+    thread = threading.Thread(target=accept_loop, daemon=True)
+    if accept:
+        thread.start()
+    else:
+        for _ in range(16):  # fill the accept queue until a probe's SYN goes unanswered
+            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            probe.settimeout(0.25)
+            try:
+                probe.connect(("127.0.0.1", port))
+            except OSError:
+                probe.close()
+                break
+            held.append(probe)
+    try:
+        yield held
+    finally:
+        stop.set()
+        if accept:
+            thread.join(timeout=2)
+        for sock in held:
+            with contextlib.suppress(OSError):
+                sock.close()
+        listener.close()
+
+
+@contextlib.contextmanager
+def outage(kind: str, index: IndexServer) -> Iterator[list[str]]:
+    """Take ``index`` away as ``kind`` says; yields the extra pip arguments the outage needs."""
+    index.stop()
+    if kind == "refused":
+        yield []
+    elif kind == "stall":
+        with hold_port(index.port, accept=True):
+            yield ["--timeout", "3"]
+    elif kind == "blackhole":
+        with hold_port(index.port, accept=False):
+            yield []
+    elif kind.startswith("proxy-"):
+        with FailingProxy(int(kind.split("-")[1])) as proxy:
+            yield ["--proxy", proxy.url]
+    else:
+        raise ValueError(kind)

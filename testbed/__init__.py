@@ -1,13 +1,18 @@
 """pip-ff's test bed: distributions, a PyPI-like index, real outages and fresh venvs.
 
+The tests (tests/) and the benchmarks (benchmarks/) both use it; it is not part of the wheel.
 Everything stays on this machine: servers listen on loopback only, venvs are filled offline from
-a directory of wheels prepared once (tests/testbed/prepare.py), and every pip subprocess runs in
+a directory of wheels prepared once (testbed/prepare.py), and every pip subprocess runs in
 an isolated environment (no pip configuration, no proxies, its own cache).
+
+- dists.py: wheels and sdists built at test time; index.py: the PyPI-like index server;
+- outages.py: every way the index goes away, for real; proxies.py: proxies that work;
+- netns.py: a command with no network at all; venvs.py and prepare.py: the venvs and their wheels.
 """
 
 from __future__ import annotations
 
-from tests.testbed.dists import (
+from testbed.dists import (
     TINYBACKEND_NAME,
     ProjectSet,
     build_sdist,
@@ -18,20 +23,23 @@ from tests.testbed.dists import (
     parse_filename,
     standard_projects,
 )
-from tests.testbed.index import CertificateAuthority, IndexServer, make_ca, negotiate
-from tests.testbed.outages import (
+from testbed.index import CertificateAuthority, IndexServer, make_ca, negotiate
+from testbed.netns import netns_prefix, unshare_available
+from testbed.outages import (
+    OUTAGES,
     UNRESOLVABLE_HOST,
     UNRESOLVABLE_INDEX_URL,
     BlackHoleServer,
     FailingProxy,
     StallServer,
     closed_port_url,
-    netns_prefix,
-    unshare_available,
+    hold_port,
+    outage,
     wait_for_port_closed,
 )
-from tests.testbed.prepare import prepare
-from tests.testbed.venvs import (
+from testbed.prepare import prepare
+from testbed.proxies import ForwardingProxy, TunnelProxy
+from testbed.venvs import (
     CommandFailed,
     CommandTimeout,
     Result,
@@ -44,6 +52,7 @@ from tests.testbed.venvs import (
 )
 
 __all__ = [
+    "OUTAGES",
     "TINYBACKEND_NAME",
     "UNRESOLVABLE_HOST",
     "UNRESOLVABLE_INDEX_URL",
@@ -52,11 +61,13 @@ __all__ = [
     "CommandFailed",
     "CommandTimeout",
     "FailingProxy",
+    "ForwardingProxy",
     "IndexServer",
     "ProjectSet",
     "Result",
     "StallServer",
     "ToolWheels",
+    "TunnelProxy",
     "Venv",
     "build_sdist",
     "build_tinybackend_wheel",
@@ -65,11 +76,13 @@ __all__ = [
     "clone_venv",
     "closed_port_url",
     "escaped_name",
+    "hold_port",
     "isolated_env",
     "make_ca",
     "make_template",
     "negotiate",
     "netns_prefix",
+    "outage",
     "parse_filename",
     "prepare",
     "standard_projects",

@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.testbed.prepare import (
+from testbed.prepare import (
     PROJECT_DIST,
     build_project_wheel,
     missing_wheels,
@@ -33,7 +33,7 @@ from tests.testbed.prepare import (
     project_requirements,
     repo_root,
 )
-from tests.testbed.prepare import (
+from testbed.prepare import (
     pip_version as _pip_version,
 )
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
-from tests.testbed.dists import canonical_name, parse_filename
+from testbed.dists import canonical_name, parse_filename
 
 __all__ = ["CertificateAuthority", "IndexServer", "make_ca"]
 

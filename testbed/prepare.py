@@ -1,6 +1,6 @@
 """Set-up step: gather the wheels the test virtual environments are made from.
 
-    python tests/testbed/prepare.py DIR [--repo REPO]
+    python testbed/prepare.py DIR [--repo REPO]
 
 fills DIR with wheels of pip (the version the running interpreter has), packaging, filelock,
 whatever else the project requires, and the project itself built from the repository's working
@@ -61,8 +61,8 @@ class PrepareError(RuntimeError):
 
 
 def repo_root() -> Path:
-    """The repository this file belongs to (``tests/testbed/prepare.py`` -> the repo)."""
-    return Path(__file__).resolve().parents[2]
+    """The repository this file belongs to (``testbed/prepare.py`` -> the repo)."""
+    return Path(__file__).resolve().parents[1]
 
 
 def pip_version() -> str:

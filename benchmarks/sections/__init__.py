@@ -1,0 +1,21 @@
+"""The sections of the benchmarks, one module each, in the order the driver runs them.
+
+Each module's ``run(bench)`` measures and stores its results in ``bench.results["sections"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from benchmarks.bench import Bench
+from benchmarks.sections import chain, fallback, online, prefer_offline, scale, startup
+
+# (rows it covers, its name, what runs it); row 6 (memory) comes with row 1.
+SECTIONS: tuple[tuple[str, str, Callable[[Bench], None]], ...] = (
+    ("16", "1. online", online.run),
+    ("3", "3. prefer-offline", prefer_offline.run),
+    ("4", "4. start-up", startup.run),
+    ("2", "2. outages", fallback.run),
+    ("5", "5. scale", scale.run),
+    ("7", "7. dead fallback index", chain.run),
+)
