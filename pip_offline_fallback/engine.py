@@ -27,6 +27,7 @@ from pip_offline_fallback.outage import (
     UNREACHABLE_STATUSES,
     Outage,
     classify,
+    connect_deadline,
     proxy_route,
 )
 from pip_offline_fallback.outcomes import Outcome, Source
@@ -90,9 +91,7 @@ class Engine:
         # pip's --timeout was chosen by the user: the connect deadline never shortens it.
         self.timeout_chosen = False
         self._watch = threading.local()
-        # pip commands (Command._main) running in this process. None running means a program
-        # drives pip's resolver itself (pip-compile): it needs a candidate's metadata, never
-        # its file, so a candidate whose PEP 658 metadata is local is enough for it.
+        # pip commands (Command._main) running in this process (see available()).
         self.commands_running = 0
 
     @property
@@ -153,8 +152,9 @@ class Engine:
         # A host pip-ff recorded anything from gets the fast path for every URL: a page never
         # recorded (one the index did not have) would otherwise wait through pip's retries.
         fast = asking_mirror or has_local or self.sources.knows_host_of(url)
-        if fast:
-            kwargs = dict(kwargs, timeout=self._deadline(kwargs.get("timeout")))
+        if fast and not self.timeout_chosen:  # a timeout the user chose is never shortened
+            timeout = connect_deadline(kwargs.get("timeout"), self.settings.connect_timeout)
+            kwargs = dict(kwargs, timeout=timeout)
         try:
             response = send(request, kwargs, fast)
         except NETWORK_ERRORS as exc:
@@ -331,21 +331,6 @@ class Engine:
             request=request,
         )
 
-    def _deadline(self, timeout: Any) -> Any:
-        """pip's timeout with the connect deadline as its connect part; pip's own timeout for
-        reading, and untouched when the user chose it."""
-        if self.timeout_chosen:
-            return timeout
-        deadline = self.settings.connect_timeout
-        if isinstance(timeout, tuple):
-            connect, read = timeout
-            return (min(connect, deadline) if connect else deadline, read)
-        if isinstance(timeout, (int, float)):
-            return (min(timeout, deadline), timeout)
-        if timeout is None:
-            return (deadline, None)
-        return timeout  # an urllib3 Timeout object: leave pip's choice alone
-
     def _went_down(self, host: str, cause: str) -> None:
         first = self.outage.mark_down(host, cause)
         self.report.host_down(host, cause, announce=first)
@@ -433,21 +418,18 @@ class Engine:
         return True
 
     def available(self, finder: PackageFinder, link: Link, project: str) -> bool:
-        """Whether pip could fetch this link (or use a wheel built from it) without the network."""
-        if getattr(link, "scheme", "") == "file":
-            return True
-        url = link.url_without_fragment
-        if self.sources.has(url):
-            return True
-        if self.wheel_cache_dir and not link.is_wheel:
-            try:
-                return compat.wheel_cache_has(
-                    self.wheel_cache_dir, link, project, compat.supported_tags(finder)
-                )
-            except Exception as exc:
-                logger.warning("pip-ff: pip's wheel cache lookup failed: %r", exc)
-        # PEP 658: the metadata file is the file's URL + ".metadata".
-        return self.commands_running == 0 and self.sources.has(url + ".metadata")
+        """Whether pip could fetch this link (or use a wheel built from it) without the network.
+
+        With no pip command running, a program drives pip's resolver itself (pip-compile): it
+        needs a candidate's metadata, never its file, so local PEP 658 metadata is enough.
+        """
+        return self.sources.can_fetch(
+            link,
+            lambda: compat.supported_tags(finder),
+            project,
+            self.wheel_cache_dir,
+            metadata_enough=self.commands_running == 0,
+        )
 
     def wheelhouse_links(self, project: str) -> list[Link]:
         return [

@@ -16,6 +16,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Mapping
+from typing import Any
 
 from pip_offline_fallback import compat
 
@@ -160,3 +161,17 @@ class Outage:
 
     def __bool__(self) -> bool:
         return bool(self._down)
+
+
+def connect_deadline(timeout: Any, deadline: float) -> Any:
+    """pip's timeout with ``deadline`` as its connect part (pip's own timeout for reading):
+    for a request with a local answer to fall back on, a route that can't be reached costs
+    the deadline, not pip's timeout (15 s) per attempt."""
+    if isinstance(timeout, tuple):
+        connect, read = timeout
+        return (min(connect, deadline) if connect else deadline, read)
+    if isinstance(timeout, (int, float)):
+        return (min(timeout, deadline), timeout)
+    if timeout is None:
+        return (deadline, None)
+    return timeout  # an urllib3 Timeout object: leave pip's choice alone

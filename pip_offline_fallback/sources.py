@@ -3,7 +3,7 @@
 Each source answers only the exact URL it holds, as a urllib3 response the engine hands to
 pip: pip's HTTP cache (stale entries included), pip-ff's record (verified against its sha256
 before use) and the wheelhouses (by file name; pip checks the file against the link's hash).
-pip's wheel cache holds no URLs: the engine asks it per link (:meth:`.Engine.available`).
+pip's wheel cache holds no URLs: it is asked per link (:meth:`LocalSources.can_fetch`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, Union
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Union
 
 from pip_offline_fallback import compat
 from pip_offline_fallback.httpcache import PipHttpCache
@@ -21,6 +21,7 @@ from pip_offline_fallback.urls import filename_of, project_of
 from pip_offline_fallback.wheelhouse import Wheelhouse
 
 if TYPE_CHECKING:
+    from pip._internal.models.link import Link
     from pip._vendor.requests import PreparedRequest
     from pip._vendor.urllib3.response import HTTPResponse
 
@@ -166,6 +167,30 @@ class LocalSources:
         if self.record is not None and self.record.has(url):
             return True
         return self.pip_caches.has(url)
+
+    def can_fetch(
+        self,
+        link: Link,
+        tags: Callable[[], Any],
+        project: str,
+        wheel_cache_dir: str | None,
+        *,
+        metadata_enough: bool,
+    ) -> bool:
+        """Whether pip could fetch ``link`` from a local source, or use a wheel pip built from
+        it earlier (pip's wheel cache, for ``tags``); ``metadata_enough``: its PEP 658 metadata
+        file (the file's URL + ".metadata") will do."""
+        if link.scheme == "file":
+            return True
+        url = link.url_without_fragment
+        if self.has(url):
+            return True
+        if wheel_cache_dir and not link.is_wheel:
+            try:
+                return bool(compat.wheel_cache_has(wheel_cache_dir, link, project, tags()))
+            except Exception as exc:
+                logger.warning("pip-ff: pip's wheel cache lookup failed: %r", exc)
+        return metadata_enough and self.has(url + ".metadata")
 
     def knows_host_of(self, url: str) -> bool:
         """Whether pip-ff recorded anything from this URL's host, on any earlier run."""

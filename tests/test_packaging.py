@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -312,3 +313,17 @@ def test_sdist_contents_exact(dists: dict[str, Path]) -> None:
         sections = configparser.ConfigParser()
         sections.read_string(setup_cfg.read().decode("utf-8"))
     assert sections.sections() == ["egg_info"], "metadata belongs in pyproject.toml"
+
+
+def test_readme_names_every_module_of_the_package() -> None:
+    # "How it works" maps the tree: every module (and subpackage) is named there, and every
+    # file it names exists.
+    package = ROOT / "pip_offline_fallback"
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("| Module | What it holds |") : text.index("The record lives in")]
+    named = set(re.findall(r"`([\w/]+(?:\.py)?/?)`", section))
+    tree = {p.name for p in package.glob("*.py")} | {
+        f"{p.name}/" for p in package.iterdir() if (p / "__init__.py").exists()
+    }
+    assert tree <= named, sorted(tree - named)
+    assert {n for n in named if n.endswith((".py", "/"))} <= tree
