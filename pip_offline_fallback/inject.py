@@ -10,11 +10,19 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from pip_offline_fallback import adapter, childenv, compat, finder, interpreter, reach
 from pip_offline_fallback.config import Settings, settings_from_environ
 from pip_offline_fallback.engine import activate, active_engine, deactivate
+
+if TYPE_CHECKING:
+    from optparse import Values
+
+    from pip._internal.cli.base_command import Command
+    from pip._internal.models.link import Link
+    from pip._internal.network.session import PipSession
+    from pip._vendor.requests.adapters import BaseAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -34,18 +42,24 @@ def _patch(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
     _patches.append((owner, name, own))
 
 
-def _wrap_mount(original: Any) -> Any:
+_Mount = Callable[["PipSession", str, "BaseAdapter"], None]
+
+
+def _wrap_mount(original: _Mount) -> _Mount:
     # Every adapter pip mounts (https, http, trusted hosts) passes here, including the ones
     # PipSession.__init__ mounts: swapping the class keeps pip's TLS, cache and retry settings.
-    def mount(self: Any, prefix: str, transport: Any) -> Any:
+    def mount(self: PipSession, prefix: str, transport: BaseAdapter) -> None:
         return original(self, prefix, adapter.wrap(transport, self))
 
     return mount
 
 
-def _wrap_build_session(original: Any) -> Any:
+_BuildSession = Callable[..., "PipSession"]
+
+
+def _wrap_build_session(original: _BuildSession) -> _BuildSession:
     # The command's options say where pip's cache is; the session is built right after.
-    def _build_session(self: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
+    def _build_session(self: Command, options: Values, *args: Any, **kwargs: Any) -> PipSession:
         engine = active_engine()
         if engine is not None:
             try:
@@ -70,9 +84,12 @@ def _wrap_build_session(original: Any) -> Any:
     return _build_session
 
 
-def _wrap_command_main(original: Any) -> Any:
+_CommandMain = Callable[["Command", "list[str]"], int]
+
+
+def _wrap_command_main(original: _CommandMain) -> _CommandMain:
     # The end of the command, with pip's logging still set up: the place for the summary.
-    def _main(self: Any, args: list[str]) -> int:
+    def _main(self: Command, args: list[str]) -> int:
         engine = active_engine()
         if engine is not None:
             engine.listing_only = getattr(self, "name", "") in LISTING_COMMANDS
@@ -93,10 +110,10 @@ def _wrap_command_main(original: Any) -> Any:
     return _main
 
 
-def _wrap_get_file_url(original: Any) -> Any:
+def _wrap_get_file_url(original: Callable[..., Any]) -> Callable[..., Any]:
     # pip copies file:// links itself, past the session: the one place to see a wheelhouse
     # file being used, for the report.
-    def get_file_url(link: Any, *args: Any, **kwargs: Any) -> Any:
+    def get_file_url(link: Link, *args: Any, **kwargs: Any) -> Any:
         result = original(link, *args, **kwargs)
         engine = active_engine()
         if engine is not None:
@@ -109,7 +126,7 @@ def _wrap_get_file_url(original: Any) -> Any:
     return get_file_url
 
 
-def _wrap_remote_pip_version(original: Any) -> Any:
+def _wrap_remote_pip_version(original: Callable[..., Any]) -> Callable[..., Any]:
     # pip's self version check looks pip itself up on the index: not the command's lookup, so
     # the report leaves it out (no "pip: index data ..." line, no "missing": pip).
     def lookup(*args: Any, **kwargs: Any) -> Any:

@@ -26,6 +26,7 @@ from packaging.utils import canonicalize_name
 from pip_offline_fallback import __version__, compat
 from pip_offline_fallback.outcomes import Source
 from pip_offline_fallback.urls import filename_of, host_of, parse_dist_filename
+from pip_offline_fallback.wording import age_text
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +42,6 @@ SOURCE_WORDS = {
     Source.WHEELHOUSE: "a wheelhouse",
     Source.WHEEL_CACHE: "pip's wheel cache",
 }
-
-
-def age_text(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = int(seconds // size)
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{int(seconds)} second{'s' if int(seconds) != 1 else ''}"
 
 
 def _iso(timestamp: float) -> str:

@@ -69,26 +69,6 @@ def locate(store: str | None, cache_dir: str | None) -> Location:
     return Location(os.path.join(cache, "pip-ff"), cache)
 
 
-def size_text(size: float) -> str:
-    """As pip shows sizes: ``812 bytes``, ``11.2 kB``, ``3.4 MB``."""
-    if size < 1000:
-        return f"{int(size)} bytes"
-    for unit in ("kB", "MB", "GB"):
-        size /= 1000
-        if size < 1000:
-            return f"{size:.1f} {unit}"
-    return f"{size / 1000:.1f} TB"
-
-
-def _ago(seconds: float) -> str:
-    # report.age_text says the same, but importing report imports pip: info and prune don't.
-    seconds = max(0.0, seconds)
-    units = (("day", 86400), ("hour", 3600), ("minute", 60))
-    unit, size = next(((u, n) for u, n in units if seconds >= n), ("second", 1))
-    count = int(seconds // size)
-    return f"{count} {unit}{'' if count == 1 else 's'} ago"
-
-
 def _write(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 

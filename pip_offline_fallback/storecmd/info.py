@@ -18,7 +18,8 @@ from pip_offline_fallback.inventory import (
     scan,
 )
 from pip_offline_fallback.store import Store
-from pip_offline_fallback.storecmd.common import EXIT_OK, Location, _ago, _table, _write, size_text
+from pip_offline_fallback.storecmd.common import EXIT_OK, Location, _table, _write
+from pip_offline_fallback.wording import age_text, size_text
 
 
 @dataclass
@@ -147,7 +148,8 @@ def _info(location: Location, options: argparse.Namespace) -> int:
         f"{size_text(inventory.total_size)} on disk"
     )
     if fetched:
-        oldest, newest = _ago(now - min(fetched)), _ago(now - max(fetched))
+        oldest = f"{age_text(now - min(fetched))} ago"
+        newest = f"{age_text(now - max(fetched))} ago"
         _write(
             f"  fetched {oldest}" if oldest == newest else f"  fetched from {oldest} to {newest}"
         )
@@ -162,7 +164,7 @@ def _info(location: Location, options: argparse.Namespace) -> int:
                     str(p.pages),
                     str(p.files),
                     size_text(p.size),
-                    _ago(now - p.newest),
+                    f"{age_text(now - p.newest)} ago",
                 ]
             )
         _table(rows, "  ")

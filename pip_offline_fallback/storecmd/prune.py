@@ -25,11 +25,10 @@ from pip_offline_fallback.storecmd.common import (
     EXIT_FAILED,
     EXIT_OK,
     Location,
-    _ago,
     _write,
-    size_text,
 )
 from pip_offline_fallback.storecmd.info import _entry_json
+from pip_offline_fallback.wording import age_text, size_text
 
 DEFAULT_PRUNE_WAIT = 10.0
 
@@ -104,7 +103,7 @@ def _removal_label(removal: Removal, now: float) -> str:
         what = info.filename
     else:
         what = info.url
-    return f"{what} (fetched {_ago(now - info.fetched)})"
+    return f"{what} (fetched {age_text(now - info.fetched)} ago)"
 
 
 def _prune(location: Location, options: argparse.Namespace) -> int:
