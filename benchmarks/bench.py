@@ -11,11 +11,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import workload
+from benchmarks import synth
 from benchmarks.dns import NxdomainResolver
 from benchmarks.harness import BenchmarkError, Sample, measure
 from testbed import IndexServer, ToolWheels, Venv, clone_venv, isolated_env
@@ -24,6 +25,29 @@ from testbed.prepare import repo_root
 PIP = "pip"
 PIPFF = "pip_offline_fallback"
 INSTALL_TIMEOUT = 600
+
+
+@dataclass
+class Workload:
+    """What an install installs: its requirements, its files, and what it must end with."""
+
+    name: str  # "synthetic" or "real"
+    requirements: tuple[str, ...]
+    expected: Mapping[str, str]  # canonical name -> version, after an install
+    dist_dir: Path  # what the loopback indexes serve
+    wheelhouse: Path  # the same files, for ``pip install --no-index --find-links``
+    owns: tuple[str, ...] = ()  # name prefixes that belong to it (checked too)
+    info: dict[str, Any] = field(default_factory=dict)  # for the report
+
+
+@dataclass
+class Target:
+    """An index that an outage takes away, and the pip cache it left after one online run."""
+
+    index: IndexServer
+    url: str
+    state: Path
+    env: dict[str, str] = field(default_factory=dict)  # e.g. PIP_CERT
 
 
 class Plan:
@@ -61,13 +85,19 @@ class Bench:
     wheelhouse: Path
     idx_pypi: IndexServer
     idx_none: IndexServer
-    idx_dns: IndexServer
-    dns_url: str
     pypi_env: dict[str, str]
     warm_pypi: Path
     warm_none: Path
     warm_wheelhouse: Path
-    warm_dns: Path
+    synthetic: Workload
+    ca: Any  # the https indexes' certificate authority (None: no https index)
+    # (workload name, index kind) -> what the outages of section 2 take away (its warm state).
+    targets: dict[tuple[str, str], Target]
+    # workload name -> the warm state of its ``pip install --no-index --find-links``
+    wheelhouse_states: dict[str, Path]
+    # The real workload, or None with the reason (benchmarks/realworld.py).
+    real: Workload | None = None
+    real_skipped: str | None = None
     # Set by benchmarks.sections.scale.make_states() when row 5 runs.
     small_state: Path
     big_state: Path
@@ -90,7 +120,7 @@ class Bench:
         self.stack = contextlib.ExitStack()
         self.resolver: NxdomainResolver | None = None
         self.dns_skipped: str | None = None
-        self.background: list[Sample] = []
+        self.background: dict[str, list[Sample]] = {}
         self._background_threads: list[threading.Thread] = []
         self._background_errors: list[BaseException] = []
 
@@ -134,23 +164,24 @@ class Bench:
         return [str(venv.python), "-m", tool, *args]
 
     @staticmethod
-    def installed(venv: Venv) -> dict[str, str]:
-        """bench-* distributions in the venv (from the .dist-info names: no subprocess)."""
+    def installed(venv: Venv, load: Workload) -> dict[str, str]:
+        """The workload's distributions in the venv (from the .dist-info names: no subprocess)."""
         found = {}
         for entry in venv.site_packages.glob("*.dist-info"):
             name, _, version = entry.name[: -len(".dist-info")].partition("-")
             name = re.sub(r"[-_.]+", "-", name).lower()
-            if name.startswith("bench-"):
+            if name in load.expected or any(name.startswith(p) for p in load.owns):
                 found[name] = version
         return found
 
-    def check_install(self, sample: Sample, venv: Venv) -> Sample:
+    def check_install(self, sample: Sample, venv: Venv, load: Workload | None = None) -> Sample:
+        load = load or self.synthetic
         if sample.returncode != 0:
             raise BenchmarkError(f"{sample.label} failed:\n{sample.output[-4000:]}")
-        got = self.installed(venv)
-        if got != workload.expected():
+        got = self.installed(venv, load)
+        if got != dict(load.expected):
             raise BenchmarkError(
-                f"{sample.label} installed {got}, expected {workload.expected()}\n"
+                f"{sample.label} installed {got}, expected {dict(load.expected)}\n"
                 f"{sample.output[-3000:]}"
             )
         return sample
@@ -169,8 +200,11 @@ class Bench:
         keep_cache: bool = False,
         cache: Path | None = None,
         env_extra: dict[str, str] | None = None,
+        load: Workload | None = None,
     ) -> Sample:
-        """One measured install into a fresh venv with a private copy of ``state``."""
+        """One measured install into a fresh venv with a private copy of ``state``.
+
+        ``load`` is the workload it must end with (the synthetic one by default)."""
         venv = self.fresh_venv()
         cache_dir = cache if cache is not None else self.cache_from(state)
         env = isolated_env(cache_dir, **(env_extra or {}))
@@ -181,7 +215,7 @@ class Bench:
         if after is not None:
             after(sample)
         try:
-            self.check_install(sample, venv)
+            self.check_install(sample, venv, load)
             if expect_fallback:
                 causes = unreachable_causes(sample.output)
                 if not causes:
@@ -193,13 +227,40 @@ class Bench:
                 self.discard(cache_dir)
         return sample
 
-    def in_background(self, runs: int, one: Callable[[int], Sample]) -> None:
+    def warm(
+        self,
+        name: str,
+        tool: str,
+        args: list[str],
+        *,
+        wrap: Callable[[Sequence[str]], list[str]] = list,
+        env_extra: dict[str, str] | None = None,
+        load: Workload | None = None,
+    ) -> Path:
+        """The pip cache directory that one install leaves: a warm state to copy from."""
+        state = self.work / f"state-{name}"
+        state.mkdir()
+        self.install(
+            f"warm-up {name}",
+            tool,
+            None,
+            args,
+            wrap=wrap,
+            cache=state,
+            env_extra=env_extra,
+            load=load,
+        )
+        self.log(f"warm state {name} ready ({synth.count_files(state)} files)")
+        return state
+
+    def in_background(self, kind: str, runs: int, one: Callable[[int], Sample]) -> None:
         """Start ``one(0)`` ... ``one(runs - 1)`` in threads; their samples go to
-        ``background`` and their errors are raised by :meth:`join_background`."""
+        ``background[kind]`` and their errors are raised by :meth:`join_background`."""
+        samples = self.background.setdefault(kind, [])
 
         def run(i: int) -> None:
             try:
-                self.background.append(one(i))
+                samples.append(one(i))
             except BaseException as exc:  # reported by join_background
                 self._background_errors.append(exc)
 
@@ -210,7 +271,7 @@ class Bench:
 
     def join_background(self) -> None:
         if self._background_threads:
-            self.log("waiting for the background black-hole run(s); cloning venvs meanwhile")
+            self.log("waiting for the background run(s) of plain pip; cloning venvs meanwhile")
             self._fill_pool(
                 lambda: not any(t.is_alive() for t in self._background_threads), limit=120
             )

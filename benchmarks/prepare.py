@@ -7,15 +7,14 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import machine, synth, tls, workload
-from benchmarks.bench import PIP, PIPFF, Bench
-from benchmarks.dns import DNS_HOST, NxdomainResolver, RelativeFilesIndex, dns_unavailable_reason
+from benchmarks import machine, realworld, tls, workload
+from benchmarks.bench import PIP, PIPFF, Bench, Workload
+from benchmarks.dns import NxdomainResolver, dns_unavailable_reason
 from benchmarks.harness import BenchmarkError
 from benchmarks.sections import fallback, scale
-from testbed import ForwardingProxy, IndexServer, ToolWheels, make_template
+from testbed import IndexServer, ToolWheels, Venv, make_template
 from testbed.prepare import build_project_wheel
 
 
@@ -63,10 +62,19 @@ def set_up(bench: Bench) -> None:
     bench.log(f"{len(files)} distribution files built")
     bench.wheelhouse = bench.work / "wheelhouse"
     shutil.copytree(bench.dist_dir, bench.wheelhouse)
+    bench.synthetic = Workload(
+        "synthetic",
+        workload.REQUIREMENTS,
+        workload.expected(),
+        bench.dist_dir,
+        bench.wheelhouse,
+        owns=("bench-",),
+    )
+    _real_workload(bench)
 
     # PyPI-like (https: pip caches https answers only; PyPI's cache headers), a private
     # index (http, no cache headers), and one reached by a name (DNS outage).
-    ca = tls.make_ca(bench.work / "ca")
+    ca = bench.ca = tls.make_ca(bench.work / "ca")
     bench.idx_pypi = bench.stack.enter_context(
         IndexServer(bench.dist_dir, cache_headers="pypi", https=ca)
     )
@@ -77,10 +85,6 @@ def set_up(bench: Bench) -> None:
     else:
         bench.log("no openssl and no trustme: the PyPI-like index is plain http")
     bench.idx_none = bench.stack.enter_context(IndexServer(bench.dist_dir, cache_headers="none"))
-    bench.idx_dns = bench.stack.enter_context(
-        RelativeFilesIndex(bench.dist_dir, cache_headers="none")
-    )
-    bench.dns_url = f"http://{DNS_HOST}:{bench.idx_dns.port}/simple/"
 
     reason = dns_unavailable_reason()
     if reason is None:
@@ -96,43 +100,46 @@ def set_up(bench: Bench) -> None:
         bench.dns_skipped = reason
         bench.log(f"DNS outage skipped: {reason}")
 
-    if "2" in bench.args.only and "blackhole" in bench.args.modes:
-        fallback.start_plain_pip_in_black_hole(bench)
+    if "2" in bench.args.only:
+        fallback.start_plain_pip_waits(bench)
 
     # Warm states: what a pip cache directory holds after one online run.
     reqs = list(workload.REQUIREMENTS)
-    bench.warm_pypi = _warm(
-        bench, "warm-pypi", PIPFF, ["-i", bench.idx_pypi.url, *reqs], env_extra=bench.pypi_env
+    bench.warm_pypi = bench.warm(
+        "pypi", PIPFF, ["-i", bench.idx_pypi.url, *reqs], env_extra=bench.pypi_env
     )
-    bench.warm_none = _warm(bench, "warm-none", PIPFF, ["-i", bench.idx_none.url, *reqs])
-    bench.warm_wheelhouse = _warm(
-        bench, "warm-wheelhouse", PIP, ["--no-index", "--find-links", str(bench.wheelhouse), *reqs]
+    bench.warm_none = bench.warm("none", PIPFF, ["-i", bench.idx_none.url, *reqs])
+    bench.warm_wheelhouse = bench.warm(
+        "wheelhouse", PIP, ["--no-index", "--find-links", str(bench.wheelhouse), *reqs]
     )
-    if bench.resolver is not None and "2" in bench.args.only and "dns" in bench.args.modes:
-        with ForwardingProxy(bench.idx_dns) as proxy:
-            bench.warm_dns = _warm(
-                bench,
-                "warm-dns",
-                PIPFF,
-                ["-i", bench.dns_url, "--trusted-host", DNS_HOST, "--proxy", proxy.url, *reqs],
-                wrap=bench.resolver.wrap,
-            )
+    if "2" in bench.args.only:
+        fallback.prepare(bench)
     if "5" in bench.args.only:
         scale.make_states(bench)
     bench.join_background()
     bench.log("set-up done")
 
 
-def _warm(
-    bench: Bench,
-    name: str,
-    tool: str,
-    args: list[str],
-    wrap: Callable[[Sequence[str]], list[str]] = list,
-    env_extra: dict[str, str] | None = None,
-) -> Path:
-    state = bench.work / f"state-{name}"
-    state.mkdir()
-    bench.install(f"warm-up {name}", tool, None, args, wrap=wrap, cache=state, env_extra=env_extra)
-    bench.log(f"warm state {name} ready ({synth.count_files(state)} files)")
-    return state
+def _real_workload(bench: Bench) -> None:
+    """The real workload from the benchmarks' download cache (downloaded once, when it can)."""
+    if "2" not in bench.args.only or not bench.args.real_modes:
+        bench.real_skipped = "not asked for (no --real-modes, or row 2 not run)"
+        return
+    root = realworld.cache_root(bench.args.download_cache)
+    directory, how = realworld.locate(root)
+    if directory is None:
+        bench.real_skipped = how
+        bench.log(f"real workload skipped: {how}")
+        return
+    everything = Workload("any", (), {}, bench.template, bench.template, owns=("",))
+    template_has = set(bench.installed(Venv(bench.template), everything))
+    load = Workload(
+        "real",
+        realworld.REQUIREMENTS,
+        realworld.expected(directory, template_has),
+        directory,
+        directory,
+    )
+    load.info = {**realworld.describe(directory), "distributions": len(load.expected)}
+    bench.real = load
+    bench.log(f"real workload: {load.info['files']} files, {load.info['mib']} MiB ({how})")

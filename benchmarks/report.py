@@ -11,7 +11,17 @@ from typing import Any
 
 TARGET_ONLINE = 1.03
 TARGET_OUTAGE = 1.10
-TARGET_DECISION = {"refused": 0.2, "dns": 0.2, "blackhole": 2.0 + 0.5}
+CONNECT_DEADLINE = 2.0  # pip-ff's default connect deadline, seconds
+TARGET_DECISION = {
+    "refused": 0.2,
+    "dns": 0.2,
+    "blackhole": CONNECT_DEADLINE + 0.5,
+    "proxy-connect-503": 0.2,
+    "proxy-hung": CONNECT_DEADLINE + 0.5,
+}
+# Black hole and hung proxy: at most the connect deadline once per run, whatever the number of
+# hosts (row 2w).
+WAIT_MODES = ("blackhole", "proxy-hung")
 TARGET_SCALE = 1.10
 TARGET_MEMORY = 1.10
 # A dead fallback index costs what a dead primary costs: one decision, then it is skipped.
@@ -22,7 +32,11 @@ MODE_NAMES = {
     "refused": "refused (index stopped)",
     "dns": "DNS failure (`.invalid` name, NXDOMAIN)",
     "blackhole": "black hole (SYNs unanswered)",
-    "proxy-503": "proxy answers 503",
+    "proxy-connect-503": "https index, proxy answers CONNECT with 503",
+    "proxy-hung": "https index, proxy accepts and never answers CONNECT",
+    "proxy-http-503": "plain-http index, proxy answers 503 (the retry case)",
+    # Runs before the proxy rows were split (a plain-http index behind a 503 proxy).
+    "proxy-503": "plain-http index, proxy answers 503",
 }
 
 
@@ -46,7 +60,9 @@ def _ratio_text(comp: dict[str, Any], metric: str = "wall") -> str:
 def _decision_cause(mode: str, data: dict[str, Any]) -> str:
     if mode == "blackhole":
         return "the connect deadline for a request that has a local answer, 2 s by default"
-    if mode.startswith("proxy-"):
+    if mode == "proxy-hung":
+        return "the connect deadline, 2 s by default, for the proxy's CONNECT"
+    if mode in ("proxy-503", "proxy-http-503"):
         return (
             "pip's retry policy retries 500/503/520/527 answers with back-off, "
             "0 + 0.5 + 1 + 2 + 4 s, and pip-ff's fast path keeps those retries"
@@ -89,6 +105,87 @@ def chart(json_path: Path, png: Path, chart_python: str | None) -> str:
     return ""
 
 
+def _proxy_detail(comp: dict[str, Any]) -> str:
+    """Connections pip-ff opened to the failing proxy in each fallback install (and the
+    CONNECT targets, when the proxy read them)."""
+    counts = [
+        s["extra"]["proxy_connections"] for s in comp["b"] if "proxy_connections" in s["extra"]
+    ]
+    if not counts:
+        return ""
+    text = f"; connections to the proxy per install: {'/'.join(map(str, sorted(set(counts))))}"
+    targets = sorted(
+        {
+            r.split(" ", 1)[1].rsplit(":", 1)[0]
+            for s in comp["b"]
+            for r in s["extra"].get("proxy_requests", [])
+        }
+    )
+    if targets:
+        text += f" (CONNECT to {', '.join(targets)})"
+    return text
+
+
+def _outage_rows(
+    row: Any,
+    notes: list[str],
+    mode: str,
+    name: str,
+    comp: dict[str, Any],
+    decision: float | None,
+    prefix: str,
+) -> None:
+    """The (a) vs (c) row of an outage, and for a deadline outage, the wait per install."""
+    ratio = statistics.median(_ratios(comp))
+    detail = _ratio_text(comp)
+    if decision is not None and ratio > TARGET_OUTAGE and decision > 0.5:
+        # How much of the gap is the one wait before the decision.
+        net = statistics.median(
+            (b["wall"] - decision) / a["wall"] for a, b in zip(comp["a"], comp["b"])
+        )
+        detail += f"; {net:.3f} without the {decision:.1f} s wait before the decision"
+        notes.append(
+            f"- Outage *{name}*: pip-ff's install is (c) plus one wait of {decision:.2f} s "
+            f"before it decides ({_decision_cause(mode, {})}); without that wait (a) is "
+            f"{net:.2f} x (c)."
+        )
+    row(
+        [
+            "2r a/c" if prefix else "2a/c",
+            f"{prefix}outage {name}: pip-ff fallback install (a) vs "
+            "`pip --no-index --find-links` (c)",
+            f"(c) {_s(_med(comp['a']))}",
+            f"(a) {_s(_med(comp['b']))}",
+            detail + _proxy_detail(comp),
+            f"(a) <= {TARGET_OUTAGE} x (c)",
+        ],
+        ratio <= TARGET_OUTAGE,
+        f"{prefix}outage {mode}: (a) vs (c)",
+    )
+    if mode in WAIT_MODES:
+        # Target 2 of issue 17: the connect deadline once per run, whatever the number of
+        # hosts. Each wait ends in one "unreachable" warning; a second one shows as a second
+        # warning and as (a) - (c) above twice the deadline.
+        waits = [len(s["extra"].get("causes", [])) for s in comp["b"]]
+        extra = [b["wall"] - a["wall"] for a, b in zip(comp["a"], comp["b"])]
+        hosts = (
+            "pages on 127.0.0.1, files on localhost" if mode.startswith("proxy-") else "one host"
+        )
+        row(
+            [
+                "2w",
+                f"{prefix}outage {name}: deadline waits per fallback install ({hosts})",
+                "",
+                "/".join(map(str, sorted(set(waits)))),
+                f"(a) - (c): {statistics.median(extra):+.2f} s "
+                f"({', '.join(f'{w:+.2f}' for w in extra)})",
+                f"1, and (a) - (c) < {2 * CONNECT_DEADLINE:.0f} s",
+            ],
+            set(waits) == {1} and statistics.median(extra) < 2 * CONNECT_DEADLINE,
+            f"{prefix}outage {mode}: one wait per run",
+        )
+
+
 def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
     m = results["machine"]
     sections = results["sections"]
@@ -129,67 +226,63 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
         if "skipped" in data:
             row(["2", f"outage: {name}", "skipped", "", "", data["skipped"]], None, mode)
             continue
-        comp = data["comparison"]
-        ratio = statistics.median(_ratios(comp))
         decisions = [d["first_attempt_to_decision"] for d in data["decisions"]]
         decision = statistics.median(decisions)
-        detail = _ratio_text(comp)
-        if ratio > TARGET_OUTAGE and decision > 0.5:
-            # How much of the gap is the one wait before the decision.
-            net = statistics.median(
-                (b["wall"] - decision) / a["wall"] for a, b in zip(comp["a"], comp["b"])
+        if "comparison" in data:
+            _outage_rows(row, notes, mode, name, data["comparison"], decision, "")
+            fails = data["pip_fails"]
+            flags = sorted(
+                {
+                    f["extra"]["not_pip_defaults"]
+                    for f in fails
+                    if f["extra"].get("not_pip_defaults")
+                }
             )
-            detail += f"; {net:.3f} without the {decision:.1f} s wait before the decision"
-            notes.append(
-                f"- Outage *{name}*: pip-ff's install is (c) plus one wait of {decision:.2f} s "
-                f"before it decides ({_decision_cause(mode, data)}); without that wait (a) is "
-                f"{net:.2f} x (c)."
+            row(
+                [
+                    "2b",
+                    f"outage {name}: plain pip "
+                    + (f"(`{flags[0]}`, not pip's defaults)" if flags else "(defaults)")
+                    + " until it fails",
+                    f"{_s(_med(fails))} (n={len(fails)})",
+                    "",
+                    f"{_med(fails) / _med(data['comparison']['b']):.1f}x pip-ff's whole install",
+                    "(reference)",
+                ],
+                None,
+                f"outage {mode}: plain pip fails",
             )
-        row(
-            [
-                "2a/c",
-                f"outage {name}: pip-ff fallback install (a) vs `pip --no-index --find-links` (c)",
-                f"(c) {_s(_med(comp['a']))}",
-                f"(a) {_s(_med(comp['b']))}",
-                detail,
-                f"(a) <= {TARGET_OUTAGE} x (c)",
-            ],
-            ratio <= TARGET_OUTAGE,
-            f"outage {mode}: (a) vs (c)",
-        )
-        fails = data["pip_fails"]
-        flags = sorted(
-            {f["extra"]["not_pip_defaults"] for f in fails if f["extra"].get("not_pip_defaults")}
-        )
-        row(
-            [
-                "2b",
-                f"outage {name}: plain pip "
-                + (f"(`{flags[0]}`, not pip's defaults)" if flags else "(defaults)")
-                + " until it fails",
-                f"{_s(_med(fails))} (n={len(fails)})",
-                "",
-                f"{_med(fails) / _med(comp['b']):.1f}x pip-ff's whole install",
-                "(reference)",
-            ],
-            None,
-            f"outage {mode}: plain pip fails",
-        )
         limit = TARGET_DECISION.get(mode)
         attempts = sorted({d["attempts"] for d in data["decisions"]})
+        detail = (
+            f"{len(decisions)} runs: {', '.join(f'{d:.3f}' for d in decisions)}; "
+            f"attempts {'/'.join(map(str, attempts))}"
+        )
+        if data.get("decision_only"):
+            detail += f"; {_decision_cause(mode, data)}"
         row(
             [
                 "2",
                 f"outage {name}: first connection attempt to fallback decision",
                 "",
                 f"{decision:.3f} s",
-                f"{len(decisions)} runs: {', '.join(f'{d:.3f}' for d in decisions)}; "
-                f"attempts {'/'.join(map(str, attempts))}",
+                detail,
                 f"<= {limit} s" if limit is not None else "(none set)",
             ],
             decision <= limit if limit is not None else None,
             f"outage {mode}: decision time",
         )
+    real = sections.get("outages_real")
+    if real is not None:
+        if "skipped" in real:
+            row(["2r", "real workload", "skipped", "", "", real["skipped"]], None, "real workload")
+        for mode, data in real.get("modes", {}).items():
+            name = MODE_NAMES.get(mode, mode)
+            if "comparison" not in data:
+                reason = data.get("skipped", "no comparison")
+                row(["2r", f"real workload, outage: {name}", "skipped", "", "", reason], None, mode)
+                continue
+            _outage_rows(row, notes, mode, name, data["comparison"], None, "real workload, ")
 
     # 3. prefer-offline
     prefer = sections.get("prefer_offline")
@@ -322,6 +415,9 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
     for mode, data in sections.get("outages", {}).items():
         if "comparison" in data:
             cpu_rows.append((f"2 {mode}: (c) wheelhouse vs (a) pip-ff", data["comparison"]))
+    for mode, data in sections.get("outages_real", {}).get("modes", {}).items():
+        if "comparison" in data:
+            cpu_rows.append((f"2 real, {mode}: (c) wheelhouse vs (a) pip-ff", data["comparison"]))
     if prefer:
         cpu_rows.append(("3 pip online vs pip-ff --prefer-offline", prefer))
     if scale:
@@ -396,28 +492,14 @@ def _method(results: dict[str, Any]) -> list[str]:
         "(a 2 MB wheel), `bench-legacy` (sdist only, built with the test bed's tiny PEP 517 "
         "backend)); 2 to 5 releases per project, real Python modules, PEP 658 metadata, served "
         "by testbed.IndexServer on loopback.",
+        *_real_method(sections.get("outages_real")),
         f"- **1. Online** ({pairs} pairs each): the same `install -i INDEX ...` by `python -m "
         "pip` and by `python -m pip_offline_fallback` in the same template venv. *Warm*: a copy "
         "of the pip cache directory left by one earlier online pip-ff run (pip's HTTP and wheel "
         "caches, and pip-ff's record); with PyPI-style headers pip answers pages and files from "
         "its cache, without them it downloads everything again and pip-ff records it again. "
         "*Cold*: an empty cache directory (the sdist is built in every run).",
-        "- **2. Outages**: (a) pip-ff's whole fallback install from a copy of the warm cache "
-        "(index without cache headers, so everything comes from pip-ff's record); (b) plain "
-        "pip with its defaults (`--timeout 15 --retries 5`) until it fails; (c) `pip install "
-        "--no-index --find-links WHEELHOUSE` of the same files (every release the index "
-        "serves), its wheel cache warm too. *Decision*: separate pip-ff runs (`install "
-        "--dry-run --no-deps -v --log FILE`, first requirement); pip stamps every log line to "
-        "the millisecond, and the time is from the first urllib3 `Starting new HTTP "
-        "connection` line to pip-ff's `is unreachable` warning. The DNS outage uses an index "
-        "reached online as `pipff-index.invalid` through testbed's ForwardingProxy "
-        "(its pages link files relatively, so they are on that name too); offline, the command "
-        "runs in a private mount namespace whose resolv.conf names a loopback resolver that "
-        "answers NXDOMAIN, so no DNS query leaves the machine. The black hole is "
-        "testbed's `hold_port(port, accept=False)` on the index's own port; plain pip's "
-        "black-hole runs (about 100 s each) used an identical testbed BlackHoleServer on "
-        "another port, in the background during the set-up and while venvs were cloned ahead "
-        "(the wait is timeouts, not work; the set-up's load only stretches pip's start).",
+        *_outages_method(sections),
         "- **3. Prefer-offline**: every distribution pinned with `==`; both sides start from a "
         "copy of the warm cache (index without cache headers: pip's HTTP cache can't answer, "
         "pip-ff's record can); requests and connections counted by the IndexServer.",
@@ -441,6 +523,89 @@ def _method(results: dict[str, Any]) -> list[str]:
         "pair-by-pair differences.",
         "",
     ]
+    return out
+
+
+def _real_method(real: dict[str, Any] | None) -> list[str]:
+    if real is None:
+        return []
+    common = (
+        "`pip download --only-binary :all:` of `"
+        + " ".join(real.get("workload", {}).get("requirements", []) or ["Django==4.2.16"])
+        + "` with the benchmarks' Python and its own pip configuration, once, into the "
+        "benchmarks' download cache (benchmarks/realworld.py; outside the repository: "
+        "`--download-cache`, `$PIPFF_BENCH_CACHE` or ~/.cache/pipff-bench); the only step "
+        "that may use the network. Later runs use the cached files."
+    )
+    if "skipped" in real:
+        return [f"- **Real workload**: skipped ({real['skipped']}). It is {common}"]
+    info = real["workload"]
+    return [
+        f"- **Real workload** (row 2r): {info['files']} real wheels from PyPI "
+        f"({info['mib']} MiB, the largest {info['largest_mib']} MiB), {common} The same "
+        "loopback test index serves them (one release per project: what the download "
+        "resolved); every measured command is isolated (no pip configuration, its own cache) "
+        "and local."
+    ]
+
+
+def _outages_method(sections: dict[str, Any]) -> list[str]:
+    outages = sections.get("outages", {})
+    text = (
+        "- **2. Outages**: (a) pip-ff's whole fallback install from a copy of the warm cache "
+        "(index without cache headers, so everything comes from pip-ff's record); (b) plain "
+        "pip with its defaults (`--timeout 15 --retries 5`) until it fails; (c) `pip install "
+        "--no-index --find-links WHEELHOUSE` of the same files (every release the index "
+        "serves), its wheel cache warm too. *Decision*: separate pip-ff runs (`install "
+        "--dry-run --no-deps -v --log FILE`, first requirement); pip stamps every log line to "
+        "the millisecond, and the time is from the first urllib3 `Starting new HTTP "
+        "connection` line to pip-ff's `is unreachable` warning. The DNS outage uses an index "
+        "reached online as `pipff-index.invalid` through testbed's ForwardingProxy "
+        "(its pages link files relatively, so they are on that name too); offline, the command "
+        "runs in a private mount namespace whose resolv.conf names a loopback resolver that "
+        "answers NXDOMAIN, so no DNS query leaves the machine. The black hole is "
+        "testbed's `hold_port(port, accept=False)` on the index's own port; plain pip's "
+        "black-hole runs (about 100 s each) used an identical testbed BlackHoleServer on "
+        "another port, in the background during the set-up and while venvs were cloned ahead "
+        "(the wait is timeouts, not work; the set-up's load only stretches pip's start)."
+    )
+    out = [text]
+    if "proxy-connect-503" in outages or "proxy-hung" in outages:
+        out.append(
+            "- **2. Proxy outages**: an https index (benchmarks/outages.py TwoHostIndex: its "
+            "pages on 127.0.0.1, its files on localhost, two hosts behind one proxy), recorded "
+            "online through testbed's TunnelProxy (a proxy that works), then stopped; offline, "
+            "pip is given `--proxy` to a testbed FailingProxy that answers every CONNECT with "
+            "503 (a route failure, decided at once), or to a testbed StallServer that accepts "
+            "the connection and never answers the CONNECT (a hung proxy: only the connect "
+            "deadline ends it; plain pip's runs, about 100 s each, ran in the background "
+            "during the set-up, behind another StallServer). The proxy counts the connections "
+            "pip-ff opens to it (and, when it reads them, the CONNECT targets) in each fallback "
+            "install. *Deadline waits per install* (row 2w, black hole and hung proxy): the "
+            "`is unreachable` warnings of the fallback install, one per decision; the target "
+            "is one per run, whatever the number of hosts."
+        )
+    if "proxy-http-503" in outages:
+        out.append(
+            "- **2. The retry case**: a plain-http index behind a proxy that answers 503 to "
+            "every request; measured for the decision only. A 503 that a proxy relays from a "
+            "working index looks the same, so pip's status retries (0 + 0.5 + 1 + 2 + 4 s) run "
+            "first, by design."
+        )
+    if "proxy-503" in outages:
+        out.append(
+            "- **2. Proxy answers 503**: a plain-http index behind a testbed FailingProxy "
+            "answering 503 to every request (`--proxy`); pip's status retries run before "
+            "pip-ff decides."
+        )
+    real = sections.get("outages_real")
+    if real and "modes" in real:
+        out.append(
+            "- **2r. Real workload**: the (a) vs (c) comparison of row 2 for "
+            + ", ".join(MODE_NAMES.get(m, m) for m in real["modes"])
+            + ", on the real wheels (same method, its own indexes and warm states); "
+            "`--real-modes` picks the outages."
+        )
     return out
 
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from benchmarks import realworld
 from benchmarks.bench import Bench
 from benchmarks.harness import BenchmarkError
 from benchmarks.outages import MODES
@@ -50,6 +51,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"outages of row 2 (default: {','.join(MODES)})",
     )
     parser.add_argument(
+        "--real-modes",
+        default="refused,dns",
+        type=lambda text: [m.strip() for m in text.split(",") if m.strip()],
+        help="outages of row 2 on the real workload (default: refused,dns; '' for none: "
+        "then nothing is downloaded)",
+    )
+    parser.add_argument(
+        "--download-cache",
+        default=None,
+        help="where the real workload's wheels are downloaded once (default: "
+        f"${realworld.CACHE_ENV}, else ~/.cache/pipff-bench)",
+    )
+    parser.add_argument(
         "--ref", default=None, help="benchmark pip-ff as committed at this git revision"
     )
     parser.add_argument(
@@ -80,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.ref and args.source:
         sys.stderr.write("--ref and --source exclude each other\n")
         return 2
-    unknown = [m for m in args.modes if m not in MODES]
+    unknown = [m for m in [*args.modes, *args.real_modes] if m not in MODES]
     if unknown:
         sys.stderr.write(f"unknown --modes {unknown}; known: {', '.join(MODES)}\n")
         return 2
