@@ -50,7 +50,7 @@ def draw(results: dict[str, Any], png: Path) -> None:
             )
         ax.set_xticks(list(xs), names, fontsize=8)
         ax.set_ylabel("seconds (median)")
-        ax.set_title("1. Online install: pip vs pip-ff (target x1.03)")
+        ax.set_title("1. Online install: pip vs pip-ff (target x1.02)")
         ax.legend()
 
     ax = axes[0][1]
@@ -73,7 +73,7 @@ def draw(results: dict[str, Any], png: Path) -> None:
         ax.set_yscale("log")
         ax.set_xticks(list(xs), modes)
         ax.set_ylabel("seconds (median, log scale)")
-        ax.set_title("2. Index unreachable (target (a) <= 1.10 x (c))")
+        ax.set_title("2. Index unreachable (target (a) <= 1.05 x (c))")
         ax.legend(fontsize=8)
 
     ax = axes[1][0]
@@ -113,7 +113,7 @@ def draw(results: dict[str, Any], png: Path) -> None:
         )  # fmt: skip
         ax.set_xticks(list(xs), names)
         ax.set_ylabel("MiB (median peak RSS)")
-        ax.set_title("6. Peak memory (target x1.10)")
+        ax.set_title("6. Peak memory (target x1.05)")
         ax.legend(loc="lower right")
 
     info = results.get("machine", {})
