@@ -418,13 +418,20 @@ class Engine:
         return True
 
     def available(self, finder: PackageFinder, link: Link, project: str) -> bool:
-        """Whether pip could fetch this link (or use a wheel built from it) without the network.
+        """Whether pip could fetch this link (or use a wheel built from it) without the network."""
+        return self.available_links(finder, [link], project)[0]
+
+    def available_links(
+        self, finder: PackageFinder, links: Sequence[Link], project: str
+    ) -> list[bool]:
+        """:meth:`available` for each of one index page's links, asked together (see
+        :meth:`LocalSources.can_fetch`).
 
         With no pip command running, a program drives pip's resolver itself (pip-compile): it
         needs a candidate's metadata, never its file, so local PEP 658 metadata is enough.
         """
         return self.sources.can_fetch(
-            link,
+            links,
             lambda: compat.supported_tags(finder),
             project,
             self.wheel_cache_dir,

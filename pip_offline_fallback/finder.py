@@ -96,7 +96,8 @@ def wrap_process_project_url(original: Any) -> Any:
         if not local:
             return candidates
         try:
-            kept = [c for c in candidates if engine.available(self, c.link, project)]
+            available = engine.available_links(self, [c.link for c in candidates], project)
+            kept = [c for c, local in zip(candidates, available) if local]
         except Exception as exc:
             logger.warning("pip-ff: could not tell which files of %s are local: %r", project, exc)
             return candidates

@@ -35,9 +35,25 @@ class CachedResponse:
 class PipHttpCache:
     """One pip cache directory (the one holding ``http-v2`` and ``http``)."""
 
-    def __init__(self, cache_dir: str) -> None:
+    def __init__(self, cache_dir: str, layouts: tuple[str, ...] | None = None) -> None:
         self.cache_dir = cache_dir
-        self._dirs = [os.path.join(cache_dir, layout) for layout in compat.HTTP_CACHE_LAYOUTS]
+        self.layouts: tuple[str, ...] = compat.HTTP_CACHE_LAYOUTS if layouts is None else layouts
+        self._dirs = [os.path.join(cache_dir, layout) for layout in self.layouts]
+
+    def on_disk(self) -> PipHttpCache | None:
+        """This cache with only the layouts that exist now (None: pip cached nothing here).
+
+        Asked once per index page: its links are then not hashed for a layout that isn't there
+        (an index that sends no cache headers leaves pip's HTTP cache empty).
+        """
+        present = tuple(
+            layout
+            for layout, directory in zip(self.layouts, self._dirs)
+            if os.path.isdir(directory)
+        )
+        if not present:
+            return None
+        return self if present == self.layouts else PipHttpCache(self.cache_dir, present)
 
     def has(self, url: str) -> bool:
         for directory in self._dirs:

@@ -3,13 +3,15 @@
 Each source answers only the exact URL it holds, as a urllib3 response the engine hands to
 pip: pip's HTTP cache (stale entries included), pip-ff's record (verified against its sha256
 before use) and the wheelhouses (by file name; pip checks the file against the link's hash).
-pip's wheel cache holds no URLs: it is asked per link (:meth:`LocalSources.can_fetch`).
+pip's wheel cache holds no URLs: it is asked per link (:meth:`LocalSources.can_fetch`, which
+asks for one index page's links at once).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Union
 
@@ -73,6 +75,12 @@ class PipHttpCaches:
 
     def has(self, url: str) -> bool:
         return any(cache.has(url) for cache in self.caches)
+
+    def on_disk(self) -> PipHttpCaches:
+        """Only the caches (and their layouts) that exist now: see :meth:`PipHttpCache.on_disk`."""
+        present = PipHttpCaches()
+        present.caches = [c for c in (cache.on_disk() for cache in self.caches) if c is not None]
+        return present
 
     def lookup(self, request: PreparedRequest, max_age: float | None) -> Answer:
         too_old: TooOld | None = None
@@ -145,6 +153,7 @@ class LocalSources:
         self.record: Record | None = None
         self._wheelhouse_dirs = wheelhouses
         self.wheelhouses = Wheelhouses(wheelhouses)
+        self._wheel_caches: dict[str, compat.BuiltWheels | None] = {}
 
     @property
     def store(self) -> Store | None:
@@ -170,27 +179,60 @@ class LocalSources:
 
     def can_fetch(
         self,
-        link: Link,
+        links: Sequence[Link],
         tags: Callable[[], Any],
         project: str,
         wheel_cache_dir: str | None,
         *,
         metadata_enough: bool,
-    ) -> bool:
-        """Whether pip could fetch ``link`` from a local source, or use a wheel pip built from
-        it earlier (pip's wheel cache, for ``tags``); ``metadata_enough``: its PEP 658 metadata
-        file (the file's URL + ".metadata") will do."""
-        if link.scheme == "file":
-            return True
-        url = link.url_without_fragment
-        if self.has(url):
-            return True
-        if wheel_cache_dir and not link.is_wheel:
+    ) -> list[bool]:
+        """For each of ``links`` (one index page's candidates), whether pip could fetch it from
+        a local source, or use a wheel pip built from it earlier (pip's wheel cache, for
+        ``tags``); ``metadata_enough``: its PEP 658 metadata file (the file's URL + ".metadata")
+        will do.
+
+        A page lists every release (hundreds, on PyPI): what holds for all its links, which of
+        pip's caches exist at all, is looked at once per page, and each link then costs a stat
+        or two (a record entry, a pip cache entry, a wheel cache directory).
+        """
+        pip_caches = self.pip_caches.on_disk()
+        built = self._built_wheels(wheel_cache_dir)
+        if built is not None and not built.exists():
+            built = None
+
+        def has(url: str) -> bool:
+            if self.record is not None and self.record.has(url):
+                return True
+            return pip_caches.has(url)
+
+        fetchable: list[bool] = []
+        for link in links:
+            if link.scheme == "file":
+                fetchable.append(True)
+                continue
+            url = link.url_without_fragment
+            found = has(url)
+            if not found and built is not None and not link.is_wheel:
+                try:
+                    found = built.has(link, project, tags)
+                except Exception as exc:
+                    logger.warning("pip-ff: pip's wheel cache lookup failed: %r", exc)
+                    built = None  # once per page is enough to say so
+            fetchable.append(found or (metadata_enough and has(url + ".metadata")))
+        return fetchable
+
+    def _built_wheels(self, cache_dir: str | None) -> compat.BuiltWheels | None:
+        """pip's wheel cache in ``cache_dir``, made on first use (one per run and directory;
+        None, said once, where pip's can't be made)."""
+        if not cache_dir:
+            return None
+        if cache_dir not in self._wheel_caches:
             try:
-                return bool(compat.wheel_cache_has(wheel_cache_dir, link, project, tags()))
+                self._wheel_caches[cache_dir] = compat.BuiltWheels(cache_dir)
             except Exception as exc:
                 logger.warning("pip-ff: pip's wheel cache lookup failed: %r", exc)
-        return metadata_enough and self.has(url + ".metadata")
+                self._wheel_caches[cache_dir] = None
+        return self._wheel_caches[cache_dir]
 
     def knows_host_of(self, url: str) -> bool:
         """Whether pip-ff recorded anything from this URL's host, on any earlier run."""

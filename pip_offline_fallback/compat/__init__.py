@@ -39,10 +39,9 @@ if TYPE_CHECKING:
     from pip_offline_fallback.compat.body import replace_body_stream as replace_body_stream
     from pip_offline_fallback.compat.body import safe_read as safe_read
     from pip_offline_fallback.compat.cache import HTTP_CACHE_LAYOUTS as HTTP_CACHE_LAYOUTS
-    from pip_offline_fallback.compat.cache import WheelCache as WheelCache
+    from pip_offline_fallback.compat.cache import BuiltWheels as BuiltWheels
     from pip_offline_fallback.compat.cache import http_cache_path as http_cache_path
     from pip_offline_fallback.compat.cache import load_http_cache_entry as load_http_cache_entry
-    from pip_offline_fallback.compat.cache import wheel_cache_has as wheel_cache_has
     from pip_offline_fallback.compat.commands import PIP_DEFAULT_TIMEOUT as PIP_DEFAULT_TIMEOUT
     from pip_offline_fallback.compat.commands import RUNNABLE_PIP as RUNNABLE_PIP
     from pip_offline_fallback.compat.commands import SELF_CHECK_LOOKUP as SELF_CHECK_LOOKUP
@@ -155,13 +154,12 @@ _HOMES = {
         "url_to_path",
     ),
     "cache": (
+        "BuiltWheels",
         "CacheController",
         "HTTP_CACHE_LAYOUTS",
         "Serializer",
-        "WheelCache",
         "http_cache_path",
         "load_http_cache_entry",
-        "wheel_cache_has",
     ),
 }
 HOME_OF = {name: module for module, names in _HOMES.items() for name in names}

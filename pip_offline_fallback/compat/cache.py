@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from typing import Any
+from typing import Any, Callable
 
 from pip._vendor.cachecontrol.controller import CacheController
 from pip._vendor.cachecontrol.serialize import Serializer
@@ -16,7 +16,9 @@ from pip._vendor.urllib3.response import HTTPResponse
 from pip_offline_fallback.compat.probing import Probe, expect, first
 
 SafeFileCache: Any = first(("pip._internal.network.cache", "SafeFileCache"))
-WheelCache: Any = first(("pip._internal.cache", "WheelCache"))
+SimpleWheelCache: Any = first(("pip._internal.cache", "SimpleWheelCache"))
+FormatControl: Any = first(("pip._internal.models.format_control", "FormatControl"))
+Link: Any = first(("pip._internal.models.link", "Link"))
 
 # pip 23.3+ writes ``http-v2`` (the body beside the entry, in ``<path>.body``); older pips
 # wrote ``http`` (the body inside the entry).
@@ -37,18 +39,35 @@ def load_http_cache_entry(request: Any, data: bytes, body: Any) -> Any:
     return Serializer().loads(request, data, body)
 
 
-def wheel_cache_has(cache_dir: str, link: Any, name: str, tags: Any) -> bool:
-    """Whether pip's wheel cache holds a wheel built from this (sdist) link for these tags."""
-    if WheelCache is None:
-        return False
-    try:
-        cache = WheelCache(cache_dir)
-    except TypeError:  # pip < 23.1 also wanted a FormatControl
-        cache = WheelCache(cache_dir, None)
-    get_cache_entry = getattr(cache, "get_cache_entry", None)
-    if get_cache_entry is None:
-        return False
-    return get_cache_entry(link, name, tags) is not None
+class BuiltWheels:
+    """pip's wheel cache in one cache directory: does it hold a wheel built from an sdist link?
+
+    Made once per run and directory, and asked per link. Only the persistent half of pip's
+    ``WheelCache`` is asked: its ephemeral half is a temporary directory of its own, made anew by
+    every ``WheelCache`` (a mkdtemp each) and empty for any lookup but pip's own.
+    """
+
+    def __init__(self, cache_dir: str) -> None:
+        self.root = os.path.join(cache_dir, "wheels")
+        try:
+            self._cache = SimpleWheelCache(cache_dir)
+        except TypeError:  # pip < 23.1 also wanted a FormatControl
+            self._cache = SimpleWheelCache(cache_dir, FormatControl())
+
+    def exists(self) -> bool:
+        """Whether pip ever built a wheel into this cache (asked once per page, not per link)."""
+        return os.path.isdir(self.root)
+
+    def has(self, link: Any, name: str, tags: Callable[[], Any]) -> bool:
+        """Whether a wheel built from ``link`` for one of ``tags()`` is cached.
+
+        pip looks only in the link's own directory (a hash of its URL): where that directory is
+        missing, as it is for nearly every link, pip's lookup (which makes a set of every
+        supported tag, about a thousand) is not needed to say no.
+        """
+        if not os.path.isdir(self._cache.get_path_for_link(link)):
+            return False
+        return self._cache.get(link, name, tags()) is not link
 
 
 # Upper case, a default port and a fragment: what CacheControl normalises away.
@@ -84,9 +103,16 @@ def _http_cache_entry_reads_back() -> None:
 
 
 def _wheel_cache() -> None:
+    directory = os.path.join(os.sep, "pip-ff-probe")
+    built = BuiltWheels(directory)
+    link = Link("https://index.invalid/files/pip-ff-1.0.tar.gz")
     expect(
-        callable(getattr(WheelCache, "get_cache_entry", None)),
-        "pip's WheelCache has no get_cache_entry",
+        built._cache.get_path_for_link(link).startswith(built.root + os.sep),
+        "pip's wheel cache files wheels elsewhere than pip-ff looks",
+    )
+    expect(
+        built._cache.get(link, "pip-ff", []) is link and not built.has(link, "pip-ff", list),
+        "pip's wheel cache no longer answers a link it holds nothing for with the link itself",
     )
 
 
