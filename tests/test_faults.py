@@ -6,8 +6,9 @@ record first) it must install the same versions as the online run; with nothing 
 fail with pip-ff's clear error, a non-zero exit and an untouched environment. The fast set is:
 every outage x one representative workload, every workload x a refused connection, every mode x
 two outages. The rest of the cross product is marked ``slow`` and runs only with
-``PIPFF_SLOW=1`` (about 2 minutes on 2 cores; CI runs it on the newest pip). ``python -m tests.fault_matrix`` runs the
-matrix and writes ``docs/fault-matrix.md`` from the results.
+``PIPFF_SLOW=1`` (about 2 minutes on 2 cores; CI runs it on the newest pip).
+``python -m tests.fault_matrix`` runs the matrix and writes ``docs/fault-matrix.md`` from the
+results.
 
 Cells without a local copy run with ``--retries 0 --timeout 3``: with nothing to fall back to,
 pip-ff leaves pip's retry policy alone, and pip's own cost (8 s for a refused connection, minutes
