@@ -5,16 +5,24 @@ full pipe would stall the child and be timed). ``os.wait4`` on the child gives t
 resource usage, its waited-for descendants included (pip's build-isolation subprocesses), so the
 peak RSS is the largest process of the command's tree, measured per command rather than the
 high-water mark of every child this process ever had (``RUSAGE_CHILDREN``).
+
+The command is started by a small launcher (a bare Python), not by this process: Linux gives a
+new program the peak RSS of the process it was started from (exec keeps the high-water mark of
+the memory it replaces), and this process grows to more than pip's size during a full run, which
+would put its own size into every measure. The launcher times the command and waits for it, and
+hands back what ``os.wait4`` said.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -45,6 +53,21 @@ class Sample:
         return data
 
 
+# Run as ``python -I -S -c _LAUNCHER REPORT ARGV...``: starts ARGV, waits for it, writes
+# [wall seconds, CPU seconds, peak RSS in KiB, exit code] as JSON to REPORT.
+_LAUNCHER = """
+import json, os, sys, time
+report, argv = sys.argv[1], sys.argv[2:]
+start = time.perf_counter()
+pid = os.posix_spawnp(argv[0], argv, os.environ)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+code = os.waitstatus_to_exitcode(status)
+with open(report, "w") as f:
+    json.dump([wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, code], f)
+"""
+
+
 def measure(
     label: str,
     argv: Sequence[str],
@@ -54,10 +77,11 @@ def measure(
     cwd: str | os.PathLike[str] | None = None,
 ) -> Sample:
     """Run ``argv`` to completion and measure it. A command past ``timeout`` is killed (-9)."""
-    with tempfile.TemporaryFile() as out:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryDirectory() as tmp:
+        report = os.path.join(tmp, "usage.json")
         start = time.perf_counter()
         process = subprocess.Popen(
-            list(argv),
+            [sys.executable, "-I", "-S", "-c", _LAUNCHER, report, *argv],
             env=dict(env),
             cwd=cwd,
             stdin=subprocess.DEVNULL,
@@ -81,15 +105,20 @@ def measure(
         finally:
             timer.cancel()
         wall = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
+        returncode = os.waitstatus_to_exitcode(status)
+        cpu = usage.ru_utime + usage.ru_stime
+        maxrss_kib = usage.ru_maxrss
+        # No report (the launcher was killed): the launcher's own figures.
+        with contextlib.suppress(OSError, ValueError), open(report, encoding="utf-8") as f:
+            wall, cpu, maxrss_kib, returncode = json.load(f)
         out.seek(0)
         output = out.read().decode("utf-8", "replace")
     return Sample(
         label=label,
         wall=wall,
-        cpu=usage.ru_utime + usage.ru_stime,
-        maxrss_mib=usage.ru_maxrss / 1024,  # Linux: kilobytes
-        returncode=process.returncode,
+        cpu=cpu,
+        maxrss_mib=maxrss_kib / 1024,  # Linux: kilobytes
+        returncode=returncode,
         output=output,
     )
 
