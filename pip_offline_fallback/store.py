@@ -45,8 +45,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
-import filelock
-
 from pip_offline_fallback.errors import PipFFError
 from pip_offline_fallback.recorder import Recorder, unlink_quietly
 from pip_offline_fallback.urls import filename_of, host_of, parse_dist_filename, url_key
@@ -294,6 +292,10 @@ class Store:
         with contextlib.suppress(OSError):
             if stat.S_ISLNK(os.lstat(self.lock_path).st_mode):
                 os.unlink(self.lock_path)  # a planted link: remove it, never open its target
+        # Imported here: filelock's import costs about as much as the rest of pip-ff's modules
+        # together (measured), and most commands never lock (a fallback, a cached install).
+        import filelock
+
         lock = filelock.FileLock(self.lock_path, timeout=timeout)
         try:
             lock.acquire()

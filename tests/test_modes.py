@@ -130,6 +130,35 @@ def test_startup_hook_costs_nothing_when_unset(venv: Any, env: dict[str, str]) -
     assert ours == ["pip_offline_fallback", "pip_offline_fallback.startup"]
 
 
+def test_only_a_command_that_records_imports_filelock(
+    venv: Any, env: dict[str, str], index: IndexServer
+) -> None:
+    # filelock's import is about a third of pip-ff's fixed cost per command (measured, see
+    # benchmarks/RESULTS.md); only a commit to the store takes the lock.
+    code = (
+        "import sys\n"
+        "from pip_offline_fallback.cli import main\n"
+        "status = main(sys.argv[1:])\n"
+        "print('filelock' in sys.modules)\n"
+        "sys.exit(status)\n"
+    )
+    listed = venv.run("-c", code, "list", env=env).check()
+    assert listed.stdout.split()[-1] == "False", listed.output
+    # The control: an online command records the index page, under the store lock.
+    recorded = venv.run(
+        "-c",
+        code,
+        "install",
+        "--dry-run",
+        "--no-deps",
+        "-i",
+        index.url,
+        "pipff-alpha==1.0",
+        env=env,
+    ).check()
+    assert recorded.stdout.split()[-1] == "True", recorded.output
+
+
 def test_hook_activates_for_pip_module(venv: Any, env: dict[str, str]) -> None:
     code = (
         "import pip._internal.cli.main as m, pip._internal.commands as c, "
