@@ -65,6 +65,7 @@ class Plan:
         self.prefer_offline_pairs = pairs if pairs is not None else (1 if quick else 4)
         self.scale_pairs = pairs if pairs is not None else (1 if quick else 4)
         self.chain_pairs = pairs if pairs is not None else (1 if quick else 4)
+        self.profile_runs = 1 if quick else 3  # row 8: medians of each phase
         self.startup_runs = 20 if quick else 200
         self.version_runs = 3 if quick else 20
         # 30,000 entries (two files each) and 20,000 pip HTTP cache entries (two files each):

@@ -112,7 +112,7 @@ def set_up(bench: Bench) -> None:
     bench.warm_wheelhouse = bench.warm(
         "wheelhouse", PIP, ["--no-index", "--find-links", str(bench.wheelhouse), *reqs]
     )
-    if "2" in bench.args.only:
+    if "2" in bench.args.only or "8" in bench.args.only:
         fallback.prepare(bench)
     if "5" in bench.args.only:
         scale.make_states(bench)

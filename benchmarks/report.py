@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchmarks.sections import profile
+
 # The targets of issue 17.
 TARGET_ONLINE = 1.02
 TARGET_OUTAGE = 1.05
@@ -477,8 +479,22 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
     lines.append("")
     if notes:
         lines += ["## Gaps, as the measurements explain them", "", *notes, ""]
+    lines += _where_the_time_goes(sections.get("profile", {}))
     lines += _method(results)
     return "\n".join(lines) + "\n"
+
+
+def _where_the_time_goes(profiles: dict[str, Any]) -> list[str]:
+    if not profiles:
+        return []
+    return [
+        "## Where the time goes (row 8: cProfile, medians of a few runs)",
+        "",
+        *profile.markdown(profiles),
+        "",
+        *profile.explain(profiles),
+        "",
+    ]
 
 
 def _method(results: dict[str, Any]) -> list[str]:
@@ -523,6 +539,12 @@ def _method(results: dict[str, Any]) -> list[str]:
         "`--fallback-index-url` pointing at a dead mirror (a closed loopback port, or a "
         "testbed BlackHoleServer), interleaved in pairs; the cost is the median of the "
         "pair-by-pair differences.",
+        "- **8. Where the time goes** (benchmarks/sections/profile.py): three runs each of (c), of "
+        "(d) the same `--no-index --find-links` install through pip-ff, of (a) the refused "
+        "fallback install, and of the online and prefer-offline installs of rows 1 and 3 "
+        "(private index, all pinned), under `python -m cProfile` (main process only), in the "
+        "same fresh venvs and warm caches; medians. A phase is the cumulative time of one "
+        "function of pip's or pip-ff's; phases nest, so a column does not add up.",
         "",
     ]
     return out

@@ -1,0 +1,216 @@
+"""8: where the time goes: installs of each kind under cProfile, their time split by phase.
+
+The rows before this one say how long; this one says why, for the targets they miss. Each
+command runs a few times (once with --quick) under ``python -m cProfile`` (the main process
+only: pip's build subprocesses are not in it), in a fresh venv with a private copy of its warm
+cache, exactly as the measured installs; each number is the median over those runs. cProfile
+slows Python code down, so read the split, not the totals.
+"""
+
+from __future__ import annotations
+
+import os
+import pstats
+import statistics
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks import workload
+from benchmarks.bench import PIP, PIPFF, Bench
+from benchmarks.outages import INDEX_KIND, outage
+
+# (key, what it is, how to find it in the profile: (file suffix, function name), cumulative).
+# They nest (downloads make requests; the resolver downloads metadata): a column does not add up.
+PHASES: tuple[tuple[str, str, tuple[str, str]], ...] = (
+    ("imports", "importing modules (pip's, pip-ff's, their dependencies)", ("", "_find_and_load")),
+    ("resolve", "pip's resolver (`Resolver.resolve`)", ("resolvelib/resolver.py", "resolve")),
+    (
+        "requests",
+        "HTTP requests through pip's session (`requests` `Session.request`)",
+        ("requests/sessions.py", "request"),
+    ),
+    (
+        "downloads",
+        "pip's downloads of files and metadata (`Downloader.__call__`)",
+        ("network/download.py", "__call__"),
+    ),
+    ("install", "installing (`install_given_reqs`)", ("req/__init__.py", "install_given_reqs")),
+    (
+        "transport",
+        "pip-ff's transport hook, local answers included (`adapter.send`)",
+        ("pip_offline_fallback/adapter.py", "send"),
+    ),
+)
+RECORDING = (
+    ("pip_offline_fallback/recording.py", "record"),
+    ("pip_offline_fallback/recorder.py", "write"),
+    ("pip_offline_fallback/recorder.py", "commit"),
+)
+
+
+def split(path: Path) -> dict[str, Any]:
+    """The phases of one profile: seconds (cumulative) and calls for each, pip-ff's own code
+    (the time spent in its functions' bodies), and the recording of what came online."""
+    stats: dict[Any, Any] = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+    out: dict[str, Any] = {"total": sum(v[2] for v in stats.values())}
+
+    def find(suffix: str, name: str) -> tuple[float, int]:
+        best = (0.0, 0)
+        for (filename, _line, function), (_cc, calls, _tt, cum, _callers) in stats.items():
+            if function == name and filename.replace(os.sep, "/").endswith(suffix):
+                best = max(best, (cum, calls))
+        return best
+
+    for key, _what, (suffix, name) in PHASES:
+        seconds, calls = find(suffix, name)
+        out[key] = {"seconds": seconds, "calls": calls}
+    recording = [find(suffix, name) for suffix, name in RECORDING]
+    out["recording"] = {"seconds": sum(s for s, _ in recording), "calls": recording[0][1]}
+    out["pipff_own"] = {
+        "seconds": sum(
+            v[2] for k, v in stats.items() if "pip_offline_fallback" in k[0].replace(os.sep, "/")
+        ),
+        "calls": 0,
+    }
+    return out
+
+
+def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each number's median over the runs (the same keys in each)."""
+    first = runs[0]
+    out: dict[str, Any] = {}
+    for key, value in first.items():
+        if isinstance(value, dict):
+            out[key] = _median_of([r[key] for r in runs])
+        else:
+            out[key] = statistics.median(r[key] for r in runs)
+    return out
+
+
+def run(bench: Bench) -> None:
+    bench.log("8. where the time goes (cProfile)")
+    load = bench.synthetic
+    reqs = list(load.requirements)
+    profiles: dict[str, Any] = {}
+
+    def profiled(
+        key: str, label: str, tool: str, state: Path, args: Sequence[str], **kwargs: Any
+    ) -> None:
+        wrap: Callable[[Sequence[str]], list[str]] = kwargs.pop("wrap", list)
+        runs: list[dict[str, Any]] = []
+        for i in range(bench.plan.profile_runs):
+            out = bench.work / f"profile-{key}-{i}.prof"
+
+            def with_cprofile(argv: Sequence[str], out: Path = out) -> list[str]:
+                argv = wrap(argv)
+                at = argv.index("-m")  # [..., python, "-m", tool, ...]
+                return [*argv[:at], "-m", "cProfile", "-o", str(out), *argv[at:]]
+
+            sample = bench.install(label, tool, state, args, wrap=with_cprofile, **kwargs)
+            runs.append({"wall": sample.wall, **split(out)})
+        profiles[key] = {"label": label, "runs": len(runs), **_median_of(runs)}
+        bench.log(f"  {label}: {profiles[key]['wall']:.2f}s under cProfile (median)")
+
+    wheelhouse = ["--no-index", "--find-links", str(load.wheelhouse), *reqs]
+    profiled("c", "pip --no-index --find-links", PIP, bench.warm_wheelhouse, wheelhouse)
+    profiled("d", "pip-ff --no-index --find-links", PIPFF, bench.warm_wheelhouse, wheelhouse)
+    target = bench.targets.get((load.name, INDEX_KIND["refused"]))
+    if target is not None:
+        with outage("refused", target.index, bench.resolver) as down:
+            profiled(
+                "a",
+                "pip-ff fallback (index refused)",
+                PIPFF,
+                target.state,
+                ["-i", target.url, *down.args, *reqs],
+                wrap=down.wrap,
+                expect_fallback=True,
+            )
+    index = bench.idx_none
+    index.start()
+    pinned = list(workload.pinned_requirements())
+    online = ["-i", index.url, *pinned]
+    profiled("pip-online", "pip online, warm, private index", PIP, bench.warm_none, online)
+    profiled(
+        "prefer-offline",
+        "pip-ff --prefer-offline, all pinned",
+        PIPFF,
+        bench.warm_none,
+        ["--prefer-offline", *online],
+    )
+    profiled("ff-online", "pip-ff online, warm, private index", PIPFF, bench.warm_none, online)
+    bench.results["sections"]["profile"] = profiles
+
+
+def markdown(profiles: dict[str, Any]) -> list[str]:
+    """The table of RESULTS.md's "Where the time goes" section."""
+    if not profiles:
+        return []
+    keys = list(profiles)
+    lines = [
+        "| phase (cumulative seconds under cProfile; calls) | "
+        + " | ".join(profiles[k]["label"] for k in keys)
+        + " |",
+        "| --- |" + " --- |" * len(keys),
+        "| whole command (profiled CPU) | "
+        + " | ".join(f"{profiles[k]['total']:.2f}" for k in keys)
+        + " |",
+    ]
+    rows = [(key, what) for key, what, _ in PHASES]
+    rows += [
+        ("recording", "pip-ff's recording of what came online (tee, store writes)"),
+        ("pipff_own", "pip-ff's own code (time in its functions' bodies)"),
+    ]
+    for key, what in rows:
+        cells = []
+        for k in keys:
+            phase = profiles[k][key]
+            calls = f" ({phase['calls']})" if phase["calls"] and key != "pipff_own" else ""
+            cells.append(f"{phase['seconds']:.2f}{calls}")
+        lines.append(f"| {what} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def explain(profiles: dict[str, Any]) -> list[str]:
+    """What the profiles say about the gaps, in numbers of this run (profiled seconds)."""
+    c, d, a = profiles.get("c"), profiles.get("d"), profiles.get("a")
+    out: list[str] = []
+    if c and d:
+        out.append(
+            f"- **pip-ff's fixed cost** (d) - (c): {d['total'] - c['total']:+.2f} s for the same "
+            f"install, of which imports {d['imports']['seconds'] - c['imports']['seconds']:+.2f} s "
+            f"(pip-ff's modules and its dependencies) and pip-ff's own code "
+            f"{d['pipff_own']['seconds']:.2f} s. Every command through pip-ff pays it, online "
+            "too."
+        )
+    if d and a:
+        out.append(
+            f"- **The fallback's path** (a) - (d): {a['total'] - d['total']:+.2f} s. (a) makes "
+            f"{a['requests']['calls']} HTTP requests through pip's session, answered locally "
+            f"by pip-ff ({a['requests']['seconds']:.2f} s in `Session.request`, of which "
+            f"{a['transport']['seconds']:.2f} s in pip-ff's transport hook, verifying and "
+            f"serving the record's files), and pip downloads "
+            f"{a['downloads']['calls']} files and metadata files through its download path "
+            f"({a['downloads']['seconds']:.2f} s: a temporary copy, hashing, progress); (c) "
+            f"and (d) make {c['requests']['calls'] if c else 0} and {d['requests']['calls']}: "
+            "pip opens the wheelhouse's files in place. pip-ff's own code in (a): "
+            f"{a['pipff_own']['seconds']:.2f} s."
+        )
+    prefer = profiles.get("prefer-offline")
+    if prefer and c:
+        out.append(
+            f"- **Prefer-offline** answers the same way: {prefer['requests']['calls']} requests "
+            f"answered locally ({prefer['requests']['seconds']:.2f} s), "
+            f"{prefer['total'] - c['total']:+.2f} s over the wheelhouse install (c)."
+        )
+    pip_online, ff_online = profiles.get("pip-online"), profiles.get("ff-online")
+    if pip_online and ff_online:
+        out.append(
+            f"- **Online** (no cache headers: every file downloaded again): pip-ff "
+            f"{ff_online['total']:.2f} s, pip {pip_online['total']:.2f} s; pip-ff's recording "
+            f"(hashing and writing a second copy of {ff_online['recording']['calls']} "
+            f"responses, committing them to the store) took {ff_online['recording']['seconds']:.2f}"
+            " s of it, on top of the fixed cost above."
+        )
+    return out
