@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
-from pip_offline_fallback import childenv, compat, plausible
+from pip_offline_fallback import childenv, compat, plausible, sharing
 from pip_offline_fallback.chain import MirrorChain
 from pip_offline_fallback.config import Mode, Settings
 from pip_offline_fallback.outage import (
@@ -369,6 +369,14 @@ class Engine:
         self._note(Outcome(url, answer.source, answer.fetched, forced))
         self.report.file_served(url, answer.source, sha256=answer.sha256, path=answer.path)
         return compat.build_response(adapter, request, answer.raw)
+
+    def share_recorded(self) -> None:
+        """Every byte stored once: what this command recorded and pip's HTTP cache also keeps
+        becomes one file (see :mod:`.sharing`)."""
+        recorded = self.recording.take_committed()
+        caches = self.sources.pip_caches.directories
+        if recorded and caches and self.store is not None:
+            sharing.share_with_pip_cache(self.store, caches[0], recorded)
 
     def local_file_served(self, url: str) -> None:
         """pip opened a file:// URL: a wheelhouse file, or a wheel pip built earlier from an

@@ -102,6 +102,10 @@ def _wrap_command_main(original: _CommandMain) -> _CommandMain:
         engine = active_engine()
         if engine is not None:
             try:
+                engine.share_recorded()
+            except Exception as exc:
+                logger.warning("pip-ff: sharing files with pip's cache failed: %r", exc)
+            try:
                 engine.report.finish(status)
             except Exception as exc:
                 logger.warning("pip-ff: report failed: %r", exc)

@@ -38,6 +38,8 @@ class Recording:
         # Redirect targets (URL keys) not yet recorded -> the links that led there.
         self._redirects: dict[str, list[str]] = {}
         self._lock = threading.Lock()
+        # (URL, sha256) of each body recorded since the last take_committed().
+        self._committed_bodies: list[tuple[str, str]] = []
 
     def identity(self, request: PreparedRequest) -> str | None:
         """Who asked: a record made with credentials answers only the same credentials."""
@@ -115,12 +117,19 @@ class Recording:
         links that redirected to it (filed under their own URL too, to resolve offline)."""
         self._report.file_hashed(url, sha256)
         with self._lock:
+            self._committed_bodies.append((url, sha256))
             sources = self._redirects.pop(url_key(url), [])
         store = self._sources.store
         for source in sources:
             recorded = source == filed or (store is not None and store.alias(source, filed))
             if recorded:
                 self._committed(source, source, sha256)
+
+    def take_committed(self) -> list[tuple[str, str]]:
+        """The (URL, sha256) of each body recorded since the last call."""
+        with self._lock:
+            taken, self._committed_bodies = self._committed_bodies, []
+        return taken
 
     def redirected(self, url: str, response: Response) -> None:
         """A link answered with a redirect (a CDN, a pre-signed URL): remember where it led."""

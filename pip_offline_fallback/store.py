@@ -133,7 +133,7 @@ class Store:
         key = _digest(url_key(url))
         return os.path.join(self._base, "entries", key[:2], key + ".json")
 
-    def _blob_path(self, sha256: str) -> str:
+    def blob_path(self, sha256: str) -> str:
         return os.path.join(self._base, "blobs", sha256[:2], sha256)
 
     def _host_path(self, url: str) -> str:
@@ -223,7 +223,7 @@ class Store:
             sha256=sha256,
             size=int(data["size"]),
             headers={str(k): str(v) for k, v in dict(data["headers"]).items()},
-            blob=self._blob_path(sha256),
+            blob=self.blob_path(sha256),
             identity=str(data["identity"]) if data.get("identity") else None,
         )
 
@@ -271,6 +271,10 @@ class Store:
                 os.makedirs(path, exist_ok=True)  # the root itself is missing
         return path
 
+    def tmp_directory(self) -> str:
+        """Where files are made before they are renamed into the store (the same file system)."""
+        return self._directory("tmp")
+
     def recorder(
         self, url: str, headers: Mapping[str, str], identity: str | None = None
     ) -> Recorder | None:
@@ -278,7 +282,7 @@ class Store:
         if not self._recording:
             return None
         try:
-            fd, tmp = _create_exclusive(self._directory("tmp"), _TEMP_PREFIX)
+            fd, tmp = _create_exclusive(self.tmp_directory(), _TEMP_PREFIX)
         except OSError as exc:
             logger.debug("pip-ff: not recording %s: %s", url_key(url), exc)
             return None
