@@ -224,6 +224,26 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
             f"online ({comp['name']})",
         )
 
+    stored = sections.get("storage")
+    if stored:
+        mib = 1024 * 1024
+        row(
+            [
+                "1s",
+                "bytes on disk after one online pip-ff install, PyPI-like index (pip's HTTP "
+                "cache and pip-ff's record)",
+                f"pip's HTTP cache {stored['pip_http_cache_bytes'] / mib:.1f} MiB",
+                f"record {stored['record_blob_bytes'] / mib:.1f} MiB",
+                f"{stored['shared_blobs']} of {stored['record_blobs']} blobs "
+                f"({stored['shared_bytes'] / mib:.1f} MiB) are pip's own files (hard links); "
+                f"stored twice: {stored['duplicated_blobs']} blobs, "
+                f"{stored['duplicated_bytes']} bytes",
+                "0 bytes stored twice",
+            ],
+            stored["duplicated_bytes"] == 0,
+            "every byte stored once",
+        )
+
     # 2. outages
     for mode, data in sections.get("outages", {}).items():
         name = MODE_NAMES.get(mode, mode)
@@ -516,7 +536,11 @@ def _method(results: dict[str, Any]) -> list[str]:
         "of the pip cache directory left by one earlier online pip-ff run (pip's HTTP and wheel "
         "caches, and pip-ff's record); with PyPI-style headers pip answers pages and files from "
         "its cache, without them it downloads everything again and pip-ff records it again. "
-        "*Cold*: an empty cache directory (the sdist is built in every run).",
+        "*Cold*: an empty cache directory (the sdist is built in every run). *Bytes on disk* "
+        "(row 1s): the warm PyPI-like cache directory, every regular file of pip's HTTP cache "
+        "and of the record's blobs, hashed; a blob is pip's own file when it has the same "
+        "inode, stored twice when it holds the same bytes as one of pip's files in a copy of "
+        "its own.",
         *_outages_method(sections),
         "- **3. Prefer-offline**: every distribution pinned with `==`; both sides start from a "
         "copy of the warm cache (index without cache headers: pip's HTTP cache can't answer, "
