@@ -68,8 +68,9 @@ def _share(store: Store, sha256: str, body: str) -> bool:
     os.link(body, link, follow_symlinks=False)
     try:
         # What becomes the blob is checked through its new name: pip's file, whatever happened
-        # to it since the lstat, must hold exactly the recorded bytes.
-        if _sha256_of(link) != sha256:
+        # to it since the lstat (a symbolic link put in its place is linked as a link), must be
+        # a regular file holding exactly the recorded bytes.
+        if not stat.S_ISREG(os.lstat(link).st_mode) or _sha256_of(link) != sha256:
             return False
         with store.lock(COMMIT_LOCK_TIMEOUT):
             os.replace(link, blob)

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from pip_offline_fallback import compat
+from pip_offline_fallback.sharing import share_with_pip_cache
+from pip_offline_fallback.store import Store
 from testbed import IndexServer, clone_venv, outage
 from tests.helpers import warnings_about_unreachable
 
@@ -55,3 +58,51 @@ def test_what_pip_caches_too_is_stored_once(
     assert result.returncode == 0, result.output
     assert offline.installed() == online.installed()
     assert len(warnings_about_unreachable(result.output)) == 1, result.output
+
+
+# -- in this process ----------------------------------------------------------------------------
+
+
+def _stored(store: Store, url: str, body: bytes) -> str:
+    recorder = store.recorder(url, {})
+    assert recorder is not None
+    recorder.write(body)
+    recorder.commit()
+    return recorder.sha256
+
+
+def test_only_a_regular_file_with_the_recorded_bytes_is_shared(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "pip-cache" / "pip-ff"))
+    pip_cache = tmp_path / "pip-cache"
+    files = {
+        name: f"https://index.invalid/files/pipff_{name}-1.0-py3-none-any.whl"
+        for name in ("same", "other", "planted")
+    }
+    recorded = [
+        (url, _stored(store, url, b"wheel " + name.encode())) for name, url in files.items()
+    ]
+
+    def body_path(url: str) -> Path:
+        path = Path(compat.http_cache_path(str(pip_cache / "http-v2"), url) + ".body")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    body_path(files["same"]).write_bytes(b"wheel same")
+    body_path(files["other"]).write_bytes(b"wheel OTHER")  # the same size, other bytes
+    decoy = tmp_path / "decoy"
+    decoy.write_bytes(b"wheel planted")  # the recorded bytes, behind a symbolic link
+    body_path(files["planted"]).symlink_to(decoy)
+
+    assert share_with_pip_cache(store, str(pip_cache), recorded) == 1
+    blobs = {name: Path(store.blob_path(sha256)) for name, (_, sha256) in zip(files, recorded)}
+    assert blobs["same"].samefile(body_path(files["same"]))
+    assert not blobs["other"].samefile(body_path(files["other"]))
+    assert not blobs["planted"].is_symlink() and not blobs["planted"].samefile(decoy)
+    for name, (url, _) in zip(files, recorded):
+        entry = store.lookup(url)
+        assert entry is not None
+        with store.open_verified(entry) as body:
+            assert body.read() == b"wheel " + name.encode()
+    assert not list(Path(store.tmp_directory()).iterdir())
+    # Once shared, a second pass has nothing to do (and hashes nothing).
+    assert share_with_pip_cache(store, str(pip_cache), recorded) == 0
