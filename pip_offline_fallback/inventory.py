@@ -7,7 +7,6 @@ through a :class:`~pip_offline_fallback.store.Store`, and removes files under it
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import stat
@@ -23,13 +22,12 @@ from packaging.utils import (
 from packaging.version import Version
 
 from pip_offline_fallback.store import (
-    _CHUNK,
     _ENTRY_TEMP_PREFIX,
     Entry,
     Store,
     _digest,
     _is_sha256,
-    _open_regular,
+    sha256_of_file,
 )
 from pip_offline_fallback.urls import host_of, parse_dist_filename
 
@@ -397,10 +395,6 @@ def _prune(store: Store, policy: PrunePolicy, *, dry_run: bool, now: float | Non
 
 def _hash_matches(path: str) -> bool:
     try:
-        with os.fdopen(_open_regular(path), "rb") as f:
-            digest = hashlib.sha256()
-            for chunk in iter(lambda: f.read(_CHUNK), b""):
-                digest.update(chunk)
+        return sha256_of_file(path) == os.path.basename(path)
     except OSError:
         return False
-    return digest.hexdigest() == os.path.basename(path)

@@ -14,7 +14,6 @@ both copies stay.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import secrets
@@ -23,11 +22,10 @@ from collections.abc import Iterable
 
 from pip_offline_fallback import compat
 from pip_offline_fallback.recorder import unlink_quietly
-from pip_offline_fallback.store import COMMIT_LOCK_TIMEOUT, Store, StoreBusy
+from pip_offline_fallback.store import COMMIT_LOCK_TIMEOUT, Store, StoreBusy, sha256_of_file
 
 logger = logging.getLogger(__name__)
 
-_CHUNK = 1024 * 1024
 _LAYOUT = "http-v2"  # the layout that keeps bodies in files of their own
 
 
@@ -68,20 +66,12 @@ def _share(store: Store, sha256: str, body: str) -> bool:
     os.link(body, link, follow_symlinks=False)
     try:
         # What becomes the blob is checked through its new name: pip's file, whatever happened
-        # to it since the lstat (a symbolic link put in its place is linked as a link), must be
-        # a regular file holding exactly the recorded bytes.
-        if not stat.S_ISREG(os.lstat(link).st_mode) or _sha256_of(link) != sha256:
+        # to it since the lstat (a symbolic link put in its place is linked as a link, and
+        # refused here), must be a regular file holding exactly the recorded bytes.
+        if sha256_of_file(link) != sha256:
             return False
         with store.lock(COMMIT_LOCK_TIMEOUT):
             os.replace(link, blob)
         return True
     finally:
         unlink_quietly(link)  # gone already when it replaced the blob
-
-
-def _sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
