@@ -9,14 +9,19 @@ pip-sync would remove it unless the requirements list it). This runs pip-sync's 
 in this process (pip-ff is installed next to pip-tools) with one change: each of those commands
 runs as ``<this python> -m pip --python <target> ...`` instead. pip-ff follows pip's ``--python``
 into the target (see :mod:`.reach`), so with ``PIPFF`` on the installs run with the fallback and
-the target needs nothing of pip-ff. pip-sync's view of the target (what is installed there, its
-pip's version) is pip-sync's own; a command whose interpreter is this one is left as it is.
+the target needs nothing of pip-ff. pip-sync's view of what is installed in the target is its
+own; a command whose interpreter is this one is left as it is.
+
+pip-sync also refuses a target whose pip is outside its own pip requirement (pip-tools 7.7 wants
+26.2.2+, and a fresh ``python -m venv`` has the pip its Python bundles). The target's pip never
+runs here, this process's pip does, so that check is asked of this pip's version instead.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from types import ModuleType
 from typing import Any
 
 
@@ -36,20 +41,49 @@ def redirect(args: list[str]) -> list[str]:
     return list(args)
 
 
+def _version_holders() -> list[ModuleType]:
+    """The modules whose ``get_pip_version_for_python_executable`` pip-sync's check calls:
+    piptools.scripts.sync's own import of it (pip-tools 7.0 to 7.5), and piptools' internal pip
+    API module (7.6 and later)."""
+    import importlib
+
+    holders = []
+    for name in ("piptools.scripts.sync", "piptools._internal._pip_api"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "get_pip_version_for_python_executable"):
+            holders.append(module)
+    return holders
+
+
 def main(argv: list[str] | None = None) -> Any:
     from piptools import sync  # pip-tools 7: `from subprocess import run` in piptools/sync.py
     from piptools.scripts.sync import cli
 
-    original = sync.run
+    original_run = sync.run
 
     def run(args: list[str], *rest: Any, **kwargs: Any) -> Any:
-        return original(redirect(list(args)), *rest, **kwargs)
+        return original_run(redirect(list(args)), *rest, **kwargs)
+
+    holders = _version_holders()
+    name = "get_pip_version_for_python_executable"
+    originals = [getattr(module, name) for module in holders]
+
+    def pip_version_for(python: str) -> Any:
+        # Every pip command of this sync runs with this interpreter's pip (see redirect).
+        return originals[0](sys.executable)
 
     sync.run = run
+    for module in holders:
+        setattr(module, name, pip_version_for)
     try:
         return cli.main(args=sys.argv[1:] if argv is None else argv, prog_name="pip-sync")
     finally:
-        sync.run = original
+        sync.run = original_run
+        for module, original in zip(holders, originals):
+            setattr(module, name, original)
 
 
 if __name__ == "__main__":

@@ -218,7 +218,9 @@ def project_requirements(wheel: Path) -> list[str]:
 
 
 def download_wheels(dest: Path, project_wheel: Path) -> None:
-    """Download (as wheels) pip==<this pip>, packaging, filelock and the project's requirements."""
+    """Download (as wheels) pip==<this pip>, packaging, filelock and the project's requirements,
+    at the versions requirements/tests.txt pins (a new release never changes the test venvs)."""
+    pins = repo_root() / "requirements" / "tests.txt"
     _run(
         [
             sys.executable,
@@ -228,6 +230,7 @@ def download_wheels(dest: Path, project_wheel: Path) -> None:
             "--only-binary=:all:",
             "-d",
             str(dest),
+            *(["-c", str(pins)] if pins.is_file() else []),
             f"pip=={pip_version()}",
             *TOOL_REQUIREMENTS,
             str(project_wheel),

@@ -108,3 +108,14 @@ def run_checked(
 
 def warnings_about_unreachable(output: str) -> list[str]:
     return [line for line in output.splitlines() if "is unreachable (" in line and "pip-ff" in line]
+
+
+# Each third-party tool the tests install comes at the versions its pins file names
+# (requirements/tools/, written by `python requirements/bump.py`): a new release of a tool never
+# changes what the suite runs.
+TOOL_PINS = Path(__file__).resolve().parents[1] / "requirements" / "tools"
+
+
+def pinned(tool: str) -> list[str]:
+    """The pip arguments that install ``tool`` at its pinned versions."""
+    return ["-r", str(TOOL_PINS / f"{tool}.txt")]

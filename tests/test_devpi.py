@@ -36,10 +36,8 @@ import pytest
 from filelock import FileLock
 
 from testbed import IndexServer, ProjectSet, clone_venv, closed_port_url, isolated_env, outage
-from tests.helpers import run_checked, tail
+from tests.helpers import pinned, run_checked, tail
 
-# One major version: the HTTP API, devpi-init and --offline-mode used here are devpi 6's.
-DEVPI_REQUIREMENT = "devpi-server>=6,<7"
 # devpi-server derives its login secret with argon2 at start-up, sized for production (about
 # 7 s here). These options (hidden, but what devpi's own tests lower) make that instant; they
 # are probed first and left out when a devpi-server does not know them.
@@ -105,7 +103,7 @@ def _install_devpi(venv: Path) -> DevpiInstall:
     install = DevpiInstall(venv, "", ())
     run_checked([sys.executable, "-m", "venv", "--without-pip", str(venv)], env, 120)
     pip = [sys.executable, "-m", "pip", "--python", install.python, "--disable-pip-version-check"]
-    run_checked([*pip, "install", "--quiet", DEVPI_REQUIREMENT], env, INSTALL_TIMEOUT)
+    run_checked([*pip, "install", "--quiet", *pinned("devpi-server")], env, INSTALL_TIMEOUT)
     server = install.script("devpi-server")
     fast: tuple[str, ...]
     try:

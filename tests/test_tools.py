@@ -28,11 +28,10 @@ from filelock import FileLock
 
 from testbed import IndexServer, Result, ToolWheels, outage
 from testbed.dists import TINYBACKEND_NAME, metadata_text
-from tests.helpers import run_checked
+from tests.helpers import pinned, run_checked
 
 INSTALL_TIMEOUT = 600.0
 RUN_TIMEOUT = 300.0
-TOX_REQUIREMENT = "tox>=4.0.9,<5"  # tox_on_install came in 4.0.9
 
 
 def _install_env() -> dict[str, str]:
@@ -174,7 +173,7 @@ def _write_project(root: Path, name: str, requires: list[str]) -> Path:
 
 @pytest.fixture(scope="session")
 def tox_venv(tmp_path_factory: pytest.TempPathFactory, tool_wheels: ToolWheels) -> ToolVenv:
-    return _tool_venv(tmp_path_factory, tool_wheels, "tox", [TOX_REQUIREMENT])
+    return _tool_venv(tmp_path_factory, tool_wheels, "tox", pinned("tox"))
 
 
 def _tox_logs(project: Path) -> dict[tuple[str, str], str]:
@@ -243,12 +242,10 @@ def test_tox_recreates_envs_offline(
 
 # -- pip-tools -----------------------------------------------------------------------------------
 
-PIP_TOOLS_REQUIREMENT = "pip-tools>=7,<8"
-
 
 @pytest.fixture(scope="session")
 def pip_tools_venv(tmp_path_factory: pytest.TempPathFactory, tool_wheels: ToolWheels) -> ToolVenv:
-    return _tool_venv(tmp_path_factory, tool_wheels, "pip-tools", [PIP_TOOLS_REQUIREMENT])
+    return _tool_venv(tmp_path_factory, tool_wheels, "pip-tools", pinned("pip-tools"))
 
 
 def test_pip_compile_offline(
@@ -289,9 +286,9 @@ def test_pip_compile_offline(
 SYNC_REQUIREMENTS = "pipff-alpha==2.0\npipff-beta==1.5\npipff-gamma==1.0\n"
 
 
-def _plain_venv(path: Path, env: Mapping[str, str]) -> str:
+def _plain_venv(path: Path, env: Mapping[str, str], *options: str) -> str:
     """A venv as ``python -m venv`` makes it (its pip from ensurepip, no pip-ff)."""
-    run_checked([sys.executable, "-m", "venv", str(path)], env, 120)
+    run_checked([sys.executable, "-m", "venv", *options, str(path)], env, 120)
     return str(path / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
 
 
@@ -308,7 +305,9 @@ def test_pip_sync_offline_into_a_plain_venv(
 ) -> None:
     """pip-sync through pip-ff's runner (``python -m pip_offline_fallback.pipsync``, pip-ff next
     to pip-tools) syncs a fresh plain venv offline after one online sync: its pip commands run
-    as ``pip --python <target>``, which pip-ff follows. The target gets no pip-ff."""
+    as ``pip --python <target>``, which pip-ff follows. The target gets no pip-ff, and needs no
+    pip of its own: the offline target has none, which pip-sync's own check of the target's pip
+    version (pip-tools 7.7 wants 26.2.2+, more than a fresh venv's) would refuse."""
     work = tmp_path / "work"
     work.mkdir()
     (work / "requirements.txt").write_text(SYNC_REQUIREMENTS)
@@ -322,7 +321,8 @@ def test_pip_sync_offline_into_a_plain_venv(
     ff_sync = [python, "-m", "pip_offline_fallback.pipsync"]
     plain_sync = [pip_tools_venv.script("pip-sync")]
     names = ("online", "offline", "c1", "c2")
-    targets = {name: _plain_venv(tmp_path / name, env) for name in names}
+    targets = {name: _plain_venv(tmp_path / name, env) for name in names if name != "offline"}
+    targets["offline"] = _plain_venv(tmp_path / "offline", env, "--without-pip")
 
     online = sync(targets["online"], ff_sync, tool_env)
     assert online.returncode == 0, online.describe()
@@ -344,7 +344,6 @@ def test_pip_sync_offline_into_a_plain_venv(
 
 # -- nox -------------------------------------------------------------------------------------------
 
-NOX_REQUIREMENT = "nox>=2024.3.2"  # calendar versions: no major to stay below
 
 NOXFILE = """\
 import nox
@@ -361,7 +360,7 @@ def tests(session):
 
 @pytest.fixture(scope="session")
 def nox_venv(tmp_path_factory: pytest.TempPathFactory, tool_wheels: ToolWheels) -> ToolVenv:
-    return _tool_venv(tmp_path_factory, tool_wheels, "nox", [NOX_REQUIREMENT])
+    return _tool_venv(tmp_path_factory, tool_wheels, "nox", pinned("nox"))
 
 
 def test_nox_session_offline(
@@ -392,12 +391,10 @@ def test_nox_session_offline(
 
 # -- build -----------------------------------------------------------------------------------------
 
-BUILD_REQUIREMENT = "build>=1.1,<2"  # 1.1: the isolated env is filled by the outer pip --python
-
 
 @pytest.fixture(scope="session")
 def build_venv(tmp_path_factory: pytest.TempPathFactory, tool_wheels: ToolWheels) -> ToolVenv:
-    return _tool_venv(tmp_path_factory, tool_wheels, "build", [BUILD_REQUIREMENT])
+    return _tool_venv(tmp_path_factory, tool_wheels, "build", pinned("build"))
 
 
 def test_build_offline(
