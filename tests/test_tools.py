@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
+from pip_offline_fallback import oslock
 from testbed import IndexServer, Result, ToolWheels, outage
 from testbed.dists import TINYBACKEND_NAME, metadata_text
 from tests.helpers import run_checked
@@ -97,7 +97,7 @@ def _tool_venv(
     failed, done = root / "failed.txt", root / "done.json"
     root.mkdir(exist_ok=True)
     venv = root / "venv"
-    with FileLock(str(root / ".lock")):
+    with oslock.exclusive(str(root / ".lock"), -1):  # xdist workers share the tool
         if not done.is_file() and not failed.is_file():
             env = _install_env()
             try:
