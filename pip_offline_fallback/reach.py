@@ -91,6 +91,13 @@ def bootstrap(runner: str) -> str:
     script = _bootstraps.get(runner)
     if script is not None and os.path.isfile(script):
         return script
+    if not os.path.isfile(runner):
+        from pip_offline_fallback import compat
+
+        archive = compat.zipped_pip()
+        if archive is not None:
+            raise RuntimeError(f"pip is imported from {archive}, an archive, not a directory")
+        raise RuntimeError(f"pip's runner {runner} is no file")
     directory = tempfile.mkdtemp(prefix="pip-ff-carry-")
     atexit.register(shutil.rmtree, directory, True)
     for name in CARRIED:

@@ -18,7 +18,7 @@ import pip
 import pytest
 from pip._vendor.packaging.specifiers import SpecifierSet
 
-from testbed import IndexServer, Venv, clone_venv, outage
+from testbed import IndexServer, ToolWheels, Venv, clone_venv, outage
 from tests.helpers import run_checked
 
 _OURS = {"pip-offline-fallback", "packaging", "filelock"}
@@ -156,3 +156,27 @@ def test_python_option_carries_pip_ff_into_an_older_python(
         assert result.returncode == 0, result.describe()
         assert result.output.count("is unreachable") == 1, result.describe()
         assert offline.installed() == warmed
+
+
+def test_python_option_from_a_zipped_pip_names_the_real_cause(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str], tool_wheels: ToolWheels
+) -> None:
+    """pip imported from a wheel (virtualenv's --download does that) still gets pip-ff; only
+    --python can't be followed from there, and pip-ff says why, not "pip changed" (issue 23)."""
+    runner = clone_venv(template, tmp_path / "runner")
+    zipped = dict(env, PIPFF="1", PYTHONPATH=str(tool_wheels.pip_wheel))
+    download = ("download", "-i", index.url, "pipff-gamma", "-d")
+    result = runner.pip(*download, tmp_path / "d", env=zipped)
+    assert result.returncode == 0, result.describe()
+    assert "pip-ff" not in result.output  # hooked, no warning: recorded for an offline run
+    with outage("refused", index):
+        result = runner.pip(*download, tmp_path / "d2", env=zipped)
+        assert result.returncode == 0, result.describe()
+        assert "is unreachable" in result.output
+
+    target = _plain_venv(tmp_path / "target", env)
+    result = runner.pip("--python", target.python, "list", env=zipped)
+    assert f"pip is imported from {tool_wheels.pip_wheel}, an archive" in result.stderr, (
+        result.describe()
+    )
+    assert "runner for --python" not in result.output

@@ -422,3 +422,49 @@ def test_build_offline(
 
     assert no_pipff.returncode != 0, no_pipff.describe()  # the control
     assert offline.returncode == 0, offline.describe()
+
+
+# -- virtualenv --download -------------------------------------------------------------------------
+
+# Exact: the same release as requirements/tools/nox.txt's (nox installs virtualenv).
+VIRTUALENV_REQUIREMENT = "virtualenv==21.15.14"
+
+
+@pytest.fixture(scope="session")
+def virtualenv_venv(tmp_path_factory: pytest.TempPathFactory, tool_wheels: ToolWheels) -> ToolVenv:
+    return _tool_venv(tmp_path_factory, tool_wheels, "virtualenv", [VIRTUALENV_REQUIREMENT])
+
+
+def test_virtualenv_download_offline_with_fresh_app_data(
+    virtualenv_venv: ToolVenv,
+    tool_wheels: ToolWheels,
+    tmp_path: Path,
+    index: IndexServer,
+    env: dict[str, str],
+) -> None:
+    """``virtualenv --download`` runs ``pip download pip`` with pip imported from virtualenv's
+    embedded pip wheel, a zip file (issue 23): pip-ff must hook that pip too (only ``--python``
+    is out of reach there), so a fresh app-data dir gets its pip offline after one online run."""
+    (index.dist_dir / tool_wheels.pip_wheel.name).symlink_to(tool_wheels.pip_wheel)
+    tool_env = {**_tool_env(env, tmp_path, index, tool_wheels), "PIPFF": "1"}
+    # No pinned pip and no search dir with one: --download then asks the index for the newest.
+    del tool_env["VIRTUALENV_PIP"], tool_env["VIRTUALENV_EXTRA_SEARCH_DIR"]
+
+    def create(name: str, run_env: Mapping[str, str]) -> Result:
+        app_data = {"VIRTUALENV_OVERRIDE_APP_DATA": str(tmp_path / f"app-data-{name}")}
+        command = [virtualenv_venv.script("virtualenv"), "--download", str(tmp_path / name)]
+        return _run(command, {**run_env, **app_data}, tmp_path)
+
+    online = create("online", tool_env)
+    assert online.returncode == 0, online.describe()
+    with outage("refused", index):
+        offline = create("offline", tool_env)
+        control = create("control", {k: v for k, v in tool_env.items() if k != "PIPFF"})
+
+    assert offline.returncode == 0, offline.describe()
+    seeded = _run(
+        [str(tmp_path / "offline" / "bin" / "python"), "-m", "pip", "--version"], env, tmp_path
+    )
+    assert seeded.stdout.startswith(f"pip {tool_wheels.pip_version} "), seeded.describe()
+    assert control.returncode != 0, control.describe()  # plain pip can't download it offline
+    assert "No matching distribution found for pip" in control.output
