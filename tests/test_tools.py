@@ -276,13 +276,23 @@ def test_pip_compile_offline(
 
     with outage("refused", index):
         out.unlink()  # an existing output file would be read as preferred pins
-        offline = _run(compile_, tool_env, work)
+        offline = _run([c for c in compile_ if c != "--quiet"], tool_env, work)
         compiled_offline = out.read_text() if out.is_file() else ""
         out.unlink(missing_ok=True)
         no_pipff = _run(compile_, {k: v for k, v in tool_env.items() if k != "PIPFF"}, work)
+        (work / "never.in").write_text("pipff-zeta\n")  # never asked for online
+        never = _run([*compile_[:-1], "never.in"], tool_env, work)
 
     assert offline.returncode == 0, offline.describe()
     assert compiled_offline == pins
+    # pip-ff's summary, as at the end of a pip command (issue 23): pip-compile runs none; and
+    # under --quiet only the errors.
+    assert "pip-ff: finished from local sources" in offline.stderr, offline.describe()
+    assert "pip-ff: pipff-alpha: index data recorded" in offline.stderr
+    assert never.returncode != 0, never.describe()
+    assert "pip-ff: no local copy satisfies pipff-zeta" in never.stderr, never.describe()
+    assert "finished from local sources" not in never.stderr
+    assert "pip-ff: pipff-alpha:" not in never.stderr
     assert no_pipff.returncode != 0, no_pipff.describe()  # the control
 
 
