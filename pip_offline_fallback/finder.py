@@ -13,9 +13,8 @@ import logging
 import time
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
 from pip_offline_fallback import compat
+from pip_offline_fallback.compat.vendored import canonicalize_name
 from pip_offline_fallback.config import Mode
 from pip_offline_fallback.engine import active_engine
 from pip_offline_fallback.outcomes import Source

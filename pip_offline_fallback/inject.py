@@ -7,9 +7,11 @@ installation has started.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import os
+import sys
 from typing import TYPE_CHECKING, Any, Callable
 
 from pip_offline_fallback import adapter, childenv, compat, finder, interpreter, reach
@@ -31,6 +33,10 @@ _MISSING = object()
 LISTING_COMMANDS = frozenset({"list", "index"})
 _patches: list[tuple[Any, str, Any]] = []
 _warned = False
+# Set by the PIPFF hook (not pip-ff's own commands): a session built outside any pip command is
+# then a program driving pip's internals itself (pip-compile), and the summary waits for its end.
+_hooked_from_environ = False
+_finish_at_exit = False
 
 
 def _patch(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
@@ -79,6 +85,8 @@ def _wrap_build_session(original: _BuildSession) -> _BuildSession:
                 )
             except Exception as exc:
                 logger.warning("pip-ff: could not read pip's options (%r); no record this run", exc)
+            if _hooked_from_environ and not engine.commands_running:
+                _finish_when_the_program_ends()
         return original(self, options, *args, **kwargs)
 
     return _build_session
@@ -112,6 +120,59 @@ def _wrap_command_main(original: _CommandMain) -> _CommandMain:
         return status
 
     return _main
+
+
+def _finish_when_the_program_ends() -> None:
+    global _finish_at_exit
+    if not _finish_at_exit:
+        _finish_at_exit = True
+        atexit.register(_finish_program)  # after logging's own: runs before logging shuts down
+
+
+def _finish_program() -> None:
+    """The end of a program that drove pip's resolver without a pip command (pip-compile): the
+    summary a command's end would print. Its exit status is out of reach here: what the report
+    missed (no local copy, too old) says whether the run fell short."""
+    engine = active_engine()
+    if engine is None or engine.commands_running:
+        return
+    report = engine.report
+    status = 1 if report.missing or report.too_old else 0
+    ours = logging.getLogger("pip_offline_fallback")
+    saved = ours.level, ours.propagate
+    handler: logging.Handler | None = None
+    if _lowest_level_shown(ours) <= logging.WARNING:
+        # pip-ff's warnings show, so the summary shows too, though it is information: the
+        # program set pip's logging a step quieter than pip's own (pip-compile does), or left
+        # it to Python's last resort, which shows warnings only.
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        ours.addHandler(handler)
+        ours.setLevel(logging.INFO)
+        ours.propagate = False
+    try:
+        engine.share_recorded()
+        report.finish(status)
+    except Exception as exc:
+        logger.warning("pip-ff: report failed: %r", exc)
+    finally:
+        if handler is not None:
+            ours.removeHandler(handler)
+            ours.setLevel(saved[0])
+            ours.propagate = saved[1]
+
+
+def _lowest_level_shown(start: logging.Logger) -> int:
+    """The lowest level any handler on ``start``'s way up prints (with none: Python's last
+    resort, which prints warnings)."""
+    levels: list[int] = []
+    current: logging.Logger | None = start
+    while current is not None:
+        levels += [h.level for h in current.handlers]
+        if not current.propagate:
+            break
+        current = current.parent
+    return min(levels) if levels else logging.WARNING
 
 
 def _wrap_get_file_url(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -201,9 +262,11 @@ def inject_from_environ() -> bool:
 
     When pip-ff's own command line already injected (with its flags), that stays.
     """
+    global _hooked_from_environ
     if active_engine() is not None:
         return True
     settings = settings_from_environ(os.environ, default=None)
     if settings is None:
         return False
-    return inject(settings)
+    _hooked_from_environ = inject(settings)
+    return _hooked_from_environ

@@ -16,11 +16,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from packaging.utils import (
+from pip_offline_fallback.compat.vendored import (
+    Version,
     canonicalize_name,
 )
-from packaging.version import Version
-
 from pip_offline_fallback.store import (
     _ENTRY_TEMP_PREFIX,
     Entry,

@@ -13,8 +13,7 @@ import json
 import re
 import urllib.parse
 
-from packaging.utils import canonicalize_name
-
+from pip_offline_fallback.compat.vendored import canonicalize_name
 from pip_offline_fallback.urls import project_of
 
 _HREF = re.compile(rb"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)

@@ -2,11 +2,12 @@
 pip-ff installed there.
 
 pip re-runs itself as ``[python, get_runnable_pip(), *args]``: its runner script loads the
-*parent's* pip into the target interpreter, where pip-ff (and its dependencies) are not
-importable and no ``.pth`` of the parent runs. pip-ff hands pip a bootstrap script instead: it
-sits in a private directory holding copies of pip-ff's package, ``packaging`` and ``filelock``
-(no ``.dist-info``, so pip's view of the target environment stays the target's), puts that
-directory first on ``sys.path``, starts pip-ff's hook from the environment (``PIPFF`` and the
+*parent's* pip into the target interpreter, where pip-ff is not importable and no ``.pth`` of
+the parent runs. pip-ff hands pip a bootstrap script instead: it sits in a private directory
+holding a copy of pip-ff's package (no ``.dist-info``, so pip's view of the target environment
+stays the target's; pip-ff needs nothing but Python 3.9+ and the parent's pip, which the
+runner loads, so the copy runs on any target Python that both support), puts that directory
+first on ``sys.path``, starts pip-ff's hook from the environment (``PIPFF`` and the
 settings the parent exported), then runs pip's real runner. The child pip inherits the
 environment, so it runs with the parent's mode, store and wheelhouses.
 
@@ -25,8 +26,10 @@ from typing import Any, Callable
 
 logger = logging.getLogger(__name__)
 
-# What pip-ff imports that the target may lack: pip-ff itself and its pure-Python dependencies.
-CARRIED = ("pip_offline_fallback", "packaging", "filelock")
+# What pip-ff imports that the target may lack: pip-ff itself. Its only dependency is pip (the
+# parent's, loaded by pip's runner); a copy of a third-party package, chosen for the parent's
+# Python, might not even parse on the target's (issue 23).
+CARRIED = ("pip_offline_fallback",)
 
 # Set by the bootstrap in the interpreter it carried pip-ff into: there, the pip processes that
 # build isolation starts (the same interpreter, also without pip-ff's .pth) need carrying too.
@@ -88,6 +91,13 @@ def bootstrap(runner: str) -> str:
     script = _bootstraps.get(runner)
     if script is not None and os.path.isfile(script):
         return script
+    if not os.path.isfile(runner):
+        from pip_offline_fallback import compat
+
+        archive = compat.zipped_pip()
+        if archive is not None:
+            raise RuntimeError(f"pip is imported from {archive}, an archive, not a directory")
+        raise RuntimeError(f"pip's runner {runner} is no file")
     directory = tempfile.mkdtemp(prefix="pip-ff-carry-")
     atexit.register(shutil.rmtree, directory, True)
     for name in CARRIED:

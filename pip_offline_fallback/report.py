@@ -21,9 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
 from pip_offline_fallback import __version__, compat
+from pip_offline_fallback.compat.vendored import canonicalize_name
 from pip_offline_fallback.outcomes import Source
 from pip_offline_fallback.urls import filename_of, host_of, parse_dist_filename
 from pip_offline_fallback.wording import age_text

@@ -1,4 +1,4 @@
-"""pip-ff's own wheel (and its requirements' wheels), rebuilt offline from the installed copies.
+"""pip-ff's own wheel, rebuilt offline from the installed copy.
 
 Tool integrations (the tox plugin) put pip-ff into environments that a tool creates, and must do
 so offline: the index may be down at exactly that moment. The installed copy next to the tool is
@@ -26,8 +26,8 @@ from pathlib import Path, PurePosixPath
 logger = logging.getLogger(__name__)
 
 PROJECT = "pip-offline-fallback"
-# pip-ff's requirements that are not pip: every environment pip-ff goes into needs them too.
-REQUIREMENTS = ("packaging", "filelock")
+# pip-ff requires nothing but pip, which every environment it goes into has (its pip installs
+# it): no copy of a requirement chosen for the tool's own Python has to suit the env's.
 
 # Written by the installer, not part of the wheel; pip makes them again at install time.
 _INSTALL_TIME_FILES = {"INSTALLER", "REQUESTED", "RECORD", "direct_url.json"}
@@ -126,7 +126,7 @@ def pack_installed(name: str, dest: Path) -> Path:
 def _fits(requires: str | None, python: tuple[int, int, int]) -> bool:
     if not requires:
         return True
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from pip_offline_fallback.compat.vendored import InvalidSpecifier, SpecifierSet
 
     try:
         return SpecifierSet(requires).contains(".".join(map(str, python)))
@@ -135,12 +135,11 @@ def _fits(requires: str | None, python: tuple[int, int, int]) -> bool:
 
 
 def wheels_for(python: tuple[int, int, int], dest: Path) -> list[Path]:
-    """Wheels of pip-ff and its requirements, packed into ``dest``, for an env of ``python``.
+    """pip-ff's wheel, packed into ``dest``, for an env of ``python``.
 
-    Raises :class:`NotPackable` when a copy can't be packed or doesn't support that Python (the
-    copies next to the tool were chosen for the tool's own interpreter).
+    Raises :class:`NotPackable` when the copy can't be packed or doesn't support that Python.
     """
-    names = (PROJECT, *REQUIREMENTS)
+    names = (PROJECT,)
     unfit = [
         f"{name} {version(name)} (Requires-Python {requires_python(name)})"
         for name in names
@@ -154,7 +153,12 @@ def wheels_for(python: tuple[int, int, int], dest: Path) -> list[Path]:
 
 def install_command(python: str, wheels: list[Path]) -> list[str]:
     """``python -m pip install`` of ``wheels``: local files only, no dependencies, and no pip
-    configuration or ``PIP_*`` variables (``--isolated``): the index may be down right now."""
+    configuration or ``PIP_*`` variables (``--isolated``): the index may be down right now.
+
+    ``--no-compile``: byte-compiling was most of this step's time, once per env (issue 23). The
+    env loses nothing that matters: Python compiles a module on its first import and writes the
+    ``.pyc`` beside it then (the env's site-packages is writable), and pip's uninstall removes
+    those files as it removes compiled ones."""
     return [
         python,
         "-I",
@@ -167,6 +171,7 @@ def install_command(python: str, wheels: list[Path]) -> list[str]:
         "--no-index",
         "--no-deps",
         "--no-warn-script-location",
+        "--no-compile",
         "--quiet",
         *map(str, wheels),
     ]

@@ -20,7 +20,7 @@ Safe to share between any number of processes:
   names a blob that isn't there yet), with a short timeout. A recorder that can't have the lock
   in time gives up recording for the rest of its run: the install never waits on the store.
 - ``prune`` (in :mod:`pip_offline_fallback.inventory`) holds the lock for its whole run, so it
-  sees no commit half-done. The lock is an OS lock (``filelock``): a process killed while holding
+  sees no commit half-done. The lock is an OS lock (:mod:`.oslock`): a process killed while holding
   it releases it.
 - Symbolic links planted in the store are never followed: an entry or blob that is a link is
   never read, a link where a directory should be makes the recorder step aside rather than write
@@ -45,6 +45,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
+from pip_offline_fallback import oslock
 from pip_offline_fallback.errors import PipFFError
 from pip_offline_fallback.recorder import Recorder, unlink_quietly
 from pip_offline_fallback.urls import filename_of, host_of, parse_dist_filename, url_key
@@ -305,19 +306,11 @@ class Store:
         with contextlib.suppress(OSError):
             if stat.S_ISLNK(os.lstat(self.lock_path).st_mode):
                 os.unlink(self.lock_path)  # a planted link: remove it, never open its target
-        # Imported here: importing filelock was about a third of pip-ff's fixed cost per command
-        # (measured with callgrind), and most commands never lock (a fallback, a cached install).
-        import filelock
-
-        lock = filelock.FileLock(self.lock_path, timeout=timeout)
         try:
-            lock.acquire()
-        except filelock.Timeout:
+            with oslock.exclusive(self.lock_path, timeout):
+                yield
+        except oslock.LockTimeout:
             raise StoreBusy(f"{self.lock_path} is held by another process") from None
-        try:
-            yield
-        finally:
-            lock.release()
 
     def commit_body(
         self,

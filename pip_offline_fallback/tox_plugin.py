@@ -8,8 +8,8 @@ whenever pip-ff is installed next to tox; the user's tox.ini needs no edits, and
   ``pass_env`` has ``PIP_*`` only, so today ``PIPFF`` never reaches an env's pip.
 - Before the first install into an environment while ``PIPFF`` is on (a mode other than off),
   pip-ff is installed into that environment, offline: its own wheel, packed from the copy
-  installed next to tox (:mod:`.selfwheel`), and wheels of its requirements (packaging,
-  filelock) packed the same way from tox's own environment (tox requires both). tox's
+  installed next to tox (:mod:`.selfwheel`; pip-ff requires nothing but pip, which the env
+  has), installed without byte-compiling (the step's main cost). tox's
   unchanged install command, ``python -I -m pip install ...``, then loads pip-ff's start-up
   hook, so deps, the package's dependencies, and the ``.pkg`` env's build requirements all go
   through pip-ff, and pip's build-isolation subprocesses inside the env too.
@@ -30,11 +30,10 @@ the env's installs from its record (kept, as pip's cache, where ``PIP_CACHE_DIR`
 configuration says: tox passes ``PIP_*``).
 
 Limits: with ``PIPFF`` unset or off, nothing is installed into the envs (the plugin only passes
-``PIPFF*`` through). An env whose Python is older than packaging's or filelock's copy next to
-tox supports (``Requires-Python``) gets no pip-ff; the plugin warns, and that env's pip runs
-plain. Envs whose installer is not pip (tox-uv) or whose ``install_command`` is not
-``python ... -m pip ...`` are left alone. pip-ff and its two requirements are visible in the env
-(``pip list``), as with any installed package.
+``PIPFF*`` through). An env whose Python is older than pip-ff's (3.9) gets no pip-ff; the
+plugin warns, and that env's pip runs plain. Envs whose installer is not pip (tox-uv) or whose
+``install_command`` is not ``python ... -m pip ...`` are left alone. pip-ff is visible in the
+env (``pip list``), as with any installed package.
 """
 
 from __future__ import annotations

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import urllib.parse
 
-from packaging.utils import (
+from pip_offline_fallback.compat.vendored import (
     InvalidSdistFilename,
     InvalidWheelFilename,
     NormalizedName,
+    Version,
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.version import Version
 
 
 def url_key(url: str) -> str:

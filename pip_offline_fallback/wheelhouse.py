@@ -6,8 +6,7 @@ import logging
 import os
 from collections import defaultdict
 
-from packaging.utils import canonicalize_name
-
+from pip_offline_fallback.compat.vendored import canonicalize_name
 from pip_offline_fallback.urls import project_of
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""Bump every pin the tests and CI install, on purpose: ``python requirements/bump.py``.
+"""Bump every pin the tests and CI install, on purpose: ``python requirements/bump.py [FILE...]``
+(every file, or only the named ones, e.g. ``tools/uv.txt``; tox.ini's pip factors only with all).
 
 Each pins file below is what one installation step installs, every package at an exact version,
 resolved from its top-level requirements (``SETS``) by each CPython from 3.9 up that this machine
@@ -27,26 +28,24 @@ HERE = Path(__file__).resolve().parent
 TOX_INI = HERE.parent / "tox.ini"
 PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
 
-# pip-ff's own dependencies go into every set that installs pip-ff beside a tool, so that they
-# are pinned there too.
-PIP_FF_DEPS = ["packaging", "filelock"]
 SETS: dict[str, tuple[str, list[str]]] = {
     "ci.txt": (".ci/run's tox", ["tox>=4.30,<5"]),
     "tests.txt": (
         "each tox test env (deps) and the test bed's wheels (testbed/prepare.py)",
-        ["pytest", "pytest-xdist", "trustme", "setuptools>=77", "wheel", "build", *PIP_FF_DEPS],
+        ["pytest", "pytest-xdist", "trustme", "setuptools>=77", "wheel", "build", "filelock"],
     ),
     # mypy 1.19 is the last that checks for Python 3.9 (pyproject.toml: python_version = 3.9),
     # and packaging 26.4 uses `match`, which mypy rejects for 3.9.
     "lint.txt": ("the lint env", ["ruff", "mypy<1.20", "pip", "packaging<26.4", "filelock"]),
     # The tools the tests install into venvs of their own (tests/test_tools.py's _tool_venv),
     # beside the pip under test: their files pin no pip.
-    "tools/tox.txt": ("tests/test_tools.py's tox", ["tox>=4.0.9,<5", *PIP_FF_DEPS]),
+    "tools/tox.txt": ("tests/test_tools.py's tox", ["tox>=4.0.9,<5"]),
     # pip-tools 7.7 needs pip 26.2.2+ beside it; the suite runs it beside pip 23.0 too.
-    "tools/pip-tools.txt": ("tests/test_tools.py's pip-tools", ["pip-tools>=7,<7.7", *PIP_FF_DEPS]),
-    "tools/nox.txt": ("tests/test_tools.py's nox", ["nox>=2024.3.2", *PIP_FF_DEPS]),
-    "tools/build.txt": ("tests/test_tools.py's build", ["build>=1.1,<2", *PIP_FF_DEPS]),
+    "tools/pip-tools.txt": ("tests/test_tools.py's pip-tools", ["pip-tools>=7,<7.7"]),
+    "tools/nox.txt": ("tests/test_tools.py's nox", ["nox>=2024.3.2"]),
+    "tools/build.txt": ("tests/test_tools.py's build", ["build>=1.1,<2"]),
     "tools/devpi-server.txt": ("tests/test_devpi.py's devpi-server", ["devpi-server>=6,<7"]),
+    "tools/virtualenv.txt": ("tests/test_tools.py's virtualenv", ["virtualenv"]),
 }
 PIP_MAJORS = {"pip24": "24", "pip25": "25", "pip26": "26"}  # pip23 stays at 23.0, the lowest
 
@@ -137,14 +136,21 @@ def newest_pip(major: str, python: str) -> str:
     return pins["pip"]
 
 
-def main() -> int:
+def main(names: list[str]) -> int:
+    unknown = set(names) - set(SETS)
+    if unknown:
+        print(f"unknown pins files: {sorted(unknown)}; known: {sorted(SETS)}", file=sys.stderr)
+        return 2
     pythons = interpreters()
     if not pythons:
         print("no CPython 3.9+ found", file=sys.stderr)
         return 1
     print("resolving with", ", ".join(f"{v} ({p})" for v, p in pythons.items()))
     for name, (purpose, requirements) in SETS.items():
-        write_pins(name, purpose, requirements, pythons)
+        if not names or name in names:
+            write_pins(name, purpose, requirements, pythons)
+    if names:
+        return 0
     newest_python = pythons[list(pythons)[-1]]
     text = TOX_INI.read_text()
     for factor, major in PIP_MAJORS.items():
@@ -157,4 +163,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

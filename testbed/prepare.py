@@ -2,8 +2,8 @@
 
     python testbed/prepare.py DIR [--repo REPO]
 
-fills DIR with wheels of pip (the version the running interpreter has), packaging, filelock,
-whatever else the project requires, and the project itself built from the repository's working
+fills DIR with wheels of pip (the version the running interpreter has), whatever else the
+project requires (nothing today), and the project itself built from the repository's working
 tree. This is the one step of the test bed that may use the network: it runs with the machine's
 pip configuration (indexes, find-links, certificates) as it is. Everything after it, creating
 and filling the test venvs included, is offline (``--no-index``).
@@ -38,7 +38,6 @@ __all__ = [
 logger = logging.getLogger("pipff.testbed.prepare")
 
 PROJECT_DIST = "pip_offline_fallback"  # the project's name as wheel file names spell it
-TOOL_REQUIREMENTS = ("packaging", "filelock")
 
 # Never copied into the throw-away source tree the project wheel is built from.
 _EXCLUDED_TOP = {
@@ -75,14 +74,12 @@ def pip_version() -> str:
 def _required_prefixes(pip_ver: str) -> dict[str, str]:
     return {
         f"pip=={pip_ver}": f"pip-{pip_ver}-",
-        "packaging": "packaging-",
-        "filelock": "filelock-",
         "pip-offline-fallback": f"{PROJECT_DIST}-",
     }
 
 
 def missing_wheels(directory: Path, pip_ver: str | None = None) -> list[str]:
-    """Requirements (``pip==X``, ``packaging``, ...) that have no wheel in ``directory``."""
+    """Requirements (``pip==X``, ``pip-offline-fallback``) that have no wheel in ``directory``."""
     directory = Path(directory)
     names = [p.name for p in directory.glob("*.whl")] if directory.is_dir() else []
     return [
@@ -218,9 +215,7 @@ def project_requirements(wheel: Path) -> list[str]:
 
 
 def download_wheels(dest: Path, project_wheel: Path) -> None:
-    """Download (as wheels) pip==<this pip>, packaging, filelock and the project's requirements,
-    at the versions requirements/tests.txt pins (a new release never changes the test venvs)."""
-    pins = repo_root() / "requirements" / "tests.txt"
+    """Download (as wheels) pip==<this pip> and the project's requirements."""
     _run(
         [
             sys.executable,
@@ -230,9 +225,7 @@ def download_wheels(dest: Path, project_wheel: Path) -> None:
             "--only-binary=:all:",
             "-d",
             str(dest),
-            *(["-c", str(pins)] if pins.is_file() else []),
             f"pip=={pip_version()}",
-            *TOOL_REQUIREMENTS,
             str(project_wheel),
         ]
     )

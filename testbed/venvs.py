@@ -1,7 +1,7 @@
 """Fresh, real virtual environments for every test, made fast.
 
 One *template* venv per pytest session (per xdist worker) gets pip (the same version as the test
-interpreter's), packaging, filelock and pip-offline-fallback installed offline from a directory
+interpreter's) and pip-offline-fallback installed offline from a directory
 of wheels (:class:`ToolWheels`); every test gets a copy of it (:func:`clone_venv`). pip is always
 run as ``python -m pip`` (never through ``bin/`` scripts, whose shebangs name the template), and
 always in an isolated environment (:func:`isolated_env`) that ignores the machine's pip
@@ -246,10 +246,10 @@ def _file_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         import fcntl
-    except ImportError:  # Windows: filelock, a dependency of the project
-        from filelock import FileLock
+    except ImportError:  # Windows: the project's own lock
+        from pip_offline_fallback.oslock import exclusive
 
-        with FileLock(str(path)):
+        with exclusive(str(path), -1):
             yield
         return
     with open(path, "a+b") as handle:
@@ -274,8 +274,8 @@ def _requirement_name(requirement: str) -> str | None:
 
 @dataclass(frozen=True)
 class ToolWheels:
-    """A directory holding wheels of pip (this interpreter's version), packaging, filelock,
-    the project's other requirements, and the project itself."""
+    """A directory holding wheels of pip (this interpreter's version), the project's other
+    requirements (none today), and the project itself."""
 
     path: Path
 
@@ -349,7 +349,7 @@ class ToolWheels:
 
 
 def make_template(dir: Path, wheels: ToolWheels | Path) -> Path:
-    """Create a venv at ``dir`` with pip, packaging, filelock and pip-offline-fallback, offline.
+    """Create a venv at ``dir`` with pip and pip-offline-fallback (and its requirements), offline.
 
     ``python -m venv --without-pip``, then pip installs itself (run from its own wheel) and the
     rest with ``--no-index --find-links <wheels>``. Returns ``dir``.
@@ -374,8 +374,6 @@ def make_template(dir: Path, wheels: ToolWheels | Path) -> Path:
         "--find-links",
         tool_wheels.path,
         f"pip=={tool_wheels.pip_version}",
-        "packaging",
-        "filelock",
         "pip-offline-fallback",
     ).check()
     return directory

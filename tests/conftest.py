@@ -145,7 +145,7 @@ def https_index(
 
 @pytest.fixture(scope="session")
 def tool_wheels() -> ToolWheels:
-    """Wheels of pip, packaging, filelock and the project (see testbed.venvs.ToolWheels)."""
+    """Wheels of pip and the project (see testbed.venvs.ToolWheels)."""
     return ToolWheels.locate()
 
 

@@ -6,7 +6,7 @@
 4. shows plain pip failing to install the same thing into a second fresh environment;
 5. shows pip-ff installing it into a third, from local sources, with the same versions.
 
-Set-up (once): wheels of pip, packaging, filelock and of this repository are prepared under
+Set-up (once): wheels of pip and of this repository are prepared under
 ``.pytest_cache/pipff-wheels`` (this step may use the network to fetch pip's wheels).
 """
 
@@ -55,7 +55,7 @@ def _show(title: str, output: str, last: int) -> None:
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="pipff-demo-") as tmp:
         root = Path(tmp)
-        print("Preparing: wheels of pip, packaging, filelock and pip-ff; a template venv ...")
+        print("Preparing: wheels of pip and pip-ff; a template venv ...")
         template = make_template(root / "template", ToolWheels.locate())
         projects = standard_projects(root / "dists")
         env = isolated_env(root / "cache")

@@ -33,8 +33,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from filelock import FileLock
 
+from pip_offline_fallback import oslock
 from testbed import IndexServer, ProjectSet, clone_venv, closed_port_url, isolated_env, outage
 from tests.helpers import pinned, run_checked, tail
 
@@ -125,7 +125,7 @@ def devpi_install(tmp_path_factory: pytest.TempPathFactory) -> DevpiInstall:
     failed = root / "failed.txt"
     done = root / "done.json"
     root.mkdir(exist_ok=True)
-    with FileLock(str(root / ".lock")):
+    with oslock.exclusive(str(root / ".lock"), -1):  # xdist workers share the tool
         if not done.is_file() and not failed.is_file():
             try:
                 install = _install_devpi(root / "venv")

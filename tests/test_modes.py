@@ -130,22 +130,20 @@ def test_startup_hook_costs_nothing_when_unset(venv: Any, env: dict[str, str]) -
     assert ours == ["pip_offline_fallback", "pip_offline_fallback.startup"]
 
 
-def test_only_a_command_that_records_imports_filelock(
+def test_a_command_that_records_imports_no_third_party_lock(
     venv: Any, env: dict[str, str], index: IndexServer
 ) -> None:
     # filelock's import was about a third of pip-ff's fixed cost per command (42 of 139 million
-    # instructions for `install --dry-run --no-index`, under callgrind); only a commit to the
-    # store takes the lock.
+    # instructions for `install --dry-run --no-index`, under callgrind); pip-ff's own OS lock
+    # (issue 23: filelock 4.3 needs Python 3.11) costs nothing to import.
     code = (
         "import sys\n"
         "from pip_offline_fallback.cli import main\n"
         "status = main(sys.argv[1:])\n"
-        "print('filelock' in sys.modules)\n"
+        "print(sorted({'filelock', 'packaging'} & set(sys.modules)))\n"
         "sys.exit(status)\n"
     )
-    listed = venv.run("-c", code, "list", env=env).check()
-    assert listed.stdout.split()[-1] == "False", listed.output
-    # The control: an online command records the index page, under the store lock.
+    # An online command records the index page, under the store lock.
     recorded = venv.run(
         "-c",
         code,
@@ -157,7 +155,8 @@ def test_only_a_command_that_records_imports_filelock(
         "pipff-alpha==1.0",
         env=env,
     ).check()
-    assert recorded.stdout.split()[-1] == "True", recorded.output
+    assert recorded.stdout.splitlines()[-1] == "[]", recorded.output
+    assert list((Path(env["PIP_CACHE_DIR"]) / "pip-ff" / "v1" / "entries").rglob("*.json"))
 
 
 def test_hook_activates_for_pip_module(venv: Any, env: dict[str, str]) -> None:

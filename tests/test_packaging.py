@@ -166,7 +166,8 @@ def test_wheel_metadata(dists: dict[str, Path]) -> None:
     assert meta["Author"] == "pip-ff developers"
     assert meta["Keywords"] == "pip,offline,packaging,install,cache,fallback"
     assert meta["Requires-Python"] == ">=3.9"
-    assert sorted(meta.get_all("Requires-Dist") or []) == ["filelock", "packaging", "pip>=23.0"]
+    # pip only (issue 23): what pip-ff carries into another interpreter must suit its Python.
+    assert (meta.get_all("Requires-Dist") or []) == ["pip>=23.0"]
     assert meta["Description-Content-Type"] == "text/markdown"
     assert meta.get_payload() == (ROOT / "README.md").read_text(encoding="utf-8")
     assert meta["License-Expression"] == "MIT"
@@ -327,3 +328,27 @@ def test_docs_name_every_module_of_the_package() -> None:
     }
     assert tree <= named, sorted(tree - named)
     assert {n for n in named if n.endswith((".py", "/"))} <= tree
+
+
+# Imported only where their tool runs: tox by the tox plugin, pip-tools by the pip-sync runner.
+_TOOLS_IMPORTED_BY_THEIR_PLUGINS = {"tox", "piptools"}
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="needs sys.stdlib_module_names")
+def test_the_package_imports_nothing_but_pip_and_the_standard_library() -> None:
+    # Issue 23: what pip-ff carries into another interpreter (pip --python, tox and nox envs) is
+    # its own package alone; a third-party import (packaging 26 needs Python 3.10, filelock 4.3
+    # 3.11) would not load in an older target. pip's vendored packaging is pip's.
+    allowed = {"pip", "pip_offline_fallback", *sys.stdlib_module_names}
+    allowed |= _TOOLS_IMPORTED_BY_THEIR_PLUGINS
+    foreign = set()
+    for path in (ROOT / "pip_offline_fallback").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names = [node.module]
+            else:
+                continue
+            foreign |= {(path.name, n) for n in names if n.split(".")[0] not in allowed}
+    assert not foreign, sorted(foreign)

@@ -269,7 +269,7 @@ def test_venv_clone(venv: Venv, template: Path, tool_wheels: ToolWheels) -> None
     assert tool_wheels.is_complete(), tool_wheels.missing()
     installed = venv.installed()
     assert installed["pip"] == tool_wheels.pip_version
-    assert {"packaging", "filelock", "pip-offline-fallback"} <= set(installed)
+    assert "pip-offline-fallback" in installed
     assert venv.python.parent.parent == venv.path
     # No configuration file is read at all: only our own PIP_* variables are configuration.
     config = venv.pip("config", "list").check().stdout.splitlines()
@@ -277,9 +277,9 @@ def test_venv_clone(venv: Venv, template: Path, tool_wheels: ToolWheels) -> None
     assert not any(key in line for line in config for key in ("index", "find-links", "cert"))
     venv.run("-c", "import pip_offline_fallback").check()
     # A clone is independent of its template.
-    venv.pip("uninstall", "-y", "filelock").check()
-    assert "filelock" not in venv.installed()
-    assert "filelock" in Venv(template).installed()
+    venv.pip("uninstall", "-y", "pip-offline-fallback").check()
+    assert "pip-offline-fallback" not in venv.installed()
+    assert "pip-offline-fallback" in Venv(template).installed()
 
 
 def test_pip_installs_what_the_index_serves(venv: Venv, index: IndexServer) -> None:

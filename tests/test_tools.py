@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
+from pip_offline_fallback import oslock
 from testbed import IndexServer, Result, ToolWheels, outage
 from testbed.dists import TINYBACKEND_NAME, metadata_text
 from tests.helpers import pinned, run_checked
@@ -96,7 +96,7 @@ def _tool_venv(
     failed, done = root / "failed.txt", root / "done.json"
     root.mkdir(exist_ok=True)
     venv = root / "venv"
-    with FileLock(str(root / ".lock")):
+    with oslock.exclusive(str(root / ".lock"), -1):  # xdist workers share the tool
         if not done.is_file() and not failed.is_file():
             env = _install_env()
             try:
@@ -273,13 +273,23 @@ def test_pip_compile_offline(
 
     with outage("refused", index):
         out.unlink()  # an existing output file would be read as preferred pins
-        offline = _run(compile_, tool_env, work)
+        offline = _run([c for c in compile_ if c != "--quiet"], tool_env, work)
         compiled_offline = out.read_text() if out.is_file() else ""
         out.unlink(missing_ok=True)
         no_pipff = _run(compile_, {k: v for k, v in tool_env.items() if k != "PIPFF"}, work)
+        (work / "never.in").write_text("pipff-zeta\n")  # never asked for online
+        never = _run([*compile_[:-1], "never.in"], tool_env, work)
 
     assert offline.returncode == 0, offline.describe()
     assert compiled_offline == pins
+    # pip-ff's summary, as at the end of a pip command (issue 23): pip-compile runs none; and
+    # under --quiet only the errors.
+    assert "pip-ff: finished from local sources" in offline.stderr, offline.describe()
+    assert "pip-ff: pipff-alpha: index data recorded" in offline.stderr
+    assert never.returncode != 0, never.describe()
+    assert "pip-ff: no local copy satisfies pipff-zeta" in never.stderr, never.describe()
+    assert "finished from local sources" not in never.stderr
+    assert "pip-ff: pipff-alpha:" not in never.stderr
     assert no_pipff.returncode != 0, no_pipff.describe()  # the control
 
 
@@ -419,3 +429,46 @@ def test_build_offline(
 
     assert no_pipff.returncode != 0, no_pipff.describe()  # the control
     assert offline.returncode == 0, offline.describe()
+
+
+# -- virtualenv --download -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def virtualenv_venv(tmp_path_factory: pytest.TempPathFactory, tool_wheels: ToolWheels) -> ToolVenv:
+    return _tool_venv(tmp_path_factory, tool_wheels, "virtualenv", pinned("virtualenv"))
+
+
+def test_virtualenv_download_offline_with_fresh_app_data(
+    virtualenv_venv: ToolVenv,
+    tool_wheels: ToolWheels,
+    tmp_path: Path,
+    index: IndexServer,
+    env: dict[str, str],
+) -> None:
+    """``virtualenv --download`` runs ``pip download pip`` with pip imported from virtualenv's
+    embedded pip wheel, a zip file (issue 23): pip-ff must hook that pip too (only ``--python``
+    is out of reach there), so a fresh app-data dir gets its pip offline after one online run."""
+    (index.dist_dir / tool_wheels.pip_wheel.name).symlink_to(tool_wheels.pip_wheel)
+    tool_env = {**_tool_env(env, tmp_path, index, tool_wheels), "PIPFF": "1"}
+    # No pinned pip and no search dir with one: --download then asks the index for the newest.
+    del tool_env["VIRTUALENV_PIP"], tool_env["VIRTUALENV_EXTRA_SEARCH_DIR"]
+
+    def create(name: str, run_env: Mapping[str, str]) -> Result:
+        app_data = {"VIRTUALENV_OVERRIDE_APP_DATA": str(tmp_path / f"app-data-{name}")}
+        command = [virtualenv_venv.script("virtualenv"), "--download", str(tmp_path / name)]
+        return _run(command, {**run_env, **app_data}, tmp_path)
+
+    online = create("online", tool_env)
+    assert online.returncode == 0, online.describe()
+    with outage("refused", index):
+        offline = create("offline", tool_env)
+        control = create("control", {k: v for k, v in tool_env.items() if k != "PIPFF"})
+
+    assert offline.returncode == 0, offline.describe()
+    seeded = _run(
+        [str(tmp_path / "offline" / "bin" / "python"), "-m", "pip", "--version"], env, tmp_path
+    )
+    assert seeded.stdout.startswith(f"pip {tool_wheels.pip_version} "), seeded.describe()
+    assert control.returncode != 0, control.describe()  # plain pip can't download it offline
+    assert "No matching distribution found for pip" in control.output

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from pip_offline_fallback.compat.commands import prepare as prepare
     from pip_offline_fallback.compat.commands import runnable_pip_owners as runnable_pip_owners
     from pip_offline_fallback.compat.commands import self_outdated_check as self_outdated_check
+    from pip_offline_fallback.compat.commands import zipped_pip as zipped_pip
     from pip_offline_fallback.compat.entry import CLI_MAIN as CLI_MAIN
     from pip_offline_fallback.compat.entry import PARSE_COMMAND as PARSE_COMMAND
     from pip_offline_fallback.compat.entry import RERUN_MARKER as RERUN_MARKER
@@ -121,6 +122,7 @@ _HOMES = {
         "prepare",
         "runnable_pip_owners",
         "self_outdated_check",
+        "zipped_pip",
     ),
     "transport": (
         "ConnectTimeoutError",

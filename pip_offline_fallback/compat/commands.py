@@ -68,6 +68,24 @@ def runnable_pip_owners() -> list[ModuleType]:
     return owners
 
 
+def zipped_pip() -> str | None:
+    """The archive pip is imported from (virtualenv's ``--download`` runs pip from its wheel),
+    or None when pip is a directory on disk. From an archive, pip's runner for ``--python`` is
+    no file that another interpreter could start."""
+    import pip
+
+    directory = os.path.dirname(os.path.abspath(pip.__file__ or ""))
+    if os.path.isdir(directory):
+        return None
+    archive = directory
+    while archive and not os.path.isfile(archive):
+        parent = os.path.dirname(archive)
+        if parent == archive:
+            return directory
+        archive = parent
+    return archive or directory
+
+
 def configured_cache_dir(command: Any) -> str | None:
     """pip's cache directory as the user set it, without the command line: ``PIP_CACHE_DIR``,
     pip's configuration files, else pip's default (None: switched off there).
@@ -122,7 +140,11 @@ def _runnable_pip() -> None:
     owners = runnable_pip_owners()
     expect(owners, f"pip has no {RUNNABLE_PIP}")
     runner = getattr(owners[0], RUNNABLE_PIP)()
-    expect(os.path.isfile(runner), f"pip's {RUNNABLE_PIP}() names no file")
+    # From an archive the runner is no file, by nature, not because pip changed: only --python
+    # is unavailable there (pip itself can't re-run from it either), and reach says so then.
+    expect(
+        os.path.isfile(runner) or zipped_pip() is not None, f"pip's {RUNNABLE_PIP}() names no file"
+    )
 
 
 PROBES: dict[str, Probe] = {

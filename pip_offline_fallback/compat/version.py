@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from packaging.version import InvalidVersion, Version
-
 from pip_offline_fallback.compat.probing import Broken, Probe
+from pip_offline_fallback.compat.vendored import InvalidVersion, Version
 
 LOWEST_PIP = Version("23.0")
 NEXT_UNSUPPORTED_PIP = Version("27")

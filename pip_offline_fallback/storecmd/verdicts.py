@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from packaging.utils import canonicalize_name
+from pip_offline_fallback.compat.vendored import canonicalize_name
 
 if TYPE_CHECKING:
     from pip_offline_fallback.compat.reqfile import InstallCommandLine, Requirement
