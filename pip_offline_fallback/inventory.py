@@ -21,12 +21,14 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
+from pip_offline_fallback import plausible
 from pip_offline_fallback.store import (
     _ENTRY_TEMP_PREFIX,
     Entry,
     Store,
     _digest,
     _is_sha256,
+    _open_regular,
     sha256_of_file,
 )
 from pip_offline_fallback.urls import host_of, parse_dist_filename
@@ -36,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 # A temporary file untouched for this long belongs to no live writer (it would keep writing).
 STALE_TEMP_SECONDS = 3600.0
+# A project page bigger than this is not read for the hashes it lists (PyPI's largest are a
+# few MB).
+_MAX_PAGE = 64 * 1024 * 1024
 
 
 # What an entry holds, for the admin commands.
@@ -160,7 +165,8 @@ class PrunePolicy:
     - ``keep``: distribution files (and their metadata) of all but the newest N versions of each
       project; index pages are kept;
     - ``max_size``: then the oldest entries until the store holds at most this many bytes;
-    - ``damaged``: hash every blob; remove those that don't match, with their entries.
+    - ``damaged``: hash every blob; remove those that don't match, with their entries, and
+      the entries of files whose sha256 contradicts what their recorded index page lists.
     """
 
     older_than: float | None = None
@@ -254,8 +260,32 @@ def scan(store: Store, *, verify: bool = False, now: float | None = None) -> Inv
             blob = inventory.blobs.get(info.sha256)
             if info.problem is None and blob is not None and blob.damaged:
                 info.problem = "damaged (hash mismatch)"
+        listed = _listed_by_pages(inventory)
+        for info in inventory.entries:
+            wanted = listed.get(info.url)
+            if info.problem is None and info.kind == FILE and wanted and info.sha256 not in wanted:
+                # A portal's or an attacker's answer recorded before pip-ff checked the page's
+                # hash: never served (pip would refuse it anyway), and in the way of the file.
+                info.problem = "contradicts the hash its index page lists"
         inventory.verified = True
     return inventory
+
+
+def _listed_by_pages(inventory: Inventory) -> dict[str, set[str]]:
+    """URL -> the sha256s the recorded index pages list for it (pages that verified)."""
+    listed: dict[str, set[str]] = defaultdict(set)
+    for info in inventory.entries:
+        blob = inventory.blobs.get(info.sha256)
+        if info.kind != PAGE or info.problem is not None or blob is None or blob.damaged:
+            continue
+        try:
+            with os.fdopen(_open_regular(blob.path), "rb") as f:
+                body = f.read(_MAX_PAGE)
+        except OSError:
+            continue
+        for url, sha256 in plausible.listed_sha256s(info.url, body).items():
+            listed[url].add(sha256)
+    return listed
 
 
 def _walk(store: Store, top: str, inventory: Inventory) -> Iterator[tuple[str, os.stat_result]]:
