@@ -332,6 +332,14 @@ def prune(
     """
     if not os.path.lexists(store._base):
         return PruneResult(dry_run=dry_run)
+    if os.path.islink(store._base):
+        # ``v1`` itself a link: never followed (installs neither record into it nor answer
+        # from it); the link goes, never its target. No lock: it would live behind the link.
+        result = PruneResult(dry_run=dry_run)
+        result.add(store._base, "link", "symbolic link (never followed)", 0)
+        if not dry_run:
+            _remove(result)
+        return result
     if dry_run:
         return _prune(store, policy, dry_run=True, now=now)
     with store.lock(lock_timeout):
@@ -408,19 +416,23 @@ def _prune(store: Store, policy: PrunePolicy, *, dry_run: bool, now: float | Non
             result.add(path, "host", "nothing left from this host", 0)
 
     if not dry_run:
-        # Entries before blobs, so no reader is ever handed an entry whose blob is gone
-        # because of us (a reader that already has the entry just finds no body).
-        order = {"link": 0, "entry": 1, "host": 2, "file": 3, "blob": 4, "temp": 5}
-        for removal in sorted(result.removals, key=lambda r: order[r.kind]):
-            try:
-                os.unlink(removal.path)  # on a link: the link, never its target
-            except FileNotFoundError:
-                removal.size = 0
-            except OSError as exc:
-                removal.error = str(exc)
-                removal.size = 0
-                logger.warning("pip-ff: could not remove %s: %s", removal.path, exc)
+        _remove(result)
     return result
+
+
+def _remove(result: PruneResult) -> None:
+    # Entries before blobs, so no reader is ever handed an entry whose blob is gone
+    # because of us (a reader that already has the entry just finds no body).
+    order = {"link": 0, "entry": 1, "host": 2, "file": 3, "blob": 4, "temp": 5}
+    for removal in sorted(result.removals, key=lambda r: order[r.kind]):
+        try:
+            os.unlink(removal.path)  # on a link: the link, never its target
+        except FileNotFoundError:
+            removal.size = 0
+        except OSError as exc:
+            removal.error = str(exc)
+            removal.size = 0
+            logger.warning("pip-ff: could not remove %s: %s", removal.path, exc)
 
 
 def _hash_matches(path: str) -> bool:

@@ -95,7 +95,7 @@ class StoreKey:
             return self._unusable(f"{len(key)} bytes, not {_KEY_SIZE}")
         return key
 
-    def _unusable(self, why: str) -> None:  # one warning: the key is read once
+    def _unusable(self, why: str) -> bytes | None:  # one warning: the key is read once
         logger.warning(
             "pip-ff: the store key %s is unusable (%s); answers fetched with credentials are "
             "neither recorded nor served (remove it and pip-ff makes a new one)",
