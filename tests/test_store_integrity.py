@@ -127,6 +127,10 @@ def test_an_unusable_key_records_and_serves_nothing_credentialed(
     assert identities == {NO_KEY}
     assert len([r for r in caplog.records if "store key" in r.getMessage()]) == 1
     assert store.lookup(URL, NO_KEY) is None  # alice's data, to no one
+    planted = "http://index.invalid/files/pipff_planted-1.0-py3-none-any.whl"
+    blob = store.blob_path(_sha256(b"private wheel"))
+    store._write_entry(planted, {}, Path(blob).name, len(b"private wheel"), NO_KEY)
+    assert store.lookup(planted, NO_KEY) is None  # not even an entry that claims the sentinel
     page = "http://index.invalid/simple/pipff-gamma/"
     assert store.recorder(page, {}, NO_KEY) is None
     assert not _record(store, page, b"<a>1.0</a>", NO_KEY)
@@ -184,9 +188,8 @@ def read_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     def refuse(original: Callable[..., Any], check_flags: bool = False) -> Callable[..., Any]:
         def call(path: Any, *args: Any, **kwargs: Any) -> Any:
             text = os.path.abspath(os.fsdecode(path)) if isinstance(path, (str, Path)) else ""
-            flags = int(args[0] if args else kwargs.get("flags", 0))
             inside = any(text.startswith(root + os.sep) for root in roots)
-            if inside and (not check_flags or flags & writes):
+            if inside and (not check_flags or int(args[0] if args else kwargs["flags"]) & writes):
                 # An existing directory: EEXIST, which the kernel says before EROFS.
                 exists = original is real_mkdir and os.path.lexists(text)
                 code = errno.EEXIST if exists else errno.EROFS
