@@ -17,6 +17,7 @@ from types import FrameType
 
 from pip_offline_fallback import __version__, childenv
 from pip_offline_fallback.config import (
+    MAX_STALE_VARIABLE,
     MODE_VARIABLE,
     Mode,
     Settings,
@@ -137,6 +138,8 @@ def resolve(options: Options, environ: dict[str, str]) -> Settings | None:
         # pip-ff was called by name: a value that names no mode can't switch it off; main()
         # says once that it is ignored.
         environ = {k: v for k, v in environ.items() if k != MODE_VARIABLE}
+    if options.max_stale is not None:  # the flag wins: the variable isn't read at all
+        environ = {k: v for k, v in environ.items() if k != MAX_STALE_VARIABLE}
     settings = settings_from_environ(environ, default=Mode.AUTO)
     if settings is None:
         return None

@@ -112,6 +112,7 @@ def settings_from_environ(environ: Mapping[str, str], *, default: Mode | None) -
 
     Returns None when pip-ff must stay out of the way: the variable is unset and there is no
     default (plain pip), or it is the kill switch, or its value is not a mode (one warning).
+    Raises UsageError for a ``PIPFF_MAX_STALE`` that is no duration.
     """
     raw = environ.get(MODE_VARIABLE)
     if raw is None or not raw.strip():
@@ -141,10 +142,9 @@ def settings_from_environ(environ: Mapping[str, str], *, default: Mode | None) -
             logger.warning("pip-ff: %s; using %s s", exc, DEFAULT_CONNECT_TIMEOUT)
     max_stale = None
     if environ.get(MAX_STALE_VARIABLE):
-        try:
-            max_stale = parse_duration_seconds(environ[MAX_STALE_VARIABLE], MAX_STALE_VARIABLE)
-        except UsageError as exc:
-            logger.warning("pip-ff: %s; no limit applied", exc)
+        # An error, as --max-stale's is: a freshness limit that can't be read must not fail
+        # open (no limit at all).
+        max_stale = parse_duration_seconds(environ[MAX_STALE_VARIABLE], MAX_STALE_VARIABLE)
     unreachable: dict[str, str] = {}
     for item in environ.get(UNREACHABLE_VARIABLE, "").split("\n"):
         host, _, cause = item.partition(" ")

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
 from pip_offline_fallback import childenv, compat, plausible, sharing
@@ -231,14 +231,16 @@ class Engine:
 
     def _doubt(self, request: PreparedRequest, response: Response) -> str | None:
         """Why a 200 answer can't be what was asked (a captive portal's page), or None."""
-        url = str(request.url)
+        # What was asked for: this URL, or the link that redirected here (a portal's 302 to
+        # /login, a CDN's opaque object URL). The answer must be able to be that.
+        asked = self.recording.asked_for(str(request.url))
         content_type = response.headers.get("content-type", "")
-        if plausible.is_distribution_url(url):
+        if any(plausible.is_distribution_url(u) for u in asked):
             return plausible.doubt_about_file(content_type)
         project = getattr(self._watch, "project", None)
         # Only a project page of an index (or a mirror's) must list the project: a --find-links
         # page lists whatever it holds, often nothing of the project asked for.
-        index_page = self.chain.index_suffix(url) is not None
+        index_page = any(self.chain.index_suffix(u) is not None for u in asked)
         if project is None or not (index_page or self.chain.asking):
             return None
         return plausible.doubt_about_page(project, content_type, response.content)
@@ -259,10 +261,16 @@ class Engine:
         when local data exists (an index may really have emptied a project's page); otherwise
         pip gets the page as it came.
         """
+        asked = self.recording.asked_for(str(request.url))
+        if len(asked) > 1:  # a redirect led here: answer for the link pip asked for
+            origin = asked[-1]
+            request = _local_request(request, origin)
+            if host_of(origin) != host:  # the index sent us to the portal: no index either
+                self._went_down(host_of(origin), doubt)
         if plausible.is_distribution_url(str(request.url)):
             response.close()
             self._went_down(host, doubt)
-            return self._answer_down(adapter, request, kwargs, host, doubt)
+            return self._answer_down(adapter, request, kwargs, host_of(str(request.url)), doubt)
         local = self._answer_failed(adapter, request, doubt, None)
         if local is not None:
             response.close()
@@ -369,6 +377,17 @@ class Engine:
         self._note(Outcome(url, answer.source, answer.fetched, forced))
         self.report.file_served(url, answer.source, sha256=answer.sha256, path=answer.path)
         return compat.build_response(adapter, request, answer.raw)
+
+    def expect_hashes(self, links: Iterable[Link]) -> None:
+        """An index page lists these links: the record keeps only files that match their
+        sha256 (see :meth:`Store.expect`)."""
+        store = self.store
+        if store is None:
+            return
+        for link in links:
+            sha256 = compat.link_sha256(link)
+            if sha256 is not None:
+                store.expect(str(link.url), sha256)
 
     def share_recorded(self) -> None:
         """Every byte stored once: what this command recorded and pip's HTTP cache also keeps

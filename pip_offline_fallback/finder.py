@@ -53,6 +53,8 @@ def wrap_process_project_url(original: Any) -> Any:
                     type(exc).__name__,
                 )
                 candidates = []
+        # The record keeps only files that match the hashes the page lists.
+        engine.expect_hashes(c.link for c in candidates)
         name = str(canonicalize_name(project))
         if any(o.source is Source.FALLBACK_INDEX for o in outcomes):
             mirrored = self.__dict__.setdefault(_MIRRORED_PAGES, {})

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from pip_offline_fallback import adapter, childenv, compat, finder, interpreter, reach
 from pip_offline_fallback.config import Settings, settings_from_environ
 from pip_offline_fallback.engine import activate, active_engine, deactivate
+from pip_offline_fallback.errors import UsageError
 
 if TYPE_CHECKING:
     from optparse import Values
@@ -265,7 +266,11 @@ def inject_from_environ() -> bool:
     global _hooked_from_environ
     if active_engine() is not None:
         return True
-    settings = settings_from_environ(os.environ, default=None)
+    try:
+        settings = settings_from_environ(os.environ, default=None)
+    except UsageError as exc:  # no fallback rather than one without the limit asked for
+        logger.warning("pip-ff: %s; running plain pip without fallback", exc)
+        return False
     if settings is None:
         return False
     _hooked_from_environ = inject(settings)

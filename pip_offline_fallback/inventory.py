@@ -20,12 +20,14 @@ from pip_offline_fallback.compat.vendored import (
     Version,
     canonicalize_name,
 )
+from pip_offline_fallback import plausible
 from pip_offline_fallback.store import (
     _ENTRY_TEMP_PREFIX,
     Entry,
     Store,
     _digest,
     _is_sha256,
+    _open_regular,
     sha256_of_file,
 )
 from pip_offline_fallback.urls import host_of, parse_dist_filename
@@ -35,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 # A temporary file untouched for this long belongs to no live writer (it would keep writing).
 STALE_TEMP_SECONDS = 3600.0
+# A project page bigger than this is not read for the hashes it lists (PyPI's largest are a
+# few MB).
+_MAX_PAGE = 64 * 1024 * 1024
 
 
 # What an entry holds, for the admin commands.
@@ -159,7 +164,8 @@ class PrunePolicy:
     - ``keep``: distribution files (and their metadata) of all but the newest N versions of each
       project; index pages are kept;
     - ``max_size``: then the oldest entries until the store holds at most this many bytes;
-    - ``damaged``: hash every blob; remove those that don't match, with their entries.
+    - ``damaged``: hash every blob; remove those that don't match, with their entries, and
+      the entries of files whose sha256 contradicts what their recorded index page lists.
     """
 
     older_than: float | None = None
@@ -253,8 +259,32 @@ def scan(store: Store, *, verify: bool = False, now: float | None = None) -> Inv
             blob = inventory.blobs.get(info.sha256)
             if info.problem is None and blob is not None and blob.damaged:
                 info.problem = "damaged (hash mismatch)"
+        listed = _listed_by_pages(inventory)
+        for info in inventory.entries:
+            wanted = listed.get(info.url)
+            if info.problem is None and info.kind == FILE and wanted and info.sha256 not in wanted:
+                # A portal's or an attacker's answer recorded before pip-ff checked the page's
+                # hash: never served (pip would refuse it anyway), and in the way of the file.
+                info.problem = "contradicts the hash its index page lists"
         inventory.verified = True
     return inventory
+
+
+def _listed_by_pages(inventory: Inventory) -> dict[str, set[str]]:
+    """URL -> the sha256s the recorded index pages list for it (pages that verified)."""
+    listed: dict[str, set[str]] = defaultdict(set)
+    for info in inventory.entries:
+        blob = inventory.blobs.get(info.sha256)
+        if info.kind != PAGE or info.problem is not None or blob is None or blob.damaged:
+            continue
+        try:
+            with os.fdopen(_open_regular(blob.path), "rb") as f:
+                body = f.read(_MAX_PAGE)
+        except OSError:
+            continue
+        for url, sha256 in plausible.listed_sha256s(info.url, body).items():
+            listed[url].add(sha256)
+    return listed
 
 
 def _walk(store: Store, top: str, inventory: Inventory) -> Iterator[tuple[str, os.stat_result]]:
@@ -301,6 +331,14 @@ def prune(
     """
     if not os.path.lexists(store._base):
         return PruneResult(dry_run=dry_run)
+    if os.path.islink(store._base):
+        # ``v1`` itself a link: never followed (installs neither record into it nor answer
+        # from it); the link goes, never its target. No lock: it would live behind the link.
+        result = PruneResult(dry_run=dry_run)
+        result.add(store._base, "link", "symbolic link (never followed)", 0)
+        if not dry_run:
+            _remove(result)
+        return result
     if dry_run:
         return _prune(store, policy, dry_run=True, now=now)
     with store.lock(lock_timeout):
@@ -377,19 +415,23 @@ def _prune(store: Store, policy: PrunePolicy, *, dry_run: bool, now: float | Non
             result.add(path, "host", "nothing left from this host", 0)
 
     if not dry_run:
-        # Entries before blobs, so no reader is ever handed an entry whose blob is gone
-        # because of us (a reader that already has the entry just finds no body).
-        order = {"link": 0, "entry": 1, "host": 2, "file": 3, "blob": 4, "temp": 5}
-        for removal in sorted(result.removals, key=lambda r: order[r.kind]):
-            try:
-                os.unlink(removal.path)  # on a link: the link, never its target
-            except FileNotFoundError:
-                removal.size = 0
-            except OSError as exc:
-                removal.error = str(exc)
-                removal.size = 0
-                logger.warning("pip-ff: could not remove %s: %s", removal.path, exc)
+        _remove(result)
     return result
+
+
+def _remove(result: PruneResult) -> None:
+    # Entries before blobs, so no reader is ever handed an entry whose blob is gone
+    # because of us (a reader that already has the entry just finds no body).
+    order = {"link": 0, "entry": 1, "host": 2, "file": 3, "blob": 4, "temp": 5}
+    for removal in sorted(result.removals, key=lambda r: order[r.kind]):
+        try:
+            os.unlink(removal.path)  # on a link: the link, never its target
+        except FileNotFoundError:
+            removal.size = 0
+        except OSError as exc:
+            removal.error = str(exc)
+            removal.size = 0
+            logger.warning("pip-ff: could not remove %s: %s", removal.path, exc)
 
 
 def _hash_matches(path: str) -> bool:

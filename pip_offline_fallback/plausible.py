@@ -9,12 +9,13 @@ page must list at least one file of its project.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import urllib.parse
 
 from pip_offline_fallback.compat.vendored import canonicalize_name
-from pip_offline_fallback.urls import project_of
+from pip_offline_fallback.urls import project_of, url_key
 
 _HREF = re.compile(rb"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 _JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -57,3 +58,27 @@ def _lists_files_of(project: str, content_type: str, body: bytes) -> bool:
     else:
         names = [filename_of(href.decode("utf-8", "replace")) for href in _HREF.findall(body)]
     return any(project_of(name) == project for name in names)
+
+
+def listed_sha256s(page_url: str, body: bytes) -> dict[str, str]:
+    """URL key -> sha256 of each file an index page (HTML or PEP 691 JSON) lists with one."""
+    found: dict[str, str] = {}
+    try:
+        files = json.loads(body).get("files", [])
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        files = None
+    if isinstance(files, list):
+        for item in files:
+            hashes = item.get("hashes") if isinstance(item, dict) else None
+            if isinstance(hashes, dict) and hashes.get("sha256") and item.get("url"):
+                url = urllib.parse.urljoin(page_url, str(item["url"]))
+                found[url_key(url)] = str(hashes["sha256"]).lower()
+        return found
+    for href in _HREF.findall(body):
+        url = urllib.parse.urljoin(page_url, html.unescape(href.decode("utf-8", "replace")))
+        fragment = urllib.parse.urlsplit(url).fragment
+        for part in fragment.split("&"):
+            name, _, value = part.partition("=")
+            if name == "sha256" and value:
+                found[url_key(url)] = value.lower()
+    return found

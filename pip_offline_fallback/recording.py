@@ -131,6 +131,19 @@ class Recording:
             taken, self._committed_bodies = self._committed_bodies, []
         return taken
 
+    def asked_for(self, url: str) -> list[str]:
+        """``url``, then each link that redirected to it in this run (not yet recorded), the
+        link pip asked for last: what an answer from ``url`` must be able to be."""
+        found = [url]
+        seen = {url_key(url)}
+        with self._lock:
+            for asked in found:  # grows as it goes: a chain of redirects
+                for source in self._redirects.get(url_key(asked), []):
+                    if url_key(source) not in seen:
+                        seen.add(url_key(source))
+                        found.append(source)
+        return found
+
     def redirected(self, url: str, response: Response) -> None:
         """A link answered with a redirect (a CDN, a pre-signed URL): remember where it led."""
         location = response.headers.get("location")

@@ -7,9 +7,11 @@ At the end of a command, each body recorded in it whose pip cache file holds exa
 (the linked file is hashed before it replaces the blob) is linked. Neither pip nor pip-ff ever
 writes into an existing file (both write a new one and rename it), so one name's owner can't
 change the other's bytes: ``pip cache purge`` drops pip's name and the record keeps its copy, and
-a blob is still checked against its sha256 every time it is read. Older pips keep the body inside
-the entry (``http``): nothing to share. On another file system, or where links can't be made,
-both copies stay.
+a blob is still checked against its sha256 every time it is read. pip's files are private (mode
+0600): one becomes a blob only where that takes no permission away from the blob (another user of
+a shared store could no longer read it) or where the store is private anyway. Older pips keep the
+body inside the entry (``http``): nothing to share. On another file system, or where links can't
+be made, both copies stay.
 """
 
 from __future__ import annotations
@@ -50,6 +52,46 @@ def share_with_pip_cache(
     return shared
 
 
+def _modes_allow(store: Store, sha256: str, ours: os.stat_result, theirs: os.stat_result) -> bool:
+    """Whether pip's file may become the blob as far as permissions go.
+
+    pip writes its cache files through a NamedTemporaryFile: mode 0600. The store makes its
+    files 0666 minus the umask, so that a store can be shared (``PIPFF_STORE`` for a group).
+    A blob that became pip's 0600 file would be unreadable to the others, who would then get
+    "no local copy". So: only where pip's file grants everything the blob does, or where no
+    one else can reach the store anyway.
+    """
+    if os.name != "posix":
+        return True  # modes are not permissions there
+    lost = stat.S_IMODE(ours.st_mode) & ~stat.S_IMODE(theirs.st_mode) & 0o777
+    if not lost or _private(store.root):
+        return True
+    logger.debug(
+        "pip-ff: blob %s stays a copy of its own: pip's file (mode %o) would take away %o",
+        sha256[:16],
+        stat.S_IMODE(theirs.st_mode),
+        lost,
+    )
+    return False
+
+
+def _private(path: str) -> bool:
+    """Whether no one but its owner can reach ``path``: one directory on the way to it (or it)
+    that only its owner may enter."""
+    path = os.path.abspath(path)
+    while True:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        if stat.S_ISDIR(st.st_mode) and not st.st_mode & 0o011:
+            return True
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+
+
 def _share(store: Store, sha256: str, body: str) -> bool:
     blob = store.blob_path(sha256)
     try:
@@ -62,6 +104,8 @@ def _share(store: Store, sha256: str, body: str) -> bool:
         return False
     if ours.st_ino == theirs.st_ino:
         return False  # one file already
+    if not _modes_allow(store, sha256, ours, theirs):
+        return False
     link = os.path.join(store.tmp_directory(), "share-" + secrets.token_hex(8))
     os.link(body, link, follow_symlinks=False)
     try:

@@ -9,6 +9,14 @@ Layout under the store root (``<pip cache dir>/pip-ff`` by default)::
     v1/key                        a random key: an entry recorded with credentials carries
                                   HMAC(key, Authorization header), never the credentials, and
                                   is served only to a request with the same credentials
+                                  (:mod:`.storekey`; no usable key: nothing credentialed is
+                                  recorded or served)
+
+No path replaces a recorded answer with something that can't be what was asked for: a
+distribution file's bytes never change (other bytes under its URL, or under the URL it
+redirected to, are a portal's or an attacker's), whoever recorded it; and a body that
+contradicts the sha256 its index page lists (:meth:`Store.expect`) is never recorded, while a
+recorded copy that contradicts it gives way to one that matches it.
 
 Safe to share between any number of processes:
 
@@ -24,7 +32,8 @@ Safe to share between any number of processes:
   it releases it.
 - Symbolic links planted in the store are never followed: an entry or blob that is a link is
   never read, a link where a directory should be makes the recorder step aside rather than write
-  through it, and prune removes links themselves, never their targets. (A lookup does not check
+  through it (``v1`` itself a link: nothing is recorded or served, with one warning), and prune
+  removes links themselves, never their targets. (A lookup does not check
   every directory on its path, which would cost a stat each; what it reads must still name the
   URL asked for and match its sha256.)
 """
@@ -48,6 +57,7 @@ from typing import IO, Any
 from pip_offline_fallback import oslock
 from pip_offline_fallback.errors import PipFFError
 from pip_offline_fallback.recorder import Recorder, unlink_quietly
+from pip_offline_fallback.storekey import NO_KEY, StoreKey
 from pip_offline_fallback.urls import filename_of, host_of, parse_dist_filename, url_key
 
 logger = logging.getLogger(__name__)
@@ -138,6 +148,24 @@ class Store:
         # URLs whose recorded copy failed verification in this process (``store check`` tells).
         self.damaged: list[str] = []
         self._hosts: dict[str, bool] = {}
+        self._keys = StoreKey(os.path.join(self._base, "key"))
+        # What the index pages seen in this process list: URL key -> sha256s (see expect()).
+        self._expected: dict[str, set[str]] = {}
+        self._base_usable: bool | None = None
+
+    def usable(self) -> bool:
+        """Whether ``v1`` is not a symbolic link (one lstat per process, one warning): a link
+        there is never followed, to read or to write (see the module's docstring)."""
+        if self._base_usable is None:
+            self._base_usable = not os.path.islink(self._base)
+            if not self._base_usable:
+                logger.warning(
+                    "pip-ff: %s is a symbolic link; pip-ff neither records into it nor answers "
+                    "from it (point PIPFF_STORE at its target, or remove it: `pip-ff store "
+                    "prune`)",
+                    self._base,
+                )
+        return self._base_usable
 
     def _entry_path(self, url: str) -> str:
         key = _digest(url_key(url))
@@ -152,6 +180,8 @@ class Store:
     # -- reading (no lock) -------------------------------------------------------------------
 
     def has(self, url: str) -> bool:
+        if not self.usable():
+            return False
         try:
             return stat.S_ISREG(os.lstat(self._entry_path(url)).st_mode)
         except OSError:
@@ -161,6 +191,8 @@ class Store:
         """Whether anything was ever recorded from the host of ``url`` (one lstat per host)."""
         key = host_of(url)
         known = self._hosts.get(key)
+        if known is None and not self.usable():
+            known = False
         if known is None:
             try:
                 known = stat.S_ISREG(os.lstat(self._host_path(url)).st_mode)
@@ -170,41 +202,39 @@ class Store:
         return known
 
     def identity(self, authorization: str | None) -> str | None:
-        """The keyed digest that stands for a request's credentials (None: it had none)."""
-        if not authorization:
-            return None
-        key = self._key()
-        if key is None:
-            return "unknown"  # matches no entry: none can have been recorded with credentials
-        return hmac.new(key, authorization.encode("utf-8"), hashlib.sha256).hexdigest()
+        """The keyed digest that stands for a request's credentials (None: it had none;
+        :data:`~.storekey.NO_KEY`: there is no usable key, so nothing credentialed is
+        recorded or served)."""
+        if authorization and not self.usable():
+            return NO_KEY
+        return self._keys.identity(authorization)
 
-    def _key(self) -> bytes | None:
-        if getattr(self, "_key_bytes", None) is None:
-            path = os.path.join(self._base, "key")
-            try:
-                fd = _open_regular(path)
-            except FileNotFoundError:
-                try:
-                    self._directory()
-                    fd, tmp = _create_exclusive(self._base, _ENTRY_TEMP_PREFIX)
-                    with os.fdopen(fd, "wb") as f:
-                        f.write(secrets.token_bytes(32))
-                    with contextlib.suppress(FileExistsError):
-                        os.link(tmp, path)  # first writer wins; everyone reads the same key
-                    unlink_quietly(tmp)
-                    fd = _open_regular(path)
-                except OSError as exc:
-                    logger.debug("pip-ff: no store key: %s", exc)
-                    return None
-            except OSError:
-                return None
-            with os.fdopen(fd, "rb") as f:
-                key = f.read()
-            self._key_bytes = key if len(key) == 32 else None
-        return self._key_bytes
+    def expect(self, url: str, sha256: str) -> None:
+        """An index page lists ``sha256`` for the file at ``url`` (learnt in this process)."""
+        self._expected.setdefault(url_key(url), set()).add(sha256.lower())
+
+    def _against_page(self, url: str, sha256: str) -> bool | None:
+        """Whether ``sha256`` matches what index pages list for ``url`` (None: none lists it)."""
+        listed = self._expected.get(url_key(url))
+        return (sha256 in listed) if listed else None
 
     def lookup(self, url: str, identity: str | None = None) -> Entry | None:
         """The entry of ``url``; one recorded with credentials only for the same ``identity``."""
+        entry = self._any_entry(url)
+        if entry is None:
+            return None
+        if entry.identity is not None and not (
+            identity is not None
+            and identity != NO_KEY
+            and hmac.compare_digest(entry.identity, identity)
+        ):
+            return None  # fetched with credentials: another user's data, unless they match
+        return entry
+
+    def _any_entry(self, url: str) -> Entry | None:
+        """The entry of ``url``, whoever recorded it."""
+        if not self.usable():
+            return None
         path = self._entry_path(url)
         try:
             entry = self._read_entry(path)
@@ -215,10 +245,6 @@ class Store:
             return None
         if entry.url != url_key(url):
             return None  # a hash collision or a planted file: never serve another URL's data
-        if entry.identity is not None and not (
-            identity is not None and hmac.compare_digest(entry.identity, identity)
-        ):
-            return None  # fetched with credentials: another user's data, unless they match
         return entry
 
     def _read_entry(self, path: str) -> Entry:
@@ -238,9 +264,21 @@ class Store:
         )
 
     def open_verified(self, entry: Entry) -> IO[bytes] | None:
-        """The entry's body, after checking every byte against the recorded sha256."""
+        """The entry's body, after checking every byte against the recorded sha256 (and that
+        sha256 against the one its index page lists, where one was seen)."""
+        if self._against_page(entry.url, entry.sha256) is False:
+            self.damaged.append(entry.url)
+            logger.warning(
+                "pip-ff: the recorded copy of %s contradicts the hash its index page lists; "
+                "not using it",
+                entry.url,
+            )
+            return None
         try:
             f = os.fdopen(_open_regular(entry.blob), "rb")
+        except PermissionError as exc:  # a shared store another user made unreadable to us
+            logger.warning("pip-ff: can't read the recorded copy of %s: %s", entry.url, exc)
+            return None
         except OSError:
             return None
         try:
@@ -288,8 +326,9 @@ class Store:
     def recorder(
         self, url: str, headers: Mapping[str, str], identity: str | None = None
     ) -> Recorder | None:
-        """A sink for a body being received online; None when the store can't be written."""
-        if not self._recording:
+        """A sink for a body being received online; None when the store can't be written, or
+        when the body came with credentials and there is no usable key."""
+        if not self._recording or identity == NO_KEY:
             return None
         try:
             fd, tmp = _create_exclusive(self.tmp_directory(), _TEMP_PREFIX)
@@ -326,14 +365,7 @@ class Store:
         if self._recording:
             try:
                 with self.lock(COMMIT_LOCK_TIMEOUT):
-                    if _replaces_another_file(self.lookup(url, identity), url, sha256):
-                        # A file's bytes never change on an index: other bytes under the same
-                        # URL are a portal's or an attacker's, and never replace good data.
-                        logger.warning(
-                            "pip-ff: %s came with other bytes than recorded before; "
-                            "keeping the recorded copy",
-                            url_key(url),
-                        )
+                    if identity == NO_KEY or self._refused(url, sha256):
                         unlink_quietly(tmp)
                         return False
                     self._commit_locked(url, headers, tmp, sha256, size, identity)
@@ -358,11 +390,37 @@ class Store:
             return False
         try:
             with self.lock(COMMIT_LOCK_TIMEOUT):
+                # The body answered for ``url``: it must be able to be ``url``'s answer.
+                if self._refused(url, entry.sha256):
+                    return False
                 self._write_entry(url, entry.headers, entry.sha256, entry.size, entry.identity)
         except (StoreBusy, OSError) as exc:
             logger.debug("pip-ff: not recording %s: %s", url_key(url), exc)
             return False
         return True
+
+    def _refused(self, url: str, sha256: str) -> bool:
+        """Whether filing ``sha256`` as ``url``'s answer would record what can't be it (says
+        why, once). Under the lock: what is recorded can't change meanwhile."""
+        matches = self._against_page(url, sha256)
+        if matches is False:
+            logger.warning(
+                "pip-ff: %s came with bytes that contradict the hash its index page lists; "
+                "not recording them",
+                url_key(url),
+            )
+            return True
+        # A file's bytes never change on an index: other bytes under the same URL are a
+        # portal's or an attacker's, and never replace good data, whoever recorded it (an
+        # anonymous fetch never replaces a credentialed record). Only a copy that matches the
+        # page's hash replaces one (which then can't have matched it).
+        if not matches and _replaces_another_file(self._any_entry(url), url, sha256):
+            logger.warning(
+                "pip-ff: %s came with other bytes than recorded before; keeping the recorded copy",
+                url_key(url),
+            )
+            return True
+        return False
 
     def _commit_locked(
         self,

@@ -4,6 +4,11 @@ with two names (issue 17, target 4)."""
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
+import shutil
+import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -106,3 +111,45 @@ def test_only_a_regular_file_with_the_recorded_bytes_is_shared(tmp_path: Path) -
     assert not list(Path(store.tmp_directory()).iterdir())
     # Once shared, a second pass has nothing to do (and hashes nothing).
     assert share_with_pip_cache(store, str(pip_cache), recorded) == 0
+
+
+def test_a_blob_is_never_made_private_by_sharing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """pip's cache files are 0600 (a NamedTemporaryFile); a blob of a store others may read is
+    0644 and must stay readable to them. Where the store is private anyway, sharing goes on."""
+    shared_root = Path(tempfile.mkdtemp(prefix="pipff-shared-"))  # not under a 0700 directory
+    try:
+        shared_root.chmod(0o755)
+        for root, shared in ((shared_root, False), (tmp_path, True)):
+            pip_cache = root / "pip-cache"
+            store = Store(str(pip_cache / "pip-ff"))
+            url = "https://index.invalid/files/pipff_same-1.0-py3-none-any.whl"
+            sha256 = _stored(store, url, b"wheel same")
+            blob = Path(store.blob_path(sha256))
+            blob.chmod(0o644)
+            body = Path(compat.http_cache_path(str(pip_cache / "http-v2"), url) + ".body")
+            body.parent.mkdir(parents=True)
+            body.write_bytes(b"wheel same")
+            body.chmod(0o600)
+            assert share_with_pip_cache(store, str(pip_cache), [(url, sha256)]) == int(shared)
+            assert blob.samefile(body) is shared
+            assert stat.S_IMODE(blob.stat().st_mode) == (0o600 if shared else 0o644)
+    finally:
+        shutil.rmtree(shared_root)
+
+    # A blob that can't be read (another user's private one) is said, not silently skipped.
+    store = Store(str(tmp_path / "pip-cache" / "pip-ff"))
+    entry = store.lookup("https://index.invalid/files/pipff_same-1.0-py3-none-any.whl")
+    assert entry is not None
+    real_open = os.open
+
+    def denied(path: str, *args: int) -> int:
+        if path == entry.blob:
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, *args)
+
+    with caplog.at_level(logging.WARNING), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "open", denied)
+        assert store.open_verified(entry) is None
+    assert "Permission denied" in caplog.text, caplog.text

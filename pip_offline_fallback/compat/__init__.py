@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from pip_offline_fallback.compat.finder import Link as Link
     from pip_offline_fallback.compat.finder import PackageFinder as PackageFinder
     from pip_offline_fallback.compat.finder import forget_candidates as forget_candidates
+    from pip_offline_fallback.compat.finder import link_sha256 as link_sha256
     from pip_offline_fallback.compat.finder import path_to_url as path_to_url
     from pip_offline_fallback.compat.finder import redact as redact
     from pip_offline_fallback.compat.finder import redact_auth_from_url as redact_auth_from_url
@@ -149,6 +150,7 @@ _HOMES = {
         "Link",
         "PackageFinder",
         "forget_candidates",
+        "link_sha256",
         "path_to_url",
         "redact",
         "redact_auth_from_url",

@@ -61,6 +61,14 @@ def redact(url: str) -> str:
         return "<url>"
 
 
+def link_sha256(link: Any) -> str | None:
+    """The sha256 an index page lists for a link (``#sha256=`` or PEP 691's ``hashes``), if
+    any: pip 23.0-26.x keep both in ``Link._hashes`` (probed in ``_links``)."""
+    hashes = getattr(link, "_hashes", None)
+    value = hashes.get("sha256") if isinstance(hashes, dict) else None
+    return str(value).lower() if value else None
+
+
 _PROJECT = "pip-ff-probe"
 
 
@@ -121,6 +129,10 @@ def _links() -> None:
     url = path_to_url(path)
     expect(url_to_path(url) == path, "pip's path_to_url and url_to_path don't round-trip")
     expect(Link(url).filename == os.path.basename(path), "pip's Link has no filename")
+    expect(
+        link_sha256(Link(url + "#sha256=" + "AB" * 32)) == "ab" * 32,
+        "pip's Link no longer keeps the hash an index page lists for it",
+    )
     expect(
         redact("https://user:secret@index.invalid/") == "https://user:****@index.invalid/",
         "pip's redact_auth_from_url no longer hides a password",

@@ -13,11 +13,12 @@ from pip_offline_fallback.inventory import (
     FILE,
     METADATA,
     PAGE,
+    STALE_TEMP_SECONDS,
     EntryInfo,
     Inventory,
     scan,
 )
-from pip_offline_fallback.store import Store
+from pip_offline_fallback.store import LAYOUT, Store
 from pip_offline_fallback.storecmd.common import EXIT_OK, Location, _table, _write
 from pip_offline_fallback.wording import age_text, size_text
 
@@ -139,6 +140,13 @@ def _info(location: Location, options: argparse.Namespace) -> int:
         return EXIT_OK
 
     _write(f"pip-ff store: {location.store}")
+    if os.path.islink(os.path.join(location.store, LAYOUT)):
+        _write(
+            f"  {LAYOUT} is a symbolic link (never followed): pip-ff neither records into it nor "
+            "answers from it; `pip-ff store prune` removes the link (never its target), or "
+            "point --store or PIPFF_STORE at the directory it leads to"
+        )
+        return EXIT_OK
     if not inventory.exists:
         _write("  empty (nothing recorded yet)")
         return EXIT_OK
@@ -182,15 +190,24 @@ def _info(location: Location, options: argparse.Namespace) -> int:
     else:
         _write("  damaged: none found by size (not hashed: --no-verify)")
     orphans = inventory.orphans
+    # prune removes a temporary file only once no writer can still be filling it.
+    stale = [t for t in inventory.temps if now - t.mtime > STALE_TEMP_SECONDS]
+    recent = [t for t in inventory.temps if t not in stale]
     clutter = [
         (len(orphans), sum(b.size for b in orphans), "bodies no entry uses"),
-        (len(inventory.temps), sum(t.size for t in inventory.temps), "temporary files"),
+        (len(stale), sum(t.size for t in stale), "stale temporary files"),
         (len(inventory.strays), sum(s.size for s in inventory.strays), "unreadable or stray files"),
         (len(inventory.links), 0, "symbolic links (never followed)"),
     ]
     for count, size, what in clutter:
         if count:
             _write(f"  {what}: {count} ({size_text(size)}); `pip-ff store prune` removes them")
+    if recent:
+        _write(
+            f"  temporary files: {len(recent)} ({size_text(sum(t.size for t in recent))}), "
+            "being written or left by a run stopped less than an hour ago; `pip-ff store "
+            "prune` removes them once they are an hour old"
+        )
     for wheelhouse in _wheelhouses(location):
         state = f"{wheelhouse['files']} files" if wheelhouse["exists"] else "absent"
         _write(f"  wheelhouse: {wheelhouse['path']} ({state})")

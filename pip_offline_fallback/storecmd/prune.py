@@ -131,6 +131,13 @@ def _prune(location: Location, options: argparse.Namespace) -> int:
             "--wait SECONDS\n"
         )
         return EXIT_FAILED
+    except OSError as exc:  # a read-only store (a restored CI cache, a shared one): no lock
+        where = f" ({exc.filename})" if exc.filename else ""
+        sys.stderr.write(
+            f"ERROR: pip-ff: can't prune {location.store}: {exc.strerror or exc}{where}; prune "
+            "needs write access to the store (--dry-run only reads)\n"
+        )
+        return EXIT_FAILED
     errors = [r for r in result.removals if r.error is not None]
     if options.json:
         _write(json.dumps(_prune_json(location, result, now), indent=2, sort_keys=True))
