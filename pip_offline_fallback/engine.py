@@ -230,12 +230,19 @@ class Engine:
         return response
 
     def _doubt(self, request: PreparedRequest, response: Response) -> str | None:
-        """Why a 200 answer can't be what was asked (a captive portal's page), or None."""
+        """Why a 200 answer can't be what was asked (a captive portal's page), or None: the
+        project comes from the request's context (:meth:`watching`)."""
+        return self.doubt(request, response, getattr(self._watch, "project", None))
+
+    def doubt(
+        self, request: PreparedRequest, response: Response, project: str | None
+    ) -> str | None:
+        """:meth:`_doubt` with the project asked for given explicitly (None: not a project
+        page's request): a caller with no finder (serve) says what it asked for."""
         url = str(request.url)
         content_type = response.headers.get("content-type", "")
         if plausible.is_distribution_url(url):
             return plausible.doubt_about_file(content_type)
-        project = getattr(self._watch, "project", None)
         # Only a project page of an index (or a mirror's) must list the project: a --find-links
         # page lists whatever it holds, often nothing of the project asked for.
         index_page = self.chain.index_suffix(url) is not None
@@ -356,10 +363,10 @@ class Engine:
     ) -> Response | None:
         """A response built from local sources, or None. Never raises.
 
-        Index pages (requests made while the finder watches a page fetch) older than
-        ``--max-stale`` are refused; distribution files never expire.
+        Index pages (requests made while the finder, or serve, watches a page fetch) older
+        than ``--max-stale`` are refused; distribution files never expire.
         """
-        max_age = self.settings.max_stale if self._watching() else None
+        max_age = self.max_age(page=self._watching())
         answer = self.sources.lookup(request, max_age)
         url = str(request.url)
         if not isinstance(answer, Found):
@@ -369,6 +376,11 @@ class Engine:
         self._note(Outcome(url, answer.source, answer.fetched, forced))
         self.report.file_served(url, answer.source, sha256=answer.sha256, path=answer.path)
         return compat.build_response(adapter, request, answer.raw)
+
+    def max_age(self, *, page: bool) -> float | None:
+        """How old local data may be to answer a request: ``--max-stale`` for an index page
+        (``page``), no limit for a distribution file (its bytes never change)."""
+        return self.settings.max_stale if page else None
 
     def share_recorded(self) -> None:
         """Every byte stored once: what this command recorded and pip's HTTP cache also keeps
@@ -398,19 +410,31 @@ class Engine:
     # -- the finder side ---------------------------------------------------------------------
 
     def _watching(self) -> bool:
-        return getattr(self._watch, "outcomes", None) is not None
+        """Whether this thread's request is an index page's (``--max-stale`` applies)."""
+        return getattr(self._watch, "outcomes", None) is not None and bool(
+            getattr(self._watch, "page", True)
+        )
 
     @contextlib.contextmanager
-    def watching(self, project: str | None = None) -> Iterator[list[Outcome]]:
-        """Collect the outcomes of the requests made inside the block (one index page fetch of
-        ``project``)."""
+    def watching(self, project: str | None = None, *, page: bool = True) -> Iterator[list[Outcome]]:
+        """Collect the outcomes of the requests made inside the block: one index page fetch of
+        ``project`` (``page``), or a file's (then no ``--max-stale`` and no page check).
+
+        The context is this thread's (pip's finder, or one of serve's request threads): what a
+        request is for travels beside it, since pip's transport has no room for it.
+        """
         outcomes: list[Outcome] = []
-        previous = getattr(self._watch, "outcomes", None), getattr(self._watch, "project", None)
-        self._watch.outcomes, self._watch.project = outcomes, project
+        previous = (
+            getattr(self._watch, "outcomes", None),
+            getattr(self._watch, "project", None),
+            getattr(self._watch, "page", True),
+        )
+        self._watch.outcomes, self._watch.project = outcomes, project if page else None
+        self._watch.page = page
         try:
             yield outcomes
         finally:
-            self._watch.outcomes, self._watch.project = previous
+            self._watch.outcomes, self._watch.project, self._watch.page = previous
 
     def _note(self, outcome: Outcome) -> None:
         outcomes = getattr(self._watch, "outcomes", None)
