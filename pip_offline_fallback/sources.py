@@ -148,14 +148,18 @@ class Record:
         body = self.store.open_verified(entry)
         if body is None:
             return None
-        return LocalBody(body, entry.size, Source.RECORD, entry.fetched, entry.headers, entry.sha256)
+        return LocalBody(
+            body, entry.size, Source.RECORD, entry.fetched, entry.headers, entry.sha256
+        )
 
     def lookup(self, request: PreparedRequest, max_age: float | None) -> Answer:
         authorization = request.headers.get("Authorization")
         answer = self.body(str(request.url), str(authorization) if authorization else None, max_age)
         if not isinstance(answer, LocalBody):
             return answer
-        raw = compat.make_raw_response(answer.file, body_headers(answer.headers, answer.size), request)
+        raw = compat.make_raw_response(
+            answer.file, body_headers(answer.headers, answer.size), request
+        )
         return Found(raw, Source.RECORD, answer.fetched, sha256=answer.sha256)
 
 

@@ -116,7 +116,11 @@ class ServeApp:
             if project != canonicalize_name(project):
                 return text(404, "pip-ff serve: no such file\n")
             return file_reply(
-                self.upstream, project, segments[2], environ.get("HTTP_RANGE"), head=method == "HEAD"
+                self.upstream,
+                project,
+                segments[2],
+                environ.get("HTTP_RANGE"),
+                head=method == "HEAD",
             )
         return text(404, "pip-ff serve: not found (the index is at /simple/)\n")
 

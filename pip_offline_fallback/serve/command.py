@@ -129,7 +129,9 @@ def _token(store_root: str | None) -> str:
             f.write(token + "\n")
         os.replace(path + ".tmp", path)
     except OSError as exc:
-        logger.warning("pip-ff serve: can't keep the token in %s (%s); it changes on restart", path, exc)
+        logger.warning(
+            "pip-ff serve: can't keep the token in %s (%s); it changes on restart", path, exc
+        )
     return token
 
 
@@ -148,9 +150,10 @@ def _start(
     in the record), "fresh" (always, a new one: ``pip-ff run``)."""
     if settings is None:
         raise UsageError("serve needs pip-ff's fallback (PIPFF=0 or --no-fallback was given)")
-    import waitress
+    import waitress  # type: ignore[import-untyped,unused-ignore]  # no stubs in the lint env
 
     from pip_offline_fallback.serve.app import ServeApp
+
     try:
         upstream = Upstream(settings, pip_args)
     except UpstreamError as exc:
@@ -190,7 +193,11 @@ def serve_main(argv: Sequence[str], settings: Settings | None) -> int:
                 args.host,
             )
         server, upstream, url = _start(
-            settings, pip_args, host=args.host, port=args.port, token="always" if args.require_token else "auto"
+            settings,
+            pip_args,
+            host=args.host,
+            port=args.port,
+            token="always" if args.require_token else "auto",
         )
     except UsageError as exc:
         sys.stderr.write(f"ERROR: pip-ff: {exc}\n")

@@ -10,6 +10,7 @@ line, never its bytes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -19,15 +20,14 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import IO, TYPE_CHECKING
 
-from pip_offline_fallback.sources import LocalBody
-from pip_offline_fallback.urls import parse_dist_filename
-
 from pip_offline_fallback.serve.upstream import (
     Provenance,
     Upstream,
     UpstreamError,
     provenance_header,
 )
+from pip_offline_fallback.sources import LocalBody
+from pip_offline_fallback.urls import parse_dist_filename
 
 if TYPE_CHECKING:
     from pip._vendor.requests import Response
@@ -54,10 +54,8 @@ class Reply:
 
     def close(self) -> None:
         for closer in self.closers:
-            try:
+            with contextlib.suppress(Exception):
                 closer.close()
-            except Exception:
-                pass
 
 
 def text(status: int, message: str) -> Reply:
@@ -137,7 +135,7 @@ def _file_headers(size: int | None) -> list[tuple[str, str]]:
     return headers
 
 
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
+def parse_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
     """(first, last) of a single byte range; None: no (usable) range, serve it all;
     False: not satisfiable (416)."""
     if not header:
@@ -234,7 +232,7 @@ def _verified(
         )
         return text(502, "pip-ff serve: the local copy is damaged\n")
     spool.seek(0)
-    reply = Reply(200, _file_headers(size), _read(spool, 0, size), closers=[spool])  # type: ignore[arg-type]
+    reply = Reply(200, _file_headers(size), _read(spool, 0, size), closers=[spool])
     reply.headers.append(("X-PipFF-Source", provenance_header(provenance)))
     reply.source = provenance.source.value
     return reply

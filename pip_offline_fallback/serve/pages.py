@@ -189,14 +189,20 @@ def render_json(page: ProjectPage) -> bytes:
         if f.upload_time is not None:
             entry["upload-time"] = f.upload_time
         files.append(entry)
-    document = {"meta": {"api-version": API_VERSION}, "name": page.name, "files": files}
-    versions = _versions(page)
-    if versions is not None:
-        document["versions"] = versions
+    # api-version 1.1 (PEP 700) promises a size on every file and a versions list: said only
+    # when upstream gave every size, as proxpi does.
+    sized = all(f.size is not None for f in page.files)
+    document: dict[str, Any] = {
+        "meta": {"api-version": API_VERSION if sized else "1.0"},
+        "name": page.name,
+        "files": files,
+    }
+    if sized:
+        document["versions"] = _versions(page)
     return json.dumps(document).encode()
 
 
-def _versions(page: ProjectPage) -> list[str] | None:
+def _versions(page: ProjectPage) -> list[str]:
     from pip_offline_fallback.urls import parse_dist_filename
 
     seen: list[str] = []

@@ -130,10 +130,10 @@ class Upstream:
         if store is not None:
             store.resume_recording()
         with self._lock:
-            if self.engine.outage and self._down_since is not None:
-                if time.monotonic() - self._down_since >= RETRY_AFTER:
-                    self.engine.outage = Outage()
-                    self._down_since = None
+            since = self._down_since
+            if self.engine.outage and since is not None and time.monotonic() - since >= RETRY_AFTER:
+                self.engine.outage = Outage()
+                self._down_since = None
 
     def _after(self, outcomes: list[Outcome]) -> None:
         down = self.engine.outage.hosts
@@ -153,9 +153,9 @@ class Upstream:
                     logger.warning("pip-ff serve: %s answers again", compat.redact(host))
                 self._announced.clear()
 
-    def _get(self, url: str, project: str | None, *, page: bool, **kwargs: Any) -> tuple[
-        Response, Provenance
-    ]:
+    def _get(
+        self, url: str, project: str | None, *, page: bool, **kwargs: Any
+    ) -> tuple[Response, Provenance]:
         self._before()
         with self.engine.watching(project, page=page) as outcomes:
             try:
@@ -164,9 +164,12 @@ class Upstream:
                 self._after(outcomes)
                 raise UpstreamError(503, _error_text(exc)) from None
         self._after(outcomes)
-        last = outcomes[-1] if outcomes else Outcome(url, Source.NETWORK)
-        fetched = last.fetched if last.source not in (Source.NETWORK, Source.FALLBACK_INDEX) else None
-        return response, Provenance(last.source, fetched)
+        # The answer's source: the last outcome that served something. None did (the engine
+        # found no local answer for a doubtful one): the response is the index's own.
+        served = [o for o in outcomes if o.source.served]
+        last = served[-1] if served else Outcome(url, Source.NETWORK)
+        provenance = Provenance(last.source, last.fetched)
+        return response, provenance if provenance.local else Provenance(last.source)
 
     # -- pages ---------------------------------------------------------------------------------
 
