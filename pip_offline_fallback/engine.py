@@ -5,6 +5,12 @@ connect take (the deadline), which source answers. The transport adapter (:mod:`
 every request of pip's session to :meth:`Engine.send`; the finder hooks (:mod:`.finder`) watch
 each page fetch and ask :meth:`Engine.available`. Resolution, hash checking, building and
 installing stay pip's.
+
+Thread safety: ``pip-ff serve`` calls :meth:`Engine.send` from many threads at once. What a
+request is for (its project, whether it is a page) is the calling thread's own
+(:meth:`Engine.watching`), as are the adapter's retry override and the chain's attempt; the
+outage, the report, the recording, the store and the local sources lock what they share.
+``_refresh``, ``listing_only`` and ``commands_running`` belong to pip commands (one thread).
 """
 
 from __future__ import annotations

@@ -133,6 +133,17 @@ def test_foreign_host_and_state_changing_methods_are_refused(
         assert served.request("pipff-alpha/", host="evil.example").status == 403
         for method in ("POST", "PUT", "DELETE"):
             assert served.request("pipff-alpha/", method=method).status == 405
+        assert served.stop() == 0  # SIGTERM: a clean stop
+    assert "pip-ff serve: stopped" in served.stderr
+
+
+def test_another_address_only_with_a_warning(index: IndexServer, env: dict[str, str]) -> None:
+    with serving(env, "--host", "127.0.0.2", "-i", index.url) as served:
+        assert served.url.startswith("http://127.0.0.2:")
+        assert served.request("pipff-alpha/").status == 200
+        port = served.origin.rsplit(":", 1)[1]
+        assert served.request("pipff-alpha/", host=f"127.0.0.1:{port}").status == 403
+    assert "anyone who can reach this address" in served.stderr
 
 
 @pytest.mark.parametrize(

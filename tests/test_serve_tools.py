@@ -9,6 +9,7 @@ same offline run pointed straight at the index must fail.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -20,8 +21,9 @@ from tests.serving import serving
 from tests.test_tools import ToolVenv, _run, _tool_env, _tool_venv
 
 UV_REQUIREMENT = "uv==0.13.8"
-# pdm's "locked" extra pins its dependencies: with the newest hishel (2.0) pdm 2.29.4 fails.
-PDM_REQUIREMENTS = ["pdm[locked]==2.29.4"]
+# pdm 2.29.4 asks for hishel>=1.4.0 and fails with hishel 2.0 (SyncSqliteStorage is gone);
+# its own "locked" extra can't be resolved from PyPI today.
+PDM_REQUIREMENTS = ["pdm==2.29.4", "hishel==1.4.0"]
 REQUIREMENTS = ["pipff-alpha", "pipff-beta[fast]"]
 EXPECTED = {"pipff-alpha": "2.0", "pipff-beta": "1.5", "pipff-gamma": "1.0"}
 PIPFF = [sys.executable, "-m", "pip_offline_fallback"]
@@ -155,14 +157,20 @@ def _pdm_install(pdm: ToolVenv, env: dict[str, str], where: Path, index_url: str
     """``pdm install`` of a new project (no lock yet) with a cold pdm cache."""
     where.mkdir(parents=True)
     (where / "pyproject.toml").write_text(PYPROJECT)
-    env = dict(
-        env,
+    # The project's own venv (pdm uses an in-project .venv): the test interpreter is a venv
+    # itself, which pdm would otherwise install into.
+    venv = where / ".venv"
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], env, where)
+    # tox runs the tests with VIRTUAL_ENV set: pdm would install into that active venv.
+    env = {k: v for k, v in env.items() if k != "VIRTUAL_ENV"}
+    env.update(
+        PDM_IGNORE_ACTIVE_VENV="1",
         PDM_PYPI_URL=index_url,
         PDM_CACHE_DIR=str(where / "pdm-cache"),
         PDM_CHECK_UPDATE="false",
         PDM_NON_INTERACTIVE="1",
         PDM_IGNORE_SAVED_PYTHON="1",
-        PDM_PYTHON=sys.executable,
+        PDM_PYTHON=str(venv / "bin" / "python"),
         PDM_USE_UV="false",
     )
     return _run([pdm.script("pdm"), "install", "-v"], env, where)
@@ -182,6 +190,7 @@ def test_pdm_through_serve_online_then_offline(
         online = _pdm_install(pdm_venv, tool_env, tmp_path / "online", served.url)
         assert online.returncode == 0, online
         assert _pdm_versions(tmp_path / "online") == EXPECTED
+        assert importlib.util.find_spec("pipff_alpha") is None  # not into the test's venv
         index.stop()
         offline = _pdm_install(pdm_venv, tool_env, tmp_path / "offline", served.url)
         assert offline.returncode == 0, offline
