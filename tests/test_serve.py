@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -215,8 +216,17 @@ def test_offline_pages_list_only_local_files_and_say_where_from(
         never = files["pipff_alpha-1.1-py3-none-any.whl"]
         assert served.request(_path(served, never["url"])).status == 503
         assert served.request("pipff-gamma/", accept=JSON).status == 503  # never recorded
+        root = served.request("/simple/", accept=JSON)  # what the record holds files of
+        assert [p["name"] for p in json.loads(root.body)["projects"]] == ["pipff-alpha"]
     lines = [line for line in served.stderr.splitlines() if "answering from local sources" in line]
     assert len(lines) == 1, served.stderr
+    from pip_offline_fallback.store import Store
+
+    store = Store(str(Path(env["PIP_CACHE_DIR"]) / "pip-ff"))
+    assert store.projects() == ["pipff-alpha"]
+    names = sorted(e.url.rsplit("/", 1)[1] for e in store.entries_of("pipff-alpha"))
+    assert names == ["pipff_alpha-1.0-py3-none-any.whl"]
+    assert len(list(store.entries())) == 2  # and the page
 
 
 def test_a_damaged_blob_is_never_served(index: IndexServer, env: dict[str, str]) -> None:
@@ -389,3 +399,30 @@ def test_accept_negotiation(accept: str, expected: str | None) -> None:
 
     chosen = pages.negotiate(accept)
     assert (chosen[1] if chosen else None) == expected
+
+
+def test_install_path_and_start_up_hook_never_import_the_server_library() -> None:
+    code = (
+        "import sys, pip_offline_fallback.startup, pip_offline_fallback.cli, "
+        "pip_offline_fallback.inject, pip_offline_fallback.serve; "
+        "print(sorted(m for m in sys.modules if m.startswith(('waitress', "
+        "'pip_offline_fallback.serve.'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_max_stale_refuses_old_pages_but_never_files(
+    index: IndexServer, env: dict[str, str]
+) -> None:
+    """--max-stale reaches serve's page requests (no finder there): the page is refused once
+    older than the limit; a file is served whatever its age."""
+    with serving(env, "--max-stale", "1s", "-i", index.url) as served:
+        entry = _files(served, "pipff-alpha")["pipff_alpha-1.0-py3-none-any.whl"]
+        assert served.request(_path(served, entry["url"])).status == 200
+        index.stop()
+        time.sleep(2.5)  # the recorded page is now older than 1 s (only ever older)
+        assert served.request("pipff-alpha/", accept=JSON).status == 503
+        assert served.request(_path(served, entry["url"])).status == 200
