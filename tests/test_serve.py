@@ -139,12 +139,15 @@ def test_foreign_host_and_state_changing_methods_are_refused(
 
 
 def test_another_address_only_with_a_warning(index: IndexServer, env: dict[str, str]) -> None:
+    """Also: pip's extra index URLs are not merged into serve's one namespace (said once)."""
+    env = dict(env, PIP_EXTRA_INDEX_URL="http://127.0.0.1:9/simple/")
     with serving(env, "--host", "127.0.0.2", "-i", index.url) as served:
         assert served.url.startswith("http://127.0.0.2:")
         assert served.request("pipff-alpha/").status == 200
         port = served.origin.rsplit(":", 1)[1]
         assert served.request("pipff-alpha/", host=f"127.0.0.1:{port}").status == 403
     assert "anyone who can reach this address" in served.stderr
+    assert "extra index URLs are not merged in" in served.stderr
 
 
 @pytest.mark.parametrize(

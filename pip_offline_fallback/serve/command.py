@@ -160,6 +160,12 @@ def _start(
         raise UsageError(str(exc)) from None
     except SystemExit:  # pip's parser on an unknown option
         raise UsageError(f"pip can't parse these options: {' '.join(pip_args)}") from None
+    if upstream.extra_index_urls:
+        # One index per namespace: merged indexes are how dependency confusion happens.
+        logger.warning(
+            "pip-ff serve: serving %s only; pip's extra index URLs are not merged in",
+            upstream.public_index,
+        )
     store = upstream.engine.store
     secret: str | None = None
     if token != "auto" or upstream.needs_credentials:
