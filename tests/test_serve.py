@@ -429,3 +429,25 @@ def test_max_stale_refuses_old_pages_but_never_files(
         time.sleep(2.5)  # the recorded page is now older than 1 s (only ever older)
         assert served.request("pipff-alpha/", accept=JSON).status == 503
         assert served.request(_path(served, entry["url"])).status == 200
+
+
+def test_a_wheelhouse_file_is_served_offline_only_when_it_matches_the_page(
+    index: IndexServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    good, other = "pipff_alpha-1.0-py3-none-any.whl", "pipff_alpha-1.1-py3-none-any.whl"
+    (wheelhouse / good).write_bytes((index.dist_dir / good).read_bytes())
+    (wheelhouse / other).write_bytes((index.dist_dir / good).read_bytes())  # other bytes
+    with serving(env, "--wheelhouse", str(wheelhouse), "-i", index.url) as served:
+        files = _files(served, "pipff-alpha")  # the page only: no file is recorded
+        index.stop()
+        page = served.request("pipff-alpha/", accept=JSON)
+        listed = sorted(f["filename"] for f in json.loads(page.body)["files"])
+        assert listed == [good, other]  # local by name: 2.0 is not
+        got = served.request(_path(served, files[good]["url"]))
+        assert got.status == 200 and got.headers["x-pipff-source"].startswith("wheelhouse")
+        assert hashlib.sha256(got.body).hexdigest() == files[good]["hashes"]["sha256"]  # type: ignore[index]
+        mismatch = served.request(_path(served, files[other]["url"]))
+        assert mismatch.status == 502 and not mismatch.body.startswith(b"PK")
+    assert "does not match the index's sha256" in served.stderr
