@@ -26,7 +26,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pip_offline_fallback import compat, plausible
+from pip_offline_fallback import compat
 from pip_offline_fallback.config import Settings
 from pip_offline_fallback.engine import Engine
 from pip_offline_fallback.outage import Outage
@@ -188,7 +188,8 @@ class Upstream:
             body = response.content
             content_type = response.headers.get("content-type", "")
             if not provenance.local:
-                doubt = plausible.doubt_about_page(project, content_type, body)
+                # The engine's own check (it found no local answer to put in its place).
+                doubt = self.engine.doubt(response.request, response, project)
                 if doubt is not None:
                     raise UpstreamError(502, f"{self.public_index} {doubt}")
             try:
