@@ -17,7 +17,10 @@ from typing import Any
 from pip_offline_fallback import compat
 from pip_offline_fallback.engine import active_engine
 
+# pip's adapter class -> its fallback subclass; filled under a lock (serve mounts adapters on
+# many threads' sessions).
 _classes: dict[type, type] = {}
+_classes_lock = threading.Lock()
 # This thread's retry policy while one request has a local answer to fall back on.
 _override = threading.local()
 
@@ -74,9 +77,10 @@ def wrap(adapter: Any, session: Any = None) -> Any:
     cls = type(adapter)
     if isinstance(adapter, FallbackAdapterMixin) or not isinstance(adapter, compat.HTTPAdapter):
         return adapter
-    sub = _classes.get(cls)
-    if sub is None:
-        sub = type(f"Fallback{cls.__name__}", (FallbackAdapterMixin, cls), {})
-        _classes[cls] = sub
+    with _classes_lock:
+        sub = _classes.get(cls)
+        if sub is None:
+            sub = type(f"Fallback{cls.__name__}", (FallbackAdapterMixin, cls), {})
+            _classes[cls] = sub
     adapter.__class__ = sub
     return adapter

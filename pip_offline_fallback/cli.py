@@ -62,9 +62,38 @@ pip-ff options (before or after the command; taken out before pip sees the comma
   --max-stale DURATION      refuse local index data older than this (90s, 30m, 12h, 7d)
 
 pip-ff commands:
-  store                     inspect, check and prune pip-ff's record (pip-ff help store)
 """
 _HELP_FLAGS = ("-h", "--help")
+
+
+def _store_command(args: list[str], settings: Settings | None) -> int:
+    from pip_offline_fallback import storecmd
+
+    # store check runs pip-ff's own install in this process: it is handed this main() rather
+    # than importing this module (which imports it).
+    return storecmd.main(args, run_pip=main)
+
+
+def _serve_command(args: list[str], settings: Settings | None) -> int:
+    from pip_offline_fallback.serve import command
+
+    return command.serve_main(args, settings)
+
+
+def _run_with_serve(args: list[str], settings: Settings | None) -> int:
+    from pip_offline_fallback.serve import command
+
+    return command.run_main(args, settings)
+
+
+# pip-ff's own commands (pip has none of these names): name -> (runner, one line of help).
+# Each is imported only when it runs: pip's own commands never import serve's server library.
+COMMANDS: dict[str, tuple[Callable[[list[str], Settings | None], int], str]] = {
+    "store": (_store_command, "inspect, check and prune pip-ff's record (pip-ff help store)"),
+    "serve": (_serve_command, "a local index for uv, pip, pdm, poetry... (pip-ff help serve)"),
+    "run": (_run_with_serve, "run -- COMMAND with a serve, installers pointed at it"),
+}
+HELP += "".join(f"  {name:<26}{text}\n" for name, (_, text) in COMMANDS.items())
 
 
 @dataclasses.dataclass
@@ -220,15 +249,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_command(settings: Settings | None, pip_args: list[str]) -> int:
-    if _help_topic(pip_args) == "store":
-        pip_args = ["store", "--help"]  # pip doesn't know pip-ff's own command
-    if pip_args[:1] == ["store"]:
-        # pip-ff's own command (not a pip command): inspect and manage the local store.
-        from pip_offline_fallback import storecmd
-
-        # store check runs pip-ff's own install in this process: it is handed this main()
-        # rather than importing this module (which imports it).
-        return storecmd.main(pip_args[1:], run_pip=main)
+    topic = _help_topic(pip_args)
+    if topic in COMMANDS:
+        pip_args = [topic, "--help"]  # pip doesn't know pip-ff's own commands
+    if pip_args[:1] and pip_args[0] in COMMANDS:
+        runner, _ = COMMANDS[pip_args[0]]
+        return runner(pip_args[1:], settings)
 
     if pip_args in (["--version"], ["-V"]):
         sys.stdout.write(f"pip-ff {__version__}\n")

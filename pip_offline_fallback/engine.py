@@ -5,6 +5,12 @@ connect take (the deadline), which source answers. The transport adapter (:mod:`
 every request of pip's session to :meth:`Engine.send`; the finder hooks (:mod:`.finder`) watch
 each page fetch and ask :meth:`Engine.available`. Resolution, hash checking, building and
 installing stay pip's.
+
+Thread safety: ``pip-ff serve`` calls :meth:`Engine.send` from many threads at once. What a
+request is for (its project, whether it is a page) is the calling thread's own
+(:meth:`Engine.watching`), as are the adapter's retry override and the chain's attempt; the
+outage, the report, the recording, the store and the local sources lock what they share.
+``_refresh``, ``listing_only`` and ``commands_running`` belong to pip commands (one thread).
 """
 
 from __future__ import annotations
@@ -230,14 +236,21 @@ class Engine:
         return response
 
     def _doubt(self, request: PreparedRequest, response: Response) -> str | None:
-        """Why a 200 answer can't be what was asked (a captive portal's page), or None."""
+        """Why a 200 answer can't be what was asked (a captive portal's page), or None: the
+        project comes from the request's context (:meth:`watching`)."""
+        return self.doubt(request, response, getattr(self._watch, "project", None))
+
+    def doubt(
+        self, request: PreparedRequest, response: Response, project: str | None
+    ) -> str | None:
+        """:meth:`_doubt` with the project asked for given explicitly (None: not a project
+        page's request): a caller with no finder (serve) says what it asked for."""
         # What was asked for: this URL, or the link that redirected here (a portal's 302 to
         # /login, a CDN's opaque object URL). The answer must be able to be that.
         asked = self.recording.asked_for(str(request.url))
         content_type = response.headers.get("content-type", "")
         if any(plausible.is_distribution_url(u) for u in asked):
             return plausible.doubt_about_file(content_type)
-        project = getattr(self._watch, "project", None)
         # Only a project page of an index (or a mirror's) must list the project: a --find-links
         # page lists whatever it holds, often nothing of the project asked for.
         index_page = any(self.chain.index_suffix(u) is not None for u in asked)
@@ -364,10 +377,10 @@ class Engine:
     ) -> Response | None:
         """A response built from local sources, or None. Never raises.
 
-        Index pages (requests made while the finder watches a page fetch) older than
-        ``--max-stale`` are refused; distribution files never expire.
+        Index pages (requests made while the finder, or serve, watches a page fetch) older
+        than ``--max-stale`` are refused; distribution files never expire.
         """
-        max_age = self.settings.max_stale if self._watching() else None
+        max_age = self.max_age(page=self._watching())
         answer = self.sources.lookup(request, max_age)
         url = str(request.url)
         if not isinstance(answer, Found):
@@ -388,6 +401,11 @@ class Engine:
             sha256 = compat.link_sha256(link)
             if sha256 is not None:
                 store.expect(str(link.url), sha256)
+
+    def max_age(self, *, page: bool) -> float | None:
+        """How old local data may be to answer a request: ``--max-stale`` for an index page
+        (``page``), no limit for a distribution file (its bytes never change)."""
+        return self.settings.max_stale if page else None
 
     def share_recorded(self) -> None:
         """Every byte stored once: what this command recorded and pip's HTTP cache also keeps
@@ -417,19 +435,31 @@ class Engine:
     # -- the finder side ---------------------------------------------------------------------
 
     def _watching(self) -> bool:
-        return getattr(self._watch, "outcomes", None) is not None
+        """Whether this thread's request is an index page's (``--max-stale`` applies)."""
+        return getattr(self._watch, "outcomes", None) is not None and bool(
+            getattr(self._watch, "page", True)
+        )
 
     @contextlib.contextmanager
-    def watching(self, project: str | None = None) -> Iterator[list[Outcome]]:
-        """Collect the outcomes of the requests made inside the block (one index page fetch of
-        ``project``)."""
+    def watching(self, project: str | None = None, *, page: bool = True) -> Iterator[list[Outcome]]:
+        """Collect the outcomes of the requests made inside the block: one index page fetch of
+        ``project`` (``page``), or a file's (then no ``--max-stale`` and no page check).
+
+        The context is this thread's (pip's finder, or one of serve's request threads): what a
+        request is for travels beside it, since pip's transport has no room for it.
+        """
         outcomes: list[Outcome] = []
-        previous = getattr(self._watch, "outcomes", None), getattr(self._watch, "project", None)
-        self._watch.outcomes, self._watch.project = outcomes, project
+        previous = (
+            getattr(self._watch, "outcomes", None),
+            getattr(self._watch, "project", None),
+            getattr(self._watch, "page", True),
+        )
+        self._watch.outcomes, self._watch.project = outcomes, project if page else None
+        self._watch.page = page
         try:
             yield outcomes
         finally:
-            self._watch.outcomes, self._watch.project = previous
+            self._watch.outcomes, self._watch.project, self._watch.page = previous
 
     def _note(self, outcome: Outcome) -> None:
         outcomes = getattr(self._watch, "outcomes", None)

@@ -16,11 +16,11 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from pip_offline_fallback import plausible
 from pip_offline_fallback.compat.vendored import (
     Version,
     canonicalize_name,
 )
-from pip_offline_fallback import plausible
 from pip_offline_fallback.store import (
     _ENTRY_TEMP_PREFIX,
     Entry,

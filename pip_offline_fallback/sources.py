@@ -5,15 +5,24 @@ pip: pip's HTTP cache (stale entries included), pip-ff's record (verified agains
 before use) and the wheelhouses (by file name; pip checks the file against the link's hash).
 pip's wheel cache holds no URLs: it is asked per link (:meth:`LocalSources.can_fetch`, which
 asks for one index page's links at once).
+
+A server (``pip-ff serve``) needs data, not a transport object: :meth:`LocalSources.body`
+answers with a :class:`LocalBody` (the bytes' file, headers, age, sha256 and source) from the
+record and the wheelhouses.
+
+Thread safety: one LocalSources serves many threads (serve); lookups share nothing but the
+memo of pip's wheel caches, filled under a lock.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Union
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any, Callable, Protocol, Union
 
 from pip_offline_fallback import compat
 from pip_offline_fallback.httpcache import PipHttpCache
@@ -39,6 +48,24 @@ class Found:
     fetched: float  # when the data was fetched (a wheelhouse file: its modification time)
     sha256: str | None = None  # verified (the record)
     path: str | None = None  # a wheelhouse file
+
+
+@dataclass
+class LocalBody:
+    """A local answer as data: an open file of its bytes (verified against ``sha256`` when the
+    record gave it), the headers worth replaying, and where and when it came from."""
+
+    file: IO[bytes]
+    size: int
+    source: Source
+    fetched: float
+    headers: Mapping[str, str] = field(default_factory=dict)
+    sha256: str | None = None  # verified against the bytes (the record)
+    path: str | None = None  # a wheelhouse file
+
+    @property
+    def age(self) -> float:
+        return max(0.0, time.time() - self.fetched)
 
 
 @dataclass
@@ -109,9 +136,11 @@ class Record:
         authorization = request.headers.get("Authorization")
         return self.store.identity(str(authorization) if authorization else None)
 
-    def lookup(self, request: PreparedRequest, max_age: float | None) -> Answer:
-        url = str(request.url)
-        entry = self.store.lookup(url, self.identity(request))
+    def body(
+        self, url: str, authorization: str | None, max_age: float | None
+    ) -> LocalBody | TooOld | None:
+        """The recorded body of ``url`` for these credentials, verified, as data."""
+        entry = self.store.lookup(url, self.store.identity(authorization))
         if entry is None:
             return None
         if max_age is not None and entry.age > max_age:
@@ -119,9 +148,19 @@ class Record:
         body = self.store.open_verified(entry)
         if body is None:
             return None
-        headers = body_headers(entry.headers, entry.size)
-        raw = compat.make_raw_response(body, headers, request)
-        return Found(raw, Source.RECORD, entry.fetched, sha256=entry.sha256)
+        return LocalBody(
+            body, entry.size, Source.RECORD, entry.fetched, entry.headers, entry.sha256
+        )
+
+    def lookup(self, request: PreparedRequest, max_age: float | None) -> Answer:
+        authorization = request.headers.get("Authorization")
+        answer = self.body(str(request.url), str(authorization) if authorization else None, max_age)
+        if not isinstance(answer, LocalBody):
+            return answer
+        raw = compat.make_raw_response(
+            answer.file, body_headers(answer.headers, answer.size), request
+        )
+        return Found(raw, Source.RECORD, answer.fetched, sha256=answer.sha256)
 
 
 class Wheelhouses:
@@ -132,6 +171,19 @@ class Wheelhouses:
 
     def has(self, url: str) -> bool:
         return self.wheelhouse.file_named(filename_of(url)) is not None
+
+    def body(self, url: str) -> LocalBody | None:
+        """The wheelhouse file named as ``url``'s last segment, as data (not verified: a
+        wheelhouse file has no recorded hash; the caller compares it with the page's)."""
+        path = self.wheelhouse.file_named(filename_of(url))
+        if path is None:
+            return None
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - handed to the caller
+        except OSError:
+            return None
+        size = os.fstat(f.fileno()).st_size
+        return LocalBody(f, size, Source.WHEELHOUSE, os.path.getmtime(path), path=path)
 
     def lookup(self, request: PreparedRequest, max_age: float | None) -> Answer:
         if request.method != "GET":
@@ -154,6 +206,7 @@ class LocalSources:
         self._wheelhouse_dirs = wheelhouses
         self.wheelhouses = Wheelhouses(wheelhouses)
         self._wheel_caches: dict[str, compat.BuiltWheels | None] = {}
+        self._wheel_caches_lock = threading.Lock()
 
     @property
     def store(self) -> Store | None:
@@ -226,6 +279,10 @@ class LocalSources:
         None, said once, where pip's can't be made)."""
         if not cache_dir:
             return None
+        with self._wheel_caches_lock:
+            return self._built_wheels_locked(cache_dir)
+
+    def _built_wheels_locked(self, cache_dir: str) -> compat.BuiltWheels | None:
         if cache_dir not in self._wheel_caches:
             try:
                 self._wheel_caches[cache_dir] = compat.BuiltWheels(cache_dir)
@@ -237,6 +294,24 @@ class LocalSources:
     def knows_host_of(self, url: str) -> bool:
         """Whether pip-ff recorded anything from this URL's host, on any earlier run."""
         return self.record is not None and self.record.store.knows_host_of(url)
+
+    def body(
+        self, url: str, authorization: str | None = None, max_age: float | None = None
+    ) -> LocalBody | TooOld | None:
+        """``url``'s local answer as data: the record (verified), then the wheelhouses (by file
+        name). pip's HTTP cache is not asked: its entries carry no hash to verify. Never
+        raises."""
+        too_old: TooOld | None = None
+        try:
+            if self.record is not None:
+                answer = self.record.body(url, authorization, max_age)
+                if isinstance(answer, LocalBody):
+                    return answer
+                too_old = answer
+            return self.wheelhouses.body(url) or too_old
+        except Exception as exc:
+            logger.debug("pip-ff: local lookup of %s failed: %r", compat.redact(url), exc)
+        return too_old
 
     def lookup(self, request: PreparedRequest, max_age: float | None) -> Answer:
         """The first source's answer. A distribution file comes from the record before pip's

@@ -36,6 +36,12 @@ Safe to share between any number of processes:
   removes links themselves, never their targets. (A lookup does not check
   every directory on its path, which would cost a stat each; what it reads must still name the
   URL asked for and match its sha256.)
+
+Thread safety (serve answers on many threads with one Store): reads share nothing; the per-host
+memo and the identity key are filled under a lock; ``damaged`` is only appended to (atomic);
+commits serialise on the store lock (an OS lock on a file each commit opens anew, so it is
+exclusive between threads as between processes). A store that gave up recording (busy) stays
+so until :meth:`Store.resume_recording` (a long-running serve calls it).
 """
 
 from __future__ import annotations
@@ -49,12 +55,14 @@ import logging
 import os
 import secrets
 import stat
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
 from pip_offline_fallback import oslock
+from pip_offline_fallback.compat.vendored import canonicalize_name
 from pip_offline_fallback.errors import PipFFError
 from pip_offline_fallback.recorder import Recorder, unlink_quietly
 from pip_offline_fallback.storekey import NO_KEY, StoreKey
@@ -152,6 +160,7 @@ class Store:
         # What the index pages seen in this process list: URL key -> sha256s (see expect()).
         self._expected: dict[str, set[str]] = {}
         self._base_usable: bool | None = None
+        self._memo_lock = threading.Lock()  # _hosts (see the module's docstring)
 
     def usable(self) -> bool:
         """Whether ``v1`` is not a symbolic link (one lstat per process, one warning): a link
@@ -198,7 +207,8 @@ class Store:
                 known = stat.S_ISREG(os.lstat(self._host_path(url)).st_mode)
             except OSError:
                 known = False
-            self._hosts[key] = known
+            with self._memo_lock:
+                self._hosts[key] = known
         return known
 
     def identity(self, authorization: str | None) -> str | None:
@@ -318,6 +328,11 @@ class Store:
             except FileNotFoundError:
                 os.makedirs(path, exist_ok=True)  # the root itself is missing
         return path
+
+    def resume_recording(self) -> None:
+        """Record again after the store was found busy (a prune held it): a command gives up for
+        its run; a server that runs for days asks again later."""
+        self._recording = True
 
     def tmp_directory(self) -> str:
         """Where files are made before they are renamed into the store (the same file system)."""
@@ -471,7 +486,64 @@ class Store:
             self._directory("hosts")
             with contextlib.suppress(FileExistsError):
                 os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666))
-            self._hosts[host_of(url)] = True
+            with self._memo_lock:
+                self._hosts[host_of(url)] = True
+
+    # -- enumeration (no lock) ---------------------------------------------------------------
+
+    def entries(self) -> Iterator[Entry]:
+        """Every readable entry, in no particular order (a scan of the entries directory).
+
+        An entry being written appears whole or not at all; unreadable files, links and files
+        whose name is not their URL's digest are skipped (``store info`` reports those).
+        """
+        if not self.usable():
+            return
+        top = os.path.join(self._base, "entries")
+        try:
+            shards = sorted(os.scandir(top), key=lambda d: d.name)
+        except OSError:
+            return
+        for shard in shards:
+            if not shard.is_dir(follow_symlinks=False):
+                continue
+            try:
+                names = sorted(d.name for d in os.scandir(shard.path))
+            except OSError:
+                continue
+            for name in names:
+                if not name.endswith(".json") or name.startswith(_ENTRY_TEMP_PREFIX):
+                    continue
+                try:
+                    entry = self._read_entry(os.path.join(shard.path, name))
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue
+                if name[: -len(".json")] == _digest(entry.url):
+                    yield entry
+
+    def projects(self) -> list[str]:
+        """The normalized names of the projects the record holds distribution files of."""
+        names: set[str] = set()
+        for entry in self.entries():
+            parsed = parse_dist_filename(_dist_name(entry.url))
+            if parsed is not None:
+                names.add(parsed[0])
+        return sorted(names)
+
+    def entries_of(self, project: str) -> Iterator[Entry]:
+        """The entries of one project: its distribution files and their metadata files
+        (recognised by file name, whatever index they came from)."""
+        wanted = canonicalize_name(project)
+        for entry in self.entries():
+            parsed = parse_dist_filename(_dist_name(entry.url))
+            if parsed is not None and parsed[0] == wanted:
+                yield entry
+
+
+def _dist_name(url: str) -> str:
+    """The distribution file name of a file's URL or of its PEP 658 metadata file's."""
+    name = filename_of(url)
+    return name[: -len(".metadata")] if name.endswith(".metadata") else name
 
 
 def _replaces_another_file(recorded: Entry | None, url: str, sha256: str) -> bool:

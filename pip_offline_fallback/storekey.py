@@ -21,6 +21,7 @@ import logging
 import os
 import secrets
 import stat
+import threading
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +45,13 @@ def _open_key(path: str) -> int:
 
 
 class StoreKey:
+    """The key of one store, read (or made) once per process; safe to share between threads."""
+
     def __init__(self, path: str) -> None:
         self.path = path
         self._loaded = False
         self._key: bytes | None = None
+        self._lock = threading.Lock()
 
     def identity(self, authorization: str | None) -> str | None:
         """The keyed digest that stands for ``authorization`` (None: it had none)."""
@@ -60,8 +64,10 @@ class StoreKey:
 
     def _get(self) -> bytes | None:
         if not self._loaded:
-            self._loaded = True
-            self._key = self._read()
+            with self._lock:  # serve's threads: one reads it, the others wait for the result
+                if not self._loaded:
+                    self._key = self._read()
+                    self._loaded = True
         return self._key
 
     def _read(self) -> bytes | None:

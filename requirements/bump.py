@@ -46,6 +46,9 @@ SETS: dict[str, tuple[str, list[str]]] = {
     "tools/build.txt": ("tests/test_tools.py's build", ["build>=1.1,<2"]),
     "tools/devpi-server.txt": ("tests/test_devpi.py's devpi-server", ["devpi-server>=6,<7"]),
     "tools/virtualenv.txt": ("tests/test_tools.py's virtualenv", ["virtualenv"]),
+    # The installers tests/test_serve_tools.py points at pip-ff serve. pdm fails with hishel 2.
+    "tools/uv.txt": ("tests/test_serve_tools.py's uv", ["uv"]),
+    "tools/pdm.txt": ("tests/test_serve_tools.py's pdm", ["pdm", "hishel<2"]),
 }
 PIP_MAJORS = {"pip24": "24", "pip25": "25", "pip26": "26"}  # pip23 stays at 23.0, the lowest
 

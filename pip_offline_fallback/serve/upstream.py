@@ -1,0 +1,246 @@
+"""Serve's upstream: every question to the index goes here, through pip-ff's engine.
+
+Serve asks through a pip session built from pip's own configuration (index URL, proxies,
+certificates, ``--trusted-host``, netrc and keyring credentials), with pip-ff injected: the very
+path ``pip-ff install`` takes. So online a page or file is fetched and recorded as an install
+would record it, and with the index unreachable the engine answers from the record, pip's HTTP
+cache, the wheelhouses and the fallback mirrors, with install's rules for outages, 5xx, 429,
+TLS failures and portals.
+
+What a request is for (the project, page or file) is said explicitly to the engine through
+:meth:`Engine.watching` on the request's own thread: the portal check and ``--max-stale`` need it.
+
+An outage lasts for a command's run; a server runs for days, so a route found down is asked
+again after :data:`RETRY_AFTER` seconds. Each outage is logged once when it starts, and once
+when the index answers again.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pip_offline_fallback import compat
+from pip_offline_fallback.config import Settings
+from pip_offline_fallback.engine import Engine
+from pip_offline_fallback.outage import Outage
+from pip_offline_fallback.outcomes import Outcome, Source
+from pip_offline_fallback.serve.pages import PageError, ProjectPage, parse
+
+if TYPE_CHECKING:
+    from pip._vendor.requests import Response
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER = 30.0
+# What serve asks upstream for: pip's own Accept (JSON first; HTML pages are parsed too).
+PAGE_ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
+    "text/html; q=0.01"
+)
+_PAGE_MEMO = 512  # project pages kept in memory to map a file name to its upstream URL
+
+
+class UpstreamError(Exception):
+    """No answer: ``status`` is what serve says to its client (404 passed through, 502/503)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where an answer came from; ``fetched`` only for local answers."""
+
+    source: Source
+    fetched: float | None = None
+
+    @property
+    def local(self) -> bool:
+        return self.source not in (Source.NETWORK, Source.FALLBACK_INDEX)
+
+
+def provenance_header(provenance: Provenance) -> str:
+    """``X-PipFF-Source`` of a local answer: its source and age."""
+    fetched = provenance.fetched or 0.0
+    when = datetime.datetime.fromtimestamp(fetched, datetime.timezone.utc).isoformat()
+    age = max(0, int(time.time() - fetched))
+    return f"{provenance.source.value}; age={age}; fetched={when}"
+
+
+@dataclass
+class PageAnswer:
+    page: ProjectPage
+    provenance: Provenance
+
+
+class Upstream:
+    def __init__(self, settings: Settings, pip_args: list[str]) -> None:
+        from pip_offline_fallback import engine as engine_module
+        from pip_offline_fallback import inject
+
+        if not inject.inject(settings):
+            raise UpstreamError(500, "pip can't be hooked; see the warning above")
+        engine = engine_module.active_engine()
+        assert engine is not None
+        self.engine: Engine = engine
+        command = compat.create_command("download")
+        # --no-input: a server has no terminal to ask for a password on.
+        options, _ = command.parse_args([*pip_args, "--no-input"])
+        if options.cache_dir:  # as pip's Command._main does
+            options.cache_dir = os.path.abspath(os.path.expanduser(options.cache_dir))
+        self.session = command._build_session(options)
+        auth = getattr(self.session, "auth", None)
+        if auth is not None and hasattr(auth, "prompting"):
+            auth.prompting = False
+        index_url = str(options.index_url)
+        self.index_url = index_url.rstrip("/") + "/"
+        self.public_index = compat.redact(self.index_url)
+        self.extra_index_urls = [str(u) for u in (options.extra_index_urls or [])]
+        self._request_base = _without_credentials(self.index_url)
+        self._pages: dict[str, ProjectPage] = {}
+        self._lock = threading.Lock()
+        self._down_since: float | None = None
+        self._announced: dict[str, str] = {}
+
+    @property
+    def needs_credentials(self) -> bool:
+        """Whether the index is asked with credentials (in its URL, or netrc's for its host):
+        then another local user must not get its answers (see serve's token)."""
+        if urllib.parse.urlsplit(self.index_url).password is not None:
+            return True
+        try:
+            return bool(compat.get_netrc_auth(self._request_base))
+        except Exception:
+            return False
+
+    # -- outages -------------------------------------------------------------------------------
+
+    def _before(self) -> None:
+        """Ask a route found down again once it has been down for RETRY_AFTER seconds; record
+        again if a prune made the store give up."""
+        store = self.engine.store
+        if store is not None:
+            store.resume_recording()
+        with self._lock:
+            since = self._down_since
+            if self.engine.outage and since is not None and time.monotonic() - since >= RETRY_AFTER:
+                self.engine.outage = Outage()
+                self._down_since = None
+
+    def _after(self, outcomes: list[Outcome]) -> None:
+        down = self.engine.outage.hosts
+        with self._lock:
+            if down and self._down_since is None:
+                self._down_since = time.monotonic()
+            for host, cause in down.items():
+                if self._announced.get(host) != cause:
+                    self._announced[host] = cause
+                    logger.warning(
+                        "pip-ff serve: %s is unreachable (%s); answering from local sources",
+                        compat.redact(host),
+                        cause,
+                    )
+            if not down and self._announced and any(not o.forced for o in outcomes):
+                for host in self._announced:
+                    logger.warning("pip-ff serve: %s answers again", compat.redact(host))
+                self._announced.clear()
+
+    def _get(
+        self, url: str, project: str | None, *, page: bool, **kwargs: Any
+    ) -> tuple[Response, Provenance]:
+        self._before()
+        with self.engine.watching(project, page=page) as outcomes:
+            try:
+                response = self.session.get(url, **kwargs)
+            except Exception as exc:
+                self._after(outcomes)
+                raise UpstreamError(503, _error_text(exc)) from None
+        self._after(outcomes)
+        # The answer's source: the last outcome that served something. None did (the engine
+        # found no local answer for a doubtful one): the response is the index's own.
+        served = [o for o in outcomes if o.source.served]
+        last = served[-1] if served else Outcome(url, Source.NETWORK)
+        provenance = Provenance(last.source, last.fetched)
+        return response, provenance if provenance.local else Provenance(last.source)
+
+    # -- pages ---------------------------------------------------------------------------------
+
+    def page(self, project: str) -> PageAnswer:
+        """``project``'s page from the index (or, when it can't be reached, local data)."""
+        url = self._request_base + urllib.parse.quote(project) + "/"
+        headers = {"Accept": PAGE_ACCEPT, "Cache-Control": "max-age=0"}
+        response, provenance = self._get(url, project, page=True, headers=headers)
+        with response:
+            status = response.status_code
+            if status != 200:
+                raise UpstreamError(
+                    404 if status in (404, 410) else 502,
+                    f"{self.public_index} answered {status} for {project}",
+                )
+            body = response.content
+            content_type = response.headers.get("content-type", "")
+            if not provenance.local:
+                # The engine's own check (it found no local answer to put in its place).
+                doubt = self.engine.doubt(response.request, response, project)
+                if doubt is not None:
+                    raise UpstreamError(502, f"{self.public_index} {doubt}")
+            try:
+                parsed = parse(body, content_type, str(response.url), project)
+            except PageError as exc:
+                raise UpstreamError(502, f"{self.public_index}: {exc}") from None
+        with self._lock:
+            self._pages.pop(project, None)
+            self._pages[project] = parsed
+            while len(self._pages) > _PAGE_MEMO:
+                self._pages.pop(next(iter(self._pages)))
+        return PageAnswer(parsed, provenance)
+
+    def known_page(self, project: str) -> ProjectPage:
+        """The page last seen for ``project`` (asked for when there is none yet)."""
+        with self._lock:
+            known = self._pages.get(project)
+        return known if known is not None else self.page(project).page
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def authorization(self, url: str) -> str | None:
+        """The Authorization header pip's session would send to ``url`` (the record files
+        what was fetched with credentials under their keyed digest)."""
+        try:
+            prepared = self.session.prepare_request(compat.RequestsRequest("GET", url))
+        except Exception:
+            return None
+        value = prepared.headers.get("Authorization")
+        return str(value) if value else None
+
+    def fetch(self, url: str) -> tuple[Response, Provenance]:
+        """A file (or its metadata) by its upstream URL, streamed; recorded as it is read."""
+        response, provenance = self._get(
+            url, None, page=False, stream=True, headers={"Accept-Encoding": "identity"}
+        )
+        if response.status_code != 200:
+            status = response.status_code
+            response.close()
+            raise UpstreamError(404 if status in (404, 410) else 502, f"upstream answered {status}")
+        return response, provenance
+
+
+def _without_credentials(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
+
+
+def _error_text(exc: BaseException) -> str:
+    """One line for a failed request. Serve asks URLs without credentials (the session adds
+    them as a header), and pip-ff's own errors redact theirs."""
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,118 @@
+"""A ``pip-ff serve`` process for the tests, and a raw HTTP client for it (issue 25).
+
+The server is the real command, ``python -m pip_offline_fallback serve``, in a subprocess of
+the test's isolated environment, on a port the OS picks (``--port 0``); the URL it prints on
+start is where the tests find it. The client is ``http.client``: request paths and headers go
+out exactly as written (no normalisation of ``..``, any Host header).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import subprocess
+import sys
+import threading
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+START_TIMEOUT = 120.0
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[str]
+    url: str  # the index URL it printed (.../simple/)
+    stderr_lines: list[str] = field(default_factory=list)
+
+    @property
+    def origin(self) -> str:
+        parts = urllib.parse.urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def prefix(self) -> str:
+        """The path before ``/simple/`` (the token segment, when there is one)."""
+        return urllib.parse.urlsplit(self.url).path[: -len("/simple/")]
+
+    def request(
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        accept: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        host: str | None = None,
+    ) -> Answer:
+        """``path``: absolute (``/simple/x/``) or relative to the index URL (``x/``)."""
+        if not path.startswith("/"):
+            path = urllib.parse.urlsplit(self.url).path + path
+        parts = urllib.parse.urlsplit(self.url)
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=120)
+        try:
+            sent = dict(headers or {})
+            if accept is not None:
+                sent["Accept"] = accept
+            connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+            connection.putheader("Host", host if host is not None else parts.netloc)
+            for name, value in sent.items():
+                connection.putheader(name, value)
+            connection.endheaders()
+            response = connection.getresponse()
+            body = response.read()
+            return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, body)
+        finally:
+            connection.close()
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.stderr_lines)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            return self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(timeout=60)
+
+
+@contextlib.contextmanager
+def serving(env: Mapping[str, str], *args: str) -> Iterator[Served]:
+    """``pip-ff serve --port 0 -v ARGS`` running for the block."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pip_offline_fallback", "serve", "--port", "0", "-v", *args],
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+
+    def drain() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+
+    threading.Thread(target=drain, daemon=True).start()
+    assert process.stdout is not None
+    first = process.stdout.readline()  # waits until it listens (or exits)
+    if "index URL " not in first:
+        process.kill()
+        process.wait(timeout=60)
+        raise AssertionError(f"pip-ff serve did not start: {first!r}\n{''.join(lines)}")
+    served = Served(process, first.split("index URL ", 1)[1].split()[0], lines)
+    try:
+        yield served
+    finally:
+        served.stop()
