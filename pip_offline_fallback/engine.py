@@ -274,13 +274,18 @@ class Engine:
         when local data exists (an index may really have emptied a project's page); otherwise
         pip gets the page as it came.
         """
-        asked = self.recording.asked_for(str(request.url))
-        if len(asked) > 1:  # a redirect led here: answer for the link pip asked for
+        url = str(request.url)
+        asked = self.recording.asked_for(url)
+        if not (plausible.is_distribution_url(url) or self.chain.index_suffix(url) is not None):
+            # A redirect led to what is neither a file nor a page of an index (a portal's
+            # /login): answer for the link pip asked for; the host that sent us there is no
+            # index either.
             origin = asked[-1]
-            request = _local_request(request, origin)
-            if host_of(origin) != host:  # the index sent us to the portal: no index either
-                self._went_down(host_of(origin), doubt)
-        if plausible.is_distribution_url(str(request.url)):
+            if origin != url:
+                request = _local_request(request, origin)
+                if host_of(origin) != host:
+                    self._went_down(host_of(origin), doubt)
+        if any(plausible.is_distribution_url(u) for u in asked):
             response.close()
             self._went_down(host, doubt)
             return self._answer_down(adapter, request, kwargs, host_of(str(request.url)), doubt)

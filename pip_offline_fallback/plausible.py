@@ -4,7 +4,8 @@ A captive portal (hotel or train Wi-Fi) answers every URL with 200 and its login
 whose upstream is gone answers 200 with an empty project page. Recorded, either would replace a
 good record; served, it would hide one. pip-ff checks the two kinds of answer that can be
 checked before pip reads them: a distribution file must not be an HTML page, and a project
-page must list at least one file of its project.
+page must list at least one file of its project. What a page lists also says what a file must
+be: its sha256 (:func:`listed_sha256s`, for the record's admin commands).
 """
 
 from __future__ import annotations

@@ -259,3 +259,44 @@ def test_an_invalid_max_stale_variable_is_an_error(
     options, _ = cli.split_args(["--max-stale", "7d", "install", "x"])
     settings = cli.resolve(options, {"PIPFF_MAX_STALE": value})
     assert settings is not None and settings.max_stale == 7 * 86400
+
+
+def test_what_a_recorded_page_lists_decides_for_store_info_and_prune(tmp_path: Path) -> None:
+    """``store info`` and ``prune --damaged`` read the recorded pages (HTML or JSON, relative
+    links too) for the hashes they list; a file that contradicts them is damaged."""
+    store = Store(str(tmp_path / "store"))
+    base = "http://index.invalid/simple/"
+    good, bad = b"good wheel", b"a portal's page"
+    html = (
+        f'<a href="../../files/pipff_alpha-1.0-py3-none-any.whl#sha256={_sha256(good)}">a</a>'
+        f'<a href="/files/pipff_beta-1.0-py3-none-any.whl#md5=00&amp;sha256={_sha256(good)}">'
+        "b</a><a href='/files/pipff_gamma-1.0.tar.gz'>no hash: nothing to say</a>"
+    )
+    json_page = (
+        '{"files": [{"filename": "pipff_zeta-1.0-py3-none-any.whl", "url": '
+        f'"/files/pipff_zeta-1.0-py3-none-any.whl", "hashes": {{"sha256": "{_sha256(good)}"}}}}]}}'
+    )
+    recorder = store.recorder(base + "pipff-alpha/", {"Content-Type": "text/html"})
+    assert recorder is not None
+    recorder.write(html.encode())
+    recorder.commit()
+    recorder = store.recorder(base + "pipff-zeta/", {"Content-Type": "application/json"})
+    assert recorder is not None
+    recorder.write(json_page.encode())
+    recorder.commit()
+    files = "http://index.invalid/files/"
+    assert _record(store, files + "pipff_alpha-1.0-py3-none-any.whl", good)
+    for name in ("pipff_beta-1.0-py3-none-any.whl", "pipff_zeta-1.0-py3-none-any.whl"):
+        assert _record(store, files + name, bad)
+    assert _record(store, files + "pipff_gamma-1.0.tar.gz", bad)
+
+    damaged = {i.filename: i.problem for i in scan(store, verify=True).damaged}
+    assert damaged == dict.fromkeys(
+        ("pipff_beta-1.0-py3-none-any.whl", "pipff_zeta-1.0-py3-none-any.whl"),
+        "contradicts the hash its index page lists",
+    )
+    assert scan(store).damaged == []  # sizes only: it takes reading the pages
+    removed = prune(store, PrunePolicy(damaged=True))
+    assert removed.count("entry") == 2 and removed.count("blob") == 0  # gamma keeps the blob
+    assert store.lookup(files + "pipff_alpha-1.0-py3-none-any.whl") is not None
+    assert store.lookup(files + "pipff_beta-1.0-py3-none-any.whl") is None
