@@ -226,9 +226,9 @@ def _confirmed(checker: _Checker, plan: InstallCommandLine, rows: list[Row]) -> 
     when together they fail) says whether each can really be installed offline.
     """
     mine = rows[: len(plan.requirements)]
-    provisional = [i for i, (row, r) in enumerate(zip(mine, plan.requirements)) if r.applies]
-    provisional = [i for i in provisional if mine[i].ok]
-    if not provisional or len(provisional) == len(plan.requirements):
+    applicable = [i for i, r in enumerate(plan.requirements) if r.applies]
+    provisional = [i for i in applicable if mine[i].ok]
+    if not provisional or len(provisional) == len(applicable):
         return rows  # none to confirm, or the run itself already said why they fail together
     options: list[str] = []
     forwarded = iter(checker.pip_options)
