@@ -423,6 +423,18 @@ class Report:
                 for u in self.fallback_indexes
             ],
             "distributions": distributions,
+            # Every project whose index data came from local sources, chosen or not (a listing
+            # command chooses none): the summary names only those to act on.
+            "index_data": [
+                {
+                    "project": page.project,
+                    "source": page.source,
+                    "fetched": _iso(page.fetched),
+                    "age_seconds": round(now - page.fetched, 3),
+                    "newest_listed": page.versions_listed[-1] if page.versions_listed else None,
+                }
+                for page in sorted(self.pages.values(), key=lambda p: p.project)
+            ],
             "missing": [
                 {
                     "requirement": f"{m.project}{m.specifier}",

@@ -239,6 +239,10 @@ def test_summary_names_only_what_to_act_on_and_v_names_everything(
     assert {d["name"] for d in data["distributions"] if d["stale_index_data"]} == {
         "pipff-gamma", "pipff-epsilon", "pipff-alpha", "pipff-beta",
     }  # fmt: skip
+    assert [(i["project"], i["newest_listed"]) for i in data["index_data"]] == [
+        ("pipff-alpha", "2.0"), ("pipff-beta", "1.5"), ("pipff-epsilon", "1.0"),
+        ("pipff-gamma", "1.0"),
+    ]  # fmt: skip
 
 
 def test_prefer_offline_says_when_the_network_served_too(
