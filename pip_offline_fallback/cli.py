@@ -154,10 +154,21 @@ def split_args(argv: Sequence[str]) -> tuple[Options, list[str]]:
     return options, rest
 
 
+def _check_wheelhouse(path: str) -> None:
+    """A ``--wheelhouse`` must be a directory: a typo would silently serve nothing."""
+    if not os.path.exists(path):
+        raise UsageError(f"--wheelhouse {path}: no such directory; create it or fix the path")
+    if not os.path.isdir(path):
+        raise UsageError(f"--wheelhouse {path}: not a directory; give the directory of wheels")
+
+
 def resolve(options: Options, environ: dict[str, str]) -> Settings | None:
-    """The settings of this run: flags win over ``PIPFF_*``; ``PIPFF=0`` switches pip-ff off."""
+    """The settings of this run: flags win over ``PIPFF_*``; ``PIPFF=0`` switches pip-ff off
+    unless a mode flag says otherwise (``--offline`` must never open a connection)."""
+    for path in options.wheelhouses:
+        _check_wheelhouse(path)
     raw = environ.get(MODE_VARIABLE, "")
-    if raw.strip() and parse_mode(raw) is Mode.OFF:
+    if options.mode is None and raw.strip() and parse_mode(raw) is Mode.OFF:
         return None  # the kill switch, for pip-ff too
     if options.mode is Mode.OFF:
         return None

@@ -107,6 +107,22 @@ def parse_duration_seconds(value: str, what: str) -> float:
     return seconds
 
 
+def _warn(message: str, *args: object) -> None:
+    """A warning about the variables, in pip's form (``WARNING: ...``) even when it comes before
+    pip has set up its logging: plain pip's start-up hook reads them while pip creates its
+    command, and Python's last-resort handler would print the bare message."""
+    if logger.hasHandlers():
+        logger.warning(message, *args)
+        return
+    handler = logging.StreamHandler()  # stderr, as pip's warnings
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    logger.addHandler(handler)
+    try:
+        logger.warning(message, *args)
+    finally:
+        logger.removeHandler(handler)
+
+
 def settings_from_environ(environ: Mapping[str, str], *, default: Mode | None) -> Settings | None:
     """Read the settings from ``PIPFF`` and ``PIPFF_*``.
 
@@ -122,7 +138,7 @@ def settings_from_environ(environ: Mapping[str, str], *, default: Mode | None) -
     else:
         parsed = parse_mode(raw)
         if parsed is None:
-            logger.warning(
+            _warn(
                 "pip-ff: ignoring %s=%r (expected auto, prefer-offline, offline or off); "
                 "running plain pip",
                 MODE_VARIABLE,
@@ -139,7 +155,7 @@ def settings_from_environ(environ: Mapping[str, str], *, default: Mode | None) -
                 environ[CONNECT_TIMEOUT_VARIABLE], CONNECT_TIMEOUT_VARIABLE
             )
         except UsageError as exc:
-            logger.warning("pip-ff: %s; using %s s", exc, DEFAULT_CONNECT_TIMEOUT)
+            _warn("pip-ff: %s; using %s s", exc, DEFAULT_CONNECT_TIMEOUT)
     max_stale = None
     if environ.get(MAX_STALE_VARIABLE):
         # An error, as --max-stale's is: a freshness limit that can't be read must not fail

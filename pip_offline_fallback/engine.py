@@ -421,21 +421,28 @@ class Engine:
             sharing.share_with_pip_cache(self.store, caches[0], recorded)
 
     def local_file_served(self, url: str) -> None:
-        """pip opened a file:// URL: a wheelhouse file, or a wheel pip built earlier from an
-        sdist (its wheel cache), during a fallback; for the report."""
+        """pip opened a file:// URL, for the report: a wheelhouse file, a wheel pip built
+        earlier from an sdist (its wheel cache; told during a fallback), or a file pip was
+        pointed at (a file:// index, a --find-links directory, a path)."""
         try:
             path = compat.url_to_path(url)
         except Exception:
             return
         real = os.path.realpath(path)
         directory = os.path.dirname(real)
+        wheels = (
+            os.path.realpath(os.path.join(self.wheel_cache_dir, "wheels"))
+            if self.wheel_cache_dir
+            else None
+        )
         if any(os.path.realpath(d) == directory for d in self.sources.wheelhouse.directories):
             self.report.file_served(url, Source.WHEELHOUSE, path=path)
-        elif self.wheel_cache_dir and (self.settings.mode is not Mode.AUTO or self.outage.hosts):
-            # No request is made for such an sdist: this is the only trace of where it came from.
-            wheels = os.path.realpath(os.path.join(self.wheel_cache_dir, "wheels"))
-            if real.startswith(wheels + os.sep):
+        elif wheels is not None and real.startswith(wheels + os.sep):
+            if self.settings.mode is not Mode.AUTO or self.outage.hosts:
+                # No request is made for such an sdist: the only trace of where it came from.
                 self.report.file_served(url, Source.WHEEL_CACHE)
+        else:
+            self.report.file_served(url, Source.LOCAL_PATH)
 
     # -- the finder side ---------------------------------------------------------------------
 

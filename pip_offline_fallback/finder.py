@@ -184,10 +184,31 @@ def wrap_find_best_candidate(original: Any) -> Any:
             str(canonicalize_name(project_name)),
             str(specifier or ""),
             _versions(self.find_all_candidates(project_name)),
+            excluded_versions(self, project_name),
         )
         return result
 
     return find_best_candidate
+
+
+def excluded_versions(finder: Any, project_name: str) -> list[str]:
+    """The local versions ``--only-binary``/``--no-binary`` keep out, each with the option
+    (``1.0 (excluded by --only-binary)``): "local versions: none" would hide a local sdist."""
+    option = compat.format_option(finder, project_name)
+    engine = active_engine()
+    if option is None or engine is None:
+        return []
+    try:
+        relaxed = compat.without_format_control(finder)
+        for memo in (_FALLBACK_PROJECTS, _LOCAL_PAGES, _MIRRORED_PAGES, _WHEELHOUSE_CANDIDATES):
+            relaxed.__dict__.pop(memo, None)  # its own: the copy must not share them
+        with engine.report.ignoring():  # a second look, not the command's lookup
+            every = {c.version for c in relaxed.find_all_candidates(project_name)}
+        offered = {c.version for c in finder.find_all_candidates(project_name)}
+    except Exception as exc:
+        logger.debug("pip-ff: could not look past %s for %s: %r", option, project_name, exc)
+        return []
+    return [f"{v} (excluded by {option})" for v in sorted(every - offered)]
 
 
 def _forget(finder: Any, project_name: str) -> None:

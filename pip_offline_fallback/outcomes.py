@@ -15,6 +15,8 @@ class Source(str, enum.Enum):
     RECORD = "pip-ff-record"
     WHEELHOUSE = "wheelhouse"
     WHEEL_CACHE = "pip-wheel-cache"
+    # A file pip was pointed at on disk: a file:// index, a --find-links directory, a path.
+    LOCAL_PATH = "local-path"
     # Outcomes that served nothing: local index data existed but was older than --max-stale,
     # or no source had the URL.
     TOO_OLD = "too-old"

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pip_offline_fallback import __version__, compat
-from pip_offline_fallback.compat.vendored import canonicalize_name
+from pip_offline_fallback.compat.vendored import InvalidVersion, Version, canonicalize_name
 from pip_offline_fallback.outcomes import Source
 from pip_offline_fallback.urls import filename_of, host_of, parse_dist_filename
 from pip_offline_fallback.wording import age_text
@@ -40,7 +40,21 @@ SOURCE_WORDS = {
     Source.RECORD: "pip-ff's record",
     Source.WHEELHOUSE: "a wheelhouse",
     Source.WHEEL_CACHE: "pip's wheel cache",
+    Source.LOCAL_PATH: "a file:// index or --find-links",
 }
+# Sources that are plain pip even online: pip's own HTTP cache, and the files pip was pointed
+# at on disk. Only the others mean the fallback engaged.
+_PLAIN_PIP = (Source.NETWORK, Source.PIP_CACHE, Source.LOCAL_PATH)
+
+
+def _older(version: str | None, newest: str | None) -> bool:
+    """Whether the chosen ``version`` is older than the ``newest`` the index data lists."""
+    if version is None or newest is None:
+        return False
+    try:
+        return Version(version) < Version(newest)
+    except InvalidVersion:
+        return False
 
 
 def _iso(timestamp: float) -> str:
@@ -74,6 +88,12 @@ class Missing:
     project: str
     specifier: str
     local_versions: list[str]
+    excluded: list[str] = field(default_factory=list)  # "1.0 (excluded by --only-binary)"
+
+    @property
+    def local_text(self) -> str:
+        """The local versions, in words: those offered, then those an option kept out."""
+        return ", ".join([*self.local_versions, *self.excluded]) or "none"
 
 
 @dataclass
@@ -196,18 +216,27 @@ class Report:
         with self._lock:
             self.specifiers.setdefault(str(canonicalize_name(project)), set()).add(specifier)
 
-    def requirement_missing(self, project: str, specifier: str, local_versions: list[str]) -> None:
+    def requirement_missing(
+        self,
+        project: str,
+        specifier: str,
+        local_versions: list[str],
+        excluded: list[str] | None = None,
+    ) -> None:
         """No local candidate satisfies ``project`` ``specifier``; an empty specifier also stands
         for a lookup of every version (``pip index versions``), and then gives way to any more
         precise entry for the project, so that each failure is said once."""
         if self._ignored():
             return
+        key = f"{project}{specifier}"
         with self._lock:
             if specifier:
                 self.missing.pop(project, None)
-            elif any(m.project == project for m in self.missing.values()):
+            elif any(m.project == project for k, m in self.missing.items() if k != key):
                 return
-            self.missing[f"{project}{specifier}"] = Missing(project, specifier, local_versions)
+            if key in self.missing and not (local_versions or excluded):
+                return  # the same failure again, saying less (pip's error message looks again)
+            self.missing[key] = Missing(project, specifier, local_versions, list(excluded or []))
 
     def index_data_too_old(self, project: str, age: float, limit: float) -> None:
         if self._ignored():
@@ -220,9 +249,7 @@ class Report:
     @property
     def engaged(self) -> bool:
         # pip's own HTTP cache answering an online run is plain pip, not a fallback.
-        local = any(
-            d.source not in (Source.NETWORK, Source.PIP_CACHE) for d in self.distributions.values()
-        )
+        local = any(d.source not in _PLAIN_PIP for d in self.distributions.values())
         return bool(
             self.unreachable
             or self.failed
@@ -271,28 +298,60 @@ class Report:
                     self._errors()
 
     def _summary(self) -> None:
-        now = time.time()
         counts = Counter(d.source for d in self.distributions.values())
         sources = ", ".join(f"{n} from {SOURCE_WORDS.get(s, s)}" for s, n in sorted(counts.items()))
+        network = counts.get(Source.NETWORK, 0)
+        if network and network < sum(counts.values()):
+            finished = "local sources and the network"  # prefer-offline fetched what was missing
+        elif network:
+            finished = "the network"
+        else:
+            finished = "local sources"
         logger.info(
-            "pip-ff: finished from local sources (%s); distributions: %s",
+            "pip-ff: finished from %s (%s); distributions: %s",
+            finished,
             self._where(),
             sources or "none needed",
         )
+        self._index_data_lines()
+
+    def _index_data_lines(self) -> None:
+        """A line for each project where a newer version is known but was not chosen (what the
+        user may act on), one for how old the local index data is; ``-v`` adds every project."""
+        now = time.time()
         chosen = {str(canonicalize_name(d.name)): d.version for d in self.distributions.values()}
+        told: list[StalePage] = []  # the projects whose index data matters: not exact pins
+        untold = 0  # of those, how many had no line of their own
         for page in self.pages.values():
-            if self._pinned(page.project) and page.project in chosen:
-                continue
-            newest = page.versions_listed[-1] if page.versions_listed else "none"
             version = chosen.get(page.project)
-            logger.info(
+            newest = page.versions_listed[-1] if page.versions_listed else None
+            pinned = self._pinned(page.project) and version is not None
+            if not pinned:
+                told.append(page)
+            act = not pinned and _older(version, newest)
+            if not act and not pinned:
+                untold += 1
+            logger.log(
+                logging.INFO if act else VERBOSE,
                 "pip-ff: %s: %sindex data recorded %s ago (%s); newest listed there: %s",
                 page.project,
                 f"{version} from " if version else "",
                 age_text(now - page.fetched),
                 SOURCE_WORDS.get(page.source, page.source),
-                newest,
+                newest or "none",
             )
+        if not untold:
+            return  # no data, only exact pins, or each project had its line
+        youngest = age_text(now - max(p.fetched for p in told))
+        oldest = age_text(now - min(p.fetched for p in told))
+        where = ", ".join(dict.fromkeys(SOURCE_WORDS.get(p.source, p.source) for p in told))
+        logger.info(
+            "pip-ff: index data of %d project%s recorded %s ago (%s); -v names each",
+            len(told),
+            "" if len(told) == 1 else "s",
+            youngest if youngest == oldest else f"{youngest} to {oldest}",
+            where,
+        )
 
     def _errors(self) -> None:
         where = self._where()
@@ -307,12 +366,11 @@ class Report:
         for item in self.missing.values():
             if item.project in self.too_old:
                 continue
-            local = ", ".join(item.local_versions) or "none"
             logger.error(
                 "pip-ff: no local copy satisfies %s%s (local versions: %s); %s",
                 item.project,
                 item.specifier,
-                local,
+                item.local_text,
                 where,
             )
         if self.missing or self.too_old:
@@ -363,10 +421,23 @@ class Report:
                 for u in self.fallback_indexes
             ],
             "distributions": distributions,
+            # Every project whose index data came from local sources, chosen or not (a listing
+            # command chooses none): the summary names only those to act on.
+            "index_data": [
+                {
+                    "project": page.project,
+                    "source": page.source,
+                    "fetched": _iso(page.fetched),
+                    "age_seconds": round(now - page.fetched, 3),
+                    "newest_listed": page.versions_listed[-1] if page.versions_listed else None,
+                }
+                for page in sorted(self.pages.values(), key=lambda p: p.project)
+            ],
             "missing": [
                 {
                     "requirement": f"{m.project}{m.specifier}",
                     "local_versions": m.local_versions,
+                    "excluded_versions": m.excluded,
                 }
                 for m in self.missing.values()
             ],

@@ -59,11 +59,14 @@ def test_malformed_options(argv: list[str]) -> None:
         split_args(argv)
 
 
-def test_flags_win_over_variables_but_not_over_the_kill_switch() -> None:
+def test_flags_win_over_variables_and_a_mode_flag_over_the_kill_switch() -> None:
     options, _ = split_args(["--offline"])
     settings = resolve(options, {"PIPFF": "prefer-offline"})
     assert settings is not None and settings.mode is Mode.OFFLINE
-    assert resolve(options, {"PIPFF": "0"}) is None
+    # --offline must never open a connection, PIPFF=0 or not (issue 23).
+    settings = resolve(options, {"PIPFF": "0"})
+    assert settings is not None and settings.mode is Mode.OFFLINE
+    assert resolve(split_args([])[0], {"PIPFF": "0"}) is None  # no flag: the kill switch
     assert resolve(split_args([])[0], {}) is not None  # pip-ff defaults to auto
     assert resolve(split_args(["--no-fallback"])[0], {}) is None
 

@@ -194,7 +194,8 @@ def test_info_table_json_and_where_the_store_is(
 
     # The same store, named three other ways.
     no_variable = {k: v for k, v in env.items() if k != "PIP_CACHE_DIR"}
-    assert _info(venv, no_variable, "--cache-dir", str(cache_dir))["store"] == str(root)
+    # --cache-dir moves pip's caches, not the record: as for an install (issue 23).
+    assert _info(venv, env, "--cache-dir", str(tmp_path / "tool-cache"))["store"] == str(root)
     assert _info(venv, no_variable, "--store", str(root))["counts"] == info["counts"]
     assert _info(venv, dict(env, PIPFF_STORE=str(root)))["counts"] == info["counts"]
     # PIPFF_STORE moves the record, for installs and for the store command alike.

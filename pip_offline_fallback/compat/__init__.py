@@ -65,12 +65,16 @@ if TYPE_CHECKING:
     from pip_offline_fallback.compat.finder import Link as Link
     from pip_offline_fallback.compat.finder import PackageFinder as PackageFinder
     from pip_offline_fallback.compat.finder import forget_candidates as forget_candidates
+    from pip_offline_fallback.compat.finder import format_option as format_option
     from pip_offline_fallback.compat.finder import link_sha256 as link_sha256
     from pip_offline_fallback.compat.finder import path_to_url as path_to_url
     from pip_offline_fallback.compat.finder import redact as redact
     from pip_offline_fallback.compat.finder import redact_auth_from_url as redact_auth_from_url
     from pip_offline_fallback.compat.finder import supported_tags as supported_tags
     from pip_offline_fallback.compat.finder import url_to_path as url_to_path
+    from pip_offline_fallback.compat.finder import (
+        without_format_control as without_format_control,
+    )
     from pip_offline_fallback.compat.transport import NoConnectionError as NoConnectionError
     from pip_offline_fallback.compat.transport import PipSession as PipSession
     from pip_offline_fallback.compat.transport import (
@@ -150,12 +154,14 @@ _HOMES = {
         "Link",
         "PackageFinder",
         "forget_candidates",
+        "format_option",
         "link_sha256",
         "path_to_url",
         "redact",
         "redact_auth_from_url",
         "supported_tags",
         "url_to_path",
+        "without_format_control",
     ),
     "cache": (
         "BuiltWheels",

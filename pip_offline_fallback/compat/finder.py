@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import Any
 
@@ -46,6 +47,29 @@ def forget_candidates(finder: Any, project_name: str) -> None:
     if isinstance(best, dict):
         for key in [k for k in best if k and k[0] == project_name]:
             del best[key]
+
+
+def format_option(finder: Any, project_name: str) -> str | None:
+    """The option that keeps a kind of file of this project out (``--only-binary``,
+    ``--no-binary``), or None when both wheels and sdists are allowed."""
+    from pip._vendor.packaging.utils import canonicalize_name
+
+    allowed = finder.format_control.get_allowed_formats(canonicalize_name(project_name))
+    if "source" not in allowed:
+        return "--only-binary"
+    if "binary" not in allowed:
+        return "--no-binary"
+    return None
+
+
+def without_format_control(finder: Any) -> Any:
+    """A copy of ``finder`` that allows wheels and sdists alike, with memos of its own."""
+    relaxed = copy.copy(finder)
+    for memo in (_ALL_CANDIDATES, _BEST_CANDIDATES):
+        if isinstance(relaxed.__dict__.get(memo), dict):
+            relaxed.__dict__[memo] = {}
+    relaxed.format_control = type(finder.format_control)(set(), set())
+    return relaxed
 
 
 def supported_tags(finder: Any) -> Any:
@@ -117,6 +141,11 @@ def _finder_hooks() -> None:
     evaluator = finder.make_link_evaluator(_PROJECT)
     expect(evaluator.project_name == _PROJECT, "pip's link evaluator doesn't name its project")
     expect(finder.evaluate_links(evaluator, []) == [], "PackageFinder.evaluate_links changed")
+    expect(format_option(finder, _PROJECT) is None, "pip's finder has no format control")
+    expect(
+        without_format_control(finder).find_all_candidates(_PROJECT) == [],
+        "pip's finder can't be copied without its format control",
+    )
     target = finder.target_python
     expect(
         callable(getattr(target, "get_sorted_tags", None) or getattr(target, "get_tags", None)),

@@ -90,6 +90,27 @@ class InstallCommandLine:
             self._session.close()
             raise ReadError(_one_line(exc)) from None
         self.requirements = _top_level(parsed)
+        self.constraints = [str(i.req) for i in parsed if i.constraint and i.req is not None]
+
+    def search_args(self) -> list[str]:
+        """Where the finder searches (the command line's options and the files' options lines,
+        applied), as install options: a later run of some of the requirements searches the same."""
+        scope = self.finder.search_scope
+        args: list[str] = []
+        index_urls = list(scope.index_urls)
+        if getattr(scope, "no_index", False) or not index_urls:
+            args.append("--no-index")
+        else:
+            args += ["--index-url", index_urls[0]]
+            for url in index_urls[1:]:
+                args += ["--extra-index-url", url]
+        for location in scope.find_links:
+            args += ["--find-links", location]
+        # pip < 26 keeps --pre here (a file's "--pre" line too); pip 26's release control has
+        # no such flag, and the check's own --pre is passed on as given.
+        if getattr(self.finder, "allow_all_prereleases", False) is True:
+            args.append("--pre")
+        return args
 
     def best(self, requirement: Requirement) -> Candidate:
         """The finder's best candidate for a named requirement (pip-ff's finder hooks, when

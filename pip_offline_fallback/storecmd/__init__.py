@@ -6,9 +6,10 @@
                        [--dry-run] [--wait SECONDS] [--json]
 
 Each also takes ``--store DIR`` and ``--cache-dir DIR``. The store is found as pip-ff's install
-finds it: ``--store``, else ``PIPFF_STORE``, else ``pip-ff`` inside pip's cache directory
-(``--cache-dir``, else what pip itself would use: ``PIP_CACHE_DIR``, pip's configuration files,
-pip's default).
+finds it: ``--store``, else ``PIPFF_STORE``, else ``pip-ff`` inside pip's cache directory as
+configured (``PIP_CACHE_DIR``, pip's configuration files, pip's default). ``--cache-dir`` is
+pip's option, with pip's meaning (where pip's own caches are, read by ``check``): as for an
+install, it doesn't move the record.
 
 This is the command module: it writes its tables and JSON to stdout, errors to stderr. Here is
 the command line; each command has its module (``info``, ``prune``, ``check``, whose table
@@ -70,7 +71,8 @@ _PIP_FLAGS = (("--no-index",), ("--pre",), ("--prefer-binary",))
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse's exits, with pip-ff's voice
-        raise UsageError(f"{self.prog}: {message}")
+        # main() says "pip-ff: " once: the rest of the program name ("store prune") follows.
+        raise UsageError(f"{self.prog.removeprefix('pip-ff ')}: {message}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,7 +83,9 @@ def _parser() -> argparse.ArgumentParser:
         help="the store (default: $PIPFF_STORE, else pip-ff in pip's cache)",
     )
     common.add_argument(
-        "--cache-dir", metavar="DIR", help="pip's cache directory (the store is DIR/pip-ff)"
+        "--cache-dir",
+        metavar="DIR",
+        help="pip's cache directory, as for pip install (it doesn't move the store)",
     )
     common.add_argument("--json", action="store_true", help="write JSON instead of a table")
     common.add_argument("-v", "--verbose", action="store_true", help="say more")
@@ -91,7 +95,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Inspect, check and prune pip-ff's local store.",
         epilog=(
             "The store is --store DIR, else $PIPFF_STORE, else pip-ff inside pip's cache "
-            "directory (--cache-dir, $PIP_CACHE_DIR, pip's configuration, pip's default)."
+            "directory as configured ($PIP_CACHE_DIR, pip's configuration, pip's default): the "
+            "record an install uses, whatever --cache-dir it is given."
         ),
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

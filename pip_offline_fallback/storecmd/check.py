@@ -3,7 +3,9 @@
 One pip run answers for all of them together: ``pip-ff --offline install --dry-run
 --ignore-installed --report``, in this process. The requirements are read by pip's own parser
 (:mod:`pip_offline_fallback.compat.reqfile`); when the run fails, the finder pip built for them
-is asked, with pip-ff's fallback still in place, which of them have a local candidate.
+is asked, with pip-ff's fallback still in place, which of them have a local candidate, and one
+more run of those (one each, if together they fail) says whether their dependencies are local
+too: pip stopped at the first failure, before it reached them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pip_offline_fallback.storecmd.verdicts import (
     TOGETHER,
     DryRun,
     Reason,
+    Row,
     failed_rows,
     filename,
     installed_row,
@@ -79,8 +82,12 @@ class _Checker:
             settings = config.Settings(mode=config.Mode.OFFLINE)
         return dataclasses.replace(settings, store=self.location.store)
 
-    def install_args(self, tmp: str, requirement_args: list[str]) -> list[str]:
+    def install_args(
+        self, tmp: str, requirement_args: list[str], pip_options: list[str] | None = None
+    ) -> list[str]:
         """The dry run's command line (after ``install``); its report goes into ``tmp``."""
+        if pip_options is None:
+            pip_options = self.pip_options
         args = [
             "--dry-run",
             "--ignore-installed",
@@ -89,9 +96,9 @@ class _Checker:
             "--disable-pip-version-check",
             "--no-input",
             *(["--cache-dir", self.location.cache_dir] if self.location.cache_dir else []),
-            *self.pip_options,
+            *pip_options,
         ]
-        if any(o in _TARGET_OPTIONS for o in self.pip_options):
+        if any(o in _TARGET_OPTIONS for o in pip_options):
             args += ["--target", os.path.join(tmp, "target")]
         return args + requirement_args
 
@@ -123,14 +130,14 @@ class _Checker:
                     if self.verbose and buffer.getvalue():
                         sys.stderr.write(redact_text(buffer.getvalue()))
 
-    def run(self, requirement_args: list[str]) -> DryRun:
+    def run(self, requirement_args: list[str], pip_options: list[str] | None = None) -> DryRun:
         """``pip-ff --offline install --dry-run --ignore-installed --report``, in this process."""
         from pip_offline_fallback import inject
         from pip_offline_fallback.engine import active_engine
 
         with tempfile.TemporaryDirectory(prefix="pipff-check-") as tmp:
             report_path = os.path.join(tmp, "report.json")
-            args = ["install", *self.install_args(tmp, requirement_args)]
+            args = ["install", *self.install_args(tmp, requirement_args, pip_options)]
             buffer = io.StringIO()
             with _offline_environment(self.settings()) as settings:
                 # Hooked first, and checked: a pip that can't be hooked would run plain, online.
@@ -160,11 +167,10 @@ class _Checker:
             reasons.extend(self._unusable(engine, install))
             return DryRun(1 if reasons else 0, install, reasons, output)
         for item in getattr(engine.report, "missing", {}).values():
-            local = ", ".join(item.local_versions) or "none"
             reasons.append(
                 Reason(
                     f"no local copy satisfies {item.project}{item.specifier} "
-                    f"(local versions: {local})",
+                    f"(local versions: {item.local_text})",
                     item.project,
                 )
             )
@@ -208,6 +214,64 @@ class _Checker:
         return reasons
 
 
+# The check's own search options: a confirming run searches where the finder did instead.
+_SEARCH_OPTIONS = ("-i", "--index-url", "--extra-index-url", "-f", "--find-links")
+
+
+def _confirmed(checker: _Checker, plan: InstallCommandLine, rows: list[Row]) -> list[Row]:
+    """The rows of a run that failed, with each "yes" confirmed by a run of its own.
+
+    pip stops at the first requirement it can't satisfy, so a requirement whose own file is
+    local was never resolved down to its dependencies: a second run of those alone (one each,
+    when together they fail) says whether each can really be installed offline.
+    """
+    mine = rows[: len(plan.requirements)]
+    applicable = [i for i, r in enumerate(plan.requirements) if r.applies]
+    provisional = [i for i in applicable if mine[i].ok]
+    if not provisional or len(provisional) == len(applicable):
+        return rows  # none to confirm, or the run itself already said why they fail together
+    options: list[str] = []
+    forwarded = iter(checker.pip_options)
+    for option in forwarded:
+        if option in _SEARCH_OPTIONS:
+            next(forwarded, None)  # and its value
+        elif option != "--no-index":
+            options.append(option)
+    with tempfile.TemporaryDirectory(prefix="pipff-check-") as tmp:
+        search = plan.search_args()
+        if plan.constraints:
+            constraints = os.path.join(tmp, "constraints.txt")
+            with open(constraints, "w", encoding="utf-8") as f:
+                f.write("".join(f"{c}\n" for c in plan.constraints))
+            search += ["-c", constraints]
+
+        def run(indexes: list[int]) -> DryRun:
+            args = [a for i in indexes for a in _as_args(plan.requirements[i].text)]
+            return checker.run(search + args, options)
+
+        together = run(provisional)
+        if together.status == 0:
+            return rows
+        failed = 0
+        for i in provisional:
+            alone = together if len(provisional) == 1 else run([i])
+            if alone.status != 0:
+                failed += 1
+                rows[i] = Row(mine[i].requirement, False, [r.text for r in alone.reasons])
+    if not failed:  # each alone can: together they can't
+        said = [r.text for r in together.reasons]
+        if rows[-1].requirement == TOGETHER:
+            rows[-1].detail += [text for text in said if text not in rows[-1].detail]
+        else:
+            rows.append(Row(TOGETHER, False, said))
+    return rows
+
+
+def _as_args(text: str) -> list[str]:
+    """A requirement as the command line gives it."""
+    return ["-e", text[len("-e ") :]] if text.startswith("-e ") else [text]
+
+
 def _check(
     location: Location, options: argparse.Namespace, run_pip: Callable[[list[str]], int]
 ) -> int:
@@ -238,7 +302,7 @@ def _check(
         if together.status == 0:
             rows = [installed_row(r, together.install) for r in plan.requirements]
         else:
-            rows = failed_rows(plan, together, checker.damaged)
+            rows = _confirmed(checker, plan, failed_rows(plan, together, checker.damaged))
     finally:
         if plan is not None:
             plan.close()

@@ -53,20 +53,24 @@ class Location:
 
 
 def locate(store: str | None, cache_dir: str | None) -> Location:
-    """Where the store is: the same place a ``pip-ff install`` with these options records to."""
+    """Where the store is: the same place a ``pip-ff install`` with these options records to.
+
+    ``--cache-dir`` means what it means to pip: where pip's own caches are. As for an install,
+    it doesn't move the record (a tool's own ``--cache-dir`` must not split a user's record);
+    ``--store`` and ``PIPFF_STORE`` do.
+    """
     cache = os.path.abspath(os.path.expanduser(cache_dir)) if cache_dir else None
     if store:
         return Location(os.path.abspath(os.path.expanduser(store)), cache)
     if os.environ.get(config.STORE_VARIABLE):
         return Location(config.expand_path(os.environ[config.STORE_VARIABLE]), cache)
-    if cache is None:
-        cache = _pip_cache_dir()
-    if cache is None:
+    configured = _pip_cache_dir()
+    if configured is None:
         raise UsageError(
             "pip's cache is switched off (--no-cache-dir or PIP_NO_CACHE_DIR), so pip-ff keeps "
             "no store; name one with --store DIR"
         )
-    return Location(os.path.join(cache, "pip-ff"), cache)
+    return Location(os.path.join(configured, "pip-ff"), cache or configured)
 
 
 def _write(text: str = "") -> None:

@@ -106,6 +106,33 @@ def _removal_label(removal: Removal, now: float) -> str:
     return f"{what} (fetched {age_text(now - info.fetched)} ago)"
 
 
+# Without a criterion, prune removes only what no one can use: said, or it looks like a no-op.
+_NO_CRITERION = (
+    "pip-ff store prune: no --older-than, --max-size, --keep or --damaged given, so only what "
+    "no one can use goes; give one to free space (e.g. --older-than 90d)\n"
+)
+
+
+def _lines(removals: list[Removal]) -> list[tuple[Removal, int]]:
+    """One line per removal, with what it frees: an entry whose body goes too frees the body
+    (the entry file alone is a few hundred bytes, not the size of the wheel it names), and that
+    body gets no line of its own."""
+    bodies = {os.path.basename(r.path): r for r in removals if r.kind == "blob"}
+    told: set[str] = set()
+    lines = []
+    for removal in removals:
+        if removal.error is not None or (removal.kind == "blob" and removal.path in told):
+            continue
+        size = removal.size
+        if removal.kind == "entry" and removal.entry is not None:
+            body = bodies.pop(removal.entry.sha256, None)
+            if body is not None and body.error is None:
+                size += body.size
+                told.add(body.path)
+        lines.append((removal, size))
+    return lines
+
+
 def _prune(location: Location, options: argparse.Namespace) -> int:
     older_than = (
         config.parse_duration_seconds(options.older_than, "--older-than")
@@ -139,19 +166,19 @@ def _prune(location: Location, options: argparse.Namespace) -> int:
         )
         return EXIT_FAILED
     errors = [r for r in result.removals if r.error is not None]
+    criterion = policy.older_than is not None or policy.max_size is not None
+    criterion = criterion or policy.keep is not None or policy.damaged
     if options.json:
         _write(json.dumps(_prune_json(location, result, now), indent=2, sort_keys=True))
         return EXIT_FAILED if errors else EXIT_OK
     verb = "would remove" if result.dry_run else "removed"
     if result.dry_run or options.verbose:
-        for removal in result.removals:
-            if removal.error is None:
-                _write(
-                    f"{verb} {_removal_label(removal, now)}, {size_text(removal.size)}: "
-                    f"{removal.reason}"
-                )
+        for removal, size in _lines(result.removals):
+            _write(f"{verb} {_removal_label(removal, now)}, {size_text(size)}: {removal.reason}")
     for removal in errors:
         sys.stderr.write(f"ERROR: pip-ff: could not remove {removal.path}: {removal.error}\n")
+    if not criterion:
+        sys.stderr.write(_NO_CRITERION)
     parts = [_count(result.count(kind), kind) for kind in ("entry", "blob")]
     optional = ("temp", "link", "file", "host")
     parts += [_count(result.count(k), k) for k in optional if result.count(k)]

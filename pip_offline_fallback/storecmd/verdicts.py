@@ -133,7 +133,10 @@ def judge(
         return Row(text, False, [f"no local copy of {compat.redact(str(link.url))}"])
     candidate = plan.best(requirement)
     if candidate.version is None:
-        local = ", ".join(candidate.versions) or "none"
+        from pip_offline_fallback.finder import excluded_versions
+
+        excluded = excluded_versions(plan.finder, requirement.name or "")
+        local = ", ".join([*candidate.versions, *excluded]) or "none"
         wanted = f"{requirement.name}{requirement.specifier}"
         return Row(text, False, [f"no local copy satisfies {wanted} (local versions: {local})"])
     if candidate.url in damaged:
