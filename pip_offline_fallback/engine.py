@@ -21,11 +21,11 @@ from pip_offline_fallback.chain import MirrorChain
 from pip_offline_fallback.config import Mode, Settings
 from pip_offline_fallback.outage import (
     NETWORK_ERRORS,
+    PIPS,
     PROXY_GATEWAY_STATUSES,
     ROUTE,
-    THROTTLED,
-    UNREACHABLE_STATUSES,
     Outage,
+    answered_locally,
     classify,
     connect_deadline,
     proxy_route,
@@ -158,7 +158,10 @@ class Engine:
         try:
             response = send(request, kwargs, fast)
         except NETWORK_ERRORS as exc:
-            kind, cause = classify(exc)
+            strict = self.settings.strict
+            kind, cause = classify(exc, strict)
+            if kind == PIPS:
+                raise  # the strict setting: this is no outage, and pip says what happened
             if via and url.startswith("http://") and cause in _PROXY_GATEWAY_CAUSES:
                 # A 502/503/504 outlived pip's retries on a request the proxy forwards itself:
                 # the proxy's word that it can't reach the index (see below).
@@ -189,7 +192,8 @@ class Engine:
         url = str(request.url)
         asking_mirror = self.chain.asking
         status = response.status_code
-        if via and status in PROXY_GATEWAY_STATUSES and url.startswith("http://"):
+        strict = self.settings.strict
+        if via and status in PROXY_GATEWAY_STATUSES and url.startswith("http://") and not strict:
             # The proxy forwards plain-http requests itself: this is its word that it could
             # not reach the index (after pip's retries), for every host behind it.
             cause = f"proxy answered {status}"
@@ -198,7 +202,7 @@ class Engine:
                 return response
             response.close()
             return self._answer_down(adapter, request, kwargs, host, cause)
-        if (status in UNREACHABLE_STATUSES or status == THROTTLED) and not asking_mirror:
+        if answered_locally(status, strict) and not asking_mirror:
             local = self._answer_failed(adapter, request, f"server answered {status}", None)
             if local is not None:
                 response.close()

@@ -1,0 +1,147 @@
+"""The outage rule end to end: what pip-ff falls back on, and what it leaves to pip.
+
+- An index that answers badly (a 503 that outlives pip's retries) costs that one URL: the
+  report lists it under ``failed_requests``, and no host is unreachable.
+- The strict setting (``--strict-outage``, ``PIPFF_STRICT_OUTAGE=1``): only a route that can't
+  be reached is an outage; a 5xx or 429 storm and a certificate that fails verification fail
+  as in pip (a freeze attack gets pip's error, not the stale version).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from testbed import IndexServer, ProjectSet, Result, Venv, clone_venv, outage
+from tests.helpers import (
+    age_pip_cache,
+    drop_venvs_after_success,  # noqa: F401 - autouse fixture
+)
+
+
+def _pipff(venv: Venv) -> dict[str, str]:
+    return {k: v for k, v in venv.installed().items() if k.startswith("pipff-")}
+
+
+def _last_error(result: Result) -> str:
+    """pip's last ERROR line: the failure pip-ff must give too."""
+    errors = [line for line in result.output.splitlines() if line.startswith("ERROR:")]
+    assert errors, result.describe()
+    return errors[-1]
+
+
+@pytest.fixture
+def growing_index(dists: ProjectSet, tmp_path: Path) -> Iterator[IndexServer]:
+    """An index with pipff-alpha 1.0 and gamma; :func:`_publish_alpha_2` adds alpha 1.1, 2.0."""
+    view = tmp_path / "growing"
+    view.mkdir()
+    for source in dists.dist_dir.iterdir():
+        if not source.name.startswith(("pipff_alpha-1.1", "pipff_alpha-2.0")):
+            (view / source.name).symlink_to(source)
+    with IndexServer(view, yanked=dists.yanked) as server:
+        yield server
+
+
+def _publish_alpha_2(dists: ProjectSet, index: IndexServer) -> None:
+    for source in dists.dist_dir.glob("pipff_alpha-*"):
+        target = index.dist_dir / source.name
+        if not target.exists():
+            target.symlink_to(source)
+
+
+def test_a_persistent_503_costs_that_page_only(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    """gamma's page answers 503 to every request, alpha's 200: gamma's page comes from the
+    record and is listed under failed_requests; the host is not unreachable (alpha's page was
+    asked, and answered). Taking the whole host down for an error left after pip's retries
+    fails here."""
+    args = ["-i", index.url, "--retries", "1", "pipff-alpha==1.0", "pipff-gamma"]
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff("install", *args, env=env).check()
+    index.fail_next["/simple/pipff-gamma/"] = [503] * 1000
+    index.clear_log()
+    venv = clone_venv(template, tmp_path / "v")
+    report = tmp_path / "report.json"
+    result = venv.pipff("install", *args, "--fallback-report", str(report), env=env)
+    assert result.returncode == 0, result.describe()
+    assert _pipff(venv) == _pipff(warm)
+    data = json.loads(report.read_text())
+    assert data["unreachable"] == [], data
+    failed = {item["url"]: item["cause"] for item in data["failed_requests"]}
+    assert failed == {index.project_url("pipff-gamma"): "server answered 503"}, data
+    assert index.requested("/simple/pipff-alpha/"), "alpha's page was answered by the index"
+    assert "unreachable" not in result.output, result.describe()
+
+
+@pytest.mark.parametrize("trigger", ["option", "variable"])
+@pytest.mark.parametrize("status", [503, 429])
+def test_under_the_strict_setting_a_storm_fails_as_in_pip(
+    status: int,
+    trigger: str,
+    template: Path,
+    tmp_path: Path,
+    dists: ProjectSet,
+    growing_index: IndexServer,
+    env: dict[str, str],
+) -> None:
+    """alpha 1.0 recorded, 2.0 published, then alpha's page answers ``status`` to every
+    request (a freeze attack): plain pip fails, and so does strict pip-ff, instead of
+    installing the stale 1.0 with one warning line."""
+    index = growing_index
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff("install", "-i", index.url, "pipff-alpha", env=env).check()
+    _publish_alpha_2(dists, index)
+    index.fail_next["/simple/pipff-alpha/"] = [status] * 1000
+    strict_env = dict(env, PIPFF_STRICT_OUTAGE="1") if trigger == "variable" else env
+    strict_args = ["--strict-outage"] if trigger == "option" else []
+    args = ["install", "-i", index.url, "--retries", "1", "pipff-alpha"]
+    plain = clone_venv(template, tmp_path / "pip").pip(*args, env=env)
+    venv = clone_venv(template, tmp_path / "v")
+    result = venv.pipff(*args, *strict_args, env=strict_env)
+    assert plain.returncode != 0, plain.describe()
+    assert result.returncode != 0, result.describe()
+    assert _last_error(plain) in result.output, result.describe()
+    assert "pipff-alpha" not in _pipff(venv), result.describe()
+    assert "local copy" not in result.output, result.describe()
+    # Without the strict setting the same storm is answered from the record (the design).
+    lenient = clone_venv(template, tmp_path / "lenient").pipff(*args, env=env)
+    assert lenient.returncode == 0, lenient.describe()
+
+
+def test_under_the_strict_setting_a_failed_certificate_fails_as_in_pip(
+    template: Path, tmp_path: Path, https_index: IndexServer, env: dict[str, str]
+) -> None:
+    """Recorded over https with the index's CA; then the certificate no longer verifies (no
+    --cert: an on-path attacker's certificate): strict pip-ff fails as pip does."""
+    url = https_index.url
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff("install", "--cert", str(https_index.ca_bundle), "-i", url, "pipff-gamma", env=env)
+    assert _pipff(warm) == {"pipff-gamma": "1.0"}
+    age_pip_cache(Path(env["PIP_CACHE_DIR"]), 3600)
+    args = ["install", "-i", url, "--retries", "0", "pipff-gamma"]
+    plain = clone_venv(template, tmp_path / "pip").pip(*args, env=env)
+    venv = clone_venv(template, tmp_path / "v")
+    result = venv.pipff("--strict-outage", *args, env=env)
+    assert plain.returncode != 0, plain.describe()
+    assert result.returncode != 0, result.describe()
+    assert _last_error(plain) in result.output, result.describe()
+    assert _pipff(venv) == {}, result.describe()
+
+
+@pytest.mark.parametrize("kind", ["refused", "blackhole"])
+def test_under_the_strict_setting_a_route_that_cant_be_reached_still_falls_back(
+    kind: str, template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    args = ["install", "-i", index.url, "pipff-alpha==1.0", "pipff-gamma"]
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff(*args, env=env).check()
+    venv = clone_venv(template, tmp_path / "v")
+    with outage(kind, index) as extra:
+        result = venv.pipff(*args, *extra, env=dict(env, PIPFF_STRICT_OUTAGE="1"))
+    assert result.returncode == 0, result.describe()
+    assert _pipff(venv) == _pipff(warm)
+    assert "is unreachable" in result.output, result.describe()
