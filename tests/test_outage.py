@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pip_offline_fallback import outage
+from pip_offline_fallback import deadline, outage
 from pip_offline_fallback.outage import ANSWERED, PIPS, ROUTE, classify
 from testbed import (
     UNRESOLVABLE_INDEX_URL,
@@ -175,3 +175,53 @@ def test_the_connect_deadline_only_shortens_the_connect() -> None:
     assert outage.connect_deadline((1.0, 30), 2.0) == (1.0, 30)
     assert outage.connect_deadline((None, 30), 2.0) == (2.0, 30)
     assert outage.connect_deadline(None, 2.0) == (2.0, None)
+
+
+# -- the connect deadline (deadline.py) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "given"),
+    [
+        (["install", "--timeout", "30", "x"], True),
+        (["--timeout=30", "install", "x"], True),
+        (["install", "--default-timeout", "30", "x"], True),
+        (["install", "--time", "30", "x"], True),  # optparse takes an unambiguous prefix
+        (["install", "x"], False),
+        (["install", "--trusted-host", "h", "x"], False),
+        (["install", "--", "--timeout"], False),
+    ],
+)
+def test_a_timeout_on_the_command_line_is_seen(args: list[str], given: bool) -> None:
+    assert deadline.timeout_on_command_line(args) is given
+
+
+def test_the_deadline_follows_the_routes_usual_connect_time(tmp_path: Path) -> None:
+    times = deadline.ConnectTimes(str(tmp_path))
+    times.seen("fast", 0.01)
+    for seconds in (1.6, 3.0, 2.2):
+        times.seen("satellite", seconds)
+    times.save()
+    again = deadline.ConnectTimes(str(tmp_path))
+    # A host that connects fast keeps the short deadline: a black hole is decided in 2 s.
+    assert deadline.deadline_for(2.0, again.slowest("fast")) == 2.0
+    assert deadline.deadline_for(2.0, again.slowest("never seen")) == 2.0
+    # A link whose connects take 1.5-3 s gets three times its slowest.
+    assert deadline.deadline_for(2.0, again.slowest("satellite")) == pytest.approx(9.0)
+    # Fast again for a while: forgotten.
+    for _ in range(deadline.SAMPLES):
+        again.seen("satellite", 0.02)
+    assert again.slowest("satellite") == 0.0
+
+
+def test_a_run_on_a_fast_network_writes_nothing(tmp_path: Path) -> None:
+    times = deadline.ConnectTimes(str(tmp_path))
+    times.seen("fast", 0.01)
+    times.save()
+    assert not (tmp_path / deadline.FILE_NAME).exists()
+
+
+@pytest.mark.parametrize("content", ["", "not json", "[1]", '{"r": "x"}', '{"r": [-1, "a"]}'])
+def test_a_damaged_connect_times_file_is_ignored(tmp_path: Path, content: str) -> None:
+    (tmp_path / deadline.FILE_NAME).write_text(content, encoding="utf-8")
+    assert deadline.ConnectTimes(str(tmp_path)).slowest("r") == 0.0

@@ -5,17 +5,31 @@
 - The strict setting (``--strict-outage``, ``PIPFF_STRICT_OUTAGE=1``): only a route that can't
   be reached is an outage; a 5xx or 429 storm and a certificate that fails verification fail
   as in pip (a freeze attack gets pip's error, not the stale version).
+- The connect deadline (pip_offline_fallback/deadline.py): a slow link that works is not an
+  outage once pip-ff has seen it connect slowly; a timeout set machine-wide (environment,
+  pip.conf) never drops the deadline, so a hung proxy costs seconds, and the warning names
+  the wait.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from testbed import IndexServer, ProjectSet, Result, Venv, clone_venv, outage
+from testbed import (
+    IndexServer,
+    ProjectSet,
+    Result,
+    SlowAcceptServer,
+    StallServer,
+    Venv,
+    clone_venv,
+    outage,
+)
 from tests.helpers import (
     age_pip_cache,
     drop_venvs_after_success,  # noqa: F401 - autouse fixture
@@ -145,3 +159,70 @@ def test_under_the_strict_setting_a_route_that_cant_be_reached_still_falls_back(
     assert result.returncode == 0, result.describe()
     assert _pipff(venv) == _pipff(warm)
     assert "is unreachable" in result.output, result.describe()
+
+
+# -- the connect deadline --------------------------------------------------------------------
+
+
+def test_a_slow_link_that_works_is_not_an_outage(
+    template: Path,
+    tmp_path: Path,
+    dists: ProjectSet,
+    growing_index: IndexServer,
+    env: dict[str, str],
+) -> None:
+    """The index's route connects only after ~3 s, every time (a satellite link), and did so
+    in the warm run too; alpha 2.0 is published since. Plain pip installs 2.0, and so must
+    pip-ff: its 2 s connect deadline used to take the slow connect for an outage and install
+    the stale 1.0 from its record."""
+    index = growing_index
+    with SlowAcceptServer(index.port, delay=3.0) as slow:
+        warm = clone_venv(template, tmp_path / "warm")
+        warm.pipff("install", "-i", slow.url, "pipff-alpha", env=env).check()
+        assert _pipff(warm)["pipff-alpha"] == "1.0"
+        assert slow.connect_times and min(slow.connect_times) > 2.0, slow.connect_times
+        _publish_alpha_2(dists, index)
+        args = ["install", "-i", slow.url, "pipff-alpha"]
+        plain = clone_venv(template, tmp_path / "pip")
+        plain.pip(*args, env=env).check()
+        venv = clone_venv(template, tmp_path / "v")
+        result = venv.pipff(*args, env=env)
+        times = list(slow.connect_times)
+    assert min(times) > 2.0, times  # every connect really was slower than the 2 s default
+    assert result.returncode == 0, result.describe()
+    assert "pip-ff:" not in result.output, result.describe()  # nothing fell back
+    assert _pipff(plain)["pipff-alpha"] == "2.0"
+    assert _pipff(venv) == _pipff(plain)
+
+
+@pytest.mark.parametrize("where", ["environment", "pip.conf"])
+def test_a_machine_wide_timeout_never_drops_the_connect_deadline(
+    where: str,
+    template: Path,
+    tmp_path: Path,
+    https_index: IndexServer,
+    env: dict[str, str],
+) -> None:
+    """pip's timeout set to 180 s machine-wide (a CI image's PIP_DEFAULT_TIMEOUT, pip.conf),
+    behind a proxy that accepts and never answers: pip-ff falls back after its connect
+    deadline (it used to wait 184-191 s), and its warning names the wait."""
+    args = ["--cert", str(https_index.ca_bundle), "-i", https_index.url, "pipff-gamma"]
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff("install", *args, env=env).check()
+    age_pip_cache(Path(env["PIP_CACHE_DIR"]), 3600)
+    if where == "environment":
+        slow_env = dict(env, PIP_DEFAULT_TIMEOUT="180")
+    else:
+        config = tmp_path / "pip.conf"
+        config.write_text("[global]\ntimeout = 180\n", encoding="utf-8")
+        slow_env = dict(env, PIP_CONFIG_FILE=str(config))
+    venv = clone_venv(template, tmp_path / "v")
+    with StallServer() as proxy:
+        # Far below pip's 180 s, far above the deadline: no timing assertion of our own.
+        result = venv.pipff("install", *args, "--proxy", proxy.base_url, env=slow_env, timeout=120)
+    assert result.returncode == 0, result.describe()
+    assert _pipff(venv) == _pipff(warm)
+    warning = re.search(r"pip-ff: (.*) is unreachable \((.*)\); continuing", result.output)
+    assert warning is not None, result.describe()
+    assert warning.group(1) == f"proxy {proxy.base_url}", result.describe()
+    assert re.search(r" after \d+\.\d s$", warning.group(2)), result.describe()

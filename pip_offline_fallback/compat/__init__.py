@@ -69,6 +69,7 @@ if TYPE_CHECKING:
     from pip_offline_fallback.compat.finder import redact_auth_from_url as redact_auth_from_url
     from pip_offline_fallback.compat.finder import supported_tags as supported_tags
     from pip_offline_fallback.compat.finder import url_to_path as url_to_path
+    from pip_offline_fallback.compat.transport import CONNECTION_CLASSES as CONNECTION_CLASSES
     from pip_offline_fallback.compat.transport import NoConnectionError as NoConnectionError
     from pip_offline_fallback.compat.transport import PipSession as PipSession
     from pip_offline_fallback.compat.transport import (
@@ -123,6 +124,7 @@ _HOMES = {
         "self_outdated_check",
     ),
     "transport": (
+        "CONNECTION_CLASSES",
         "ConnectTimeoutError",
         "HTTPAdapter",
         "HTTPResponse",
