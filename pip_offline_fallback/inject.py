@@ -141,6 +141,23 @@ def _wrap_connect(original: Callable[..., Any]) -> Callable[..., Any]:
     return connect
 
 
+def _wrap_metadata_check(original: Callable[..., Any]) -> Callable[..., Any]:
+    # pip discards a file whose metadata contradicts its name (a wheelhouse file named for
+    # another version): it was received, but it is not what gets installed, so the report
+    # must not count it.
+    def check(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(self, *args, **kwargs)
+        except Exception:
+            engine = active_engine()
+            url = compat.candidate_url(self)
+            if engine is not None and url:
+                engine.report.file_discarded(url)
+            raise
+
+    return check
+
+
 def _wrap_get_file_url(original: Callable[..., Any]) -> Callable[..., Any]:
     # pip copies file:// links itself, past the session: the one place to see a wheelhouse
     # file being used, for the report.
@@ -188,6 +205,7 @@ def inject(settings: Settings) -> bool:
         _patch(compat.SessionCommandMixin, "_build_session", _wrap_build_session)
         _patch(compat.Command, "_main", _wrap_command_main)
         _patch(compat.prepare, "get_file_url", _wrap_get_file_url)
+        _patch(compat.CandidateFromLink, compat.METADATA_CHECK, _wrap_metadata_check)
         for connection_class in compat.CONNECTION_CLASSES:
             _patch(connection_class, "connect", _wrap_connect)
         # Imported here, with the engine already active: with PIPFF set, the start-up hook

@@ -226,3 +226,35 @@ def test_a_machine_wide_timeout_never_drops_the_connect_deadline(
     assert warning is not None, result.describe()
     assert warning.group(1) == f"proxy {proxy.base_url}", result.describe()
     assert re.search(r" after \d+\.\d s$", warning.group(2)), result.describe()
+
+
+# -- what the report counts ------------------------------------------------------------------
+
+
+def test_a_wheelhouse_file_pip_discards_is_not_counted(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str], dists: ProjectSet
+) -> None:
+    """A wheelhouse file whose name lies about its version (``2.0`` holding gamma 1.0): pip
+    reads it, finds its metadata inconsistent and discards it, then installs the recorded 1.0.
+    The summary and the report count what was installed: not "1 from a wheelhouse"."""
+    args = ["install", "-i", index.url, "pipff-gamma"]
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff(*args, env=env).check()
+    wheelhouse = tmp_path / "wh"
+    wheelhouse.mkdir()
+    real = dists.dist_dir / "pipff_gamma-1.0-py3-none-any.whl"
+    (wheelhouse / "pipff_gamma-2.0-py3-none-any.whl").write_bytes(real.read_bytes())
+    venv = clone_venv(template, tmp_path / "v")
+    report = tmp_path / "report.json"
+    with outage("refused", index):
+        result = venv.pipff(
+            *args, "--wheelhouse", str(wheelhouse), "--fallback-report", str(report), env=env
+        )
+    assert result.returncode == 0, result.describe()
+    assert _pipff(venv) == {"pipff-gamma": "1.0"}
+    assert "2.0" in result.output, result.describe()  # pip did try the liar
+    assert "from a wheelhouse" not in result.output, result.describe()
+    distributions = json.loads(report.read_text())["distributions"]
+    assert [(d["name"], d["version"], d["source"]) for d in distributions] == [
+        ("pipff-gamma", "1.0", "pip-ff-record")
+    ], distributions

@@ -61,8 +61,11 @@ if TYPE_CHECKING:
     from pip_offline_fallback.compat.entry import loaded_cli_modules as loaded_cli_modules
     from pip_offline_fallback.compat.entry import parse_command_owners as parse_command_owners
     from pip_offline_fallback.compat.entry import pip_main as pip_main
+    from pip_offline_fallback.compat.finder import METADATA_CHECK as METADATA_CHECK
+    from pip_offline_fallback.compat.finder import CandidateFromLink as CandidateFromLink
     from pip_offline_fallback.compat.finder import Link as Link
     from pip_offline_fallback.compat.finder import PackageFinder as PackageFinder
+    from pip_offline_fallback.compat.finder import candidate_url as candidate_url
     from pip_offline_fallback.compat.finder import forget_candidates as forget_candidates
     from pip_offline_fallback.compat.finder import path_to_url as path_to_url
     from pip_offline_fallback.compat.finder import redact as redact
@@ -146,12 +149,15 @@ _HOMES = {
     ),
     "body": ("IncompleteRead", "READ_METHODS", "body_stream", "replace_body_stream", "safe_read"),
     "finder": (
+        "METADATA_CHECK",
+        "CandidateFromLink",
         "Link",
         "PackageFinder",
         "forget_candidates",
         "path_to_url",
         "redact",
         "redact_auth_from_url",
+        "candidate_url",
         "supported_tags",
         "url_to_path",
     ),
