@@ -302,13 +302,30 @@ class Engine:
         mirrored = self.chain.ask(session, request, kwargs, project)
         if mirrored is not None:
             response, mirror_url = mirrored
-            self.report.mirror_used(mirror_url)
-            return response
+            if not self.chain.contradicts(mirror_url, host, response, self._page(request)):
+                self.report.mirror_used(mirror_url)
+                return response
+            response.close()  # local data answers the whole page instead
         local = self._local_or_mirrored(adapter, request)
         if local is not None:
             return local
         self._note(Outcome(str(request.url), Source.FAILED, forced=True))
         raise self._no_local_copy(request, host, cause) from exc
+
+    def _page(self, request: PreparedRequest) -> tuple[str, bytes] | None:
+        """The local copy of a page (content type, body), for comparison only; None if none."""
+        answer = self.sources.lookup(request, None)
+        if not isinstance(answer, Found):
+            return None
+        try:
+            return str(answer.raw.headers.get("content-type", "")), answer.raw.read(
+                decode_content=True
+            )
+        except Exception:
+            return None
+        finally:
+            with contextlib.suppress(Exception):
+                answer.raw.release_conn()
 
     def _answer_failed(
         self,

@@ -4,7 +4,9 @@ A captive portal (hotel or train Wi-Fi) answers every URL with 200 and its login
 whose upstream is gone answers 200 with an empty project page. Recorded, either would replace a
 good record; served, it would hide one. pip-ff checks the two kinds of answer that can be
 checked before pip reads them: a distribution file must not be an HTML page, and a project
-page must list at least one file of its project.
+page must list at least one file of its project. A fallback index's page that lists a file
+under the name of one recorded from the primary, with another hash, is a red flag too (see
+:func:`clashing_file`).
 """
 
 from __future__ import annotations
@@ -58,3 +60,38 @@ def _lists_files_of(project: str, content_type: str, body: bytes) -> bool:
     else:
         names = [filename_of(href.decode("utf-8", "replace")) for href in _HREF.findall(body)]
     return any(project_of(name) == project for name in names)
+
+
+def listed_hashes(content_type: str, body: bytes) -> dict[str, str]:
+    """File name -> sha256 of every file a project page lists with a sha256 hash."""
+    found: dict[str, str] = {}
+    if content_type.split(";", 1)[0].strip().lower() == _JSON_TYPE:
+        try:
+            files = json.loads(body).get("files", [])
+        except (ValueError, AttributeError):
+            return found
+        for item in files if isinstance(files, list) else []:
+            if not isinstance(item, dict):
+                continue
+            hashes = item.get("hashes")
+            digest = hashes.get("sha256") if isinstance(hashes, dict) else None
+            if isinstance(digest, str) and isinstance(item.get("filename"), str):
+                found[item["filename"]] = digest.lower()
+        return found
+    for href in _HREF.findall(body):
+        url = href.decode("utf-8", "replace")
+        fragment = urllib.parse.urlsplit(url).fragment
+        name, _, digest = fragment.partition("=")
+        if name == "sha256" and digest:
+            found[filename_of(url)] = digest.lower()
+    return found
+
+
+def clashing_file(mirror: dict[str, str], recorded: dict[str, str]) -> tuple[str, str, str] | None:
+    """(file name, the mirror's sha256, the recorded sha256) of the first file both pages list
+    with different hashes: the same file name with other bytes."""
+    for filename in sorted(mirror):
+        theirs, ours = mirror[filename], recorded.get(filename)
+        if ours is not None and ours != theirs:
+            return filename, theirs, ours
+    return None

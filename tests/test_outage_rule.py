@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -258,3 +259,43 @@ def test_a_wheelhouse_file_pip_discards_is_not_counted(
     assert [(d["name"], d["version"], d["source"]) for d in distributions] == [
         ("pipff-gamma", "1.0", "pip-ff-record")
     ], distributions
+
+
+# -- a fallback index that contradicts the record -------------------------------------------
+
+
+def test_a_mirrors_file_with_other_bytes_gives_way_to_the_recorded_copy(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str], dists: ProjectSet
+) -> None:
+    """alpha 1.0's wheel is recorded from the primary (sha256 X); the primary goes down and a
+    live --fallback-index-url mirror lists a file of the same name with other bytes (Y). The
+    same name with other bytes is a red flag: pip-ff installs the primary's recorded copy and
+    says so (it used to install the mirror's bytes without a word)."""
+    from testbed import build_wheel
+
+    args = ["install", "-i", index.url, "pipff-alpha==1.0"]
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff(*args, env=env).check()
+    recorded = dists.dist_dir / "pipff_alpha-1.0-py3-none-any.whl"
+    mirror_dir = tmp_path / "mirror"
+    other = build_wheel(
+        mirror_dir, "pipff-alpha", "1.0", modules={"pipff_alpha/__init__.py": "MIRROR = 1\n"}
+    )
+    assert other.name == recorded.name and other.read_bytes() != recorded.read_bytes()
+    venv = clone_venv(template, tmp_path / "v")
+    report = tmp_path / "report.json"
+    with IndexServer(mirror_dir) as mirror, outage("refused", index):
+        result = venv.pipff(
+            *args, "--fallback-index-url", mirror.url, "--fallback-report", str(report), env=env
+        )
+        mirror_files = mirror.requested("/files/")
+    assert result.returncode == 0, result.describe()
+    assert mirror_files == [], "the mirror's file was downloaded"
+    (alpha,) = json.loads(report.read_text())["distributions"]
+    assert alpha["source"] == "pip-ff-record", alpha
+    assert alpha["sha256"] == hashlib.sha256(recorded.read_bytes()).hexdigest(), alpha
+    assert re.search(
+        rf"pip-ff: {re.escape(mirror.url)} lists {recorded.name} with other bytes than the copy "
+        r"recorded from .*; using the recorded copy",
+        result.output,
+    ), result.describe()

@@ -124,3 +124,33 @@ def test_parse_dist_filename(filename: str, parsed: tuple[str, str] | None) -> N
     result = urls.parse_dist_filename(filename)
     assert (None if result is None else (result[0], str(result[1]))) == parsed
     assert urls.project_of(filename) == (None if parsed is None else parsed[0])
+
+
+# -- a mirror's page against the record's ------------------------------------------------------
+
+
+def test_listed_hashes_from_html_and_json() -> None:
+    html = (
+        f'<a href="../f/{_WHEEL}#sha256=AB12">x</a>'
+        '<a href="/f/pipff_alpha-1.1.tar.gz#md5=00">md5 only</a>'
+        '<a href="/f/pipff_alpha-2.0.tar.gz">no hash</a>'
+    ).encode()
+    assert plausible.listed_hashes("text/html", html) == {_WHEEL: "ab12"}
+    body = json.dumps(
+        {
+            "files": [
+                {"filename": _WHEEL, "hashes": {"sha256": "cd34"}},
+                {"filename": "pipff_alpha-2.0.tar.gz", "hashes": {}},
+                "junk",
+            ]
+        }
+    ).encode()
+    assert plausible.listed_hashes("application/vnd.pypi.simple.v1+json", body) == {_WHEEL: "cd34"}
+    assert plausible.listed_hashes("application/vnd.pypi.simple.v1+json", b"{") == {}
+
+
+def test_the_same_file_name_with_another_hash_clashes() -> None:
+    recorded = {_WHEEL: "aa", "pipff_alpha-1.1.tar.gz": "bb"}
+    assert plausible.clashing_file({_WHEEL: "aa", "pipff_alpha-2.0.tar.gz": "cc"}, recorded) is None
+    assert plausible.clashing_file({_WHEEL: "ff"}, recorded) == (_WHEEL, "ff", "aa")
+    assert plausible.clashing_file({}, recorded) is None
