@@ -94,8 +94,9 @@ class Engine:
         # (see deadline.py; a timeout from the environment or pip.conf only caps it).
         self.timeout_chosen = False
         self.connect_times = ConnectTimes(self.store.root if self.store is not None else None)
+        # Per thread: the page fetch watched (outcomes, project), and the route (first hop) of
+        # the request in flight, for connected().
         self._watch = threading.local()
-        # The route (first hop) of this thread's request in flight, for connected().
         # pip commands (Command._main) running in this process (see available()).
         self.commands_running = 0
 
@@ -168,8 +169,8 @@ class Engine:
             strict = self.settings.strict
             kind, cause = classify(exc, strict)
             waited = time.monotonic() - started
-            if kind == ROUTE and (waited >= 1.0 or "timed out" in cause):
-                cause = f"{cause} after {waited:.1f} s"  # the wait, named
+            if kind == ROUTE and ("timed out" in cause or (cause == "proxy error" and waited >= 1)):
+                cause = f"{cause} after {waited:.1f} s"  # a deadline (or a timeout) ran out
             if kind == PIPS:
                 raise  # the strict setting: this is no outage, and pip says what happened
             if via and url.startswith("http://") and cause in _PROXY_GATEWAY_CAUSES:
