@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pip_offline_fallback import mirrors, plausible
+from pip_offline_fallback import compat, mirrors, plausible
 from pip_offline_fallback.outage import NETWORK_ERRORS, THROTTLED, UNREACHABLE_STATUSES
 from pip_offline_fallback.urls import host_of, url_key
 
@@ -105,6 +105,31 @@ class MirrorChain:
                 return None
             return response, mirror.url
         return None
+
+    def contradicts(
+        self, mirror_url: str, host: str, response: Response, local: tuple[str, bytes] | None
+    ) -> bool:
+        """Whether the mirror's page lists a file under the name of one the primary's local
+        page lists, with another hash (said in one warning). The same file name with other
+        bytes is a red flag (a mirror tampered with, or a release rebuilt): the primary's
+        recorded copy, the one pip installed before, is preferred, and local data answers."""
+        if local is None:
+            return False
+        theirs = plausible.listed_hashes(response.content)
+        clash = plausible.clashing_file(theirs, plausible.listed_hashes(local[1]))
+        if clash is None:
+            return False
+        filename, their_hash, our_hash = clash
+        logger.warning(
+            "pip-ff: %s lists %s with other bytes than the copy recorded from %s (sha256 %s, "
+            "recorded %s); using the recorded copy",
+            compat.redact(mirror_url),
+            filename,
+            compat.redact(host),
+            their_hash[:16],
+            our_hash[:16],
+        )
+        return True
 
     def mirrored_urls(self, url: str) -> list[str]:
         """Where the primary's page at ``url`` is filed when it only ever came through a mirror

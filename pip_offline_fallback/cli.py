@@ -38,6 +38,7 @@ _MODE_FLAGS = {
     "--prefer-offline": Mode.PREFER_OFFLINE,
     "--no-fallback": Mode.OFF,
 }
+_STRICT_FLAG = "--strict-outage"
 _VALUE_FLAGS = (
     "--wheelhouse",
     "--connect-timeout",
@@ -60,6 +61,9 @@ pip-ff options (before or after the command; taken out before pip sees the comma
                             unreachable (repeatable)
   --fallback-report FILE    write pip-ff's JSON report of the run
   --max-stale DURATION      refuse local index data older than this (90s, 30m, 12h, 7d)
+  --strict-outage           fall back only when the index can't be reached at all (DNS,
+                            refused, no route, connect timeout); 5xx, 429 and TLS
+                            failures fail as in pip
 
 pip-ff commands:
 """
@@ -104,6 +108,7 @@ class Options:
     report: str | None = None
     max_stale: float | None = None
     fallback_index_urls: list[str] = dataclasses.field(default_factory=list)
+    strict: bool = False
 
 
 def split_args(argv: Sequence[str]) -> tuple[Options, list[str]]:
@@ -126,6 +131,10 @@ def split_args(argv: Sequence[str]) -> tuple[Options, list[str]]:
             if options.mode is not None and options.mode is not mode:
                 raise UsageError(f"{name} conflicts with an earlier mode option")
             options.mode = mode
+        elif name == _STRICT_FLAG:
+            if eq:
+                raise UsageError(f"{name} takes no value")
+            options.strict = True
         elif name in _VALUE_FLAGS:
             if not eq:
                 if i >= len(args) or args[i].startswith("-"):
@@ -191,6 +200,8 @@ def resolve(options: Options, environ: dict[str, str]) -> Settings | None:
         settings = dataclasses.replace(settings, connect_timeout=options.connect_timeout)
     if options.report is not None:
         settings = dataclasses.replace(settings, report=options.report)
+    if options.strict:
+        settings = dataclasses.replace(settings, strict=True)
     if options.max_stale is not None:
         settings = dataclasses.replace(settings, max_stale=options.max_stale)
     if options.fallback_index_urls:

@@ -24,6 +24,7 @@ STORE_VARIABLE = "PIPFF_STORE"
 REPORT_VARIABLE = "PIPFF_REPORT"
 FALLBACK_INDEX_VARIABLE = "PIPFF_FALLBACK_INDEX_URL"
 MAX_STALE_VARIABLE = "PIPFF_MAX_STALE"
+STRICT_VARIABLE = "PIPFF_STRICT_OUTAGE"
 # Internal: what a parent pip-ff run learnt, handed to the pip it starts for build isolation.
 UNREACHABLE_VARIABLE = "_PIPFF_UNREACHABLE"
 PIP_CACHES_VARIABLE = "_PIPFF_PIP_CACHES"
@@ -68,6 +69,9 @@ class Settings:
     store: str | None = None  # None: "pip-ff" inside pip's cache directory
     report: str | None = None  # where to write the JSON report
     max_stale: float | None = None  # seconds; older local index data is refused
+    # Only a route that can't be reached is an outage (DNS, refused, no route, connect
+    # timeout); 5xx, 429, read timeouts and failed TLS verification fail as in pip.
+    strict: bool = False
     # Mirrors asked, in order, while the primary index is unreachable, before local sources.
     fallback_index_urls: tuple[str, ...] = ()
     # Hosts a parent run already found unreachable, with the cause ("host:port" -> cause).
@@ -161,6 +165,7 @@ def settings_from_environ(environ: Mapping[str, str], *, default: Mode | None) -
         # An error, as --max-stale's is: a freshness limit that can't be read must not fail
         # open (no limit at all).
         max_stale = parse_duration_seconds(environ[MAX_STALE_VARIABLE], MAX_STALE_VARIABLE)
+    strict = parse_switch(environ.get(STRICT_VARIABLE, ""), STRICT_VARIABLE)
     unreachable: dict[str, str] = {}
     for item in environ.get(UNREACHABLE_VARIABLE, "").split("\n"):
         host, _, cause = item.partition(" ")
@@ -173,10 +178,27 @@ def settings_from_environ(environ: Mapping[str, str], *, default: Mode | None) -
         store=expand_path(environ[STORE_VARIABLE]) if environ.get(STORE_VARIABLE) else None,
         report=expand_path(environ[REPORT_VARIABLE]) if environ.get(REPORT_VARIABLE) else None,
         max_stale=max_stale,
+        strict=strict,
         fallback_index_urls=tuple(environ.get(FALLBACK_INDEX_VARIABLE, "").split()),
         unreachable=unreachable,
         pip_caches=_split_paths(environ.get(PIP_CACHES_VARIABLE, "")),
     )
+
+
+_ON = frozenset({"1", "true", "yes", "on"})
+_OFF = frozenset({"", "0", "false", "no", "off"})
+
+
+def parse_switch(value: str, variable: str) -> bool:
+    """An on/off variable. A value that is neither turns the setting on: the strict setting
+    is a security one, so a typo must not switch it off (said once)."""
+    text = value.strip().lower()
+    if text in _ON:
+        return True
+    if text not in _OFF:
+        logger.warning("pip-ff: %s=%r is not 1 or 0; taking it as 1", variable, value)
+        return True
+    return False
 
 
 def without_credentials(value: str) -> str:
@@ -200,6 +222,8 @@ def child_variables(settings: Settings) -> dict[str, str | None]:
         variables[WHEELHOUSE_VARIABLE] = os.pathsep.join(settings.wheelhouses)
     if settings.store:
         variables[STORE_VARIABLE] = settings.store
+    if settings.strict:
+        variables[STRICT_VARIABLE] = "1"
     if settings.max_stale is not None:
         variables[MAX_STALE_VARIABLE] = repr(settings.max_stale)
     if settings.fallback_index_urls:

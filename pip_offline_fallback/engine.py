@@ -19,19 +19,21 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
 from pip_offline_fallback import childenv, compat, plausible, sharing
 from pip_offline_fallback.chain import MirrorChain
 from pip_offline_fallback.config import Mode, Settings
+from pip_offline_fallback.deadline import ConnectTimes, deadline_for
 from pip_offline_fallback.outage import (
     NETWORK_ERRORS,
+    PIPS,
     PROXY_GATEWAY_STATUSES,
     ROUTE,
-    THROTTLED,
-    UNREACHABLE_STATUSES,
     Outage,
+    answered_locally,
     classify,
     connect_deadline,
     proxy_route,
@@ -94,8 +96,12 @@ class Engine:
         # The command only lists what index data says (list --outdated, index versions): a page
         # from local data offers every version it lists, not only those with local files.
         self.listing_only = False
-        # pip's --timeout was chosen by the user: the connect deadline never shortens it.
+        # --timeout on the command's own command line: the connect deadline never shortens it
+        # (see deadline.py; a timeout from the environment or pip.conf only caps it).
         self.timeout_chosen = False
+        self.connect_times = ConnectTimes(self.store.root if self.store is not None else None)
+        # Per thread: the page fetch watched (outcomes, project), and the route (first hop) of
+        # the request in flight, for connected().
         self._watch = threading.local()
         # pip commands (Command._main) running in this process (see available()).
         self.commands_running = 0
@@ -110,21 +116,20 @@ class Engine:
         self,
         cache_dir: str | None,
         index_urls: Sequence[str] = (),
-        timeout: float | None = None,
         record_cache_dir: str | None = None,
     ) -> None:
-        """Learn pip's cache directory, index URLs and timeout (the command's options) before a
-        session; the record goes in ``record_cache_dir`` (the user's pip cache), else cache_dir."""
+        """Learn pip's cache directory and index URLs (the command's options) before a session;
+        the record goes in ``record_cache_dir`` (the user's pip cache), else cache_dir."""
         for index_url in index_urls:
             self.chain.add_primary(index_url)
-        if timeout is not None and timeout != compat.PIP_DEFAULT_TIMEOUT:
-            self.timeout_chosen = True
         if cache_dir:
             self.sources.pip_caches.add_first(cache_dir)
             if self.wheel_cache_dir is None:
                 self.wheel_cache_dir = cache_dir
             if self.store is None:
                 self.sources.use_store(Store(os.path.join(record_cache_dir or cache_dir, "pip-ff")))
+        if self.connect_times.path is None and self.store is not None:
+            self.connect_times = ConnectTimes(self.store.root)
         # Build isolation runs pip in a child process without our options: hand it what we know.
         childenv.hand_down(
             self.store.root if self.store is not None else None,
@@ -158,13 +163,22 @@ class Engine:
         # A host pip-ff recorded anything from gets the fast path for every URL: a page never
         # recorded (one the index did not have) would otherwise wait through pip's retries.
         fast = asking_mirror or has_local or self.sources.knows_host_of(url)
+        hop = via or host  # what a connection is made to: the proxy, if there is one
         if fast and not self.timeout_chosen:  # a timeout the user chose is never shortened
-            timeout = connect_deadline(kwargs.get("timeout"), self.settings.connect_timeout)
-            kwargs = dict(kwargs, timeout=timeout)
+            wait = deadline_for(self.settings.connect_timeout, self.connect_times.slowest(hop))
+            kwargs = dict(kwargs, timeout=connect_deadline(kwargs.get("timeout"), wait))
+        started = time.monotonic()
+        self._watch.hop = hop
         try:
             response = send(request, kwargs, fast)
         except NETWORK_ERRORS as exc:
-            kind, cause = classify(exc)
+            strict = self.settings.strict
+            kind, cause = classify(exc, strict)
+            waited = time.monotonic() - started
+            if kind == ROUTE and ("timed out" in cause or (cause == "proxy error" and waited >= 1)):
+                cause = f"{cause} after {waited:.1f} s"  # a deadline (or a timeout) ran out
+            if kind == PIPS:
+                raise  # the strict setting: this is no outage, and pip says what happened
             if via and url.startswith("http://") and cause in _PROXY_GATEWAY_CAUSES:
                 # A 502/503/504 outlived pip's retries on a request the proxy forwards itself:
                 # the proxy's word that it can't reach the index (see below).
@@ -179,6 +193,8 @@ class Engine:
             if local is None:  # not reached: with an exception, no local copy raises
                 raise
             return local
+        finally:
+            self._watch.hop = None
         return self._answered(adapter, request, kwargs, response, host, via, has_local)
 
     def _answered(
@@ -195,7 +211,8 @@ class Engine:
         url = str(request.url)
         asking_mirror = self.chain.asking
         status = response.status_code
-        if via and status in PROXY_GATEWAY_STATUSES and url.startswith("http://"):
+        strict = self.settings.strict
+        if via and status in PROXY_GATEWAY_STATUSES and url.startswith("http://") and not strict:
             # The proxy forwards plain-http requests itself: this is its word that it could
             # not reach the index (after pip's retries), for every host behind it.
             cause = f"proxy answered {status}"
@@ -204,7 +221,7 @@ class Engine:
                 return response
             response.close()
             return self._answer_down(adapter, request, kwargs, host, cause)
-        if (status in UNREACHABLE_STATUSES or status == THROTTLED) and not asking_mirror:
+        if answered_locally(status, strict) and not asking_mirror:
             local = self._answer_failed(adapter, request, f"server answered {status}", None)
             if local is not None:
                 response.close()
@@ -312,13 +329,30 @@ class Engine:
         mirrored = self.chain.ask(session, request, kwargs, project)
         if mirrored is not None:
             response, mirror_url = mirrored
-            self.report.mirror_used(mirror_url)
-            return response
+            if not self.chain.contradicts(mirror_url, host, response, self._page(request)):
+                self.report.mirror_used(mirror_url)
+                return response
+            response.close()  # local data answers the whole page instead
         local = self._local_or_mirrored(adapter, request)
         if local is not None:
             return local
         self._note(Outcome(str(request.url), Source.FAILED, forced=True))
         raise self._no_local_copy(request, host, cause) from exc
+
+    def _page(self, request: PreparedRequest) -> tuple[str, bytes] | None:
+        """The local copy of a page (content type, body), for comparison only; None if none."""
+        answer = self.sources.lookup(request, None)
+        if not isinstance(answer, Found):
+            return None
+        try:
+            return str(answer.raw.headers.get("content-type", "")), answer.raw.read(
+                decode_content=True
+            )
+        except Exception:
+            return None
+        finally:
+            with contextlib.suppress(Exception):
+                answer.raw.release_conn()
 
     def _answer_failed(
         self,
@@ -362,6 +396,12 @@ class Engine:
         self.report.host_down(host, cause, announce=first)
         if first:
             childenv.hosts_down(self.outage.hosts)
+
+    def connected(self, seconds: float) -> None:
+        """urllib3 made a connection for this thread's request in ``seconds``."""
+        hop = getattr(self._watch, "hop", None)
+        if hop is not None:
+            self.connect_times.seen(hop, seconds)
 
     # -- local answers -----------------------------------------------------------------------
 
@@ -521,7 +561,7 @@ def _through_proxy(cause: str) -> bool:
     """Whether a route-level failure, on a request that goes through a proxy, is the proxy's
     (every host behind it) or the host's: everything but a TLS handshake (which, through a
     tunnel, is with the host itself) happened between pip and the proxy."""
-    return cause != "TLS handshake failed"
+    return not cause.startswith("TLS handshake failed")
 
 
 def _local_request(request: PreparedRequest, url: str) -> PreparedRequest:

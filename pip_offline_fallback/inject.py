@@ -12,10 +12,13 @@ import functools
 import logging
 import os
 import sys
+import threading
+import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from pip_offline_fallback import adapter, childenv, compat, finder, interpreter, reach
 from pip_offline_fallback.config import Settings, settings_from_environ
+from pip_offline_fallback.deadline import timeout_on_command_line
 from pip_offline_fallback.engine import activate, active_engine, deactivate
 from pip_offline_fallback.errors import UsageError
 
@@ -79,7 +82,6 @@ def _wrap_build_session(original: _BuildSession) -> _BuildSession:
                 engine.configure(
                     cache_dir,
                     index_urls,
-                    getattr(options, "timeout", None),
                     # The record is the user's, whatever --cache-dir a tool passes;
                     # --no-cache-dir (cache_dir None) still means no record.
                     record_cache_dir=cache_dir and compat.configured_cache_dir(self),
@@ -102,6 +104,7 @@ def _wrap_command_main(original: _CommandMain) -> _CommandMain:
         engine = active_engine()
         if engine is not None:
             engine.listing_only = getattr(self, "name", "") in LISTING_COMMANDS
+            engine.timeout_chosen = timeout_on_command_line(args)
             engine.commands_running += 1
         try:
             status: int = original(self, args)
@@ -114,6 +117,7 @@ def _wrap_command_main(original: _CommandMain) -> _CommandMain:
                 engine.share_recorded()
             except Exception as exc:
                 logger.warning("pip-ff: sharing files with pip's cache failed: %r", exc)
+            engine.connect_times.save()
             try:
                 engine.report.finish(status)
             except Exception as exc:
@@ -176,6 +180,46 @@ def _lowest_level_shown(start: logging.Logger) -> int:
     return min(levels) if levels else logging.WARNING
 
 
+_connecting = threading.local()
+
+
+def _wrap_connect(original: Callable[..., Any]) -> Callable[..., Any]:
+    # The connect deadline follows each route's usual connect time (see deadline.py): time
+    # every connection urllib3 makes (TCP, a proxy's tunnel, the TLS handshake: what its
+    # connect timeout bounds).
+    def connect(self: Any, *args: Any, **kwargs: Any) -> Any:
+        engine = active_engine()
+        if engine is None or getattr(_connecting, "active", False):
+            return original(self, *args, **kwargs)
+        _connecting.active = True
+        started = time.monotonic()
+        try:
+            result = original(self, *args, **kwargs)
+        finally:
+            _connecting.active = False
+        engine.connected(time.monotonic() - started)
+        return result
+
+    return connect
+
+
+def _wrap_metadata_check(original: Callable[..., Any]) -> Callable[..., Any]:
+    # pip discards a file whose metadata contradicts its name (a wheelhouse file named for
+    # another version): it was received, but it is not what gets installed, so the report
+    # must not count it.
+    def check(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(self, *args, **kwargs)
+        except Exception:
+            engine = active_engine()
+            url = compat.candidate_url(self)
+            if engine is not None and url:
+                engine.report.file_discarded(url)
+            raise
+
+    return check
+
+
 def _wrap_get_file_url(original: Callable[..., Any]) -> Callable[..., Any]:
     # pip copies file:// links itself, past the session: the one place to see a wheelhouse
     # file being used, for the report.
@@ -223,6 +267,9 @@ def inject(settings: Settings) -> bool:
         _patch(compat.SessionCommandMixin, "_build_session", _wrap_build_session)
         _patch(compat.Command, "_main", _wrap_command_main)
         _patch(compat.prepare, "get_file_url", _wrap_get_file_url)
+        _patch(compat.CandidateFromLink, compat.METADATA_CHECK, _wrap_metadata_check)
+        for connection_class in compat.CONNECTION_CLASSES:
+            _patch(connection_class, "connect", _wrap_connect)
         # Imported here, with the engine already active: with PIPFF set, the start-up hook
         # waits for this import too, and must find pip-ff in place.
         for module in compat.loaded_cli_modules():

@@ -31,6 +31,7 @@ THROTTLED = 429
 # How a failed request is treated (see classify).
 ROUTE = "route"  # the route can't be reached: down for the rest of the run
 ANSWERED = "answered"  # something answered, badly, after pip's retries: this URL alone
+PIPS = "pip's"  # the strict setting: no outage at all; pip reports it as it would
 
 # Causes that say the route itself is gone (describe()'s words).
 _ROUTE_CAUSES = frozenset(
@@ -48,6 +49,13 @@ _ROUTE_CAUSES = frozenset(
         # connections and never says a word (a hung process, a half-open firewall).
         "read timed out",
     }
+)
+# Under the strict setting only these are an outage: nothing at the other end could be reached.
+# Everything else (a 5xx, a 429, a proxy's error answer, a read timeout, a certificate that
+# fails verification) is something an on-path attacker can produce without breaking TLS, to
+# keep a machine on old versions: strict gives it pip's own failure instead.
+STRICT_ROUTE_CAUSES = frozenset(
+    {"DNS lookup failed", "connection refused", "network unreachable", "connection timed out"}
 )
 NETWORK_ERRORS = (
     compat.RequestsConnectionError,  # DNS, refused, reset, proxy and TLS errors
@@ -121,15 +129,40 @@ def describe(exc: BaseException) -> str:
     return "connection failed"
 
 
-def classify(exc: BaseException) -> tuple[str, str]:
-    """(ROUTE or ANSWERED, cause) for a request that raised after pip's retries.
+def classify(exc: BaseException, strict: bool = False) -> tuple[str, str]:
+    """(ROUTE, ANSWERED or PIPS, cause) for a request that raised after pip's retries.
 
     A connection that was never made is a route that can't be reached, whatever the socket
     said (a reset while connecting: a server going down with connections in its queue).
+    ``strict``: only a route that can't be reached (STRICT_ROUTE_CAUSES) is an outage; the
+    rest is pip's to report (PIPS), never answered locally.
     """
     cause = describe(exc)
-    never_connected = any(isinstance(e, compat.NoConnectionError) for e in _chain(exc))
+    chain = _chain(exc)
+    never_connected = any(isinstance(e, compat.NoConnectionError) for e in chain)
+    if strict:
+        # A proxy that can't itself be reached is a route that can't be reached; its error
+        # answers (502 to CONNECT) are answers.
+        unreachable = cause in STRICT_ROUTE_CAUSES or (
+            cause == "proxy error" and never_connected and _socket_failure(chain)
+        )
+        if not unreachable and never_connected and cause not in _ROUTE_CAUSES:
+            unreachable = True  # a reset while connecting: no answer of any kind
+        return (ROUTE if unreachable else PIPS), cause
     return (ROUTE if cause in _ROUTE_CAUSES or never_connected else ANSWERED), cause
+
+
+def _socket_failure(chain: list[BaseException]) -> bool:
+    """Whether the chain ends in the socket failing to connect (not in anything answered)."""
+    text = " ".join(str(e) for e in chain).lower()
+    return any(isinstance(e, (socket.gaierror, ConnectionRefusedError)) for e in chain) or any(
+        marker in text for marker in ("refused", "timed out", "unreachable", "resolve")
+    )
+
+
+def answered_locally(status: int, strict: bool) -> bool:
+    """Whether an HTTP answer that outlived pip's retries (5xx, 429) is answered locally."""
+    return not strict and (status in UNREACHABLE_STATUSES or status == THROTTLED)
 
 
 def proxy_route(proxy_url: str) -> str:

@@ -5,7 +5,9 @@ whose upstream is gone answers 200 with an empty project page. Recorded, either 
 good record; served, it would hide one. pip-ff checks the two kinds of answer that can be
 checked before pip reads them: a distribution file must not be an HTML page, and a project
 page must list at least one file of its project. What a page lists also says what a file must
-be: its sha256 (:func:`listed_sha256s`, for the record's admin commands).
+be: its sha256 (:func:`listed_sha256s`, for the record's admin commands). A fallback index's page
+that lists a file under the name of one recorded from the primary, with another hash, is a red
+flag too (see :func:`clashing_file`).
 """
 
 from __future__ import annotations
@@ -83,3 +85,18 @@ def listed_sha256s(page_url: str, body: bytes) -> dict[str, str]:
             if name == "sha256" and value:
                 found[url_key(url)] = value.lower()
     return found
+
+
+def listed_hashes(body: bytes) -> dict[str, str]:
+    """File name -> sha256 of every file a project page (HTML or PEP 691 JSON) lists with one."""
+    return {filename_of(url): sha256 for url, sha256 in listed_sha256s("", body).items()}
+
+
+def clashing_file(mirror: dict[str, str], recorded: dict[str, str]) -> tuple[str, str, str] | None:
+    """(file name, the mirror's sha256, the recorded sha256) of the first file both pages list
+    with different hashes: the same file name with other bytes."""
+    for filename in sorted(mirror):
+        theirs, ours = mirror[filename], recorded.get(filename)
+        if ours is not None and ours != theirs:
+            return filename, theirs, ours
+    return None

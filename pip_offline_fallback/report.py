@@ -202,6 +202,11 @@ class Report:
             )
         logger.log(VERBOSE, "pip-ff: %s from %s", filename, SOURCE_WORDS.get(source, source))
 
+    def file_discarded(self, url: str) -> None:
+        """pip received a file and then discarded it (its metadata contradicts its name)."""
+        with self._lock:
+            self.distributions.pop(url.split("#", 1)[0], None)
+
     def file_hashed(self, url: str, sha256: str) -> None:
         if self._ignored():
             return

@@ -4,6 +4,8 @@
 - :class:`StallServer`: the connection is accepted, no byte ever comes back (read timeout).
 - :class:`BlackHoleServer`: the TCP handshake never completes (connect timeout).
 - :class:`FailingProxy`: an HTTP proxy that answers 502/503/504, or hangs up.
+- :class:`SlowAcceptServer`: not an outage: a route whose every connect takes ~3 s, then works
+  (a satellite link), in front of an index.
 - :data:`UNRESOLVABLE_INDEX_URL`: a host name that never resolves (the ``.invalid`` TLD); give
   pip ``--trusted-host`` :data:`UNRESOLVABLE_HOST` too, or it skips the index without a lookup.
 - :func:`hold_port`: the index's own port taken again, to stall or black-hole its clients.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +32,7 @@ __all__ = [
     "UNRESOLVABLE_INDEX_URL",
     "BlackHoleServer",
     "FailingProxy",
+    "SlowAcceptServer",
     "StallServer",
     "closed_port_url",
     "hold_port",
@@ -204,6 +208,115 @@ class BlackHoleServer(_LoopbackServer):
 
     def __enter__(self) -> BlackHoleServer:
         return self
+
+
+# getsockopt(SOL_SOCKET, SO_MEMINFO): the socket's counters; the last one counts dropped packets,
+# which for a listening socket includes every SYN dropped because its accept queue was full.
+_SO_MEMINFO = 55
+_MEMINFO_FIELDS = 9
+
+
+class SlowAcceptServer(_LoopbackServer):
+    """A route that works, slowly: each TCP connect completes only ``delay`` seconds (about)
+    after the client's first SYN, then the connection is relayed to ``127.0.0.1:target_port``.
+
+    The gate is a full accept queue (as :class:`BlackHoleServer`): SYNs are dropped and the
+    client retransmits them (after 1, 2, 3 s on Linux 6.7+; 1, 3 s before). The listener's
+    drop counter (SO_MEMINFO, Linux only) says when a client started waiting; ``delay - 0.5``
+    seconds later the gate opens for one connection, so its next SYN gets through: with the
+    default delay of 3 s, the connect takes 3 s with either retransmission schedule.
+    ``connect_times`` lists how long each client waited, as seen from here (from its first
+    dropped SYN to its accept).
+    """
+
+    backlog = 0
+
+    def __init__(
+        self,
+        target_port: int,
+        delay: float = 3.0,
+        *,
+        host: str = "127.0.0.1",
+        lifetime: float = DEFAULT_LIFETIME,
+    ) -> None:
+        self.target_port = target_port
+        self.delay = delay
+        self.connect_times: list[float] = []
+        super().__init__(host=host, lifetime=lifetime)
+
+    def _drops(self) -> int:
+        raw = self._listener.getsockopt(socket.SOL_SOCKET, _SO_MEMINFO, 4 * _MEMINFO_FIELDS)
+        return int(struct.unpack(f"{_MEMINFO_FIELDS}I", raw)[-1])
+
+    def _fill(self) -> None:
+        filler = socket.socket(self._listener.family, socket.SOCK_STREAM)
+        filler.settimeout(5)
+        filler.connect((self.host, self.port))
+        with self._lock:
+            self._clients.append(filler)
+        self._filler = filler
+
+    def _start_threads(self) -> None:
+        self._drops()  # raises OSError where SO_MEMINFO does not exist (not Linux)
+        self._fill()
+        self._spawn(self._gate, "gate")
+
+    def _gate(self) -> None:
+        seen = self._drops()
+        while not self._stopped.is_set():
+            while self._drops() == seen:  # no client waiting yet
+                if self._stopped.wait(0.01):
+                    return
+            first_syn = time.monotonic()
+            if self._stopped.wait(max(0.0, self.delay - 0.5)):
+                return
+            try:
+                self._listener.settimeout(5)
+                filler, _ = self._listener.accept()  # the queue's filler: the gate opens
+                filler.close()
+                try:
+                    client, _ = self._listener.accept()  # the waiting client's next SYN
+                finally:
+                    # Closed again (also when the client gave up waiting); any drop from here
+                    # on is a client waiting (the filler itself finds room).
+                    seen = self._drops()
+                    self._fill()
+            except OSError:
+                if self._stopped.is_set():
+                    return
+                continue
+            self.connect_times.append(time.monotonic() - first_syn)
+            with self._lock:
+                self.connections += 1
+                self._clients.append(client)
+            self._spawn(self._relay_client, "client", client)
+
+    def _relay_client(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
+        except OSError:
+            client.close()
+            return
+        upstream.settimeout(None)
+        client.settimeout(None)
+        with self._lock:
+            self._clients.append(upstream)
+        self._spawn(_relay, "upstream", upstream, client)
+        _relay(client, upstream)
+
+    def __enter__(self) -> SlowAcceptServer:
+        return self
+
+
+def _relay(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while True:
+            chunk = source.recv(65536)
+            if not chunk:
+                break
+            sink.sendall(chunk)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
 
 
 _REASONS = {

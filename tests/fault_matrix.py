@@ -39,6 +39,19 @@ MUST_NOT_FALL_BACK = {
     "test_an_explicit_timeout_is_never_shortened": (
         "proxy CONNECT takes 3 s, --timeout 20 (connect deadline 1 s)"
     ),
+    "test_a_slow_link_that_works_is_not_an_outage": (
+        "every connect takes ~3 s, as seen before (slow link; connect deadline 2 s)"
+    ),
+    "test_under_the_strict_setting_a_storm_fails_as_in_pip[503-option]": (
+        "every request of a project page answers 503, --strict-outage: pip fails, so must pip-ff"
+    ),
+    "test_under_the_strict_setting_a_storm_fails_as_in_pip[429-variable]": (
+        "every request of a project page answers 429, PIPFF_STRICT_OUTAGE=1: pip fails, so must"
+        " pip-ff"
+    ),
+    "test_under_the_strict_setting_a_failed_certificate_fails_as_in_pip": (
+        "the certificate fails verification, --strict-outage: pip fails, so must pip-ff"
+    ),
 }
 
 
@@ -55,7 +68,9 @@ def run_pytest(python: str, slow: bool, junit: Path) -> None:
     env = dict(os.environ, PIPFF_SLOW="1" if slow else "0")
     command = [
         python, "-m", "pytest", "tests/test_faults.py", "tests/test_trust.py",
-        "-k", "test_matrix or glitch or explicit_timeout", "-n", "2", "-q",
+        "tests/test_outage_rule.py", "-k",
+        "test_matrix or glitch or explicit_timeout or slow_link or strict_setting_a_",
+        "-n", "2", "-q",
         "-p", "no:cacheprovider", f"--junitxml={junit}", "-o", "junit_family=xunit1",
     ]  # fmt: skip
     print("$", " ".join(command), flush=True)
@@ -173,7 +188,11 @@ def _must_not_fall_back(runs: list[dict[str, Outcome]], pips: list[str]) -> list
         "The index answers, badly once, on a host pip-ff has recorded from (alpha 1.0 recorded,"
         " 2.0 published since). Plain pip retries and installs 2.0; each cell passes when pip-ff"
         " installs exactly what plain pip installs and prints no pip-ff line"
-        " (`tests/test_trust.py`). Times are the whole test (pip and pip-ff runs).",
+        " (`tests/test_trust.py`). The slow link and the strict setting"
+        " (`tests/test_outage_rule.py`): the index's route connects only after ~3 s, as it did"
+        " before, and pip-ff must install what plain pip installs; under the strict setting an"
+        " index that answers badly for good (or a certificate that fails verification) must fail"
+        " as plain pip fails, not fall back. Times are the whole test (pip and pip-ff runs).",
         "",
         "| " + " | ".join(header) + " |",
         "| " + " | ".join("---" for _ in header) + " |",

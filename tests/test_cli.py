@@ -12,7 +12,7 @@ import pytest
 
 from pip_offline_fallback import __version__
 from pip_offline_fallback.cli import resolve, split_args
-from pip_offline_fallback.config import Mode
+from pip_offline_fallback.config import Mode, child_variables
 from pip_offline_fallback.errors import UsageError
 from testbed import IndexServer
 
@@ -139,3 +139,17 @@ def test_ctrl_c_exits_130_without_traceback(venv: Any, env: dict[str, str]) -> N
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, out + err
     assert "Traceback" not in out + err
+
+
+def test_the_strict_setting_from_the_option_and_the_variable() -> None:
+    options, rest = split_args(["install", "--strict-outage", "x"])
+    assert options.strict and rest == ["install", "x"]
+    settings = resolve(options, {})
+    assert settings is not None and settings.strict
+    # A child pip (build isolation, --python) runs strict too.
+    assert child_variables(settings)["PIPFF_STRICT_OUTAGE"] == "1"
+    for value, strict in [("1", True), ("yes", True), ("0", False), ("", False), ("typo", True)]:
+        settings = resolve(split_args(["install"])[0], {"PIPFF_STRICT_OUTAGE": value})
+        assert settings is not None and settings.strict is strict, value
+    with pytest.raises(UsageError):
+        split_args(["--strict-outage=1", "install"])

@@ -24,6 +24,7 @@ PIPFF_OPTIONS = (
     "--fallback-index-url",
     "--fallback-report",
     "--max-stale",
+    "--strict-outage",
 )
 
 
@@ -42,7 +43,8 @@ def test_help_names_exactly_the_options_the_command_line_accepts() -> None:
     named = set(re.findall(r"^\s+(--[a-z-]+)", cli.HELP, re.MULTILINE))
     assert named == set(PIPFF_OPTIONS)
     for option in named:  # each really is one of pip-ff's options: taken out of pip's arguments
-        value = [] if option in ("--offline", "--prefer-offline", "--no-fallback") else ["30"]
+        flags = ("--offline", "--prefer-offline", "--no-fallback", "--strict-outage")
+        value = [] if option in flags else ["30"]
         if option == "--fallback-index-url":
             value = ["http://mirror.invalid/simple/"]
         _, rest = cli.split_args([option, *value, "list"])

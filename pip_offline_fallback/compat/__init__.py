@@ -62,8 +62,11 @@ if TYPE_CHECKING:
     from pip_offline_fallback.compat.entry import loaded_cli_modules as loaded_cli_modules
     from pip_offline_fallback.compat.entry import parse_command_owners as parse_command_owners
     from pip_offline_fallback.compat.entry import pip_main as pip_main
+    from pip_offline_fallback.compat.finder import METADATA_CHECK as METADATA_CHECK
+    from pip_offline_fallback.compat.finder import CandidateFromLink as CandidateFromLink
     from pip_offline_fallback.compat.finder import Link as Link
     from pip_offline_fallback.compat.finder import PackageFinder as PackageFinder
+    from pip_offline_fallback.compat.finder import candidate_url as candidate_url
     from pip_offline_fallback.compat.finder import forget_candidates as forget_candidates
     from pip_offline_fallback.compat.finder import format_option as format_option
     from pip_offline_fallback.compat.finder import link_sha256 as link_sha256
@@ -75,6 +78,7 @@ if TYPE_CHECKING:
     from pip_offline_fallback.compat.finder import (
         without_format_control as without_format_control,
     )
+    from pip_offline_fallback.compat.transport import CONNECTION_CLASSES as CONNECTION_CLASSES
     from pip_offline_fallback.compat.transport import NoConnectionError as NoConnectionError
     from pip_offline_fallback.compat.transport import PipSession as PipSession
     from pip_offline_fallback.compat.transport import (
@@ -130,6 +134,7 @@ _HOMES = {
         "zipped_pip",
     ),
     "transport": (
+        "CONNECTION_CLASSES",
         "ConnectTimeoutError",
         "HTTPAdapter",
         "HTTPResponse",
@@ -151,6 +156,8 @@ _HOMES = {
     ),
     "body": ("IncompleteRead", "READ_METHODS", "body_stream", "replace_body_stream", "safe_read"),
     "finder": (
+        "METADATA_CHECK",
+        "CandidateFromLink",
         "Link",
         "PackageFinder",
         "forget_candidates",
@@ -159,6 +166,7 @@ _HOMES = {
         "path_to_url",
         "redact",
         "redact_auth_from_url",
+        "candidate_url",
         "supported_tags",
         "url_to_path",
         "without_format_control",

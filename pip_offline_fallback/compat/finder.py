@@ -16,6 +16,18 @@ Link: Any = first(("pip._internal.models.link", "Link"))
 path_to_url: Any = first(("pip._internal.utils.urls", "path_to_url"))
 url_to_path: Any = first(("pip._internal.utils.urls", "url_to_path"))
 redact_auth_from_url: Any = first(("pip._internal.utils.misc", "redact_auth_from_url"))
+# The resolver's candidate for a link: it checks the name and version a file's metadata gives
+# against the link's, and pip discards the file when they differ ("Discarding ...").
+CandidateFromLink: Any = first(
+    ("pip._internal.resolution.resolvelib.candidates", "_InstallRequirementBackedCandidate")
+)
+METADATA_CHECK = "_check_metadata_consistency"
+
+
+def candidate_url(candidate: Any) -> str | None:
+    """The URL of the file a resolver candidate was made from."""
+    return getattr(getattr(candidate, "_link", None), "url", None)
+
 
 _MEMOISED = ("find_all_candidates", "find_best_candidate")
 # pip >= 25 memoises per finder, in these dicts (keyed by name; by (name, specifier, hashes)).
@@ -168,7 +180,19 @@ def _links() -> None:
     )
 
 
+def _metadata_check() -> None:
+    expect(
+        callable(getattr(CandidateFromLink, METADATA_CHECK, None)),
+        "pip's resolver candidates no longer check their metadata against the link",
+    )
+    expect(
+        "_link" in names_used(CandidateFromLink.__init__),
+        "pip's resolver candidates no longer keep their link",
+    )
+
+
 PROBES: dict[str, Probe] = {
+    "pip's metadata check": _metadata_check,
     "pip's finder memo": _candidate_memo_clears,
     "pip's finder hooks": _finder_hooks,
     "pip's links": _links,

@@ -12,6 +12,7 @@ from typing import Any
 
 from pip._vendor import requests
 from pip._vendor.requests.adapters import HTTPAdapter
+from pip._vendor.urllib3.connection import HTTPConnection, HTTPSConnection
 from pip._vendor.urllib3.exceptions import (
     ConnectTimeoutError,
     NewConnectionError,
@@ -32,6 +33,9 @@ RequestsRetryError = requests.exceptions.RetryError
 # urllib3's errors of a connection that was never made (its NewConnectionError, behind DNS
 # failures, refused and reset connects, is one too), in urllib3 1.26 and 2 alike.
 NoConnectionError = ConnectTimeoutError
+# urllib3's connections: their connect() (TCP, a proxy's tunnel, the TLS handshake) is what
+# the connect timeout bounds, and what pip-ff times (see deadline.py).
+CONNECTION_CLASSES = (HTTPConnection, HTTPSConnection)
 # requests' own rules: which proxy a URL goes through, and netrc credentials for a URL.
 select_proxy: Any = requests.utils.select_proxy
 get_netrc_auth: Any = requests.utils.get_netrc_auth
@@ -139,7 +143,13 @@ def _retries() -> None:
     expect(type(fast.new()) is _TunnelAwareRetry, "urllib3's Retry.new no longer keeps its class")
 
 
+def _connections() -> None:
+    for cls in CONNECTION_CLASSES:
+        expect("connect" in vars(cls), f"urllib3's {cls.__name__} has no connect() of its own")
+
+
 PROBES: dict[str, Probe] = {
+    "urllib3's connections": _connections,
     "pip's session": _session_mounts,
     "a local response": _local_response,
     "pip's retries": _retries,
