@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.sections import profile
+from benchmarks.sections import profile, serve
 
 # The targets of issue 17.
 TARGET_ONLINE = 1.02
@@ -432,6 +432,10 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
             f"dead fallback index ({kind})",
         )
 
+    # 9. serve (issue 25)
+    for cells, ok, label in serve.report_rows(sections.get("serve")):
+        row(cells, ok, label)
+
     # CPU-time detail (less sensitive to a shared machine than wall time)
     cpu_rows = []
     for comp in sections.get("online", []):
@@ -569,6 +573,7 @@ def _method(results: dict[str, Any]) -> list[str]:
         "(private index, all pinned), under `python -m cProfile` (main process only), in the "
         "same fresh venvs and warm caches; medians. A phase is the cumulative time of one "
         "function of pip's or pip-ff's; phases nest, so a column does not add up.",
+        *([serve.METHOD] if "serve" in sections else []),
         "",
     ]
     return out

@@ -41,7 +41,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--pairs", type=int, default=None, help="repetitions per comparison")
     parser.add_argument(
         "--only",
-        default="12345678",
+        default="123456789",
         help="which rows to run, e.g. 14 (default: all; 6 comes with 1)",
     )
     parser.add_argument(

@@ -8,7 +8,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from benchmarks.bench import Bench
-from benchmarks.sections import chain, fallback, online, prefer_offline, profile, scale, startup
+from benchmarks.sections import (
+    chain,
+    fallback,
+    online,
+    prefer_offline,
+    profile,
+    scale,
+    serve,
+    startup,
+)
 
 # (rows it covers, its name, what runs it); row 6 (memory) comes with row 1.
 SECTIONS: tuple[tuple[str, str, Callable[[Bench], None]], ...] = (
@@ -19,4 +28,5 @@ SECTIONS: tuple[tuple[str, str, Callable[[Bench], None]], ...] = (
     ("5", "5. scale", scale.run),
     ("7", "7. dead fallback index", chain.run),
     ("8", "8. where the time goes", profile.run),
+    ("9", "9. serve", serve.run),
 )
