@@ -213,6 +213,13 @@ def test_tox_recreates_envs_offline(
 
     online = _run(tox, tox_env, project)
     assert online.returncode == 0, online.describe()
+    # The plugin's install step doesn't byte-compile pip-ff (most of its cost, issue 23), and
+    # puts nothing but pip-ff there (it requires nothing but pip).
+    records = list((project / ".tox" / "py").glob("lib/python3*/site-packages/*.dist-info/RECORD"))
+    ours = [r for r in records if r.parent.name.startswith("pip_offline_fallback-")]
+    assert len(ours) == 1, records
+    assert ".pyc" not in ours[0].read_text()
+    assert not [r for r in records if r.parent.name.startswith(("packaging-", "filelock-"))]
 
     with outage("refused", index):
         offline = _run(tox, tox_env, project)
