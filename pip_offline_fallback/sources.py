@@ -16,10 +16,12 @@ memo of pip's wheel caches, filled under a lock.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import threading
 import time
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, Callable, Protocol, Union
@@ -330,8 +332,44 @@ class LocalSources:
                 if isinstance(answer, Found):
                     return answer
                 too_old = too_old or answer
+            found = self._metadata_from_wheel(request, max_age)
+            if found is not None:
+                return found
         except Exception as exc:
             logger.debug(
                 "pip-ff: local lookup of %s failed: %r", compat.redact(str(request.url)), exc
             )
         return too_old
+
+    def _metadata_from_wheel(self, request: PreparedRequest, max_age: float | None) -> Answer:
+        """A wheel's PEP 658 metadata file, read from the local wheel itself.
+
+        A pip that predates PEP 658 (23.0) records the wheel but never its ``.metadata``; a newer
+        pip reading the same record (a new venv's, say) asks for that file first, and stops at
+        a missing one. PEP 658 makes it the wheel's own ``METADATA``, byte for byte, so pip's
+        check of its hash holds.
+        """
+        url = str(request.url)
+        if request.method != "GET" or not url.endswith(".whl.metadata"):
+            return None
+        wheel_request = request.copy()
+        wheel_request.url = url[: -len(".metadata")]
+        answer = self.lookup(wheel_request, max_age)
+        if not isinstance(answer, Found):
+            return None
+        try:
+            data = answer.raw.read(decode_content=True)
+        finally:
+            answer.raw.close()
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = [
+                n
+                for n in archive.namelist()
+                if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
+            ]
+            if len(names) != 1:
+                return None
+            metadata = archive.read(names[0])
+        headers = {"content-length": str(len(metadata))}
+        raw = compat.make_raw_response(io.BytesIO(metadata), headers, request)
+        return Found(raw, answer.source, answer.fetched)

@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 from pip_offline_fallback import cli
 from pip_offline_fallback.config import Mode
-from testbed import IndexServer, Venv, build_wheel, clone_venv, outage
-from tests.helpers import warm
+from testbed import IndexServer, ToolWheels, Venv, build_wheel, clone_venv, outage
+from tests.helpers import run_checked, warm
 
 PIPFF_OPTIONS = (
     "--offline",
@@ -185,3 +186,65 @@ def test_store_check_never_shows_the_index_password(
         assert "s3cr3t-pw" not in result.output
         assert "$ pip-ff --offline install" in result.stderr  # -v still shows the command
         assert "someone:****@" in result.stderr
+
+
+# -- issue 23 item 3: a fresh venv on a plane ------------------------------------------------------
+
+
+def _fresh_venv(path: Path, env: dict[str, str]) -> Venv:
+    """A new venv as the user makes one: ``python -m venv`` (pip from ensurepip, no pip-ff)."""
+    run_checked([sys.executable, "-m", "venv", str(path)], env, 300)
+    return Venv(path, env)
+
+
+def test_a_fresh_venv_on_a_plane(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str], tool_wheels: ToolWheels
+) -> None:
+    """After one online install, with the index down: a new venv gets packages through pip-ff
+    (which needn't be in it), and pip-ff itself with --no-deps (its one requirement besides pip,
+    waitress, is for serve alone), which then works there; serve says what it lacks."""
+    runner = warm(template, tmp_path / "runner", index, env, "pipff-alpha")
+    wheel = tool_wheels.project_wheel()
+    assert wheel is not None
+    plane = dict(env, PIP_INDEX_URL=index.url, PIP_RETRIES="0")  # the user's index, now down
+    with outage("refused", index):
+        # pip-ff --python: nothing of pip-ff is installed there ...
+        first = _fresh_venv(tmp_path / "first", env)
+        result = runner.pipff("--python", first.python, "install", "pipff-alpha", env=plane)
+        assert result.returncode == 0, result.describe()
+        assert "pipff-alpha" in first.installed()
+        assert "pip-offline-fallback" not in first.installed()
+        # ... until it installs pip-ff itself there.
+        result = runner.pipff("--python", first.python, "install", "--no-deps", wheel, env=plane)
+        assert result.returncode == 0, result.describe()
+        assert "pip-offline-fallback" in first.installed()
+
+        # pip-ff itself, by the new venv's own plain pip; then pip-ff works there.
+        second = _fresh_venv(tmp_path / "second", env)
+        result = second.pip("install", "--no-deps", wheel, env=plane)
+        assert result.returncode == 0, result.describe()
+        result = second.pipff("install", "pipff-alpha", env=plane)
+        assert result.returncode == 0, result.describe()
+        assert result.output.count("is unreachable") == 1
+        serve = second.pipff("serve", env=plane)
+        assert serve.returncode != 0
+        assert "ERROR: pip-ff: serve needs waitress" in serve.output, serve.describe()
+
+
+def test_a_newer_pip_reads_a_record_made_without_pep_658_metadata(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str], cache_dir: Path
+) -> None:
+    """pip 23.0 records wheels but never their ``.metadata`` files; a newer pip in a new venv
+    asks for those first. pip-ff answers them from the recorded wheel (issue 23, item 3)."""
+    warm(template, tmp_path / "warm", index, env, "pipff-alpha")
+    entries = list((cache_dir / "pip-ff" / "v1" / "entries").glob("*/*.json"))
+    metadata = [p for p in entries if json.loads(p.read_text())["url"].endswith(".whl.metadata")]
+    for path in metadata:
+        path.unlink()  # the record as pip 23.0 would have left it
+    shutil.rmtree(cache_dir / "http-v2", ignore_errors=True)
+    shutil.rmtree(cache_dir / "http", ignore_errors=True)
+    with outage("refused", index):
+        venv = clone_venv(template, tmp_path / "venv")
+        result = venv.pipff("install", "-i", index.url, "pipff-alpha", env=env)
+        assert result.returncode == 0, result.describe()
+        assert "pipff-alpha" in venv.installed()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import pip
+
 from pip_offline_fallback.compat.probing import Broken, Probe
+
+# pip's own packaging: the range itself needs pip importable (a broken pip fails this module's
+# import, which the probes report as "can't be hooked").
 from pip_offline_fallback.compat.vendored import InvalidVersion, Version
 
 LOWEST_PIP = Version("23.0")
 NEXT_UNSUPPORTED_PIP = Version("27")
-
-import pip  # noqa: E402 - after the constants, so a broken pip still leaves them defined
 
 PIP_VERSION_TEXT: str = pip.__version__
 try:

@@ -150,7 +150,12 @@ def _start(
     in the record), "fresh" (always, a new one: ``pip-ff run``)."""
     if settings is None:
         raise UsageError("serve needs pip-ff's fallback (PIPFF=0 or --no-fallback was given)")
-    import waitress  # type: ignore[import-untyped,unused-ignore]  # no stubs in the lint env
+    try:
+        import waitress  # type: ignore[import-untyped,unused-ignore]  # no stubs in the lint env
+    except ImportError:  # pip-ff itself installed with --no-deps (on a plane, say)
+        raise UsageError(
+            "serve needs waitress, which is not installed here (pip-ff install waitress)"
+        ) from None
 
     from pip_offline_fallback.serve.app import ServeApp
 
