@@ -28,24 +28,36 @@ HERE = Path(__file__).resolve().parent
 TOX_INI = HERE.parent / "tox.ini"
 PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
 
+
+def pip_ff_requirements() -> list[str]:
+    """pip-ff's own requirements but pip (pyproject.toml's [project] dependencies): every set
+    that installs pip-ff's wheel with its dependencies pins them too."""
+    text = (HERE.parent / "pyproject.toml").read_text()
+    listed = re.search(r"(?m)^dependencies = \[(.*?)\]", text)
+    names = re.findall(r'"([^"]+)"', listed.group(1)) if listed else []
+    return [name for name in names if not re.match(r"pip\b(?!-)", name)]
+
+
+PIP_FF_DEPS = pip_ff_requirements()
+
 SETS: dict[str, tuple[str, list[str]]] = {
     "ci.txt": (".ci/run's tox", ["tox>=4.30,<5"]),
     "tests.txt": (
         "each tox test env (deps) and the test bed's wheels (testbed/prepare.py)",
-        ["pytest", "pytest-xdist", "trustme", "setuptools>=77", "wheel", "build", "filelock"],
+        ["pytest", "pytest-xdist", "trustme", "setuptools>=77", "wheel", "build", *PIP_FF_DEPS],
     ),
     # mypy 1.19 is the last that checks for Python 3.9 (pyproject.toml: python_version = 3.9),
     # and packaging 26.4 uses `match`, which mypy rejects for 3.9.
     "lint.txt": ("the lint env", ["ruff", "mypy<1.20", "pip", "packaging<26.4", "filelock"]),
     # The tools the tests install into venvs of their own (tests/test_tools.py's _tool_venv),
     # beside the pip under test: their files pin no pip.
-    "tools/tox.txt": ("tests/test_tools.py's tox", ["tox>=4.0.9,<5"]),
+    "tools/tox.txt": ("tests/test_tools.py's tox", ["tox>=4.0.9,<5", *PIP_FF_DEPS]),
     # pip-tools 7.7 needs pip 26.2.2+ beside it; the suite runs it beside pip 23.0 too.
-    "tools/pip-tools.txt": ("tests/test_tools.py's pip-tools", ["pip-tools>=7,<7.7"]),
-    "tools/nox.txt": ("tests/test_tools.py's nox", ["nox>=2024.3.2"]),
-    "tools/build.txt": ("tests/test_tools.py's build", ["build>=1.1,<2"]),
+    "tools/pip-tools.txt": ("tests/test_tools.py's pip-tools", ["pip-tools>=7,<7.7", *PIP_FF_DEPS]),
+    "tools/nox.txt": ("tests/test_tools.py's nox", ["nox>=2024.3.2", *PIP_FF_DEPS]),
+    "tools/build.txt": ("tests/test_tools.py's build", ["build>=1.1,<2", *PIP_FF_DEPS]),
     "tools/devpi-server.txt": ("tests/test_devpi.py's devpi-server", ["devpi-server>=6,<7"]),
-    "tools/virtualenv.txt": ("tests/test_tools.py's virtualenv", ["virtualenv"]),
+    "tools/virtualenv.txt": ("tests/test_tools.py's virtualenv", ["virtualenv", *PIP_FF_DEPS]),
     # The installers tests/test_serve_tools.py points at pip-ff serve. pdm fails with hishel 2.
     "tools/uv.txt": ("tests/test_serve_tools.py's uv", ["uv"]),
     "tools/pdm.txt": ("tests/test_serve_tools.py's pdm", ["pdm", "hishel<2"]),

@@ -3,7 +3,7 @@
     python testbed/prepare.py DIR [--repo REPO]
 
 fills DIR with wheels of pip (the version the running interpreter has), whatever else the
-project requires (nothing today), and the project itself built from the repository's working
+project requires (waitress, for serve), and the project itself built from the repository's working
 tree. This is the one step of the test bed that may use the network: it runs with the machine's
 pip configuration (indexes, find-links, certificates) as it is. Everything after it, creating
 and filling the test venvs included, is offline (``--no-index``).
@@ -215,7 +215,9 @@ def project_requirements(wheel: Path) -> list[str]:
 
 
 def download_wheels(dest: Path, project_wheel: Path) -> None:
-    """Download (as wheels) pip==<this pip> and the project's requirements."""
+    """Download (as wheels) pip==<this pip> and the project's requirements, at the versions
+    requirements/tests.txt pins (a new release never changes what the test venvs hold)."""
+    pins = repo_root() / "requirements" / "tests.txt"
     _run(
         [
             sys.executable,
@@ -225,6 +227,7 @@ def download_wheels(dest: Path, project_wheel: Path) -> None:
             "--only-binary=:all:",
             "-d",
             str(dest),
+            *(["-c", str(pins)] if pins.is_file() else []),
             f"pip=={pip_version()}",
             str(project_wheel),
         ]
