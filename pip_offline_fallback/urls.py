@@ -10,6 +10,7 @@ import urllib.parse
 
 from pip_offline_fallback.compat.vendored import (
     InvalidSdistFilename,
+    InvalidVersion,
     InvalidWheelFilename,
     NormalizedName,
     Version,
@@ -56,7 +57,8 @@ def parse_dist_filename(filename: str) -> tuple[NormalizedName, Version] | None:
             return name, version
         if filename.endswith((".tar.gz", ".zip")):
             return parse_sdist_filename(filename)
-    except (InvalidWheelFilename, InvalidSdistFilename):
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        # InvalidVersion: the packaging pip 23 vendors (21.3) lets a bad version through
         return None
     return None
 
