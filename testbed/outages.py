@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from http import HTTPStatus
 
 from testbed.index import IndexServer
+from testbed.proxies import relay
 
 __all__ = [
     "OUTAGES",
@@ -301,22 +302,11 @@ class SlowAcceptServer(_LoopbackServer):
         client.settimeout(None)
         with self._lock:
             self._clients.append(upstream)
-        self._spawn(_relay, "upstream", upstream, client)
-        _relay(client, upstream)
+        self._spawn(relay, "upstream", upstream, client)
+        relay(client, upstream)
 
     def __enter__(self) -> SlowAcceptServer:
         return self
-
-
-def _relay(source: socket.socket, sink: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        while True:
-            chunk = source.recv(65536)
-            if not chunk:
-                break
-            sink.sendall(chunk)
-    with contextlib.suppress(OSError):
-        sink.shutdown(socket.SHUT_WR)
 
 
 _REASONS = {

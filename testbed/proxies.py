@@ -111,18 +111,8 @@ class TunnelProxy:
             upstream = socket.create_connection((host, int(port)), timeout=10)
             self._sockets.append(upstream)
             client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            threading.Thread(target=self._relay, args=(upstream, client), daemon=True).start()
-            self._relay(client, upstream)
-
-    def _relay(self, source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                chunk = source.recv(65536)
-                if not chunk:
-                    break
-                sink.sendall(chunk)
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
+            threading.Thread(target=relay, args=(upstream, client), daemon=True).start()
+            relay(client, upstream)
 
     def __enter__(self) -> TunnelProxy:
         return self
@@ -132,3 +122,15 @@ class TunnelProxy:
         for sock in [self._listener, *self._sockets]:
             with contextlib.suppress(OSError):
                 sock.close()
+
+
+def relay(source: socket.socket, sink: socket.socket) -> None:
+    """Copy ``source`` to ``sink`` until ``source`` ends, then end ``sink``'s writing side."""
+    with contextlib.suppress(OSError):
+        while True:
+            chunk = source.recv(65536)
+            if not chunk:
+                break
+            sink.sendall(chunk)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed import IndexServer, Venv, clone_venv
+from testbed import IndexServer, ProjectSet, Venv, clone_venv
 
 
 def age_pip_cache(cache_dir: Path, seconds: float) -> int:
@@ -119,3 +119,11 @@ TOOL_PINS = Path(__file__).resolve().parents[1] / "requirements" / "tools"
 def pinned(tool: str) -> list[str]:
     """The pip arguments that install ``tool`` at its pinned versions."""
     return ["-r", str(TOOL_PINS / f"{tool}.txt")]
+
+
+def publish_alpha_2(dists: ProjectSet, index: IndexServer) -> None:
+    """A release since the warm run: pipff-alpha 1.1 and 2.0 appear on ``index``."""
+    for source in dists.dist_dir.glob("pipff_alpha-*"):
+        target = index.dist_dir / source.name
+        if not target.exists():
+            target.symlink_to(source)

@@ -34,6 +34,7 @@ from testbed import (
 from tests.helpers import (
     age_pip_cache,
     drop_venvs_after_success,  # noqa: F401 - autouse fixture
+    publish_alpha_2,
 )
 
 
@@ -50,7 +51,7 @@ def _last_error(result: Result) -> str:
 
 @pytest.fixture
 def growing_index(dists: ProjectSet, tmp_path: Path) -> Iterator[IndexServer]:
-    """An index with pipff-alpha 1.0 and gamma; :func:`_publish_alpha_2` adds alpha 1.1, 2.0."""
+    """An index with pipff-alpha 1.0 and gamma; :func:`publish_alpha_2` adds alpha 1.1, 2.0."""
     view = tmp_path / "growing"
     view.mkdir()
     for source in dists.dist_dir.iterdir():
@@ -58,13 +59,6 @@ def growing_index(dists: ProjectSet, tmp_path: Path) -> Iterator[IndexServer]:
             (view / source.name).symlink_to(source)
     with IndexServer(view, yanked=dists.yanked) as server:
         yield server
-
-
-def _publish_alpha_2(dists: ProjectSet, index: IndexServer) -> None:
-    for source in dists.dist_dir.glob("pipff_alpha-*"):
-        target = index.dist_dir / source.name
-        if not target.exists():
-            target.symlink_to(source)
 
 
 def test_a_persistent_503_costs_that_page_only(
@@ -109,7 +103,7 @@ def test_under_the_strict_setting_a_storm_fails_as_in_pip(
     index = growing_index
     warm = clone_venv(template, tmp_path / "warm")
     warm.pipff("install", "-i", index.url, "pipff-alpha", env=env).check()
-    _publish_alpha_2(dists, index)
+    publish_alpha_2(dists, index)
     index.fail_next["/simple/pipff-alpha/"] = [status] * 1000
     strict_env = dict(env, PIPFF_STRICT_OUTAGE="1") if trigger == "variable" else env
     strict_args = ["--strict-outage"] if trigger == "option" else []
@@ -182,7 +176,7 @@ def test_a_slow_link_that_works_is_not_an_outage(
         warm.pipff("install", "-i", slow.url, "pipff-alpha", env=env).check()
         assert _pipff(warm)["pipff-alpha"] == "1.0"
         assert slow.connect_times and min(slow.connect_times) > 2.0, slow.connect_times
-        _publish_alpha_2(dists, index)
+        publish_alpha_2(dists, index)
         args = ["install", "-i", slow.url, "pipff-alpha"]
         plain = clone_venv(template, tmp_path / "pip")
         plain.pip(*args, env=env).check()

@@ -39,6 +39,7 @@ from testbed import (
 from tests.helpers import (
     age_pip_cache,
     drop_venvs_after_success,  # noqa: F401 - autouse fixture
+    publish_alpha_2,
 )
 
 SECRET = "pipff-s3cr3t-t0ken"
@@ -64,13 +65,6 @@ def growing_index(dists: ProjectSet, tmp_path: Path) -> Iterator[IndexServer]:
         yield server
 
 
-def _publish_alpha_2(dists: ProjectSet, index: IndexServer) -> None:
-    for source in dists.dist_dir.glob("pipff_alpha-*"):
-        target = index.dist_dir / source.name
-        if not target.exists():
-            target.symlink_to(source)
-
-
 # -- online, a flaky index is still pip ---------------------------------------------------------
 
 
@@ -89,7 +83,7 @@ def test_a_glitch_online_gives_plain_pips_result(
     warm = clone_venv(template, tmp_path / "warm")
     warm.pipff("install", "-i", index.url, "pipff-alpha", env=env).check()
     assert _pipff(warm)["pipff-alpha"] == "1.0"
-    _publish_alpha_2(dists, index)
+    publish_alpha_2(dists, index)
     page = "/simple/pipff-alpha/"
     results = {}
     for tool in ("pip", "pipff"):
