@@ -325,6 +325,10 @@ class IndexServer:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._port = 0
+        # While stopped, a bound but never listening socket keeps the port: connections are
+        # refused, and no other test's server (another xdist worker) is handed this port and
+        # answers for the "stopped" index.
+        self._held: socket.socket | None = None
         self._ssl_context: ssl.SSLContext | None = None
         self.ca_bundle: Path | None = None
         if https is not None:
@@ -379,6 +383,7 @@ class IndexServer:
         if self._server is not None:
             return self
         self._stopping.clear()
+        self.release_port()
         server = _Server(self, (self.host, self._port))
         self._port = server.server_address[1]
         self._server = server
@@ -392,13 +397,17 @@ class IndexServer:
         return self
 
     def stop(self) -> None:
-        """Close the listening socket and every open connection: the port now refuses."""
+        """Close the listening socket and every open connection: the port now refuses.
+
+        The port stays this server's (see :meth:`release_port`) until it starts again.
+        """
         server, self._server = self._server, None
         if server is None:
             return
         self._stopping.set()
         server.shutdown()
         server.server_close()
+        self._hold_port()
         with self._lock:
             open_sockets = list(self._open)
             self._open.clear()
@@ -415,11 +424,31 @@ class IndexServer:
         self.stop()
         self.start()
 
+    def _hold_port(self) -> None:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        held = socket.socket(family, socket.SOCK_STREAM)
+        # SO_REUSEADDR as the server had it: the port's TIME_WAIT connections don't block this
+        # bind, and the kernel still never picks a port bound this way for another bind(0).
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            held.bind((self.host, self._port))
+        except OSError:
+            held.close()
+            return
+        self._held = held
+
+    def release_port(self) -> None:
+        """Give up the port kept since :meth:`stop` (done by :meth:`start` and on exit)."""
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()
+
     def __enter__(self) -> IndexServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+        self.release_port()
 
     # -- bookkeeping (called from server threads) ----------------------------------------------
 

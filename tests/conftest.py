@@ -94,6 +94,7 @@ def _serve(server: IndexServer, dists: ProjectSet) -> Iterator[IndexServer]:
         yield server
     finally:
         server.stop()
+        server.release_port()
         after = _snapshot(dists)
         if after != before:
             changed = sorted(set(before.items()) ^ set(after.items()))

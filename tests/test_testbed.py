@@ -244,6 +244,19 @@ def test_stop_refuses_and_start_rebinds_same_port(index: IndexServer) -> None:
     assert wait_for_port_closed("127.0.0.1", port)
 
 
+def test_a_stopped_index_keeps_its_port(index: IndexServer) -> None:
+    """No other server (another xdist worker's) can take the port and answer for the outage."""
+    index.stop()
+    other = socket.socket()
+    with pytest.raises(OSError):
+        other.bind(("127.0.0.1", index.port))
+    other.close()
+    index.release_port()
+    other = socket.socket()
+    other.bind(("127.0.0.1", index.port))
+    other.close()
+
+
 # -- plain pip in a fresh venv -------------------------------------------------------------------
 
 
