@@ -518,6 +518,11 @@ def _where_the_time_goes(profiles: dict[str, Any]) -> list[str]:
         "",
         *profile.explain(profiles),
         "",
+        *(
+            [*profile.per_request_markdown(profiles["per-request"]), ""]
+            if "per-request" in profiles
+            else []
+        ),
     ]
 
 

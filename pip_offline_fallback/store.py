@@ -57,9 +57,9 @@ import secrets
 import stat
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from pip_offline_fallback import oslock
 from pip_offline_fallback.compat.vendored import canonicalize_name
@@ -69,6 +69,8 @@ from pip_offline_fallback.storekey import NO_KEY, StoreKey
 from pip_offline_fallback.urls import filename_of, host_of, parse_dist_filename, url_key
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 LAYOUT = "v1"
 # Response headers worth replaying; hop-by-hop and per-client ones (cookies) are never kept.
@@ -161,6 +163,10 @@ class Store:
         self._expected: dict[str, set[str]] = {}
         self._base_usable: bool | None = None
         self._memo_lock = threading.Lock()  # _hosts (see the module's docstring)
+        # Directories this process made or found (checked: no links), so that a commit costs no
+        # mkdir and lstat per level. Nothing removes them (prune leaves directories); a store
+        # deleted meanwhile costs one commit's retry (see _retrying).
+        self._made: set[tuple[str, ...]] = set()
 
     def usable(self) -> bool:
         """Whether ``v1`` is not a symbolic link (one lstat per process, one warning): a link
@@ -317,6 +323,8 @@ class Store:
         The root itself may be a link (the user's choice); below it, a link would let whoever
         planted it redirect our writes elsewhere.
         """
+        if parts in self._made:
+            return os.path.join(self._base, *parts)
         path = self._base
         for part in ("", *parts):
             path = os.path.join(path, part) if part else path
@@ -327,7 +335,18 @@ class Store:
                     raise OSError(errno.ENOTDIR, "not a directory (a link?)", path) from None
             except FileNotFoundError:
                 os.makedirs(path, exist_ok=True)  # the root itself is missing
+        with self._memo_lock:
+            self._made.add(parts)
         return path
+
+    def _retrying(self, write: Callable[[], _T]) -> _T:
+        """``write``, once more with no directory taken for granted if one was gone."""
+        try:
+            return write()
+        except FileNotFoundError:
+            with self._memo_lock:
+                self._made.clear()
+            return write()
 
     def resume_recording(self) -> None:
         """Record again after the store was found busy (a prune held it): a command gives up for
@@ -346,7 +365,7 @@ class Store:
         if not self._recording or identity == NO_KEY:
             return None
         try:
-            fd, tmp = _create_exclusive(self.tmp_directory(), _TEMP_PREFIX)
+            fd, tmp = self._retrying(lambda: _create_exclusive(self.tmp_directory(), _TEMP_PREFIX))
         except OSError as exc:
             logger.debug("pip-ff: not recording %s: %s", url_key(url), exc)
             return None
@@ -378,13 +397,17 @@ class Store:
         """File a received body; False when it was not filed (the store is busy, or it would
         replace a distribution file recorded with other bytes)."""
         if self._recording:
-            try:
+
+            def commit() -> bool:
                 with self.lock(COMMIT_LOCK_TIMEOUT):
                     if identity == NO_KEY or self._refused(url, sha256):
                         unlink_quietly(tmp)
                         return False
                     self._commit_locked(url, headers, tmp, sha256, size, identity)
                 return True
+
+            try:
+                return self._retrying(commit)
             except StoreBusy:
                 # Someone holds the store for longer than an install should wait (a prune):
                 # this run records nothing more, and never waits on the store again.
@@ -403,12 +426,19 @@ class Store:
             entry = data if data.url == url_key(target) else None
         if entry is None or not self._recording:
             return False
-        try:
+        found: Entry = entry
+
+        def file_it() -> bool:
             with self.lock(COMMIT_LOCK_TIMEOUT):
                 # The body answered for ``url``: it must be able to be ``url``'s answer.
-                if self._refused(url, entry.sha256):
+                if self._refused(url, found.sha256):
                     return False
-                self._write_entry(url, entry.headers, entry.sha256, entry.size, entry.identity)
+                self._write_entry(url, found.headers, found.sha256, found.size, found.identity)
+            return True
+
+        try:
+            if not self._retrying(file_it):
+                return False
         except (StoreBusy, OSError) as exc:
             logger.debug("pip-ff: not recording %s: %s", url_key(url), exc)
             return False
@@ -429,7 +459,7 @@ class Store:
         # portal's or an attacker's, and never replace good data, whoever recorded it (an
         # anonymous fetch never replaces a credentialed record). Only a copy that matches the
         # page's hash replaces one (which then can't have matched it).
-        if not matches and _replaces_another_file(self._any_entry(url), url, sha256):
+        if not matches and _is_dist_file(url) and _other_bytes(self._any_entry(url), sha256):
             logger.warning(
                 "pip-ff: %s came with other bytes than recorded before; keeping the recorded copy",
                 url_key(url),
@@ -446,15 +476,19 @@ class Store:
         size: int,
         identity: str | None = None,
     ) -> None:
-        # The blob first: an entry must never name a blob that isn't there. Replacing a blob of
-        # the same name is harmless (same bytes) and heals one that was damaged on disk.
+        # The blob first: an entry must never name a blob that isn't there. A blob that already
+        # holds these bytes stays (a rename over it costs a flush of the new copy, and would
+        # undo its sharing with pip's cache); a damaged one is replaced, which heals it.
         blob = os.path.join(self._directory("blobs", sha256[:2]), sha256)
-        try:
-            os.replace(tmp, blob)
-        except PermissionError:  # Windows: a reader has it open; it holds the same bytes
-            if not os.path.isfile(blob):
-                raise
+        if _holds(blob, sha256, size):
             unlink_quietly(tmp)
+        else:
+            try:
+                os.replace(tmp, blob)
+            except PermissionError:  # Windows: a reader has it open; it holds the same bytes
+                if not os.path.isfile(blob):
+                    raise
+                unlink_quietly(tmp)
         self._write_entry(url, headers, sha256, size, identity)
 
     def _write_entry(
@@ -540,20 +574,28 @@ class Store:
                 yield entry
 
 
+def _holds(blob: str, sha256: str, size: int) -> bool:
+    """Whether ``blob`` is a regular file of exactly ``size`` bytes whose sha256 is ``sha256``."""
+    try:
+        return os.lstat(blob).st_size == size and sha256_of_file(blob) == sha256
+    except OSError:
+        return False
+
+
 def _dist_name(url: str) -> str:
     """The distribution file name of a file's URL or of its PEP 658 metadata file's."""
     name = filename_of(url)
     return name[: -len(".metadata")] if name.endswith(".metadata") else name
 
 
-def _replaces_another_file(recorded: Entry | None, url: str, sha256: str) -> bool:
-    """Whether filing ``sha256`` under ``url`` would replace a distribution file's other bytes."""
-    if recorded is None or recorded.sha256 == sha256:
-        return False
-    name = filename_of(url)
-    if name.endswith(".metadata"):
-        name = name[: -len(".metadata")]
-    return parse_dist_filename(name) is not None
+def _is_dist_file(url: str) -> bool:
+    """Whether ``url`` names a distribution file or its metadata file (whose bytes never change)."""
+    return parse_dist_filename(_dist_name(url)) is not None
+
+
+def _other_bytes(recorded: Entry | None, sha256: str) -> bool:
+    """Whether filing ``sha256`` would replace the other bytes of ``recorded``."""
+    return recorded is not None and recorded.sha256 != sha256
 
 
 def body_headers(entry_headers: Mapping[str, str], size: int) -> dict[str, Any]:

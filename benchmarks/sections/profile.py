@@ -9,9 +9,11 @@ slows Python code down, so read the split, not the totals.
 
 from __future__ import annotations
 
+import json
 import os
 import pstats
 import statistics
+import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -140,14 +142,65 @@ def run(bench: Bench) -> None:
         ["--prefer-offline", *online],
     )
     profiled("ff-online", "pip-ff online, warm, private index", PIPFF, bench.warm_none, online)
+    profiles["per-request"] = per_request(bench)
     bench.results["sections"]["profile"] = profiles
+
+
+def per_request(bench: Bench) -> dict[str, Any]:
+    """benchmarks/recordprobe.py on a copy of the warm private-index state: what recording one
+    response of the online path costs, step by step (milliseconds per request)."""
+    cache = bench.cache_from(bench.warm_none)
+    out = bench.work / "per-request.json"
+    probe = Path(__file__).resolve().parents[1] / "recordprobe.py"
+    subprocess.run(
+        [str(bench.template / "bin" / "python"), str(probe), str(cache / "pip-ff"), str(out)],
+        check=True,
+        cwd=bench.cwd,
+    )
+    result: dict[str, Any] = json.loads(out.read_text())
+    bench.log(f"  recording: {result['ms']['whole']:.2f} ms per request ({result['requests']})")
+    return result
+
+
+# (key, what it is) of recordprobe.py's steps, in the order a response goes through them.
+STEPS = (
+    ("open", "the temporary file the body goes to (`Store.recorder`)"),
+    ("hash", "sha256 of the body (as the recorder hashes it, on the same bytes)"),
+    ("write", "writing the body's second copy (into the page cache)"),
+    ("commit", "the commit (`Recorder.commit`): lock, replace check, blob, entry"),
+    ("lock", "of which: taking and releasing the store lock"),
+    ("check", "of which: the replace check (reads the recorded entry of a file)"),
+    ("entry", "of which: writing the entry (a new file renamed over the one recorded before)"),
+    ("fsync", "an fsync of the body before its commit (not done: see below)"),
+    ("hmac", "the keyed digest of a request's credentials (only requests that carry some)"),
+    ("link", "at the end of a command: linking the body with pip's HTTP cache file"),
+)
+
+
+def per_request_markdown(probe: dict[str, Any]) -> list[str]:
+    """The per-request table of RESULTS.md (recordprobe.py's medians)."""
+    ms = probe["ms"]
+    lines = [
+        f"Per request of the online path (benchmarks/recordprobe.py: the {probe['requests']} "
+        f"bodies, {probe['bytes'] / 2**20:.1f} MiB, of the warm private-index state recorded "
+        "again through pip-ff's tap, recorder and store, as an online install records them; "
+        "then each step alone on the same bodies; medians of 7 rounds, milliseconds per "
+        "request):",
+        "",
+        "| step | ms per request |",
+        "| --- | --- |",
+        f"| **recording one response, all of it** (tap, hash, write, commit) | "
+        f"**{ms['whole']:.3f}** |",
+    ]
+    lines += [f"| {what} | {ms[key]:.3f} |" for key, what in STEPS]
+    return lines
 
 
 def markdown(profiles: dict[str, Any]) -> list[str]:
     """The table of RESULTS.md's "Where the time goes" section."""
-    if not profiles:
+    keys = [k for k in profiles if k != "per-request"]
+    if not keys:
         return []
-    keys = list(profiles)
     lines = [
         "| phase (cumulative seconds under cProfile; calls) | "
         + " | ".join(profiles[k]["label"] for k in keys)
@@ -223,5 +276,21 @@ def explain(profiles: dict[str, Any]) -> list[str]:
             f"responses, committing them to the store) took {ff_online['recording']['seconds']:.2f}"
             f" s of its {ff_online['total']:.2f} s (pip: {pip_online['total']:.2f} s), on top of "
             "the fixed cost above."
+        )
+    probe = profiles.get("per-request")
+    if probe and ff_online:
+        ms = probe["ms"]
+        out.append(
+            f"- **Recording, per request** (the table below): {ms['whole']:.2f} ms of wall time "
+            f"per response recorded, {ms['commit']:.2f} ms of it the commit, {ms['entry']:.2f} ms "
+            "of that writing the entry (renamed over the one recorded before: here a file "
+            "written moments earlier, which costs more to replace than an old one). A body "
+            "whose bytes are "
+            "already a blob is no longer written over (its copy is dropped): this also keeps "
+            "a blob shared with pip's cache shared. pip-ff never fsyncs, like pip's own HTTP "
+            f"cache: an fsync would add {ms['fsync']:.2f} ms per request, and a crash can lose "
+            "the last entries of a run but never leave a half-written one (every file is "
+            "written under a temporary name and renamed; tests/test_store.py kills a run with "
+            "SIGKILL mid-record)."
         )
     return out

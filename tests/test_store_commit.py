@@ -1,0 +1,74 @@
+"""What a commit into the record does with what is already there (in this process, no pip).
+
+A commit must stay cheap on the online path (issue 26: a blob that already holds the bytes is
+not written over) without giving up what the store promises: a damaged blob is healed by the
+next good copy, and a store deleted mid-run is made again rather than silently not recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from pip_offline_fallback.store import Store
+
+URL = "https://index.example/files/pipff_alpha-1.0-py3-none-any.whl"
+BODY = b"the wheel's bytes " * 1000
+
+
+def _record(store: Store, url: str, body: bytes) -> str:
+    recorder = store.recorder(url, {"content-type": "application/octet-stream"})
+    assert recorder is not None
+    recorder.write(body)
+    recorder.commit()
+    return recorder.sha256
+
+
+def _body_of(store: Store, url: str) -> bytes | None:
+    entry = store.lookup(url)
+    body = store.open_verified(entry) if entry is not None else None
+    if body is None:
+        return None
+    with body:
+        return body.read()
+
+
+def test_the_same_bytes_again_leave_the_blob_alone(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "store"))
+    sha256 = _record(store, URL, BODY)
+    blob = Path(store.blob_path(sha256))
+    before = blob.stat()
+    first = store.lookup(URL)
+    assert first is not None
+    _record(store, URL, BODY)
+    after = blob.stat()
+    # The same file (a link shared with pip's cache would stay one), the entry refreshed.
+    assert (after.st_ino, after.st_dev) == (before.st_ino, before.st_dev)
+    again = store.lookup(URL)
+    assert again is not None and again.fetched >= first.fetched
+    assert not list((tmp_path / "store" / "v1" / "tmp").iterdir())  # no copy left behind
+    assert _body_of(store, URL) == BODY
+
+
+def test_a_damaged_blob_is_healed_by_the_next_good_copy(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "store"))
+    sha256 = _record(store, URL, BODY)
+    blob = Path(store.blob_path(sha256))
+    for damaged in (b"X" + BODY[1:], BODY[:-10]):  # bit rot (same size), then a short file
+        blob.chmod(0o644)
+        blob.write_bytes(damaged)
+        assert _body_of(store, URL) is None
+        _record(store, URL, BODY)
+        assert blob.read_bytes() == BODY
+        assert _body_of(store, URL) == BODY
+
+
+def test_a_store_deleted_mid_run_is_made_again(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "store"))
+    _record(store, URL, BODY)
+    shutil.rmtree(tmp_path / "store")
+    other = URL.replace("alpha-1.0", "alpha-2.0")
+    _record(store, other, BODY + b"2")
+    assert _body_of(store, other) == BODY + b"2"
+    assert os.path.isdir(tmp_path / "store" / "v1" / "entries")
