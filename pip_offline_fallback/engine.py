@@ -88,7 +88,7 @@ class Engine:
         )
         self.sources = LocalSources(settings.pip_caches, settings.wheelhouses)
         if settings.store:
-            self.sources.use_store(Store(settings.store))
+            self.sources.use_store(Store(settings.store, write_behind=True))
         self.recording = Recording(self.sources, self.report)
         self.wheel_cache_dir: str | None = None
         # prefer-offline: URLs whose local answer could not satisfy a requirement; ask the index.
@@ -127,7 +127,10 @@ class Engine:
             if self.wheel_cache_dir is None:
                 self.wheel_cache_dir = cache_dir
             if self.store is None:
-                self.sources.use_store(Store(os.path.join(record_cache_dir or cache_dir, "pip-ff")))
+                store = Store(
+                    os.path.join(record_cache_dir or cache_dir, "pip-ff"), write_behind=True
+                )
+                self.sources.use_store(store)
         if self.connect_times.path is None and self.store is not None:
             self.connect_times = ConnectTimes(self.store.root)
         # Build isolation runs pip in a child process without our options: hand it what we know.

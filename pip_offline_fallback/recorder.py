@@ -87,9 +87,12 @@ class Recorder:
         return f
 
     def commit(self) -> None:
+        """File the body (on the store's write-behind thread, if it has one)."""
         f = self._close()
-        if f is None:
-            return
+        if f is not None:
+            self._store.file_later(lambda: self._filed(f))
+
+    def _filed(self, f: IO[bytes]) -> None:
         try:
             f.close()
             if self._store.commit_body(

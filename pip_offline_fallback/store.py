@@ -62,6 +62,7 @@ from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
 from pip_offline_fallback import oslock
+from pip_offline_fallback.committer import Committer
 from pip_offline_fallback.compat.vendored import canonicalize_name
 from pip_offline_fallback.errors import PipFFError
 from pip_offline_fallback.recorder import Recorder, unlink_quietly
@@ -150,8 +151,10 @@ def _create_exclusive(directory: str, prefix: str) -> tuple[int, str]:
 
 
 class Store:
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, *, write_behind: bool = False) -> None:
+        """``write_behind``: bodies are filed on a thread of their own (:mod:`.committer`)."""
         self.root = root
+        self._committer = Committer() if write_behind else None
         self._base = os.path.join(root, LAYOUT)
         self.lock_path = os.path.join(self._base, "lock")
         self._recording = True
@@ -167,6 +170,18 @@ class Store:
         # mkdir and lstat per level. Nothing removes them (prune leaves directories); a store
         # deleted meanwhile costs one commit's retry (see _retrying).
         self._made: set[tuple[str, ...]] = set()
+
+    def settled(self) -> None:
+        """Wait until no body is being filed (write-behind): what follows reads the store."""
+        if self._committer is not None:
+            self._committer.wait()
+
+    def file_later(self, job: Callable[[], None]) -> None:
+        """Run ``job`` (a body's filing) on the write-behind thread, or now without one."""
+        if self._committer is not None:
+            self._committer.submit(job)
+        else:
+            job()
 
     def usable(self) -> bool:
         """Whether ``v1`` is not a symbolic link (one lstat per process, one warning): a link
@@ -195,6 +210,7 @@ class Store:
     # -- reading (no lock) -------------------------------------------------------------------
 
     def has(self, url: str) -> bool:
+        self.settled()
         if not self.usable():
             return False
         try:
@@ -204,6 +220,7 @@ class Store:
 
     def knows_host_of(self, url: str) -> bool:
         """Whether anything was ever recorded from the host of ``url`` (one lstat per host)."""
+        self.settled()
         key = host_of(url)
         known = self._hosts.get(key)
         if known is None and not self.usable():
@@ -236,6 +253,7 @@ class Store:
 
     def lookup(self, url: str, identity: str | None = None) -> Entry | None:
         """The entry of ``url``; one recorded with credentials only for the same ``identity``."""
+        self.settled()
         entry = self._any_entry(url)
         if entry is None:
             return None
@@ -364,6 +382,7 @@ class Store:
         when the body came with credentials and there is no usable key."""
         if not self._recording or identity == NO_KEY:
             return None
+        self.settled()  # at most one body waits to be filed
         try:
             fd, tmp = self._retrying(lambda: _create_exclusive(self.tmp_directory(), _TEMP_PREFIX))
         except OSError as exc:
@@ -375,6 +394,7 @@ class Store:
     @contextlib.contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
         """The store lock; raises :class:`StoreBusy` after ``timeout`` seconds (< 0: forever)."""
+        self.settled()  # (not on the write-behind thread itself, which files under it)
         self._directory()
         with contextlib.suppress(OSError):
             if stat.S_ISLNK(os.lstat(self.lock_path).st_mode):
@@ -420,6 +440,7 @@ class Store:
     def alias(self, url: str, target: str) -> bool:
         """File the recorded body of ``target`` under ``url`` too (a link that redirected there:
         a CDN, a pre-signed URL), so that the link resolves offline to the same verified body."""
+        self.settled()
         entry = None
         with contextlib.suppress(OSError):
             data = self._read_entry(self._entry_path(target))
@@ -531,6 +552,7 @@ class Store:
         An entry being written appears whole or not at all; unreadable files, links and files
         whose name is not their URL's digest are skipped (``store info`` reports those).
         """
+        self.settled()
         if not self.usable():
             return
         top = os.path.join(self._base, "entries")

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from pip_offline_fallback.store import Store
 
@@ -72,3 +76,27 @@ def test_a_store_deleted_mid_run_is_made_again(tmp_path: Path) -> None:
     _record(store, other, BODY + b"2")
     assert _body_of(store, other) == BODY + b"2"
     assert os.path.isdir(tmp_path / "store" / "v1" / "entries")
+
+
+def test_write_behind_files_off_the_callers_thread_and_reads_wait_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(str(tmp_path / "store"), write_behind=True)
+    release = threading.Event()
+    filed_on: list[threading.Thread] = []
+    original = Store._commit_locked
+
+    def held(self: Store, *args: Any, **kwargs: Any) -> None:
+        filed_on.append(threading.current_thread())
+        release.wait(60)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "_commit_locked", held)
+    recorder = store.recorder(URL, {})
+    assert recorder is not None
+    recorder.write(BODY)
+    recorder.commit()  # returns while the filing is held
+    assert not release.is_set()
+    threading.Timer(0.2, release.set).start()
+    assert _body_of(store, URL) == BODY  # the lookup waited for the filing
+    assert filed_on and filed_on[0] is not threading.current_thread()
