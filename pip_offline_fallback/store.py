@@ -25,8 +25,11 @@ Safe to share between any number of processes:
 - Reading takes no lock. A lookup is one ``open`` and one small read, whatever the size of the
   store; the body is verified against its sha256 before it is served.
 - Writers take the store lock only for the commit of one body (blob, then entry: an entry never
-  names a blob that isn't there yet), with a short timeout. A recorder that can't have the lock
-  in time gives up recording for the rest of its run: the install never waits on the store.
+  names a blob that isn't there yet), with a short timeout. A command files its bodies on a
+  thread of its own (``write_behind``, :mod:`.committer`), at most one waiting: a process killed
+  outright loses at most that one, and nothing is ever fsynced (a cache, like pip's own). A
+  recorder that can't have the lock in time gives up recording for the rest of its run: the
+  install never waits on the store.
 - ``prune`` (in :mod:`pip_offline_fallback.inventory`) holds the lock for its whole run, so it
   sees no commit half-done. The lock is an OS lock (:mod:`.oslock`): a process killed while holding
   it releases it.
@@ -175,6 +178,11 @@ class Store:
         """Wait until no body is being filed (write-behind): what follows reads the store."""
         if self._committer is not None:
             self._committer.wait()
+
+    def file_in_place(self) -> None:
+        """No write-behind from now on (serve: what it has answered is in the record)."""
+        self.settled()
+        self._committer = None
 
     def file_later(self, job: Callable[[], None]) -> None:
         """Run ``job`` (a body's filing) on the write-behind thread, or now without one."""

@@ -97,6 +97,10 @@ class Upstream:
         if options.cache_dir:  # as pip's Command._main does
             options.cache_dir = os.path.abspath(os.path.expanduser(options.cache_dir))
         self.session = command._build_session(options)
+        if engine.store is not None:
+            # A file serve has answered is in the record, for whoever reads it next (another
+            # pip-ff, `store info`): serve files each body before it answers the last byte.
+            engine.store.file_in_place()
         auth = getattr(self.session, "auth", None)
         if auth is not None and hasattr(auth, "prompting"):
             auth.prompting = False
