@@ -155,7 +155,7 @@ def _outage_rows(
         )
     row(
         [
-            "2r a/c" if prefix else "2a/c",
+            ("2s a/c" if prefix.startswith("small") else "2r a/c") if prefix else "2a/c",
             f"{prefix}outage {name}: pip-ff fallback install (a) vs "
             "`pip --no-index --find-links` (c)",
             f"(c) {_s(_med(comp['a']))}",
@@ -307,6 +307,13 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
                 row(["2r", f"real workload, outage: {name}", "skipped", "", "", reason], None, mode)
                 continue
             _outage_rows(row, notes, mode, name, data["comparison"], None, "real workload, ")
+    small = sections.get("outages_small")
+    for mode, data in (small or {}).get("modes", {}).items():
+        if "comparison" in data:
+            label = f"small real set ({small['workload']['distributions']} distributions), "
+            _outage_rows(
+                row, notes, mode, MODE_NAMES.get(mode, mode), data["comparison"], None, label
+            )
 
     # 3. prefer-offline
     prefer = sections.get("prefer_offline")
@@ -446,6 +453,9 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
     for mode, data in sections.get("outages_real", {}).get("modes", {}).items():
         if "comparison" in data:
             cpu_rows.append((f"2 real, {mode}: (c) wheelhouse vs (a) pip-ff", data["comparison"]))
+    for mode, data in sections.get("outages_small", {}).get("modes", {}).items():
+        if "comparison" in data:
+            cpu_rows.append((f"2 small, {mode}: (c) wheelhouse vs (a) pip-ff", data["comparison"]))
     if prefer:
         cpu_rows.append(("3 pip online vs pip-ff --prefer-offline", prefer))
     if scale:
@@ -663,6 +673,14 @@ def _outages_method(sections: dict[str, Any]) -> list[str]:
             + ", ".join(MODE_NAMES.get(m, m) for m in real["modes"])
             + ", on the real wheels (same method, its own indexes and warm states); "
             "`--real-modes` picks the outages."
+        )
+    small = sections.get("outages_small")
+    if small and "modes" in small:
+        out.append(
+            "- **2s. Small real set**: the same comparison, refused outage, for "
+            + " ".join(f"`{r}`" for r in small["workload"]["requirements"])
+            + f" ({small['workload']['distributions']} distributions of the real download), on "
+            "the real workload's index and warm states."
         )
     return out
 
