@@ -22,9 +22,13 @@ import platform
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from testbed import parse_filename
 
@@ -117,6 +121,35 @@ def expected(directory: Path, already: Collection[str] = ()) -> dict[str, str]:
         parsed = parse_filename(path.name)
         if parsed is not None and parsed[0] not in already:
             found[parsed[0]] = parsed[1]
+    return found
+
+
+def closure(directory: Path, requirements: Collection[str]) -> set[str]:
+    """Canonical names of ``requirements`` and what they need, from the downloaded wheels'
+    metadata (markers evaluated for this interpreter, extras not followed), so that a subset
+    of the download follows whatever versions it holds."""
+    requires: dict[str, list[Requirement]] = {}
+    for path in directory.glob("*.whl"):
+        with zipfile.ZipFile(path) as wheel:
+            name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+            lines = wheel.read(name).decode().partition("\n\n")[0].splitlines()
+        parsed = parse_filename(path.name)
+        if parsed is not None:
+            requires[parsed[0]] = [
+                Requirement(line.split(":", 1)[1])
+                for line in lines
+                if line.startswith("Requires-Dist:")
+            ]
+    wanted = [canonicalize_name(Requirement(r).name) for r in requirements]
+    found: set[str] = set()
+    while wanted:
+        name = wanted.pop()
+        if name in found:
+            continue
+        found.add(name)
+        for req in requires.get(name, []):
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                wanted.append(canonicalize_name(req.name))
     return found
 
 

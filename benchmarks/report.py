@@ -308,6 +308,9 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
                 continue
             _outage_rows(row, notes, mode, name, data["comparison"], None, "real workload, ")
     small = sections.get("outages_small")
+    if small and "skipped" in small:
+        cells = ["2s", "small real set, outage: refused", "skipped", "", "", small["skipped"]]
+        row(cells, None, "")
     for mode, data in (small or {}).get("modes", {}).items():
         if "comparison" in data:
             label = f"small real set ({small['workload']['distributions']} distributions), "

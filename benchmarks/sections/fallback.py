@@ -11,6 +11,7 @@ import re
 import time
 from typing import Any
 
+from benchmarks import realworld
 from benchmarks.bench import INSTALL_TIMEOUT, PIP, PIPFF, Bench, Target, Workload
 from benchmarks.dns import DNS_HOST, RelativeFilesIndex
 from benchmarks.harness import BenchmarkError, Comparison, Sample, interleave, measure
@@ -37,13 +38,9 @@ from testbed import (
 # Outages where plain pip waits out its timeouts (~100 s a run): it runs in the background
 # during the set-up.
 BACKGROUND = ("blackhole", "proxy-hung")
-# Row 2s: a small set of the real download (requests, click, python-dateutil and their
-# dependencies: 8 distributions), where a fallback's fixed costs are not hidden by the work.
+# Row 2s: a small set of the real download (requests, click, python-dateutil and what they
+# need: 8 distributions today), where a fallback's fixed costs are not hidden by the work.
 SMALL_REQUIREMENTS = ("requests==2.32.3", "click", "python-dateutil")
-SMALL_SET = (
-    "requests", "charset-normalizer", "idna", "urllib3", "certifi", "click", "python-dateutil",
-    "six",
-)  # fmt: skip
 
 
 def _loads(bench: Bench) -> list[tuple[Workload, list[str]]]:
@@ -119,19 +116,25 @@ def run(bench: Bench) -> None:
         m: _outage(bench, bench.real, m, full=False) for m in MODES if m in bench.args.real_modes
     }
     bench.results["sections"]["outages_real"] = {"workload": bench.real.info, "modes": modes}
+    if "refused" not in bench.args.real_modes:
+        return
     small = _small(bench.real)
-    if small is not None and "refused" in bench.args.real_modes:
-        bench.results["sections"]["outages_small"] = {
-            "workload": small.info,
-            "modes": {"refused": _outage(bench, small, "refused", full=False)},
-        }
+    if small is None:
+        why = "the template venv already has some of its distributions"
+        bench.results["sections"]["outages_small"] = {"skipped": why}
+        return
+    bench.results["sections"]["outages_small"] = {
+        "workload": small.info,
+        "modes": {"refused": _outage(bench, small, "refused", full=False)},
+    }
 
 
 def _small(real: Workload) -> Workload | None:
     """Row 2s's workload: part of the real one, on its indexes and warm states."""
-    expected = {name: version for name, version in real.expected.items() if name in SMALL_SET}
-    if len(expected) != len(SMALL_SET):
-        return None  # another download (another Python) resolved other dependencies
+    wanted = realworld.closure(real.dist_dir, SMALL_REQUIREMENTS)
+    expected = {name: version for name, version in real.expected.items() if name in wanted}
+    if len(expected) != len(wanted):
+        return None  # the template venv has some of them: pip would leave those alone
     info = {**real.info, "requirements": list(SMALL_REQUIREMENTS), "distributions": len(expected)}
     return dataclasses.replace(real, requirements=SMALL_REQUIREMENTS, expected=expected, info=info)
 
