@@ -127,6 +127,19 @@ def _warn(message: str, *args: object) -> None:
         logger.removeHandler(handler)
 
 
+def _wheelhouses(value: str) -> tuple[str, ...]:
+    """The directories ``PIPFF_WHEELHOUSE`` names. It is set once for many runs and may name a
+    mount that is away: that one is left out, in one line (``--wheelhouse`` is an error
+    instead), and a child pip, which inherits only the ones kept, does not say it again."""
+    kept = []
+    for path in _split_paths(value):
+        if os.path.isdir(path):
+            kept.append(path)
+        else:
+            _warn("pip-ff: %s names %s, which is no directory; not used", WHEELHOUSE_VARIABLE, path)
+    return tuple(kept)
+
+
 def settings_from_environ(environ: Mapping[str, str], *, default: Mode | None) -> Settings | None:
     """Read the settings from ``PIPFF`` and ``PIPFF_*``.
 
@@ -173,7 +186,7 @@ def settings_from_environ(environ: Mapping[str, str], *, default: Mode | None) -
             unreachable[host] = cause or "unreachable"
     return Settings(
         mode=mode,
-        wheelhouses=_split_paths(environ.get(WHEELHOUSE_VARIABLE, "")),
+        wheelhouses=_wheelhouses(environ.get(WHEELHOUSE_VARIABLE, "")),
         connect_timeout=connect_timeout,
         store=expand_path(environ[STORE_VARIABLE]) if environ.get(STORE_VARIABLE) else None,
         report=expand_path(environ[REPORT_VARIABLE]) if environ.get(REPORT_VARIABLE) else None,
@@ -217,9 +230,9 @@ def child_variables(settings: Settings) -> dict[str, str | None]:
         # Not the report: it describes this run; a child pip (build isolation) must not
         # overwrite it.
         REPORT_VARIABLE: None,
+        # The directories kept (None: none): not one the parent already said is away.
+        WHEELHOUSE_VARIABLE: os.pathsep.join(settings.wheelhouses) or None,
     }
-    if settings.wheelhouses:
-        variables[WHEELHOUSE_VARIABLE] = os.pathsep.join(settings.wheelhouses)
     if settings.store:
         variables[STORE_VARIABLE] = settings.store
     if settings.strict:

@@ -10,6 +10,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from pip_offline_fallback import cli
 from pip_offline_fallback.config import Mode
 from pip_offline_fallback.wording import size_text
 from testbed import IndexServer, Venv, build_wheel, outage
-from tests.helpers import age_record
+from tests.helpers import age_record, wheelhouse_of
 
 DAY = 86400
 
@@ -317,6 +318,27 @@ def test_a_wheelhouse_that_does_not_exist_is_an_error(
     not_dir = venv.pipff("--wheelhouse", a_file, "install", "pipff-gamma", env=env)
     assert not_dir.returncode == 2, not_dir.describe()
     assert "not a directory" in not_dir.stderr
+
+
+def test_a_wheelhouse_variable_naming_no_directory_is_said_once(
+    venv: Venv, env: dict[str, str], tmp_path: Path, index: IndexServer, dists: Any
+) -> None:
+    """PIPFF_WHEELHOUSE is set once for many runs (a profile, a CI variable) and may name a
+    mount that is away: pip-ff says so in one line and goes on with the rest."""
+    missing = tmp_path / "away"
+    wheelhouse = wheelhouse_of(dists.dist_dir, tmp_path / "wh", "pipff_gamma-*.whl")
+    variables = dict(env, PIPFF_WHEELHOUSE=os.pathsep.join([str(missing), str(wheelhouse)]))
+    with outage("refused", index) as extra:
+        for run in (venv.pipff, venv.pip):
+            args = ["install", "-i", index.url, *extra, "pipff-gamma"]
+            result = run(*args, env=dict(variables, PIPFF="1"))
+            assert result.returncode == 0, result.describe()  # from the wheelhouse that is there
+            said = [line for line in result.stderr.splitlines() if str(missing) in line]
+            assert said == [
+                f"WARNING: pip-ff: PIPFF_WHEELHOUSE names {missing}, which is no directory; "
+                "not used"
+            ], result.stderr
+            venv.pip("uninstall", "-y", "pipff-gamma", env=env).check()
 
 
 def test_store_usage_errors_name_pip_ff_once(venv: Venv, env: dict[str, str]) -> None:
