@@ -32,7 +32,7 @@ def python_option(args: Sequence[str]) -> str | None:
     return None
 
 
-def _reruns(args: Sequence[str]) -> bool:
+def reruns(args: Sequence[str]) -> bool:
     """Whether pip is about to re-run itself under another interpreter (pip's own test)."""
     if RERUN_MARKER in os.environ:
         return False
@@ -47,7 +47,7 @@ def guard(cli_main: Any) -> None:
         return
 
     def parse_command(args: list[str]) -> Any:
-        if _reruns(args):
+        if reruns(args):
             try:
                 from pip_offline_fallback import reach
 

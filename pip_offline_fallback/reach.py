@@ -21,6 +21,7 @@ import importlib
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any, Callable
 
@@ -77,11 +78,10 @@ def _copy_module(name: str, directory: str) -> None:
     if not source:
         raise ImportError(f"{name} has no file to copy")
     if os.path.basename(source) == "__init__.py":
-        shutil.copytree(
-            os.path.dirname(source),
-            os.path.join(directory, name),
-            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-        )
+        # With its __pycache__: compiling pip-ff's modules again would cost the target ~70 ms
+        # on each run, the copy ~15 ms. copytree keeps each source's mtime, which its .pyc
+        # names, so a target of the same Python version loads them; another ignores them.
+        shutil.copytree(os.path.dirname(source), os.path.join(directory, name))
     else:
         shutil.copy2(source, os.path.join(directory, os.path.basename(source)))
 
@@ -130,7 +130,6 @@ def _wrap(original: Callable[[], str]) -> Callable[[], str]:
 def carry() -> None:
     """Make every copy of pip's ``get_runnable_pip`` hand out the bootstrap. Idempotent."""
     from pip_offline_fallback import childenv, compat
-    from pip_offline_fallback.engine import active_engine
 
     for owner in compat.runnable_pip_owners():
         original = getattr(owner, compat.RUNNABLE_PIP)
@@ -138,7 +137,10 @@ def carry() -> None:
             continue
         setattr(owner, compat.RUNNABLE_PIP, _wrap(original))
         _patches.append((owner, compat.RUNNABLE_PIP, original))
-    engine = active_engine()
+    # Only an engine already running: pip-ff's CLI carries without one (cli._follow), and
+    # importing the engine would cost what that saves.
+    engine_module = sys.modules.get("pip_offline_fallback.engine")
+    engine = engine_module.active_engine() if engine_module is not None else None
     if engine is not None and engine.settings.report:
         # pip-ff's CLI keeps the report from child processes (build isolation's pip); under
         # --python the child does the whole command, so the report is its to write.

@@ -101,6 +101,31 @@ def test_python_option_child_reads_the_parents_options(
     assert [d["name"] for d in written["distributions"]] == ["pipff-gamma"]
 
 
+def test_python_option_parent_only_carries(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    """pip re-runs itself under --python before it makes a command: pip-ff's parent process
+    carries pip-ff there and hooks nothing itself (its engine's imports cost ~0.2 s, issue 26);
+    the child falls back."""
+    runner = clone_venv(template, tmp_path / "runner")
+    runner.pipff("install", "-i", index.url, "pipff-gamma", env=env).check()
+    target = _plain_venv(tmp_path / "target", env)
+    with outage("refused", index):
+        # -X importtime is the parent's alone: pip starts the child without it.
+        result = runner.run(
+            "-X", "importtime", "-m", "pip_offline_fallback", "--python", target.python,
+            "install", "-i", index.url, "--retries", "0", "pipff-gamma", env=env,
+        )  # fmt: skip
+    assert result.returncode == 0, result.output
+    assert "pipff-gamma" in target.installed()
+    assert result.stderr.count("is unreachable") == 1  # said once, by the child
+    imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
+                if line.startswith("import time:")]  # fmt: skip
+    assert "pip_offline_fallback.reach" in imported  # the parent did carry pip-ff
+    assert "pip_offline_fallback.engine" not in imported
+    assert "pip_offline_fallback.compat.commands" not in imported  # pip's command machinery
+
+
 def _older_python(version: str) -> str:
     """The ``python<version>`` interpreter (on PATH, else pyenv's own copy); skip without one."""
     candidates = [shutil.which(f"python{version}")]

@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from pip_offline_fallback.compat.cache import http_cache_path as http_cache_path
     from pip_offline_fallback.compat.cache import load_http_cache_entry as load_http_cache_entry
     from pip_offline_fallback.compat.commands import PIP_DEFAULT_TIMEOUT as PIP_DEFAULT_TIMEOUT
-    from pip_offline_fallback.compat.commands import RUNNABLE_PIP as RUNNABLE_PIP
     from pip_offline_fallback.compat.commands import SELF_CHECK_LOOKUP as SELF_CHECK_LOOKUP
     from pip_offline_fallback.compat.commands import USER_CACHE_DIR as USER_CACHE_DIR
     from pip_offline_fallback.compat.commands import Command as Command
@@ -51,17 +50,18 @@ if TYPE_CHECKING:
     from pip_offline_fallback.compat.commands import configured_cache_dir as configured_cache_dir
     from pip_offline_fallback.compat.commands import create_command as create_command
     from pip_offline_fallback.compat.commands import prepare as prepare
-    from pip_offline_fallback.compat.commands import runnable_pip_owners as runnable_pip_owners
     from pip_offline_fallback.compat.commands import self_outdated_check as self_outdated_check
-    from pip_offline_fallback.compat.commands import zipped_pip as zipped_pip
     from pip_offline_fallback.compat.entry import CLI_MAIN as CLI_MAIN
     from pip_offline_fallback.compat.entry import PARSE_COMMAND as PARSE_COMMAND
     from pip_offline_fallback.compat.entry import RERUN_MARKER as RERUN_MARKER
+    from pip_offline_fallback.compat.entry import RUNNABLE_PIP as RUNNABLE_PIP
     from pip_offline_fallback.compat.entry import create_command_owners as create_command_owners
     from pip_offline_fallback.compat.entry import imported_cli_modules as imported_cli_modules
     from pip_offline_fallback.compat.entry import loaded_cli_modules as loaded_cli_modules
     from pip_offline_fallback.compat.entry import parse_command_owners as parse_command_owners
     from pip_offline_fallback.compat.entry import pip_main as pip_main
+    from pip_offline_fallback.compat.entry import runnable_pip_owners as runnable_pip_owners
+    from pip_offline_fallback.compat.entry import zipped_pip as zipped_pip
     from pip_offline_fallback.compat.finder import METADATA_CHECK as METADATA_CHECK
     from pip_offline_fallback.compat.finder import CandidateFromLink as CandidateFromLink
     from pip_offline_fallback.compat.finder import Link as Link
@@ -118,20 +118,20 @@ _HOMES = {
         "loaded_cli_modules",
         "parse_command_owners",
         "pip_main",
+        "RUNNABLE_PIP",
+        "runnable_pip_owners",
+        "zipped_pip",
     ),
     "commands": (
         "Command",
         "PIP_DEFAULT_TIMEOUT",
-        "RUNNABLE_PIP",
         "SELF_CHECK_LOOKUP",
         "SessionCommandMixin",
         "USER_CACHE_DIR",
         "configured_cache_dir",
         "create_command",
         "prepare",
-        "runnable_pip_owners",
         "self_outdated_check",
-        "zipped_pip",
     ),
     "transport": (
         "CONNECTION_CLASSES",

@@ -1,12 +1,9 @@
-"""pip's commands: the hooks pip-ff places around a command, its options, and pip re-running
-itself (``get_runnable_pip``)."""
+"""pip's commands: the hooks pip-ff places around a command, and its options."""
 
 from __future__ import annotations
 
 import importlib
 import logging
-import os
-from types import ModuleType
 from typing import Any
 
 from pip_offline_fallback.compat.probing import Probe, expect, first, module_with, names_used
@@ -45,45 +42,6 @@ PIP_DEFAULT_TIMEOUT = _pip_default_timeout()
 # Optional: on a pip without it, the report simply includes them (so no probe).
 SELF_CHECK_LOOKUP = "_get_current_remote_pip_version"
 self_outdated_check: Any = module_with("pip._internal.self_outdated_check", SELF_CHECK_LOOKUP)
-
-# pip re-runs itself (under --python; build isolation too) as [python, get_runnable_pip(), ...].
-# The function lives in build_env (22.3 to 26.1) or utils.misc (26.2+), and main_parser (and on
-# 26.2+ build_env.installer) imported it by name: pip-ff wraps every copy it finds.
-RUNNABLE_PIP = "get_runnable_pip"
-_RUNNABLE_PIP_MODULES = (
-    "pip._internal.utils.misc",
-    "pip._internal.build_env",
-    "pip._internal.build_env.installer",
-    "pip._internal.cli.main_parser",
-)
-
-
-def runnable_pip_owners() -> list[ModuleType]:
-    """The modules that hold a copy of pip's ``get_runnable_pip``."""
-    owners: list[ModuleType] = []
-    for name in _RUNNABLE_PIP_MODULES:
-        module = module_with(name, RUNNABLE_PIP)
-        if module is not None and module not in owners:
-            owners.append(module)
-    return owners
-
-
-def zipped_pip() -> str | None:
-    """The archive pip is imported from (virtualenv's ``--download`` runs pip from its wheel),
-    or None when pip is a directory on disk. From an archive, pip's runner for ``--python`` is
-    no file that another interpreter could start."""
-    import pip
-
-    directory = os.path.dirname(os.path.abspath(pip.__file__ or ""))
-    if os.path.isdir(directory):
-        return None
-    archive = directory
-    while archive and not os.path.isfile(archive):
-        parent = os.path.dirname(archive)
-        if parent == archive:
-            return directory
-        archive = parent
-    return archive or directory
 
 
 def configured_cache_dir(command: Any) -> str | None:
@@ -136,19 +94,7 @@ def _options() -> None:
     )
 
 
-def _runnable_pip() -> None:
-    owners = runnable_pip_owners()
-    expect(owners, f"pip has no {RUNNABLE_PIP}")
-    runner = getattr(owners[0], RUNNABLE_PIP)()
-    # From an archive the runner is no file, by nature, not because pip changed: only --python
-    # is unavailable there (pip itself can't re-run from it either), and reach says so then.
-    expect(
-        os.path.isfile(runner) or zipped_pip() is not None, f"pip's {RUNNABLE_PIP}() names no file"
-    )
-
-
 PROBES: dict[str, Probe] = {
     "pip's command hooks": _command_hooks,
     "pip's options": _options,
-    "pip's runner for --python": _runnable_pip,
 }

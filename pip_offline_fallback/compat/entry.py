@@ -1,5 +1,6 @@
-"""pip's command-line entry: the module its console scripts run, and the two functions of it that
-pip-ff wraps (``create_command``, ``parse_command``).
+"""pip's command-line entry: the module its console scripts run, the two functions of it that
+pip-ff wraps (``create_command``, ``parse_command``), and pip re-running itself under
+``--python`` (``get_runnable_pip``).
 
 Light on purpose: importing this module imports nothing of pip. The start-up hook calls it once
 pip's CLI module is being imported (``pip --version`` too), where anything heavier would slow
@@ -8,11 +9,12 @@ down every pip run.
 
 from __future__ import annotations
 
+import os
 import sys
 from types import ModuleType
 from typing import Any, Callable
 
-from pip_offline_fallback.compat.probing import Probe, expect, names_used
+from pip_offline_fallback.compat.probing import Probe, expect, module_with, names_used
 
 # The module pip's console scripts, ``python -m pip`` and build isolation's runner import; the
 # start-up hook watches for it by this name (pip_offline_fallback.startup._CLI_MAIN, which
@@ -90,4 +92,58 @@ def _main_looks_up_what_pip_ff_wraps() -> None:
         )
 
 
-PROBES: dict[str, Probe] = {"pip's CLI entry": _main_looks_up_what_pip_ff_wraps}
+# pip re-runs itself (under --python; build isolation too) as [python, get_runnable_pip(), ...].
+# The function lives in build_env (22.3 to 26.1) or utils.misc (26.2+), and main_parser (and on
+# 26.2+ build_env.installer) imported it by name: pip-ff wraps every copy it finds.
+RUNNABLE_PIP = "get_runnable_pip"
+_RUNNABLE_PIP_MODULES = (
+    "pip._internal.utils.misc",
+    "pip._internal.build_env",
+    "pip._internal.build_env.installer",
+    "pip._internal.cli.main_parser",
+)
+
+
+def runnable_pip_owners() -> list[ModuleType]:
+    """The modules that hold a copy of pip's ``get_runnable_pip``."""
+    owners: list[ModuleType] = []
+    for name in _RUNNABLE_PIP_MODULES:
+        module = module_with(name, RUNNABLE_PIP)
+        if module is not None and module not in owners:
+            owners.append(module)
+    return owners
+
+
+def zipped_pip() -> str | None:
+    """The archive pip is imported from (virtualenv's ``--download`` runs pip from its wheel),
+    or None when pip is a directory on disk. From an archive, pip's runner for ``--python`` is
+    no file that another interpreter could start."""
+    import pip
+
+    directory = os.path.dirname(os.path.abspath(pip.__file__ or ""))
+    if os.path.isdir(directory):
+        return None
+    archive = directory
+    while archive and not os.path.isfile(archive):
+        parent = os.path.dirname(archive)
+        if parent == archive:
+            return directory
+        archive = parent
+    return archive or directory
+
+
+def _runnable_pip() -> None:
+    owners = runnable_pip_owners()
+    expect(owners, f"pip has no {RUNNABLE_PIP}")
+    runner = getattr(owners[0], RUNNABLE_PIP)()
+    # From an archive the runner is no file, by nature, not because pip changed: only --python
+    # is unavailable there (pip itself can't re-run from it either), and reach says so then.
+    expect(
+        os.path.isfile(runner) or zipped_pip() is not None, f"pip's {RUNNABLE_PIP}() names no file"
+    )
+
+
+PROBES: dict[str, Probe] = {
+    "pip's CLI entry": _main_looks_up_what_pip_ff_wraps,
+    "pip's runner for --python": _runnable_pip,
+}
