@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -120,6 +121,7 @@ class Bench:
         self.results: dict[str, Any] = {"quick": args.quick, "sections": {}}
         self._numbers = itertools.count(1)  # next() is atomic: the background thread uses it too
         self._pool: list[Path] = []
+        self._bare: Path | None = None
         self.stack = contextlib.ExitStack()
         self.resolver: NxdomainResolver | None = None
         self.dns_skipped: str | None = None
@@ -141,6 +143,21 @@ class Bench:
         if self._pool:
             return Venv(self._pool.pop(0))
         return clone_venv(self.template, self.fresh("venv"))
+
+    def bare_venv(self) -> Venv:
+        """A fresh venv with neither pip nor pip-ff (``venv --without-pip``, made once, copied)."""
+        if self._bare is None:
+            self._bare = self.fresh("bare-template")
+            made = subprocess.run(
+                [sys.executable, "-m", "venv", "--without-pip", str(self._bare)],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if made.returncode != 0:
+                raise BenchmarkError(f"venv --without-pip failed:\n{made.stderr[-2000:]}")
+        return clone_venv(self._bare, self.fresh("venv"))
 
     def _fill_pool(self, until: Callable[[], bool], limit: int) -> None:
         """Clone venvs ahead of time while the set-up waits anyway (the clones are identical)."""
@@ -204,28 +221,35 @@ class Bench:
         cache: Path | None = None,
         env_extra: dict[str, str] | None = None,
         load: Workload | None = None,
+        through_python: bool = False,
     ) -> Sample:
         """One measured install into a fresh venv with a private copy of ``state``.
 
-        ``load`` is the workload it must end with (the synthetic one by default)."""
+        ``load`` is the workload it must end with (the synthetic one by default).
+        ``through_python``: the tool runs from a venv that has it, with ``--python`` naming a
+        fresh venv that has neither pip nor pip-ff (what pip's ``--python`` is for)."""
         venv = self.fresh_venv()
+        target = self.bare_venv() if through_python else venv
         cache_dir = cache if cache is not None else self.cache_from(state)
         env = isolated_env(cache_dir, **(env_extra or {}))
-        argv = wrap(self.argv(venv, tool, "install", *args))
+        if through_python:
+            argv = wrap(self.argv(venv, tool, "--python", str(target.python), "install", *args))
+        else:
+            argv = wrap(self.argv(venv, tool, "install", *args))
         if before is not None:
             before()
         sample = measure(label, argv, env, timeout=INSTALL_TIMEOUT, cwd=self.cwd)
         if after is not None:
             after(sample)
         try:
-            self.check_install(sample, venv, load)
+            self.check_install(sample, target, load)
             if expect_fallback:
                 causes = unreachable_causes(sample.output)
                 if not causes:
                     raise BenchmarkError(f"{label}: pip-ff did not fall back:\n{sample.output}")
                 sample.extra["causes"] = causes
         finally:
-            self.discard(venv.path)
+            self.discard(venv.path, target.path)
             if cache is None and not keep_cache:
                 self.discard(cache_dir)
         return sample

@@ -130,6 +130,23 @@ def _proxy_detail(comp: dict[str, Any]) -> str:
     return text
 
 
+# Rows for part of the real workload: section -> (row id, what it is).
+SMALL_SETS = {
+    "outages_small": ("2s", "small real set"),
+    "outages_python": ("2p", "small real set into a bare venv through `--python`"),
+}
+
+
+def _row_id(prefix: str) -> str:
+    """An outage row's id from its label's prefix (empty: the synthetic workload's row 2)."""
+    if not prefix:
+        return "2"
+    for row_id, what in sorted(SMALL_SETS.values(), key=lambda item: -len(item[1])):
+        if prefix.startswith(what):  # the longest first: one is the start of the other
+            return row_id
+    return "2r"
+
+
 def _outage_rows(
     row: Any,
     notes: list[str],
@@ -155,7 +172,7 @@ def _outage_rows(
         )
     row(
         [
-            ("2s a/c" if prefix.startswith("small") else "2r a/c") if prefix else "2a/c",
+            _row_id(prefix) + " a/c",
             f"{prefix}outage {name}: pip-ff fallback install (a) vs "
             "`pip --no-index --find-links` (c)",
             f"(c) {_s(_med(comp['a']))}",
@@ -307,16 +324,17 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
                 row(["2r", f"real workload, outage: {name}", "skipped", "", "", reason], None, mode)
                 continue
             _outage_rows(row, notes, mode, name, data["comparison"], None, "real workload, ")
-    small = sections.get("outages_small")
-    if small and "skipped" in small:
-        cells = ["2s", "small real set, outage: refused", "skipped", "", "", small["skipped"]]
-        row(cells, None, "")
-    for mode, data in (small or {}).get("modes", {}).items():
-        if "comparison" in data:
-            label = f"small real set ({small['workload']['distributions']} distributions), "
-            _outage_rows(
-                row, notes, mode, MODE_NAMES.get(mode, mode), data["comparison"], None, label
-            )
+    for section, (row_id, what) in SMALL_SETS.items():
+        small = sections.get(section)
+        if small and "skipped" in small:
+            cells = [row_id, f"{what}, outage: refused", "skipped", "", "", small["skipped"]]
+            row(cells, None, "")
+        for mode, data in (small or {}).get("modes", {}).items():
+            if "comparison" in data:
+                label = f"{what} ({small['workload']['distributions']} distributions), "
+                _outage_rows(
+                    row, notes, mode, MODE_NAMES.get(mode, mode), data["comparison"], None, label
+                )
 
     # 3. prefer-offline
     prefer = sections.get("prefer_offline")
@@ -456,9 +474,12 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
     for mode, data in sections.get("outages_real", {}).get("modes", {}).items():
         if "comparison" in data:
             cpu_rows.append((f"2 real, {mode}: (c) wheelhouse vs (a) pip-ff", data["comparison"]))
-    for mode, data in sections.get("outages_small", {}).get("modes", {}).items():
-        if "comparison" in data:
-            cpu_rows.append((f"2 small, {mode}: (c) wheelhouse vs (a) pip-ff", data["comparison"]))
+    for section, (row_id, _) in SMALL_SETS.items():
+        for mode, data in sections.get(section, {}).get("modes", {}).items():
+            if "comparison" in data:
+                cpu_rows.append(
+                    (f"{row_id} {mode}: (c) wheelhouse vs (a) pip-ff", data["comparison"])
+                )
     if prefer:
         cpu_rows.append(("3 pip online vs pip-ff --prefer-offline", prefer))
     if scale:
@@ -684,6 +705,13 @@ def _outages_method(sections: dict[str, Any]) -> list[str]:
             + " ".join(f"`{r}`" for r in small["workload"]["requirements"])
             + f" ({small['workload']['distributions']} distributions of the real download), on "
             "the real workload's index and warm states."
+        )
+    if "modes" in sections.get("outages_python", {}):
+        out.append(
+            "- **2p. Through `--python`**: row 2s's comparison, each install run from a venv "
+            "that has the tool, into a fresh venv made by `venv --without-pip` (`pip --python "
+            "NEW install --no-index --find-links`, `pip-ff --python NEW install`): pip-ff "
+            "carries itself into the new venv's interpreter."
         )
     return out
 

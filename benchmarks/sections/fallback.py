@@ -40,6 +40,7 @@ from testbed import (
 BACKGROUND = ("blackhole", "proxy-hung")
 # Row 2s: a small set of the real download (requests, click, python-dateutil and what they
 # need: 8 distributions today), where a fallback's fixed costs are not hidden by the work.
+# Row 2p: the same set into a bare venv through --python.
 SMALL_REQUIREMENTS = ("requests==2.32.3", "click", "python-dateutil")
 
 
@@ -127,6 +128,11 @@ def run(bench: Bench) -> None:
         "workload": small.info,
         "modes": {"refused": _outage(bench, small, "refused", full=False)},
     }
+    # Row 2p: the same, into a fresh venv through --python, where pip-ff carries itself in.
+    bench.results["sections"]["outages_python"] = {
+        "workload": small.info,
+        "modes": {"refused": _outage(bench, small, "refused", full=False, through_python=True)},
+    }
 
 
 def _small(real: Workload) -> Workload | None:
@@ -139,8 +145,11 @@ def _small(real: Workload) -> Workload | None:
     return dataclasses.replace(real, requirements=SMALL_REQUIREMENTS, expected=expected, info=info)
 
 
-def _outage(bench: Bench, load: Workload, mode: str, *, full: bool) -> dict[str, Any]:
-    """One outage on one workload; ``full``: with the decision runs and plain pip's failures."""
+def _outage(
+    bench: Bench, load: Workload, mode: str, *, full: bool, through_python: bool = False
+) -> dict[str, Any]:
+    """One outage on one workload; ``full``: with the decision runs and plain pip's failures;
+    ``through_python``: both installs go into a bare venv through ``--python``."""
     if mode == "dns" and bench.resolver is None:
         return {"skipped": bench.dns_skipped}
     target = bench.targets.get((load.name, INDEX_KIND[mode]))
@@ -148,7 +157,8 @@ def _outage(bench: Bench, load: Workload, mode: str, *, full: bool) -> dict[str,
         return {"skipped": "no openssl and no trustme: no https index"}
     reqs = list(load.requirements)
     result: dict[str, Any] = {}
-    bench.log(f"2. outage: {mode} ({load.name} workload)")
+    how = ", through --python" if through_python else ""
+    bench.log(f"2. outage: {mode} ({load.name} workload{how})")
     with outage(mode, target.index, bench.resolver) as down:
         if full or mode in DECISION_ONLY:
             decisions = [
@@ -174,6 +184,7 @@ def _outage(bench: Bench, load: Workload, mode: str, *, full: bool) -> dict[str,
                 ["--no-index", "--find-links", str(load.wheelhouse), *reqs],
                 wrap=down.wrap,
                 load=load,
+                through_python=through_python,
             ),
             lambda i: bench.install(
                 "pip-ff fallback",
@@ -184,6 +195,7 @@ def _outage(bench: Bench, load: Workload, mode: str, *, full: bool) -> dict[str,
                 expect_fallback=True,
                 env_extra=target.env,
                 load=load,
+                through_python=through_python,
                 **counted,
             ),
             bench.log,
