@@ -113,6 +113,8 @@ def bootstrap(runner: str) -> str:
 def _wrap(original: Callable[[], str]) -> Callable[[], str]:
     def get_runnable_pip() -> str:
         runner = original()
+        if not _patches:  # a copy taken while carrying, called after uncarry(): pass through
+            return runner
         try:
             return bootstrap(runner)
         except Exception as exc:
@@ -131,7 +133,7 @@ def carry() -> None:
     """Make every copy of pip's ``get_runnable_pip`` hand out the bootstrap. Idempotent."""
     from pip_offline_fallback import childenv, compat
 
-    for owner in compat.runnable_pip_owners():
+    for owner in compat.runnable_pip_owners(imported=True):
         original = getattr(owner, compat.RUNNABLE_PIP)
         if getattr(original, "_pipff_original", None) is not None:
             continue
