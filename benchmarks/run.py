@@ -126,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = json.dumps(bench.results, indent=1, default=str)
         # The results are committed: no paths of the machine that ran them.
         text = text.replace(str(bench.work), "<workdir>").replace(str(bench.repo), "<repo>")
+        download_cache = str(realworld.cache_root(args.download_cache))
+        text = text.replace(download_cache, "<download cache>")
         json_path.write_text(text + "\n")
         chart_note = report.chart(json_path, args.out.with_suffix(".png"), args.chart_python)
         args.out.write_text(
