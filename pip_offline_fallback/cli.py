@@ -244,24 +244,15 @@ def _inject(settings: Settings) -> None:
     inject.inject(settings)
 
 
-def _follow(settings: Settings) -> Callable[[], None]:
+def _follow(settings: Settings) -> None:
     """pip re-runs itself under ``--python`` before it makes any command, and the child does
     the whole command: here pip-ff only guards that re-run, which carries it into the child
-    (the hook, with its ~0.2 s of imports, would be made for nothing). Returns the undo."""
+    (the hook, with its ~0.2 s of imports, would be made for nothing)."""
     from pip_offline_fallback import interpreter
-    from pip_offline_fallback.compat import entry
 
-    owners = entry.loaded_cli_modules()
-    for owner in owners:
-        interpreter.guard(owner)
+    interpreter.guard_cli()
     if settings.report:
         childenv.report_to_child(settings.report)  # undone with the rest of main's block
-
-    def undo() -> None:
-        for owner in owners:
-            interpreter.unguard(owner)
-
-    return undo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -315,13 +306,14 @@ def _run_command(settings: Settings | None, pip_args: list[str]) -> int:
     except ValueError:  # not the main thread: leave signals alone
         previous_handler = None
 
-    undo: Callable[[], None] | None = None
+    following = False
     try:
         if settings is not None:
             from pip_offline_fallback import interpreter
 
-            if interpreter.reruns(pip_args):
-                undo = _follow(settings)
+            following = interpreter.reruns(pip_args)
+            if following:
+                _follow(settings)
             else:
                 _inject(settings)
         from pip_offline_fallback import compat
@@ -330,8 +322,10 @@ def _run_command(settings: Settings | None, pip_args: list[str]) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     finally:
-        if undo is not None:
-            undo()
+        if following:
+            from pip_offline_fallback import interpreter
+
+            interpreter.unguard_cli()
         if previous_handler is not None:
             signal.signal(signal.SIGINT, previous_handler)
     if interrupted:

@@ -272,8 +272,7 @@ def inject(settings: Settings) -> bool:
             _patch(connection_class, "connect", _wrap_connect)
         # Imported here, with the engine already active: with PIPFF set, the start-up hook
         # waits for this import too, and must find pip-ff in place.
-        for module in compat.loaded_cli_modules():
-            interpreter.guard(module)
+        interpreter.guard_cli()
         _patch(compat.PackageFinder, "process_project_url", finder.wrap_process_project_url)
         _patch(compat.PackageFinder, "find_all_candidates", finder.wrap_find_all_candidates)
         _patch(compat.PackageFinder, "find_best_candidate", finder.wrap_find_best_candidate)
@@ -293,8 +292,7 @@ def inject(settings: Settings) -> bool:
 def extract() -> None:
     """Undo every patch, newest first; adapters already swapped then pass straight through."""
     reach.uncarry()
-    for module in compat.imported_cli_modules():
-        interpreter.unguard(module)
+    interpreter.unguard_cli()
     while _patches:
         owner, name, original = _patches.pop()
         if original is _MISSING:

@@ -14,7 +14,12 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from pip_offline_fallback.compat.entry import PARSE_COMMAND, RERUN_MARKER
+from pip_offline_fallback.compat.entry import (
+    PARSE_COMMAND,
+    RERUN_MARKER,
+    imported_cli_modules,
+    loaded_cli_modules,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,3 +73,15 @@ def unguard(cli_main: Any) -> None:
     original = getattr(getattr(cli_main, PARSE_COMMAND, None), "_pipff_original", None)
     if original is not None:
         setattr(cli_main, PARSE_COMMAND, original)
+
+
+def guard_cli() -> None:
+    """Guard every module of pip's CLI that holds ``parse_command`` (importing them)."""
+    for module in loaded_cli_modules():
+        guard(module)
+
+
+def unguard_cli() -> None:
+    """Undo :func:`guard_cli` in the modules imported so far."""
+    for module in imported_cli_modules():
+        unguard(module)
