@@ -672,6 +672,23 @@ def test_recorder_reports_the_sha256_and_skips_a_busy_store(tmp_path: Path) -> N
     assert not list((tmp_path / "store" / "v1" / "tmp").iterdir())
 
 
+def test_a_body_longer_than_the_hash_buffer_is_verified_to_its_last_byte(tmp_path: Path) -> None:
+    # The store hashes through one reused buffer (store._CHUNK): a body of several buffers and a
+    # partial one must hash as a whole, and damage in its last byte must still be seen.
+    store = Store(str(tmp_path / "store"))
+    url = "http://example.invalid/files/pipff_big-1.0-py3-none-any.whl"
+    body = os.urandom(3 * 64 * 1024 + 17)
+    assert _record(store, url, body) == hashlib.sha256(body).hexdigest()
+    entry = store.lookup(url)
+    assert entry is not None
+    with store.open_verified(entry) as served:
+        assert served.read() == body
+    blob = Path(entry.blob)
+    blob.write_bytes(body[:-1] + bytes([body[-1] ^ 1]))
+    assert store.open_verified(entry) is None
+    assert store.damaged == [entry.url]
+
+
 def test_links_planted_in_the_store_are_never_followed(tmp_path: Path) -> None:
     root = tmp_path / "store"
     store = Store(str(root))
