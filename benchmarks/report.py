@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchmarks import gaps
 from benchmarks.sections import profile, serve
 
 # The targets of issue 17.
@@ -155,6 +156,7 @@ def _outage_rows(
     comp: dict[str, Any],
     decision: float | None,
     prefix: str,
+    profiles: dict[str, Any],
 ) -> None:
     """The (a) vs (c) row of an outage, and for a deadline outage, the wait per install."""
     ratio = statistics.median(_ratios(comp))
@@ -166,10 +168,13 @@ def _outage_rows(
         )
         detail += f"; {net:.3f} without the {decision:.1f} s wait before the decision"
         notes.append(
-            f"- Outage *{name}*: pip-ff's install is (c) plus one wait of {decision:.2f} s "
+            f"- *outage {name}*: pip-ff's install is (c) plus one wait of {decision:.2f} s "
             f"before it decides ({_decision_cause(mode, {})}); without that wait (a) is "
             f"{net:.2f} x (c)."
         )
+    elif ratio > TARGET_OUTAGE:
+        wait = CONNECT_DEADLINE if mode in WAIT_MODES else None
+        notes.append(gaps.outage(f"{prefix}outage {name}", comp, TARGET_OUTAGE, wait))
     row(
         [
             _row_id(prefix) + " a/c",
@@ -213,6 +218,7 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
     rows: list[str] = []
     notes: list[str] = []
     verdicts: list[tuple[str, bool | None]] = []
+    profiles = sections.get("profile", {})
 
     def row(cells: list[str], ok: bool | None, label: str) -> None:
         rows.append("| " + " | ".join([*cells, _verdict(ok)]) + " |")
@@ -240,6 +246,8 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
             ratio <= TARGET_ONLINE,
             f"online ({comp['name']})",
         )
+        if ratio > TARGET_ONLINE:
+            notes.append(gaps.online(comp, TARGET_ONLINE, profiles))
 
     stored = sections.get("storage")
     if stored:
@@ -270,7 +278,7 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
         decisions = [d["first_attempt_to_decision"] for d in data["decisions"]]
         decision = statistics.median(decisions)
         if "comparison" in data:
-            _outage_rows(row, notes, mode, name, data["comparison"], decision, "")
+            _outage_rows(row, notes, mode, name, data["comparison"], decision, "", profiles)
             fails = data["pip_fails"]
             flags = sorted(
                 {
@@ -323,7 +331,9 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
                 reason = data.get("skipped", "no comparison")
                 row(["2r", f"real workload, outage: {name}", "skipped", "", "", reason], None, mode)
                 continue
-            _outage_rows(row, notes, mode, name, data["comparison"], None, "real workload, ")
+            _outage_rows(
+                row, notes, mode, name, data["comparison"], None, "real workload, ", profiles
+            )
     for section, (row_id, what) in SMALL_SETS.items():
         small = sections.get(section)
         if small and "skipped" in small:
@@ -332,9 +342,8 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
         for mode, data in (small or {}).get("modes", {}).items():
             if "comparison" in data:
                 label = f"{what} ({small['workload']['distributions']} distributions), "
-                _outage_rows(
-                    row, notes, mode, MODE_NAMES.get(mode, mode), data["comparison"], None, label
-                )
+                name = MODE_NAMES.get(mode, mode)
+                _outage_rows(row, notes, mode, name, data["comparison"], None, label, profiles)
 
     # 3. prefer-offline
     prefer = sections.get("prefer_offline")
@@ -367,6 +376,9 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
             ratio <= TARGET_PREFER_OFFLINE,
             "prefer-offline: time vs pip online",
         )
+        if ratio > TARGET_PREFER_OFFLINE:
+            refused = sections.get("outages", {}).get("refused", {}).get("comparison")
+            notes.append(gaps.prefer_offline(prefer, refused, TARGET_PREFER_OFFLINE))
 
     # 4. start-up
     startup = sections.get("startup")
@@ -391,6 +403,8 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
             within,
             "start-up within noise",
         )
+        if not within:
+            notes.append(gaps.startup(startup))
         pv = startup["pip_version"]
         row(
             [
@@ -441,6 +455,8 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
             ratio <= TARGET_MEMORY,
             f"memory ({comp['name']})",
         )
+        if ratio > TARGET_MEMORY:
+            notes.append(gaps.memory(comp))
 
     # 7. a dead fallback index
     for kind, comp in sections.get("chain", {}).items():
@@ -486,6 +502,8 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
         cpu_rows.append(("5 small vs big store", scale))
 
     missed = [label for label, ok in verdicts if ok is False]
+    if any(label.endswith(": (a) vs (c)") for label in missed):
+        notes.insert(0, gaps.fallback_split(profiles))
     met = [label for label, ok in verdicts if ok is True]
     load_start = ", ".join(f"{x:.2f}" for x in m.get("loadavg_start", ()))
     load_end = ", ".join(f"{x:.2f}" for x in m.get("loadavg_end", ()))
@@ -536,7 +554,7 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
         )
     lines.append("")
     if notes:
-        lines += ["## Gaps, as the measurements explain them", "", *notes, ""]
+        lines += ["## What remains of each missed target", "", *notes, ""]
     lines += _where_the_time_goes(sections.get("profile", {}))
     lines += _method(results)
     return "\n".join(lines) + "\n"
