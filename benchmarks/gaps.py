@@ -7,15 +7,23 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from benchmarks.sections.profile import before_installing
+
 Comparison = dict[str, Any]
 
 
-def _walls(comp: Comparison, side: str, metric: str = "wall") -> float:
-    return statistics.median(s[metric] for s in comp[side])
+def med(samples: list[dict[str, Any]], metric: str = "wall") -> float:
+    """The median of one measure over a side's samples (NaN for none)."""
+    return statistics.median(s[metric] for s in samples) if samples else float("nan")
 
 
-def _pairs(comp: Comparison, metric: str = "wall") -> list[float]:
+def ratios(comp: Comparison, metric: str = "wall") -> list[float]:
+    """The pair-by-pair ratios, pip-ff's side over the baseline."""
     return [b[metric] / a[metric] for a, b in zip(comp["a"], comp["b"])]
+
+
+def _walls(comp: Comparison, side: str, metric: str = "wall") -> float:
+    return med(comp[side], metric)
 
 
 def _gap(comp: Comparison) -> float:
@@ -24,15 +32,11 @@ def _gap(comp: Comparison) -> float:
 
 
 def _spread(comp: Comparison, target: float) -> str:
-    pairs = _pairs(comp)
+    pairs = ratios(comp)
     lo, hi = min(pairs), max(pairs)
     if lo <= target:
         return f"; its pairs run from {lo:.2f} to {hi:.2f}, across the target"
     return ""
-
-
-def _before_installing(profile: dict[str, Any]) -> float:
-    return float(profile["total"] - profile["install"]["seconds"])
 
 
 def fallback_split(profiles: dict[str, Any]) -> str:
@@ -41,8 +45,8 @@ def fallback_split(profiles: dict[str, Any]) -> str:
     c, d, a = profiles.get("c"), profiles.get("d"), profiles.get("a")
     if not (c and d and a):
         return "- Fallback installs: row 8 (the profile) was not run."
-    fixed = _before_installing(d) - _before_installing(c)
-    path = _before_installing(a) - _before_installing(d)
+    fixed = before_installing(d) - before_installing(c)
+    path = before_installing(a) - before_installing(d)
     return (
         f"- **Fallback installs vs `--find-links`** (the (a) vs (c) rows below): row 8 splits "
         f"one such install (synthetic workload, refused, under cProfile) into pip-ff's fixed "
@@ -57,13 +61,13 @@ def fallback_split(profiles: dict[str, Any]) -> str:
 
 
 def online(comp: Comparison, target: float, profiles: dict[str, Any]) -> str:
-    cpu = statistics.median(_pairs(comp, "cpu"))
+    cpu = statistics.median(ratios(comp, "cpu"))
     d, c = profiles.get("d"), profiles.get("c")
     fixed = ""
     if c and d:
         fixed = (
             f" Row 8 puts pip-ff's fixed cost (its imports and hooks, on every command) at "
-            f"{_before_installing(d) - _before_installing(c):+.2f} s of profiled time."
+            f"{before_installing(d) - before_installing(c):+.2f} s of profiled time."
         )
     return (
         f"- **Online, {comp['name']}**: {_gap(comp):+.2f} s a pair (pip {_walls(comp, 'a'):.2f}"

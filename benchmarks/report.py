@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import gaps
+from benchmarks.gaps import med as _med
+from benchmarks.gaps import ratios as _ratios
 from benchmarks.sections import profile, serve
 
 # The targets of issue 17.
@@ -43,14 +45,6 @@ MODE_NAMES = {
     # Runs before the proxy rows were split (a plain-http index behind a 503 proxy).
     "proxy-503": "plain-http index, proxy answers 503",
 }
-
-
-def _med(samples: list[dict[str, Any]], metric: str = "wall") -> float:
-    return statistics.median(s[metric] for s in samples) if samples else float("nan")
-
-
-def _ratios(comp: dict[str, Any], metric: str = "wall") -> list[float]:
-    return [b[metric] / a[metric] for a, b in zip(comp["a"], comp["b"])]
 
 
 def _ratio_text(comp: dict[str, Any], metric: str = "wall") -> str:

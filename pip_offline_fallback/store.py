@@ -83,7 +83,8 @@ _KEPT_HEADERS = ("content-type", "content-encoding", "etag", "last-modified", "d
 # Files are hashed through one reused buffer of this size, not a new bytes object per read: a
 # 1 MiB read allocates past glibc's mmap threshold, which then rises, and the write-behind
 # thread's malloc arena kept ~2 MiB of such buffers resident (peak RSS 1.064 x pip's, measured;
-# 1.02 with one arena). 64 KiB stays under the threshold and hashes as fast.
+# 1.02 with one arena). 64 KiB stays under the threshold, and hashes faster here (2.2 ms for
+# 3 MB against 3.2 ms in new 1 MiB reads).
 _CHUNK = 64 * 1024
 # A recorder waits this long for the lock before it gives up recording (the install goes on).
 COMMIT_LOCK_TIMEOUT = 1.0

@@ -225,7 +225,7 @@ def markdown(profiles: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _before_installing(profile: dict[str, Any]) -> float:
+def before_installing(profile: dict[str, Any]) -> float:
     """Profiled time but the installing phase: that phase is the same work in every column
     (the same wheels unpacked and byte-compiled), and the noisiest (the disk)."""
     return float(profile["total"] - profile["install"]["seconds"])
@@ -233,13 +233,13 @@ def _before_installing(profile: dict[str, Any]) -> float:
 
 def explain(profiles: dict[str, Any]) -> list[str]:
     """What the profiles say about the gaps, in numbers of this run (profiled seconds; the
-    comparisons leave out the installing phase, see :func:`_before_installing`)."""
+    comparisons leave out the installing phase, see :func:`before_installing`)."""
     c, d, a = profiles.get("c"), profiles.get("d"), profiles.get("a")
     out: list[str] = []
     if c and d:
         out.append(
             f"- **pip-ff's fixed cost**, (d) - (c) but installing: "
-            f"{_before_installing(d) - _before_installing(c):+.2f} s for the same install "
+            f"{before_installing(d) - before_installing(c):+.2f} s for the same install "
             f"(imports {d['imports']['seconds'] - c['imports']['seconds']:+.2f} s: pip-ff's "
             f"modules and packaging; pip-ff's own code {d['pipff_own']['seconds']:.2f} s). "
             "Every command through pip-ff pays it, online too."
@@ -247,7 +247,7 @@ def explain(profiles: dict[str, Any]) -> list[str]:
     if c and d and a:
         out.append(
             f"- **The fallback's path**, (a) - (d) but installing: "
-            f"{_before_installing(a) - _before_installing(d):+.2f} s. (a) makes "
+            f"{before_installing(a) - before_installing(d):+.2f} s. (a) makes "
             f"{a['requests']['calls']} HTTP requests through pip's session, answered locally "
             f"by pip-ff ({a['requests']['seconds']:.2f} s in `Session.request`, of which "
             f"{a['transport']['seconds']:.2f} s in pip-ff's transport hook, verifying and "
@@ -265,7 +265,7 @@ def explain(profiles: dict[str, Any]) -> list[str]:
         out.append(
             f"- **Prefer-offline** takes the same path: {prefer['requests']['calls']} requests "
             f"answered locally ({prefer['requests']['seconds']:.2f} s), "
-            f"{_before_installing(prefer) - _before_installing(d):+.2f} s over (d) but "
+            f"{before_installing(prefer) - before_installing(d):+.2f} s over (d) but "
             "installing."
         )
     pip_online, ff_online = profiles.get("pip-online"), profiles.get("ff-online")
