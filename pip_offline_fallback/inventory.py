@@ -28,6 +28,7 @@ from pip_offline_fallback.store import (
     _digest,
     _is_sha256,
     _open_regular,
+    filed_under,
     sha256_of_file,
 )
 from pip_offline_fallback.urls import host_of, parse_dist_filename
@@ -234,7 +235,7 @@ def scan(store: Store, *, verify: bool = False, now: float | None = None) -> Inv
             continue
         try:
             entry = store._read_entry(path)
-            if not name.endswith(".json") or name[: -len(".json")] != _digest(entry.url):
+            if not filed_under(name, entry):
                 raise ValueError("filed under another URL's name")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             inventory.strays.append(
