@@ -23,6 +23,7 @@ from pip_offline_fallback.compat.vendored import (
 )
 from pip_offline_fallback.store import (
     _ENTRY_TEMP_PREFIX,
+    STALE_TEMP_SECONDS,
     Entry,
     Store,
     _digest,
@@ -36,8 +37,6 @@ from pip_offline_fallback.urls import host_of, parse_dist_filename
 logger = logging.getLogger(__name__)
 
 
-# A temporary file untouched for this long belongs to no live writer (it would keep writing).
-STALE_TEMP_SECONDS = 3600.0
 # A project page bigger than this is not read for the hashes it lists (PyPI's largest are a
 # few MB).
 _MAX_PAGE = 64 * 1024 * 1024

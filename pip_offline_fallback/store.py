@@ -93,6 +93,9 @@ _CHUNK = 64 * 1024
 # A recorder waits this long for the lock before it gives up recording (the install goes on).
 COMMIT_LOCK_TIMEOUT = 1.0
 _TEMP_PREFIX = "rec-"
+# A temporary file untouched for this long belongs to no live writer (it would keep writing):
+# one a killed process left, cleared by prune and by the next process that records.
+STALE_TEMP_SECONDS = 3600.0
 _ENTRY_TEMP_PREFIX = ".tmp-"
 
 # Flags that make open() refuse a symlink and not block on a planted FIFO (where the OS has them).
@@ -201,6 +204,8 @@ class Store:
         # What the index pages seen in this process list: URL key -> sha256s (see expect()).
         self._expected: dict[str, set[str]] = {}
         self._base_usable: bool | None = None
+        self._write_failed = False  # said once (see recorder())
+        self._swept = False  # stale temporary files cleared (see recorder())
         self._memo_lock = threading.Lock()  # _hosts (see the module's docstring)
         # Directories this process made or found (checked: no links), so that a commit costs no
         # mkdir and lstat per level. Nothing removes them (prune leaves directories); a store
@@ -225,11 +230,20 @@ class Store:
             job()
 
     def usable(self) -> bool:
-        """Whether ``v1`` is not a symbolic link (one lstat per process, one warning): a link
-        there is never followed, to read or to write (see the module's docstring)."""
+        """Whether ``v1`` is not a symbolic link and the store can be read (checked once per
+        process, one warning): a link there is never followed, to read or to write (see the
+        module's docstring), and a store pip-ff can't read must not look empty."""
         if self._base_usable is None:
-            self._base_usable = not os.path.islink(self._base)
-            if not self._base_usable:
+            unreadable = self.unreadable()
+            self._base_usable = unreadable is None and not os.path.islink(self._base)
+            if unreadable is not None:
+                logger.warning(
+                    "pip-ff: can't use the store %s (%s); nothing is recorded into it or "
+                    "answered from it",
+                    self.root,
+                    unreadable,
+                )
+            elif not self._base_usable:
                 logger.warning(
                     "pip-ff: %s is a symbolic link; pip-ff neither records into it nor answers "
                     "from it (point PIPFF_STORE at its target, or remove it: `pip-ff store "
@@ -237,6 +251,22 @@ class Store:
                     self._base,
                 )
         return self._base_usable
+
+    def unreadable(self) -> str | None:
+        """Why the store's directory can't be read (not a directory, no permission), or None;
+        a store that doesn't exist yet is fine (the first write makes it)."""
+        for path in (self.root, self._base):
+            try:
+                mode = os.stat(path).st_mode
+            except FileNotFoundError:
+                return None
+            except OSError as exc:
+                return exc.strerror or type(exc).__name__
+            if not stat.S_ISDIR(mode):
+                return f"{path} is not a directory"
+            if not os.access(path, os.R_OK | os.X_OK):
+                return f"{path}: permission denied"
+        return None
 
     def _entry_path(self, url: str, identity: str | None = None) -> str:
         name = entry_file_name(url, identity)
@@ -438,20 +468,47 @@ class Store:
         """Where files are made before they are renamed into the store (the same file system)."""
         return self._directory("tmp")
 
+    def _clear_stale_temps(self) -> None:
+        """Remove the bodies a killed process left half-received in ``v1/tmp`` (once per
+        process, when it first records): only files untouched for STALE_TEMP_SECONDS, never a
+        live writer's."""
+        cutoff = time.time() - STALE_TEMP_SECONDS
+        try:
+            with os.scandir(self.tmp_directory()) as it:
+                stale = [
+                    d.path
+                    for d in it
+                    if d.name.startswith(_TEMP_PREFIX)
+                    and d.is_file(follow_symlinks=False)
+                    and d.stat(follow_symlinks=False).st_mtime < cutoff
+                ]
+        except OSError as exc:
+            logger.debug("pip-ff: not clearing temporary files: %s", exc)
+            return
+        for path in stale:
+            unlink_quietly(path)
+        if stale:
+            logger.debug("pip-ff: removed %d stale temporary file(s) from the store", len(stale))
+
     def recorder(
         self, url: str, headers: Mapping[str, str], identity: str | None = None
     ) -> Recorder | None:
         """A sink for a body being received online; None when the store can't be written, or
         when the body came with credentials and there is no usable key."""
-        if not self._recording or identity == NO_KEY:
+        if not self._recording or identity == NO_KEY or not self.usable():
             return None
         self.settled()  # at most one body waits to be filed
         try:
             fd, tmp = self._retrying(lambda: _create_exclusive(self.tmp_directory(), _TEMP_PREFIX))
         except OSError as exc:
+            if not self._write_failed:  # once: a store we can't write records nothing
+                self._write_failed = True
+                logger.warning("pip-ff: can't record into the store %s: %s", self.root, exc)
             logger.debug("pip-ff: not recording %s: %s", url_key(url), exc)
             return None
-
+        if not self._swept:
+            self._swept = True
+            self._clear_stale_temps()
         kept = {k.lower(): v for k, v in headers.items() if k.lower() in _KEPT_HEADERS}
         return Recorder(self, url, kept, os.fdopen(fd, "wb"), tmp, identity)
 
