@@ -8,7 +8,8 @@ Layout under the store root (``<pip cache dir>/pip-ff`` by default)::
                                   entry, so an anonymous answer never replaces one fetched with
                                   credentials (nor the reverse)
     v1/blobs/<s[:2]>/<s>          s = sha256 of the body, as received
-    v1/tmp/rec-*                  bodies being received (a killed process may leave one)
+    v1/tmp/rec-*                  bodies being received (one a killed process left is removed
+                                  by the next process that records, once it is an hour old)
     v1/lock                       the store lock (see below)
     v1/key                        a random key: an entry recorded with credentials carries
                                   HMAC(key, Authorization header), never the credentials, and
