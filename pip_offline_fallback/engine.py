@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
-from pip_offline_fallback import childenv, compat, plausible, sharing
+from pip_offline_fallback import bugs, childenv, compat, plausible, sharing
 from pip_offline_fallback.chain import MirrorChain
 from pip_offline_fallback.config import Mode, Settings
 from pip_offline_fallback.deadline import ConnectTimes, deadline_for
@@ -52,6 +52,11 @@ if TYPE_CHECKING:
     from pip._vendor.requests.adapters import HTTPAdapter
 
 logger = logging.getLogger(__name__)
+
+
+class _UnreadablePage(Exception):
+    """A local copy of a page exists and can't be read (see Engine._page)."""
+
 
 # pip's send, as the adapter hands it over: (request, kwargs, fast) -> response. ``fast``: this
 # request has a local answer to fall back on, so connections that can't be made aren't retried.
@@ -332,9 +337,20 @@ class Engine:
         mirrored = self.chain.ask(session, request, kwargs, project)
         if mirrored is not None:
             response, mirror_url = mirrored
-            if not self.chain.contradicts(mirror_url, host, response, self._page(request)):
-                self.report.mirror_used(mirror_url)
-                return response
+            try:
+                local_page = self._page(request)
+            except _UnreadablePage as unreadable:  # no comparison: never trust the mirror blindly
+                logger.warning(
+                    "pip-ff: can't read the local copy of %s to compare with %s (%s); using "
+                    "local data",
+                    compat.redact(str(request.url)),
+                    compat.redact(mirror_url),
+                    unreadable,
+                )
+            else:
+                if not self.chain.contradicts(mirror_url, host, response, local_page):
+                    self.report.mirror_used(mirror_url)
+                    return response
             response.close()  # local data answers the whole page instead
         local = self._local_or_mirrored(adapter, request)
         if local is not None:
@@ -343,7 +359,8 @@ class Engine:
         raise self._no_local_copy(request, host, cause) from exc
 
     def _page(self, request: PreparedRequest) -> tuple[str, bytes] | None:
-        """The local copy of a page (content type, body), for comparison only; None if none."""
+        """The local copy of a page (content type, body), for comparison only; None if none.
+        :class:`_UnreadablePage` when there is one that can't be read."""
         answer = self.sources.lookup(request, None)
         if not isinstance(answer, Found):
             return None
@@ -351,8 +368,11 @@ class Engine:
             return str(answer.raw.headers.get("content-type", "")), answer.raw.read(
                 decode_content=True
             )
-        except Exception:
-            return None
+        except OSError as exc:
+            raise _UnreadablePage(repr(exc)) from exc
+        except Exception as exc:
+            bugs.unexpected(exc, "reading the local copy of a page")
+            raise _UnreadablePage(repr(exc)) from exc
         finally:
             with contextlib.suppress(Exception):
                 answer.raw.release_conn()

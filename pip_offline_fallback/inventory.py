@@ -23,11 +23,13 @@ from pip_offline_fallback.compat.vendored import (
 )
 from pip_offline_fallback.store import (
     _ENTRY_TEMP_PREFIX,
+    STALE_TEMP_SECONDS,
     Entry,
     Store,
     _digest,
     _is_sha256,
     _open_regular,
+    filed_under,
     sha256_of_file,
 )
 from pip_offline_fallback.urls import host_of, parse_dist_filename
@@ -35,8 +37,6 @@ from pip_offline_fallback.urls import host_of, parse_dist_filename
 logger = logging.getLogger(__name__)
 
 
-# A temporary file untouched for this long belongs to no live writer (it would keep writing).
-STALE_TEMP_SECONDS = 3600.0
 # A project page bigger than this is not read for the hashes it lists (PyPI's largest are a
 # few MB).
 _MAX_PAGE = 64 * 1024 * 1024
@@ -234,7 +234,7 @@ def scan(store: Store, *, verify: bool = False, now: float | None = None) -> Inv
             continue
         try:
             entry = store._read_entry(path)
-            if not name.endswith(".json") or name[: -len(".json")] != _digest(entry.url):
+            if not filed_under(name, entry):
                 raise ValueError("filed under another URL's name")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             inventory.strays.append(

@@ -7,21 +7,17 @@ checked before pip reads them: a distribution file must not be an HTML page, and
 page must list at least one file of its project. What a page lists also says what a file must
 be: its sha256 (:func:`listed_sha256s`, for the record's admin commands). A fallback index's page
 that lists a file under the name of one recorded from the primary, with another hash, is a red
-flag too (see :func:`clashing_file`).
+flag too (see :func:`clashing_file`). Every page is read by :mod:`pip_offline_fallback.pages`,
+the way pip reads it: a page pip can use is never taken for a login page.
 """
 
 from __future__ import annotations
 
-import html
-import json
-import re
 import urllib.parse
 
+from pip_offline_fallback import pages
 from pip_offline_fallback.compat.vendored import canonicalize_name
 from pip_offline_fallback.urls import project_of, url_key
-
-_HREF = re.compile(rb"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
-_JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
 
 def filename_of(url: str) -> str:
@@ -52,39 +48,20 @@ def doubt_about_page(project: str, content_type: str, body: bytes) -> str | None
 
 
 def _lists_files_of(project: str, content_type: str, body: bytes) -> bool:
-    if content_type.split(";", 1)[0].strip().lower() == _JSON_TYPE:
-        try:
-            files = json.loads(body).get("files", [])
-            names = [str(f.get("filename", "")) for f in files if isinstance(f, dict)]
-        except (ValueError, AttributeError):
-            return False
-    else:
-        names = [filename_of(href.decode("utf-8", "replace")) for href in _HREF.findall(body)]
-    return any(project_of(name) == project for name in names)
+    try:
+        page = pages.parse(body, content_type, "", project)
+    except pages.PageError:
+        return False
+    return any(project_of(filename_of(link.url)) == project for link in page.files)
 
 
 def listed_sha256s(page_url: str, body: bytes) -> dict[str, str]:
     """URL key -> sha256 of each file an index page (HTML or PEP 691 JSON) lists with one."""
-    found: dict[str, str] = {}
     try:
-        files = json.loads(body).get("files", [])
-    except (ValueError, AttributeError, UnicodeDecodeError):
-        files = None
-    if isinstance(files, list):
-        for item in files:
-            hashes = item.get("hashes") if isinstance(item, dict) else None
-            if isinstance(hashes, dict) and hashes.get("sha256") and item.get("url"):
-                url = urllib.parse.urljoin(page_url, str(item["url"]))
-                found[url_key(url)] = str(hashes["sha256"]).lower()
-        return found
-    for href in _HREF.findall(body):
-        url = urllib.parse.urljoin(page_url, html.unescape(href.decode("utf-8", "replace")))
-        fragment = urllib.parse.urlsplit(url).fragment
-        for part in fragment.split("&"):
-            name, _, value = part.partition("=")
-            if name == "sha256" and value:
-                found[url_key(url)] = value.lower()
-    return found
+        page = pages.parse_any(body, page_url)
+    except pages.PageError:
+        return {}
+    return {url_key(link.url): link.sha256 for link in page.files if link.sha256}
 
 
 def listed_hashes(body: bytes) -> dict[str, str]:

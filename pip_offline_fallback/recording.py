@@ -68,7 +68,7 @@ class Recording:
                         stream_,
                         recorder,
                         int(length),
-                        lambda sha256: self._committed(url, filed, sha256),
+                        lambda sha256: self._committed(url, filed, sha256, identity),
                         self._spare(url, identity) if spare else None,
                     )
                     compat.replace_body_stream(response.raw, tee)
@@ -84,7 +84,7 @@ class Recording:
                     recorder.write(content)
                     recorder.commit()
                     if recorder.sha256:
-                        self._committed(url, filed, recorder.sha256)
+                        self._committed(url, filed, recorder.sha256, identity)
         except Exception as exc:  # the record is never worth failing the install for
             logger.warning("pip-ff: not recording %s: %r", compat.redact(url), exc)
 
@@ -112,7 +112,7 @@ class Recording:
             sources = self._redirects.get(url_key(url))
         return sources[0] if sources else url
 
-    def _committed(self, url: str, filed: str, sha256: str) -> None:
+    def _committed(self, url: str, filed: str, sha256: str, identity: str | None) -> None:
         """A body of ``url`` is in the record (under ``filed``): for the report, and for the
         links that redirected to it (filed under their own URL too, to resolve offline)."""
         self._report.file_hashed(url, sha256)
@@ -121,9 +121,11 @@ class Recording:
             sources = self._redirects.pop(url_key(url), [])
         store = self._sources.store
         for source in sources:
-            recorded = source == filed or (store is not None and store.alias(source, filed))
+            recorded = source == filed or (
+                store is not None and store.alias(source, filed, identity)
+            )
             if recorded:
-                self._committed(source, source, sha256)
+                self._committed(source, source, sha256, identity)
 
     def take_committed(self) -> list[tuple[str, str]]:
         """The (URL, sha256) of each body recorded since the last call."""

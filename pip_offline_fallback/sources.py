@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, Callable, Protocol, Union
 
-from pip_offline_fallback import compat
+from pip_offline_fallback import bugs, compat
 from pip_offline_fallback.httpcache import PipHttpCache
 from pip_offline_fallback.outcomes import Source
 from pip_offline_fallback.store import Store, body_headers
@@ -311,8 +311,10 @@ class LocalSources:
                     return answer
                 too_old = answer
             return self.wheelhouses.body(url) or too_old
-        except Exception as exc:
+        except OSError as exc:  # a file that vanished or can't be read: no local copy
             logger.debug("pip-ff: local lookup of %s failed: %r", compat.redact(url), exc)
+        except Exception as exc:
+            bugs.unexpected(exc, f"the local lookup of {compat.redact(url)}")
         return too_old
 
     def lookup(self, request: PreparedRequest, max_age: float | None) -> Answer:
@@ -335,10 +337,12 @@ class LocalSources:
             found = self._metadata_from_wheel(request, max_age)
             if found is not None:
                 return found
-        except Exception as exc:
+        except (OSError, zipfile.BadZipFile) as exc:  # unreadable, or a wheel that is no zip
             logger.debug(
                 "pip-ff: local lookup of %s failed: %r", compat.redact(str(request.url)), exc
             )
+        except Exception as exc:
+            bugs.unexpected(exc, f"the local lookup of {compat.redact(str(request.url))}")
         return too_old
 
     def _metadata_from_wheel(self, request: PreparedRequest, max_age: float | None) -> Answer:

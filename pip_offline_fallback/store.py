@@ -3,8 +3,13 @@
 Layout under the store root (``<pip cache dir>/pip-ff`` by default)::
 
     v1/entries/<k[:2]>/<k>.json   k = sha256 of the URL (no fragment, no credentials)
+    v1/entries/<k[:2]>/<k>-<i>.json   the same URL fetched with credentials, i = the first 16
+                                  digits of the entry's identity: each identity has its own
+                                  entry, so an anonymous answer never replaces one fetched with
+                                  credentials (nor the reverse)
     v1/blobs/<s[:2]>/<s>          s = sha256 of the body, as received
-    v1/tmp/rec-*                  bodies being received (a killed process may leave one)
+    v1/tmp/rec-*                  bodies being received (one a killed process left is removed
+                                  by the next process that records, once it is an hour old)
     v1/lock                       the store lock (see below)
     v1/key                        a random key: an entry recorded with credentials carries
                                   HMAC(key, Authorization header), never the credentials, and
@@ -89,6 +94,9 @@ _CHUNK = 64 * 1024
 # A recorder waits this long for the lock before it gives up recording (the install goes on).
 COMMIT_LOCK_TIMEOUT = 1.0
 _TEMP_PREFIX = "rec-"
+# A temporary file untouched for this long belongs to no live writer (it would keep writing):
+# one a killed process left, cleared by prune and by the next process that records.
+STALE_TEMP_SECONDS = 3600.0
 _ENTRY_TEMP_PREFIX = ".tmp-"
 
 # Flags that make open() refuse a symlink and not block on a planted FIFO (where the OS has them).
@@ -103,6 +111,18 @@ def _digest(text: str) -> str:
 
 def _is_sha256(name: str) -> bool:
     return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
+
+
+def entry_file_name(url: str, identity: str | None) -> str:
+    """The name of the entry of ``url`` recorded with ``identity`` (None: anonymous)."""
+    key = _digest(url_key(url))
+    return f"{key}-{identity[:16]}.json" if identity else f"{key}.json"
+
+
+def filed_under(name: str, entry: Entry) -> bool:
+    """Whether an entry file named ``name`` may hold ``entry``: its own name, or (records made
+    before each identity had its own entry) the anonymous name for a credentialed entry."""
+    return name in (entry_file_name(entry.url, entry.identity), entry_file_name(entry.url, None))
 
 
 class StoreBusy(PipFFError):
@@ -185,6 +205,8 @@ class Store:
         # What the index pages seen in this process list: URL key -> sha256s (see expect()).
         self._expected: dict[str, set[str]] = {}
         self._base_usable: bool | None = None
+        self._write_failed = False  # said once (see recorder())
+        self._swept = False  # stale temporary files cleared (see recorder())
         self._memo_lock = threading.Lock()  # _hosts (see the module's docstring)
         # Directories this process made or found (checked: no links), so that a commit costs no
         # mkdir and lstat per level. Nothing removes them (prune leaves directories); a store
@@ -209,11 +231,20 @@ class Store:
             job()
 
     def usable(self) -> bool:
-        """Whether ``v1`` is not a symbolic link (one lstat per process, one warning): a link
-        there is never followed, to read or to write (see the module's docstring)."""
+        """Whether ``v1`` is not a symbolic link and the store can be read (checked once per
+        process, one warning): a link there is never followed, to read or to write (see the
+        module's docstring), and a store pip-ff can't read must not look empty."""
         if self._base_usable is None:
-            self._base_usable = not os.path.islink(self._base)
-            if not self._base_usable:
+            unreadable = self.unreadable()
+            self._base_usable = unreadable is None and not os.path.islink(self._base)
+            if unreadable is not None:
+                logger.warning(
+                    "pip-ff: can't use the store %s (%s); nothing is recorded into it or "
+                    "answered from it",
+                    self.root,
+                    unreadable,
+                )
+            elif not self._base_usable:
                 logger.warning(
                     "pip-ff: %s is a symbolic link; pip-ff neither records into it nor answers "
                     "from it (point PIPFF_STORE at its target, or remove it: `pip-ff store "
@@ -222,9 +253,37 @@ class Store:
                 )
         return self._base_usable
 
-    def _entry_path(self, url: str) -> str:
-        key = _digest(url_key(url))
-        return os.path.join(self._base, "entries", key[:2], key + ".json")
+    def unreadable(self) -> str | None:
+        """Why the store's directory can't be read (not a directory, no permission), or None;
+        a store that doesn't exist yet is fine (the first write makes it)."""
+        for path in (self.root, self._base):
+            try:
+                mode = os.stat(path).st_mode
+            except FileNotFoundError:
+                return None
+            except OSError as exc:
+                return exc.strerror or type(exc).__name__
+            if not stat.S_ISDIR(mode):
+                return f"{path} is not a directory"
+            if not os.access(path, os.R_OK | os.X_OK):
+                return f"{path}: permission denied"
+        return None
+
+    def _entry_path(self, url: str, identity: str | None = None) -> str:
+        name = entry_file_name(url, identity)
+        return os.path.join(self._base, "entries", name[:2], name)
+
+    def _identity_paths(self, url: str) -> list[str]:
+        """The entries of ``url`` recorded with credentials, whoever's (one scan of a shard)."""
+        prefix = _digest(url_key(url)) + "-"
+        shard = os.path.dirname(self._entry_path(url))
+        try:
+            with os.scandir(shard) as it:
+                return sorted(
+                    d.path for d in it if d.name.startswith(prefix) and d.name.endswith(".json")
+                )
+        except OSError:
+            return []
 
     def blob_path(self, sha256: str) -> str:
         return os.path.join(self._base, "blobs", sha256[:2], sha256)
@@ -241,7 +300,7 @@ class Store:
         try:
             return stat.S_ISREG(os.lstat(self._entry_path(url)).st_mode)
         except OSError:
-            return False
+            return bool(self._identity_paths(url))
 
     def knows_host_of(self, url: str) -> bool:
         """Whether anything was ever recorded from the host of ``url`` (one lstat per host)."""
@@ -279,6 +338,10 @@ class Store:
     def lookup(self, url: str, identity: str | None = None) -> Entry | None:
         """The entry of ``url``; one recorded with credentials only for the same ``identity``."""
         self.settled()
+        if identity is not None and identity != NO_KEY:
+            own = self._any_entry(url, identity)
+            if own is not None and own.identity and hmac.compare_digest(own.identity, identity):
+                return own  # this identity's own entry first
         entry = self._any_entry(url)
         if entry is None:
             return None
@@ -290,11 +353,21 @@ class Store:
             return None  # fetched with credentials: another user's data, unless they match
         return entry
 
-    def _any_entry(self, url: str) -> Entry | None:
-        """The entry of ``url``, whoever recorded it."""
+    def _any_entry(self, url: str, identity: str | None = None) -> Entry | None:
+        """The entry of ``url`` in the file of ``identity`` (None: the anonymous file, which an
+        older record may have filed a credentialed entry in), or None."""
         if not self.usable():
             return None
-        path = self._entry_path(url)
+        return self._entry_at(self._entry_path(url, identity), url)
+
+    def _entries_of_url(self, url: str) -> list[Entry]:
+        """Every entry of ``url``, whoever recorded it."""
+        if not self.usable():
+            return []
+        paths = [self._entry_path(url), *self._identity_paths(url)]
+        return [e for e in (self._entry_at(path, url) for path in paths) if e is not None]
+
+    def _entry_at(self, path: str, url: str) -> Entry | None:
         try:
             entry = self._read_entry(path)
         except FileNotFoundError:
@@ -396,19 +469,47 @@ class Store:
         """Where files are made before they are renamed into the store (the same file system)."""
         return self._directory("tmp")
 
+    def _clear_stale_temps(self) -> None:
+        """Remove the bodies a killed process left half-received in ``v1/tmp`` (once per
+        process, when it first records): only files untouched for STALE_TEMP_SECONDS, never a
+        live writer's."""
+        cutoff = time.time() - STALE_TEMP_SECONDS
+        try:
+            with os.scandir(self.tmp_directory()) as it:
+                stale = [
+                    d.path
+                    for d in it
+                    if d.name.startswith(_TEMP_PREFIX)
+                    and d.is_file(follow_symlinks=False)
+                    and d.stat(follow_symlinks=False).st_mtime < cutoff
+                ]
+        except OSError as exc:
+            logger.debug("pip-ff: not clearing temporary files: %s", exc)
+            return
+        for path in stale:
+            unlink_quietly(path)
+        if stale:
+            logger.debug("pip-ff: removed %d stale temporary file(s) from the store", len(stale))
+
     def recorder(
         self, url: str, headers: Mapping[str, str], identity: str | None = None
     ) -> Recorder | None:
         """A sink for a body being received online; None when the store can't be written, or
         when the body came with credentials and there is no usable key."""
-        if not self._recording or identity == NO_KEY:
+        if not self._recording or identity == NO_KEY or not self.usable():
             return None
         self.settled()  # at most one body waits to be filed
         try:
             fd, tmp = self._retrying(lambda: _create_exclusive(self.tmp_directory(), _TEMP_PREFIX))
         except OSError as exc:
+            if not self._write_failed:  # once: a store we can't write records nothing
+                self._write_failed = True
+                logger.warning("pip-ff: can't record into the store %s: %s", self.root, exc)
             logger.debug("pip-ff: not recording %s: %s", url_key(url), exc)
             return None
+        if not self._swept:
+            self._swept = True
+            self._clear_stale_temps()
         kept = {k.lower(): v for k, v in headers.items() if k.lower() in _KEPT_HEADERS}
         return Recorder(self, url, kept, os.fdopen(fd, "wb"), tmp, identity)
 
@@ -458,14 +559,15 @@ class Store:
         logger.debug("pip-ff: not recording %s: the store is busy", url_key(url))
         return False
 
-    def alias(self, url: str, target: str) -> bool:
-        """File the recorded body of ``target`` under ``url`` too (a link that redirected there:
-        a CDN, a pre-signed URL), so that the link resolves offline to the same verified body."""
+    def alias(self, url: str, target: str, identity: str | None = None) -> bool:
+        """File the recorded body of ``target`` (recorded with ``identity``) under ``url`` too
+        (a link that redirected there: a CDN, a pre-signed URL), so that the link resolves
+        offline to the same verified body."""
         self.settled()
         entry = None
         with contextlib.suppress(OSError):
-            data = self._read_entry(self._entry_path(target))
-            entry = data if data.url == url_key(target) else None
+            data = self._read_entry(self._entry_path(target, identity))
+            entry = data if data.url == url_key(target) and data.identity == identity else None
         if entry is None or not self._recording:
             return False
         found: Entry = entry
@@ -501,7 +603,11 @@ class Store:
         # portal's or an attacker's, and never replace good data, whoever recorded it (an
         # anonymous fetch never replaces a credentialed record). Only a copy that matches the
         # page's hash replaces one (which then can't have matched it).
-        if not matches and _is_dist_file(url) and _other_bytes(self._any_entry(url), sha256):
+        if (
+            not matches
+            and _is_dist_file(url)
+            and any(_other_bytes(e, sha256) for e in self._entries_of_url(url))
+        ):
             logger.warning(
                 "pip-ff: %s came with other bytes than recorded before; keeping the recorded copy",
                 url_key(url),
@@ -545,13 +651,15 @@ class Store:
         }
         if identity is not None:
             entry["identity"] = identity
-        key = _digest(url_key(url))
-        directory = self._directory("entries", key[:2])
+        name = entry_file_name(url, identity)
+        directory = self._directory("entries", name[:2])
+        if identity is None:
+            self._move_credentialed(url)
         fd, tmp_entry = _create_exclusive(directory, _ENTRY_TEMP_PREFIX)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(entry, f)
-            os.replace(tmp_entry, os.path.join(directory, key + ".json"))
+            os.replace(tmp_entry, os.path.join(directory, name))
         except BaseException:
             unlink_quietly(tmp_entry)
             raise
@@ -564,6 +672,18 @@ class Store:
                 os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666))
             with self._memo_lock:
                 self._hosts[host_of(url)] = True
+
+    def _move_credentialed(self, url: str) -> None:
+        """Before an anonymous entry is written: a credentialed entry an older record filed in
+        the anonymous file moves to its own (under the lock), so it is never replaced."""
+        legacy = self._any_entry(url)
+        if legacy is None or legacy.identity is None:
+            return
+        own = self._entry_path(url, legacy.identity)
+        if os.path.lexists(own):
+            return  # a newer entry of that identity exists: the legacy one is replaced
+        with contextlib.suppress(OSError):
+            os.replace(self._entry_path(url), own)
 
     # -- enumeration (no lock) ---------------------------------------------------------------
 
@@ -595,7 +715,7 @@ class Store:
                     entry = self._read_entry(os.path.join(shard.path, name))
                 except (OSError, ValueError, KeyError, TypeError):
                     continue
-                if name[: -len(".json")] == _digest(entry.url):
+                if filed_under(name, entry):
                     yield entry
 
     def projects(self) -> list[str]:

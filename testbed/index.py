@@ -278,6 +278,8 @@ class IndexServer:
     - ``reset_next``: path -> count; that many requests for the path are answered with a TCP
       reset and no response (a flaky server or network), then the path is served normally.
     - ``credentials``: (user, password); every request without them gets 401.
+    - ``unquoted_links``: project pages are always HTML, their attribute values unquoted
+      (``<a href=http://.../files/x.whl#sha256=...>``): valid HTML, and pip reads it.
     - ``cdn_redirects``: ``/files/<name>`` answers 302 to ``/cdn/<name>?signature=<random>``
       (a CDN or a pre-signed URL, as Artifactory, GitLab or S3-backed indexes do).
     - ``set_cookie``: a ``Set-Cookie`` value sent with every response.
@@ -314,6 +316,7 @@ class IndexServer:
         self.reset_next: dict[str, int] = {}
         self.credentials: tuple[str, str] | None = None
         self.cdn_redirects = False
+        self.unquoted_links = False
         self.set_cookie: str | None = None
         self.redirects: dict[str, str] = {}
         self.headers_seen: list[tuple[str, dict[str, str]]] = []
@@ -694,6 +697,8 @@ class IndexServer:
             self._send(handler, HTTPStatus.NOT_FOUND, b"Not Found\n", "text/plain", head=head)
             return
         fmt, content_type = negotiate(handler.headers.get("Accept"))
+        if self.unquoted_links:
+            fmt, content_type = "html", TEXT_HTML
         if fmt == "json":
             body = self._project_json(project, files)
         else:
@@ -726,20 +731,25 @@ class IndexServer:
         return json.dumps(document, indent=1).encode()
 
     def _project_html(self, project: str, files: list[_DistInfo]) -> bytes:
+        def attribute(name: str, value: str) -> str:
+            # No space, quote or ">" may stay in an unquoted value, and an empty one needs quotes.
+            if self.unquoted_links and value:
+                escaped = html.escape(value).replace(" ", "&#32;").replace("`", "&#96;")
+                return f"{name}={escaped}"
+            return f'{name}="{html.escape(value)}"'
+
         links: list[str] = []
         for info in files:
-            attributes = [
-                f'href="{html.escape(self.file_url(info.filename))}#sha256={info.sha256}"'
-            ]
+            attributes = [attribute("href", f"{self.file_url(info.filename)}#sha256={info.sha256}")]
             if info.requires_python:
-                attributes.append(f'data-requires-python="{html.escape(info.requires_python)}"')
+                attributes.append(attribute("data-requires-python", info.requires_python))
             reason = self.yanked.get(info.filename)
             if reason is not None:
-                attributes.append(f'data-yanked="{html.escape(reason)}"')
+                attributes.append(attribute("data-yanked", reason))
             if self.metadata and info.metadata_sha256:
                 value = f"sha256={info.metadata_sha256}"
-                attributes.append(f'data-dist-info-metadata="{value}"')
-                attributes.append(f'data-core-metadata="{value}"')
+                attributes.append(attribute("data-dist-info-metadata", value))
+                attributes.append(attribute("data-core-metadata", value))
             links.append(f"    <a {' '.join(attributes)}>{html.escape(info.filename)}</a><br />")
         body = (
             "<!DOCTYPE html>\n<html>\n  <head>\n"

@@ -14,6 +14,7 @@ Standard library only, and no imports from the rest of the test bed, so it runs 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 import shutil
@@ -32,12 +33,19 @@ __all__ = [
     "missing_wheels",
     "pip_version",
     "prepare",
+    "project_wheel_is_current",
     "repo_root",
+    "source_digest",
 ]
 
 logger = logging.getLogger("pipff.testbed.prepare")
 
 PROJECT_DIST = "pip_offline_fallback"  # the project's name as wheel file names spell it
+# Beside the project wheel: the digest of the sources it was built from (see source_digest), so
+# a wheel built from another tree is never taken for this one's.
+SOURCES_STAMP = f"{PROJECT_DIST}.sources"
+# What the wheel is made of: the package, and the build files that shape it.
+_WHEEL_INPUTS = ("setup.py", "pyproject.toml", "setup.cfg", "MANIFEST.in")
 
 # Never copied into the throw-away source tree the project wheel is built from.
 _EXCLUDED_TOP = {
@@ -154,6 +162,31 @@ def _copy_tree(repo: Path, dest: Path) -> None:
         shutil.copy2(repo / relative, target)
 
 
+def source_digest(repo: Path | None = None) -> str:
+    """sha256 over the package's sources and build files in the working tree (names and bytes)."""
+    repo = Path(repo) if repo is not None else repo_root()
+    digest = hashlib.sha256()
+    for relative in _source_files(repo):
+        if relative.parts[0] != PROJECT_DIST and relative.as_posix() not in _WHEEL_INPUTS:
+            continue
+        digest.update(relative.as_posix().encode("utf-8") + b"\0")
+        data = (repo / relative).read_bytes()
+        digest.update(str(len(data)).encode("ascii") + b"\0" + data)
+    return digest.hexdigest()
+
+
+def project_wheel_is_current(directory: Path, repo: Path | None = None) -> bool:
+    """Whether ``directory``'s project wheel was built from the working tree as it is now."""
+    directory = Path(directory)
+    if not any(directory.glob(f"{PROJECT_DIST}-*.whl")):
+        return False
+    try:
+        stamp = (directory / SOURCES_STAMP).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return stamp == source_digest(repo)
+
+
 def build_project_wheel(dest: Path, repo: Path | None = None) -> Path:
     """Build the project's wheel from the working tree into ``dest``; return its path.
 
@@ -161,11 +194,13 @@ def build_project_wheel(dest: Path, repo: Path | None = None) -> Path:
     ``build/`` or ``*.egg-info`` lands in the repository and stale build output never leaks into
     the wheel. Tries ``--no-build-isolation`` first (fast, offline), then with build isolation
     (which fetches the build requirements through the machine's pip configuration).
-    Other wheels of the project in ``dest`` are removed.
+    Other wheels of the project in ``dest`` are removed, and the tree's :func:`source_digest` is
+    written beside the wheel (``SOURCES_STAMP``).
     """
     repo = Path(repo) if repo is not None else repo_root()
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
+    digest = source_digest(repo)
     with tempfile.TemporaryDirectory(prefix="pipff-project-build-") as tmp:
         source = Path(tmp) / "src"
         out = Path(tmp) / "out"
@@ -195,6 +230,11 @@ def build_project_wheel(dest: Path, repo: Path | None = None) -> Path:
         for old in dest.glob(f"{PROJECT_DIST}-*.whl"):
             if old.name != target.name:
                 old.unlink()
+        # Taken before the copy: an edit made meanwhile makes the next check see a mismatch and
+        # build again, never the reverse.
+        stamp = dest / f".{SOURCES_STAMP}.{os.getpid()}.tmp"
+        stamp.write_text(digest + "\n", encoding="ascii")
+        os.replace(stamp, dest / SOURCES_STAMP)
     return target
 
 

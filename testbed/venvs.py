@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from testbed.prepare import (
     missing_wheels,
     prepare,
     project_requirements,
+    project_wheel_is_current,
     repo_root,
 )
 from testbed.prepare import (
@@ -52,7 +52,6 @@ WHEELS_ENV = "PIPFF_TEST_WHEELS"
 _PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
 # Also dropped: they would make the venv's Python import from, or trust, something outside it.
 _ALSO_DROPPED = {"PYTHONPATH", "PYTHONHOME", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
-_SESSION_ID = uuid.uuid4().hex
 
 
 def isolated_env(cache_dir: Path, **extra: str) -> dict[str, str]:
@@ -318,31 +317,32 @@ class ToolWheels:
 
     @classmethod
     def locate(cls) -> ToolWheels:
-        """The wheels for this session.
+        """The wheels for this session, with a project wheel built from the working tree.
 
         ``$PIPFF_TEST_WHEELS`` when it is set and complete (tox fills it with prepare.py before
-        the tests). Otherwise the cache directory under ``.pytest_cache``: filled by prepare()
-        when incomplete, and its project wheel rebuilt once per test session (once per xdist
-        run: the workers share the rebuild) so it reflects the working tree.
+        the tests). Otherwise the cache directory under ``.pytest_cache``, filled by prepare()
+        when incomplete. Either way the project wheel is rebuilt when the stamp beside it (the
+        digest of the sources it was built from) doesn't match the tree: a wheel left from an
+        older tree would test old code.
         """
         configured = os.environ.get(WHEELS_ENV)
         if configured:
             wheels = cls(Path(configured))
             if wheels.is_complete():
+                wheels._rebuild_if_stale()
                 return wheels
         wheels = cls(cls.cache_dir())
-        run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") or _SESSION_ID
-        stamp = wheels.path / ".session"
         with _file_lock(wheels.path.with_name(wheels.path.name + ".lock")):
-            fresh = stamp.is_file() and stamp.read_text().strip() == run_id
-            if fresh and wheels.is_complete():
-                return wheels
-            if wheels.is_complete():
-                build_project_wheel(wheels.path)
             if not wheels.is_complete():
                 prepare(wheels.path)
-            stamp.write_text(run_id)
+        wheels._rebuild_if_stale()
         return wheels
+
+    def _rebuild_if_stale(self) -> None:
+        # Under a lock: xdist workers share the directory, and rebuild once between them.
+        with _file_lock(self.path.with_name(self.path.name + ".lock")):
+            if not project_wheel_is_current(self.path):
+                build_project_wheel(self.path)
 
 
 # -- template and clones -------------------------------------------------------------------------

@@ -166,8 +166,10 @@ def cache_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def env(cache_dir: Path) -> dict[str, str]:
-    """The isolated environment for this test's pip runs (see testbed.venvs.isolated_env)."""
-    return isolated_env(cache_dir)
+    """The isolated environment for this test's pip runs (see testbed.venvs.isolated_env), with
+    PIPFF_RAISE_BUGS=1: an error pip-ff's code doesn't expect fails the test (see
+    docs/development.md)."""
+    return isolated_env(cache_dir, PIPFF_RAISE_BUGS="1")
 
 
 @pytest.fixture

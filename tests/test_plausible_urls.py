@@ -57,9 +57,20 @@ _WHEEL = "pipff_alpha-1.0-py3-none-any.whl"
         ("text/html", b"", True),
         (
             "application/vnd.pypi.simple.v1+json",
-            json.dumps({"files": [{"filename": _WHEEL}]}).encode(),
+            json.dumps({"files": [{"filename": _WHEEL, "url": f"/f/{_WHEEL}"}]}).encode(),
             False,
         ),
+        # pip reads a JSON file from its url: one without is no file pip can install.
+        (
+            "application/vnd.pypi.simple.v1+json",
+            json.dumps({"files": [{"filename": _WHEEL}]}).encode(),
+            True,
+        ),
+        # Unquoted attribute values are valid HTML, and pip reads them.
+        ("text/html", f"<a href=/f/{_WHEEL}#sha256=00>{_WHEEL}</a>".encode(), False),
+        ("application/vnd.pypi.simple.v1+html", f"<a href=../{_WHEEL}>".encode(), False),
+        # A content type pip reads no links from.
+        ("text/plain", f'<a href="/f/{_WHEEL}">x</a>'.encode(), True),
         ("application/vnd.pypi.simple.v1+json", json.dumps({"files": []}).encode(), True),
         ("application/vnd.pypi.simple.v1+json", b"not json", True),
         ("application/vnd.pypi.simple.v1+json", b"[1, 2]", True),

@@ -40,7 +40,7 @@ def _record(store: Store, url: str, body: bytes, identity: str | None = None) ->
         return False
     recorder.write(body)
     recorder.commit()
-    entry = store._any_entry(url)
+    entry = store._any_entry(url, identity)  # that identity's own entry
     return entry is not None and entry.sha256 == _sha256(body)
 
 

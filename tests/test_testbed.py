@@ -295,6 +295,41 @@ def test_venv_clone(venv: Venv, template: Path, tool_wheels: ToolWheels) -> None
     assert "pip-offline-fallback" in Venv(template).installed()
 
 
+def test_stale_project_wheel_is_rebuilt(
+    tmp_path: Path, tool_wheels: ToolWheels, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project wheel in $PIPFF_TEST_WHEELS that wasn't built from this tree is never used.
+
+    A wheel from an older tree (here: one with a planted module) would test old code; locate()
+    sees that its stamp doesn't match the working tree and rebuilds it.
+    """
+    stale_dir = tmp_path / "wheels"
+    stale_dir.mkdir()
+    for wheel in tool_wheels.path.glob("*.whl"):
+        if wheel.name.startswith("pip_offline_fallback-"):
+            continue
+        (stale_dir / wheel.name).symlink_to(wheel)
+    project = tool_wheels.project_wheel()
+    assert project is not None
+    stale = stale_dir / project.name
+    with zipfile.ZipFile(project) as source, zipfile.ZipFile(stale, "w") as target:
+        for item in source.infolist():
+            target.writestr(item, source.read(item))
+        target.writestr("pip_offline_fallback/planted_old_code.py", "OLD = True\n")
+    (stale_dir / "pip_offline_fallback.sources").write_text("0" * 64 + "\n")
+    monkeypatch.setenv("PIPFF_TEST_WHEELS", str(stale_dir))
+    located = ToolWheels.locate()
+    assert located.path == stale_dir
+    rebuilt = located.project_wheel()
+    assert rebuilt is not None
+    with zipfile.ZipFile(rebuilt) as archive:
+        assert "pip_offline_fallback/planted_old_code.py" not in archive.namelist()
+    # Once rebuilt, the stamp matches and nothing is rebuilt again.
+    mtime = rebuilt.stat().st_mtime_ns
+    assert ToolWheels.locate().project_wheel() == rebuilt
+    assert rebuilt.stat().st_mtime_ns == mtime
+
+
 def test_pip_installs_what_the_index_serves(venv: Venv, index: IndexServer) -> None:
     """Dependencies, an extra, a yanked release and one for Python >= 4, as pip reads them."""
     reqs = ("pipff-alpha==2.0", "pipff-beta[fast]", "pipff-zeta", "pipff-epsilon")

@@ -289,3 +289,71 @@ def test_a_record_made_under_the_unknown_identity_is_served_to_no_one(tmp_path: 
     assert store.identity("Basic bWFsbG9yeTpndWVzcw==") is not None
     assert store.lookup(url, store.identity("Basic bWFsbG9yeTpndWVzcw==")) is None
     assert store.lookup(url) is None
+
+
+# -- each identity has its own entry ------------------------------------------------------------
+
+
+def test_an_anonymous_answer_never_replaces_a_credentialed_record(
+    template: Path, tmp_path: Path, dists: ProjectSet, env: dict[str, str]
+) -> None:
+    """alice records gamma from a private view of the index; the anonymous view serves other
+    bytes under the same URL, and its page lists them. Offline, alice still gets her bytes (she
+    used to get the anonymous ones), and the anonymous answer is kept beside hers."""
+    view = tmp_path / "private-dists"
+    view.mkdir()
+    for source in dists.dist_dir.iterdir():
+        (view / source.name).symlink_to(source)
+    genuine = (view / WHEEL).read_bytes()
+    other = _other_gamma(tmp_path)
+    with IndexServer(view, yanked=dists.yanked) as index:
+        index.credentials = ("alice", SECRET)
+        alice = f"http://alice:{SECRET}@127.0.0.1:{index.port}/simple/"
+        clone_venv(template, tmp_path / "alice").pipff(
+            "install", "-i", alice, "pipff-gamma", env=env
+        ).check()
+        (view / WHEEL).unlink()
+        (view / WHEEL).write_bytes(other)
+        index.credentials = None
+        clone_venv(template, tmp_path / "public").pipff(
+            "install", "-i", index.url, "pipff-gamma", env=env
+        ).check()
+        reports = {who: tmp_path / f"{who}.json" for who in ("alice", "anonymous")}
+        with outage("refused", index):
+            for who, url in (("alice", alice), ("anonymous", index.url)):
+                venv = clone_venv(template, tmp_path / f"offline-{who}")
+                result = venv.pipff(
+                    "install", "-i", url, "--fallback-report", str(reports[who]), "pipff-gamma",
+                    env=env,
+                )  # fmt: skip
+                assert result.returncode == 0, result.describe()
+    served = {
+        who: [d["sha256"] for d in json.loads(path.read_text())["distributions"]]
+        for who, path in reports.items()
+    }
+    assert served == {"alice": [_sha256(genuine)], "anonymous": [_sha256(other)]}, served
+
+
+def test_a_credentialed_entry_an_older_record_filed_anonymously_is_kept(tmp_path: Path) -> None:
+    """Records made before each identity had its own entry hold a credentialed entry in the
+    URL's anonymous file: an anonymous answer moves it to its own file, never over it."""
+    store = Store(str(tmp_path / "store"))
+    url = "http://index.invalid/files/" + WHEEL
+    alice = store.identity("Basic YWxpY2U6czNjcmV0")
+    recorder = store.recorder(url, {}, identity=alice)
+    assert recorder is not None
+    recorder.write(b"alice's")
+    recorder.commit()
+    (own,) = (tmp_path / "store" / "v1" / "entries").glob("*/*-*.json")
+    legacy = own.with_name(own.name.split("-")[0] + ".json")
+    own.rename(legacy)
+    assert store.lookup(url, alice) is not None and store.lookup(url) is None
+    store.expect(url, _sha256(b"anonymous"))
+    recorder = store.recorder(url, {}, identity=None)
+    assert recorder is not None
+    recorder.write(b"anonymous")
+    recorder.commit()
+    again = Store(str(tmp_path / "store"))
+    mine, theirs = again.lookup(url, again.identity("Basic YWxpY2U6czNjcmV0")), again.lookup(url)
+    assert mine is not None and mine.sha256 == _sha256(b"alice's")
+    assert theirs is not None and theirs.sha256 == _sha256(b"anonymous")

@@ -1,175 +1,45 @@
-"""The index page model: a project's files as PEP 503 HTML or PEP 691 JSON said them.
+"""Serve's pages: a project page (:mod:`pip_offline_fallback.pages`'s model) rendered as PEP 503
+HTML or PEP 691 JSON, and which of the two a client asked for.
 
-Parsing keeps what installers rely on (the sha256, ``requires-python``, PEP 658/714 core
-metadata, ``yanked``, and, from JSON only, ``size`` and ``upload-time``); rendering writes the
-same facts back, with each file's URL replaced by serve's own. Nothing is invented: a field
-upstream did not give is left out (an ``upload-time`` made up from a file's mtime would defeat
-uv's ``exclude-newer`` and pip's ``--uploaded-prior-to``).
+Rendering writes the facts parsing kept back, with each file's URL replaced by serve's own.
+Nothing is invented: a field upstream did not give is left out (an ``upload-time`` made up from
+a file's mtime would defeat uv's ``exclude-newer`` and pip's ``--uploaded-prior-to``).
 """
 
 from __future__ import annotations
 
 import html
 import json
-import urllib.parse
-from dataclasses import dataclass, replace
-from html.parser import HTMLParser
-from typing import Any, Union
+from typing import Any
 
-JSON_TYPE = "application/vnd.pypi.simple.v1+json"
-HTML_TYPE = "application/vnd.pypi.simple.v1+html"
+# The model and its parser live in pip_offline_fallback.pages (every check of a page uses the
+# same one); re-exported here for serve's modules.
+from pip_offline_fallback.pages import (
+    HTML_TYPE,
+    JSON_TYPE,
+    FileLink,
+    PageError,
+    ProjectPage,
+    Yanked,
+    parse,
+)
+
+__all__ = [
+    "HTML_TEXT",
+    "HTML_TYPE",
+    "JSON_TYPE",
+    "FileLink",
+    "PageError",
+    "ProjectPage",
+    "Yanked",
+    "negotiate",
+    "parse",
+    "render_html",
+    "render_json",
+    "render_root",
+]
+
 API_VERSION = "1.1"
-
-Yanked = Union[bool, str]
-
-
-@dataclass(frozen=True)
-class FileLink:
-    """One file of a project page; ``url`` is absolute (upstream's, or serve's once rewritten)."""
-
-    filename: str
-    url: str
-    sha256: str | None = None
-    requires_python: str | None = None
-    yanked: Yanked = False
-    metadata_sha256: str | None = None
-    has_metadata: bool = False  # PEP 658 metadata exists (with or without a hash)
-    size: int | None = None
-    upload_time: str | None = None
-
-
-@dataclass(frozen=True)
-class ProjectPage:
-    name: str
-    files: tuple[FileLink, ...]
-
-    def with_files(self, files: list[FileLink]) -> ProjectPage:
-        return replace(self, files=tuple(files))
-
-    def file(self, filename: str) -> FileLink | None:
-        return next((f for f in self.files if f.filename == filename), None)
-
-
-class PageError(ValueError):
-    """An answer that is no index page."""
-
-
-def parse(body: bytes, content_type: str, base_url: str, name: str) -> ProjectPage:
-    """A project page from upstream's bytes; relative links resolve against ``base_url``."""
-    kind = content_type.split(";", 1)[0].strip().lower()
-    if kind == JSON_TYPE:
-        return _parse_json(body, base_url, name)
-    if kind in (HTML_TYPE, "text/html", ""):
-        return _parse_html(body, base_url, name)
-    raise PageError(f"not an index page ({kind})")
-
-
-def _split_hash(url: str) -> tuple[str, str | None]:
-    base, _, fragment = url.partition("#")
-    algo, _, value = fragment.partition("=")
-    return base, (value.lower() if algo.lower() == "sha256" and value else None)
-
-
-def _metadata(value: Any) -> tuple[bool, str | None]:
-    if isinstance(value, dict):
-        sha = value.get("sha256")
-        return True, str(sha).lower() if sha else None
-    if isinstance(value, str):
-        algo, _, sha = value.partition("=")
-        return True, sha.lower() if algo.lower() == "sha256" and sha else None
-    return bool(value), None
-
-
-def _parse_json(body: bytes, base_url: str, name: str) -> ProjectPage:
-    try:
-        document = json.loads(body)
-        raw_files = document["files"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise PageError(f"not a PEP 691 page: {exc}") from None
-    files: list[FileLink] = []
-    for item in raw_files:
-        if not isinstance(item, dict) or "filename" not in item or "url" not in item:
-            continue
-        url, fragment_sha = _split_hash(urllib.parse.urljoin(base_url, str(item["url"])))
-        hashes = item.get("hashes") or {}
-        sha = hashes.get("sha256") if isinstance(hashes, dict) else None
-        # PEP 714: core-metadata; the Warehouse-era key as a fallback; never dist-info-metadata.
-        meta = item.get("core-metadata", item.get("data-dist-info-metadata"))
-        has_metadata, meta_sha = _metadata(meta)
-        yanked = item.get("yanked", False)
-        size = item.get("size")
-        upload = item.get("upload-time")
-        files.append(
-            FileLink(
-                filename=str(item["filename"]),
-                url=url,
-                sha256=str(sha).lower() if sha else fragment_sha,
-                requires_python=str(item["requires-python"])
-                if item.get("requires-python")
-                else None,
-                yanked=yanked if isinstance(yanked, (bool, str)) else bool(yanked),
-                metadata_sha256=meta_sha,
-                has_metadata=has_metadata,
-                size=size if isinstance(size, int) and not isinstance(size, bool) else None,
-                upload_time=str(upload) if isinstance(upload, str) and upload else None,
-            )
-        )
-    return ProjectPage(str(document.get("name") or name), tuple(files))
-
-
-class _Anchors(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.anchors: list[tuple[dict[str, str | None], str]] = []
-        self.base: str | None = None
-        self._open: dict[str, str | None] | None = None
-        self._text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self._open, self._text = dict(attrs), []
-        elif tag == "base" and self.base is None:
-            self.base = dict(attrs).get("href")
-
-    def handle_data(self, data: str) -> None:
-        if self._open is not None:
-            self._text.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._open is not None:
-            self.anchors.append((self._open, "".join(self._text).strip()))
-            self._open = None
-
-
-def _parse_html(body: bytes, base_url: str, name: str) -> ProjectPage:
-    parser = _Anchors()
-    parser.feed(body.decode("utf-8", "replace"))
-    parser.close()
-    base = urllib.parse.urljoin(base_url, parser.base) if parser.base else base_url
-    files: list[FileLink] = []
-    for attrs, text in parser.anchors:
-        href = attrs.get("href")
-        if not href:
-            continue
-        url, sha = _split_hash(urllib.parse.urljoin(base, href))
-        filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
-        meta_attr = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
-        has_metadata, meta_sha = (
-            (False, None) if meta_attr is None else _metadata(meta_attr or "true")
-        )
-        yanked_attr = "data-yanked" in attrs
-        files.append(
-            FileLink(
-                filename=filename or text,
-                url=url,
-                sha256=sha,
-                requires_python=attrs.get("data-requires-python") or None,
-                yanked=(attrs.get("data-yanked") or True) if yanked_attr else False,
-                metadata_sha256=meta_sha,
-                has_metadata=has_metadata,
-            )
-        )
-    return ProjectPage(name, tuple(files))
 
 
 def render_json(page: ProjectPage) -> bytes:

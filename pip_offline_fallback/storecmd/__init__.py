@@ -26,7 +26,7 @@ from typing import Any
 
 from pip_offline_fallback.errors import UsageError
 from pip_offline_fallback.storecmd.check import _check
-from pip_offline_fallback.storecmd.common import EXIT_USAGE, locate
+from pip_offline_fallback.storecmd.common import EXIT_FAILED, EXIT_USAGE, locate
 from pip_offline_fallback.storecmd.info import _info
 from pip_offline_fallback.storecmd.prune import DEFAULT_PRUNE_WAIT, _prune
 
@@ -182,6 +182,15 @@ def main(args: list[str], *, run_pip: Callable[[list[str]], int]) -> int:
             level = package_logger.level
             package_logger.setLevel(logging.DEBUG)
         location = locate(options.store, options.cache_dir)
+        if options.command in ("info", "check"):
+            from pip_offline_fallback.store import Store
+
+            unreadable = Store(location.store).unreadable()
+            if unreadable is not None:  # it must not look empty
+                sys.stderr.write(
+                    f"ERROR: pip-ff: can't read the store {location.store}: {unreadable}\n"
+                )
+                return EXIT_FAILED
         if options.command == "info":
             return _info(location, options)
         if options.command == "check":

@@ -1,0 +1,137 @@
+"""An error pip-ff's code doesn't expect is a bug: said (never at debug level only), re-raised
+under PIPFF_RAISE_BUGS=1, and never a reason to fail open. In-process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pip_offline_fallback import bugs, engine
+from pip_offline_fallback.outcomes import Source
+from pip_offline_fallback.sources import Found, LocalSources
+
+URL = "http://index.invalid/files/pipff_alpha-1.0-py3-none-any.whl"
+
+
+def _request(url: str = URL) -> Any:
+    from pip._vendor.requests import Request
+
+    return Request("GET", url).prepare()
+
+
+def _failing(exc: Exception) -> Any:
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise exc
+
+    return fail
+
+
+@pytest.fixture
+def quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(bugs.RAISE_VARIABLE, raising=False)
+
+
+@pytest.fixture
+def raising(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(bugs.RAISE_VARIABLE, "1")
+
+
+def _internal_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "internal error" in r.getMessage()]
+
+
+@pytest.mark.parametrize("method", ["lookup", "body"])
+def test_a_bug_in_a_local_lookup_is_said(
+    method: str,
+    quiet: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sources = LocalSources((), ())
+    monkeypatch.setattr(sources.wheelhouses, method, _failing(RuntimeError("a bug")))
+    with caplog.at_level("WARNING", logger="pip_offline_fallback"):
+        if method == "lookup":
+            assert sources.lookup(_request(), None) is None
+        else:
+            assert sources.body(URL) is None
+    said = _internal_errors(caplog)
+    assert len(said) == 1 and "a bug" in said[0], caplog.records
+
+
+@pytest.mark.parametrize("method", ["lookup", "body"])
+def test_a_bug_in_a_local_lookup_is_raised_under_the_switch(
+    method: str, raising: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sources = LocalSources((), ())
+    monkeypatch.setattr(sources.wheelhouses, method, _failing(RuntimeError("a bug")))
+    with pytest.raises(RuntimeError, match="a bug"):
+        if method == "lookup":
+            sources.lookup(_request(), None)
+        else:
+            sources.body(URL)
+
+
+@pytest.mark.parametrize("method", ["lookup", "body"])
+def test_an_unreadable_local_file_is_no_bug(
+    method: str,
+    raising: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sources = LocalSources((), ())
+    monkeypatch.setattr(sources.wheelhouses, method, _failing(PermissionError(13, "denied")))
+    with caplog.at_level("WARNING", logger="pip_offline_fallback"):
+        if method == "lookup":
+            assert sources.lookup(_request(), None) is None
+        else:
+            assert sources.body(URL) is None
+    assert not _internal_errors(caplog)
+
+
+class _Raw:
+    """A local answer whose body can't be read."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+        self.headers = {"content-type": "text/html"}
+
+    def read(self, **kwargs: Any) -> bytes:
+        raise self.exc
+
+    def release_conn(self) -> None:
+        pass
+
+
+class _Sources:
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    def lookup(self, request: Any, max_age: float | None) -> Found:
+        return Found(_Raw(self.exc), Source.RECORD, 0.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("exc", [OSError(5, "I/O error"), RuntimeError("a bug")])
+def test_an_unreadable_local_page_is_never_taken_for_none(
+    exc: Exception, quiet: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The mirror check compares a mirror's page with the local one: a local page that exists
+    and can't be read must not look like no local page (that skipped the check, and the
+    mirror's page was used unchecked)."""
+    fallback = engine.Engine.__new__(engine.Engine)
+    fallback.sources = _Sources(exc)  # type: ignore[assignment]
+    page = _request("http://index.invalid/simple/pipff-alpha/")
+    with (
+        caplog.at_level("WARNING", logger="pip_offline_fallback"),
+        pytest.raises(Exception) as raised,
+    ):
+        fallback._page(page)
+    assert type(raised.value).__name__ == "_UnreadablePage", raised.value
+    assert bool(_internal_errors(caplog)) is isinstance(exc, RuntimeError)
+
+
+def test_an_unreadable_local_page_bug_is_raised_under_the_switch(raising: None) -> None:
+    fallback = engine.Engine.__new__(engine.Engine)
+    fallback.sources = _Sources(RuntimeError("a bug"))  # type: ignore[assignment]
+    with pytest.raises(RuntimeError, match="a bug"):
+        fallback._page(_request("http://index.invalid/simple/pipff-alpha/"))
