@@ -17,6 +17,7 @@ when the index answers again.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
@@ -109,6 +110,9 @@ class Upstream:
         self.public_index = compat.redact(self.index_url)
         self.extra_index_urls = [str(u) for u in (options.extra_index_urls or [])]
         self._request_base = _without_credentials(self.index_url)
+        # The fallback mirrors serve this index while it is down (their URLs may hold their own
+        # credentials, never logged): their answers are served too.
+        self.mirror_urls = _mirror_urls(settings.fallback_index_urls)
         self._pages: dict[str, ProjectPage] = {}
         self._lock = threading.Lock()
         self._down_since: float | None = None
@@ -116,14 +120,11 @@ class Upstream:
 
     @property
     def needs_credentials(self) -> bool:
-        """Whether the index is asked with credentials (in its URL, or netrc's for its host):
-        then another local user must not get its answers (see serve's token)."""
-        if urllib.parse.urlsplit(self.index_url).password is not None:
-            return True
-        try:
-            return bool(compat.get_netrc_auth(self._request_base))
-        except Exception:
-            return False
+        """Whether pip's session asks the index with credentials of any kind: then another
+        local user must not get its answers (see serve's token)."""
+        return asks_with_credentials(self.session, self.index_url) or any(
+            asks_with_credentials(None, url) for url in self.mirror_urls
+        )
 
     # -- outages -------------------------------------------------------------------------------
 
@@ -235,6 +236,37 @@ class Upstream:
             response.close()
             raise UpstreamError(404 if status in (404, 410) else 502, f"upstream answered {status}")
         return response, provenance
+
+
+def asks_with_credentials(session: Any, index_url: str) -> bool:
+    """Whether ``session`` would send credentials to ``index_url``: a user name (alone, as a
+    token-as-user-name index takes it, or with a password) in the URL, or an Authorization
+    header its auth adds for the URL without them (from the URL pip was given, netrc, keyring).
+    A check that fails says yes: serve can't know the index is public."""
+    if urllib.parse.urlsplit(index_url).username:
+        return True
+    try:
+        if session is not None:
+            request = compat.RequestsRequest("GET", _without_credentials(index_url))
+            prepared = session.prepare_request(request)
+            if prepared.headers.get("Authorization"):
+                return True
+        return bool(compat.get_netrc_auth(_without_credentials(index_url)))
+    except Exception as exc:  # keyring, netrc, a bug: any doubt means a token
+        logger.info("pip-ff serve: can't tell whether %s needs credentials (%s); "
+                    "serving it with a token", compat.redact(index_url), _error_text(exc))
+        return True
+
+
+def _mirror_urls(values: tuple[str, ...]) -> list[str]:
+    """The fallback mirrors' URLs (a malformed one is ignored, as the engine's chain says)."""
+    from pip_offline_fallback.mirrors import parse_fallback_index
+
+    urls = []
+    for value in values:
+        with contextlib.suppress(ValueError):
+            urls.append(parse_fallback_index(value).url)
+    return urls
 
 
 def _without_credentials(url: str) -> str:
