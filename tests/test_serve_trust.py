@@ -8,17 +8,104 @@ handed out.
 
 from __future__ import annotations
 
+import hashlib
+import http.client
+import json
 import os
 import shutil
 import subprocess
+import threading
+from collections.abc import Iterator, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from testbed import IndexServer
-from tests.serving import serving
+from tests.serving import Served, serving
 
 JSON = "application/vnd.pypi.simple.v1+json"
+
+
+class Site:
+    """A loopback HTTP server answering fixed paths: path -> (status, headers, body)."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, tuple[int, Mapping[str, str], bytes]] = {}
+        self.requested: list[str] = []
+        routes, requested = self.routes, self.requested
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                requested.append(self.path)
+                status, headers, body = routes.get(
+                    self.path, (404, {"Content-Type": "text/plain"}, b"Not Found\n")
+                )
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def page(self, project: str, files: list[tuple[str, str, bytes]]) -> None:
+        """``project``'s PEP 691 page: (filename, url, the bytes whose sha256 it lists)."""
+        document = {
+            "meta": {"api-version": "1.0"},
+            "name": project,
+            "files": [
+                {"filename": n, "url": u, "hashes": {"sha256": hashlib.sha256(b).hexdigest()}}
+                for n, u, b in files
+            ],
+        }
+        body = json.dumps(document).encode()
+        self.routes[f"/simple/{project}/"] = (200, {"Content-Type": JSON}, body)
+
+    def file(self, path: str, body: bytes) -> None:
+        self.routes[path] = (200, {"Content-Type": "application/octet-stream"}, body)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    served = Site()
+    try:
+        yield served
+    finally:
+        served.close()
+
+
+def _get(served: Served, path: str) -> tuple[int, bytes] | None:
+    """A file request's status and body; None when the connection broke before the body
+    was whole (a short read)."""
+    try:
+        answer = served.request(path)
+    except (http.client.IncompleteRead, ConnectionError):
+        return None
+    return answer.status, answer.body
+
+
+def _record_holds(env: Mapping[str, str], data: bytes) -> bool:
+    blobs = Path(env["PIP_CACHE_DIR"]) / "pip-ff" / "v1" / "blobs"
+    return any(p.is_file() and data in p.read_bytes() for p in blobs.rglob("*"))
 
 
 def _as_nobody(url: str) -> int | None:
@@ -92,3 +179,97 @@ def test_netrc_credentials_for_the_index_get_a_token(
         assert served.prefix, served.url
         assert served.request("pipff-alpha/", accept=JSON).status == 200
         assert served.request("/simple/pipff-alpha/").status == 403
+
+
+# -- 2. a page does not decide what serve reads --------------------------------------------------
+
+
+def test_a_page_naming_a_local_file_or_another_local_service_gets_nothing(
+    site: Site, env: dict[str, str], tmp_path: Path
+) -> None:
+    secret = b"SECRET-OF-SERVES-OWNER " * 10
+    private = tmp_path / "private.whl"
+    private.write_bytes(secret)
+    private.chmod(0o600)
+    other = Site()  # another service of this machine, on another loopback port
+    try:
+        service = b"ANOTHER-LOCAL-SERVICE " * 10
+        other.file("/evil-2.0-py3-none-any.whl", service)
+        site.file("/redirect/evil-3.0-py3-none-any.whl", b"")
+        site.routes["/redirect/evil-3.0-py3-none-any.whl"] = (
+            302,
+            {"Location": f"{other.origin}/evil-2.0-py3-none-any.whl"},
+            b"",
+        )
+        honest_bytes = b"PK-an-honest-file"
+        site.file("/files/evil-4.0-py3-none-any.whl", honest_bytes)
+        site.page(
+            "evil",
+            [
+                ("evil-1.0-py3-none-any.whl", private.as_uri(), secret),
+                ("evil-2.0-py3-none-any.whl", f"{other.origin}/evil-2.0-py3-none-any.whl", service),
+                ("evil-3.0-py3-none-any.whl", "/redirect/evil-3.0-py3-none-any.whl", service),
+                ("evil-4.0-py3-none-any.whl", "/files/evil-4.0-py3-none-any.whl", honest_bytes),
+            ],
+        )
+        with serving(env, "-i", f"{site.origin}/simple/") as served:
+            page = served.request("evil/", accept=JSON)
+            assert page.status == 200
+            listed = [f["filename"] for f in json.loads(page.body)["files"]]
+            assert listed == ["evil-3.0-py3-none-any.whl", "evil-4.0-py3-none-any.whl"]
+            for version in ("1.0", "2.0", "3.0"):
+                got = _get(served, f"/files/evil/evil-{version}-py3-none-any.whl")
+                assert got is None or got[0] in (403, 404), got
+                assert got is None or (secret not in got[1] and service not in got[1])
+            honest = _get(served, "/files/evil/evil-4.0-py3-none-any.whl")
+            assert honest == (200, honest_bytes)
+        assert other.requested == []
+        assert not _record_holds(env, secret) and not _record_holds(env, service)
+        refused = [line for line in served.stderr.splitlines() if "not serving" in line]
+        assert any("file:" in line for line in refused), served.stderr
+        assert str(private) not in served.stderr  # a local path of serve's owner: not told
+    finally:
+        other.close()
+
+
+def test_a_streamed_file_that_contradicts_the_page_never_arrives_whole(
+    site: Site, env: dict[str, str]
+) -> None:
+    listed = os.urandom(700_000)
+    sent = os.urandom(700_000)
+    site.file("/files/mism-1.0-py3-none-any.whl", sent)
+    site.page("mism", [("mism-1.0-py3-none-any.whl", "/files/mism-1.0-py3-none-any.whl", listed)])
+    with serving(env, "-i", f"{site.origin}/simple/") as served:
+        got = _get(served, "/files/mism/mism-1.0-py3-none-any.whl")
+        assert got is None or (got[0] != 200 and sent not in got[1]), (got or (0,))[0]
+        assert served.request("mism/", accept=JSON).status == 200  # serve still answers
+    assert "does not match the index's sha256" in served.stderr
+    assert "Traceback" not in served.stderr  # said in one line
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("file:///etc/shadow", True),
+        ("ftp://files.example/x.whl", True),
+        ("/relative/x.whl", True),
+        ("http://127.0.0.1:9/x.whl", True),
+        ("http://127.1:9/x.whl", True),
+        ("http://2130706433:9/x.whl", True),
+        ("http://0x7f.1:9/x.whl", True),
+        ("http://0.0.0.0:9/x.whl", True),
+        ("http://[::1]:9/x.whl", True),
+        ("http://[::ffff:127.0.0.1]:9/x.whl", True),
+        ("http://LocalHost.:9/x.whl", True),
+        ("http://api.localhost/x.whl", True),
+        ("http://127.0.0.1:8080/files/x.whl", False),  # the index's own origin
+        ("http://LOCALHOST:8081/f/x.whl", False),  # a mirror's
+        ("https://files.example/x.whl", False),
+        ("http://10.1.2.3/x.whl", False),
+    ],
+)
+def test_where_serve_fetches_files_from(url: str, refused: bool) -> None:
+    from pip_offline_fallback.serve.origins import FilePolicy
+
+    policy = FilePolicy(["http://127.0.0.1:8080/simple/", "http://localhost:8081/mirror/"])
+    assert (policy.refusal(url) is not None) == refused, policy.refusal(url)

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from pip_offline_fallback.compat.vendored import canonicalize_name
 from pip_offline_fallback.serve import pages
-from pip_offline_fallback.serve.files import Reply, file_reply, text
+from pip_offline_fallback.serve.files import Contradicted, Reply, file_reply, text
 from pip_offline_fallback.serve.upstream import Upstream, UpstreamError, provenance_header
 
 logger = logging.getLogger(__name__)
@@ -41,8 +41,20 @@ _ENCODED_BAD = re.compile(r"%(2f|5c|00|2e)", re.IGNORECASE)
 PAGE_CACHE_CONTROL = "max-age=60"
 
 
+class _NoTracebackForContradicted(logging.Filter):
+    """A body cut short on purpose (see :class:`.files.Contradicted`) is said in one line by
+    serve; the server's traceback for it would only repeat it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, Contradicted)
+
+
 class ServeApp:
     def __init__(self, upstream: Upstream, *, hosts: Iterable[str], token: str | None) -> None:
+        waitress_log = logging.getLogger("waitress")
+        if not any(isinstance(f, _NoTracebackForContradicted) for f in waitress_log.filters):
+            waitress_log.addFilter(_NoTracebackForContradicted())
         self.upstream = upstream
         self.hosts = {h.lower() for h in hosts}
         self.token = token

@@ -32,7 +32,8 @@ from pip_offline_fallback.config import Settings
 from pip_offline_fallback.engine import Engine
 from pip_offline_fallback.outage import Outage
 from pip_offline_fallback.outcomes import Outcome, Source
-from pip_offline_fallback.serve.pages import PageError, ProjectPage, parse
+from pip_offline_fallback.serve.origins import FilePolicy
+from pip_offline_fallback.serve.pages import FileLink, PageError, ProjectPage, parse
 
 if TYPE_CHECKING:
     from pip._vendor.requests import Response
@@ -46,6 +47,10 @@ PAGE_ACCEPT = (
     "text/html; q=0.01"
 )
 _PAGE_MEMO = 512  # project pages kept in memory to map a file name to its upstream URL
+
+
+class Refused(Exception):
+    """A URL serve won't fetch (see :mod:`.origins`); the message says why in one line."""
 
 
 class UpstreamError(Exception):
@@ -113,6 +118,8 @@ class Upstream:
         # The fallback mirrors serve this index while it is down (their URLs may hold their own
         # credentials, never logged): their answers are served too.
         self.mirror_urls = _mirror_urls(settings.fallback_index_urls)
+        self.files_from = FilePolicy([self._request_base, *self.mirror_urls])
+        self._refused: dict[tuple[str, str], str] = {}  # (project, file name) -> why
         self._pages: dict[str, ProjectPage] = {}
         self._lock = threading.Lock()
         self._down_since: float | None = None
@@ -164,7 +171,10 @@ class Upstream:
         self._before()
         with self.engine.watching(project, page=page) as outcomes:
             try:
-                response = self.session.get(url, **kwargs)
+                response = self.session.get(url, hooks={"response": [self._hop]}, **kwargs)
+            except Refused as exc:
+                self._after(outcomes)
+                raise UpstreamError(403, str(exc)) from None
             except Exception as exc:
                 self._after(outcomes)
                 raise UpstreamError(503, _error_text(exc)) from None
@@ -175,6 +185,17 @@ class Upstream:
         last = served[-1] if served else Outcome(url, Source.NETWORK)
         provenance = Provenance(last.source, last.fetched)
         return response, provenance if provenance.local else Provenance(last.source)
+
+    def _hop(self, response: Response, *args: Any, **kwargs: Any) -> Response:
+        """Every answer on the way, redirects included: a redirect serve must not follow (to
+        ``file:``, to another service of this machine) ends the request."""
+        if response.is_redirect:
+            target = urllib.parse.urljoin(response.url, response.headers.get("location", ""))
+            why = self.files_from.refusal(target)
+            if why is not None:
+                response.close()
+                raise Refused(f"{_origin_of(response.url)} redirected to {why}")
+        return response
 
     # -- pages ---------------------------------------------------------------------------------
 
@@ -201,12 +222,41 @@ class Upstream:
                 parsed = parse(body, content_type, str(response.url), project)
             except PageError as exc:
                 raise UpstreamError(502, f"{self.public_index}: {exc}") from None
+        parsed = parsed.with_files(self._fetchable(project, parsed.files))
         with self._lock:
             self._pages.pop(project, None)
             self._pages[project] = parsed
             while len(self._pages) > _PAGE_MEMO:
                 self._pages.pop(next(iter(self._pages)))
         return PageAnswer(parsed, provenance)
+
+    def _fetchable(self, project: str, files: tuple[FileLink, ...]) -> list[FileLink]:
+        """The page's files serve may fetch; each one left out is remembered, and said once."""
+        kept = []
+        for link in files:
+            why = self.files_from.refusal(link.url)
+            if why is None:
+                kept.append(link)
+                continue
+            key = (project, link.filename)
+            with self._lock:
+                said = self._refused.get(key) == why
+                self._refused[key] = why
+                while len(self._refused) > _PAGE_MEMO:
+                    self._refused.pop(next(iter(self._refused)))
+            if not said:
+                logger.warning(
+                    "pip-ff serve: %s: not serving %s, its page names %s",
+                    project,
+                    link.filename,
+                    why,
+                )
+        return kept
+
+    def refused(self, project: str, filename: str) -> str | None:
+        """Why a file the page names was left out of it (None: it wasn't)."""
+        with self._lock:
+            return self._refused.get((project, filename))
 
     def known_page(self, project: str) -> ProjectPage:
         """The page last seen for ``project`` (asked for when there is none yet)."""
@@ -253,9 +303,17 @@ def asks_with_credentials(session: Any, index_url: str) -> bool:
                 return True
         return bool(compat.get_netrc_auth(_without_credentials(index_url)))
     except Exception as exc:  # keyring, netrc, a bug: any doubt means a token
-        logger.info("pip-ff serve: can't tell whether %s needs credentials (%s); "
-                    "serving it with a token", compat.redact(index_url), _error_text(exc))
+        logger.info(
+            "pip-ff serve: can't tell whether %s needs credentials (%s); serving it with a token",
+            compat.redact(index_url),
+            _error_text(exc),
+        )
         return True
+
+
+def _origin_of(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
 
 
 def _mirror_urls(values: tuple[str, ...]) -> list[str]:
