@@ -218,7 +218,7 @@ def test_offline_pages_list_only_local_files_and_say_where_from(
         assert ranged.status == 206 and ranged.body == b"PK\x03\x04"
         never = files["pipff_alpha-1.1-py3-none-any.whl"]
         assert served.request(_path(served, never["url"])).status == 503
-        assert served.request("pipff-gamma/", accept=JSON).status == 503  # never recorded
+        assert served.request("pipff-gamma/", accept=JSON).status == 404  # never recorded
         root = served.request("/simple/", accept=JSON)  # what the record holds files of
         assert [p["name"] for p in json.loads(root.body)["projects"]] == ["pipff-alpha"]
     lines = [line for line in served.stderr.splitlines() if "answering from local sources" in line]

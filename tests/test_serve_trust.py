@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -273,3 +274,39 @@ def test_where_serve_fetches_files_from(url: str, refused: bool) -> None:
 
     policy = FilePolicy(["http://127.0.0.1:8080/simple/", "http://localhost:8081/mirror/"])
     assert (policy.refusal(url) is not None) == refused, policy.refusal(url)
+
+
+# -- 3. a project never seen, while the index is down: 404 ----------------------------------------
+
+
+def test_an_unknown_project_offline_is_a_404_that_pip_takes_at_once(
+    index: IndexServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    """As devpi's offline mode answers: installers fail at once (pip: no 8 retries of a 503),
+    and one with several indexes moves on. Said once per project per outage, in plain words."""
+    with serving(env, "-i", index.url) as served:
+        assert served.request("pipff-alpha/", accept=JSON).status == 200
+        index.stop()
+        assert served.request("pipff-alpha/", accept=JSON).status == 200  # recorded: local
+        pip_env = dict(env, PIP_CACHE_DIR=str(tmp_path / "plain-pip-cache"))
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(tmp_path / "d"),
+             "-i", served.url, "pipff-gamma"],
+            env=pip_env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode != 0
+        assert "pipff-gamma" in done.stderr and "Retrying" not in done.stderr, done.stderr
+        again = served.request("pipff-gamma/", accept=JSON)
+        assert again.status == 404
+        reason = again.body.decode()
+        assert "can't be reached" in reason and "pipff-gamma" in reason, reason
+        assert "<" not in reason and "Error" not in reason, reason
+    asked = [line for line in served.stderr.splitlines() if "GET /simple/pipff-gamma/" in line]
+    assert len(asked) == 2 and all(" 404 " in line for line in asked), asked  # pip asked once
+    said = [
+        line
+        for line in served.stderr.splitlines()
+        if "pipff-gamma" in line and not line.startswith("GET ")
+    ]
+    assert len(said) == 1, served.stderr
+    assert "<" not in said[0] and "Error" not in said[0], said[0]

@@ -30,10 +30,11 @@ from typing import TYPE_CHECKING, Any
 from pip_offline_fallback import compat
 from pip_offline_fallback.config import Settings
 from pip_offline_fallback.engine import Engine
-from pip_offline_fallback.outage import Outage
+from pip_offline_fallback.outage import Outage, describe
 from pip_offline_fallback.outcomes import Outcome, Source
 from pip_offline_fallback.serve.origins import FilePolicy
 from pip_offline_fallback.serve.pages import FileLink, PageError, ProjectPage, parse
+from pip_offline_fallback.urls import host_of
 
 if TYPE_CHECKING:
     from pip._vendor.requests import Response
@@ -124,6 +125,7 @@ class Upstream:
         self._lock = threading.Lock()
         self._down_since: float | None = None
         self._announced: dict[str, str] = {}
+        self._missing_said: set[str] = set()  # projects said to be missing, this outage
 
     @property
     def needs_credentials(self) -> bool:
@@ -164,6 +166,7 @@ class Upstream:
                 for host in self._announced:
                     logger.warning("pip-ff serve: %s answers again", compat.redact(host))
                 self._announced.clear()
+                self._missing_said.clear()
 
     def _get(
         self, url: str, project: str | None, *, page: bool, **kwargs: Any
@@ -177,7 +180,9 @@ class Upstream:
                 raise UpstreamError(403, str(exc)) from None
             except Exception as exc:
                 self._after(outcomes)
-                raise UpstreamError(503, _error_text(exc)) from None
+                if page and project is not None and self._missing(project, outcomes):
+                    raise UpstreamError(404, self._missing_text(project)) from None
+                raise UpstreamError(503, self._failure_text(exc)) from None
         self._after(outcomes)
         # The answer's source: the last outcome that served something. None did (the engine
         # found no local answer for a doubtful one): the response is the index's own.
@@ -185,6 +190,38 @@ class Upstream:
         last = served[-1] if served else Outcome(url, Source.NETWORK)
         provenance = Provenance(last.source, last.fetched)
         return response, provenance if provenance.local else Provenance(last.source)
+
+    def _index_cause(self) -> str | None:
+        """Why the index can't be reached (None: it isn't down)."""
+        down = self.engine.outage.hosts
+        return down.get(host_of(self._request_base)) or next(iter(down.values()), None)
+
+    def _missing(self, project: str, outcomes: list[Outcome]) -> bool:
+        """Whether a page request failed because the index is down and nothing local is known
+        of ``project`` (a local page refused as too old by --max-stale is not "nothing")."""
+        return self._index_cause() is not None and not any(
+            o.source == Source.TOO_OLD for o in outcomes
+        )
+
+    def _missing_text(self, project: str) -> str:
+        """The 404's reason, in plain words; logged once per project per outage."""
+        message = (
+            f"{self.public_index} can't be reached ({self._index_cause()}), and there is no "
+            f"local copy of {project}'s page"
+        )
+        with self._lock:
+            first = project not in self._missing_said
+            self._missing_said.add(project)
+        if first:
+            logger.warning("pip-ff serve: %s: not found (%s)", project, message)
+        return message
+
+    def _failure_text(self, exc: BaseException) -> str:
+        """One plain line for a failed request (no exception reprs, no credentials)."""
+        cause = self._index_cause()
+        if cause is not None:
+            return f"{self.public_index} can't be reached ({cause}), and there is no local copy"
+        return f"{self.public_index}: {describe(exc)}"
 
     def _hop(self, response: Response, *args: Any, **kwargs: Any) -> Response:
         """Every answer on the way, redirects included: a redirect serve must not follow (to
