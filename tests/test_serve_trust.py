@@ -310,3 +310,34 @@ def test_an_unknown_project_offline_is_a_404_that_pip_takes_at_once(
     ]
     assert len(said) == 1, served.stderr
     assert "<" not in said[0] and "Error" not in said[0], said[0]
+
+
+# -- 4. offline pages leave out damaged local copies ----------------------------------------------
+
+
+def test_an_offline_page_leaves_out_a_damaged_copy_so_an_older_intact_one_is_installed(
+    index: IndexServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    with serving(env, "-i", index.url) as served:
+        page = json.loads(served.request("pipff-alpha/", accept=JSON).body)
+        files = {f["filename"]: f for f in page["files"]}
+        for name in ("pipff_alpha-1.0-py3-none-any.whl", "pipff_alpha-2.0-py3-none-any.whl"):
+            assert served.request(str(files[name]["url"])).status == 200
+        sha = str(files["pipff_alpha-2.0-py3-none-any.whl"]["hashes"]["sha256"])
+        blob = Path(env["PIP_CACHE_DIR"]) / "pip-ff" / "v1" / "blobs" / sha[:2] / sha
+        data = bytearray(blob.read_bytes())
+        data[-10] ^= 0xFF
+        blob.write_bytes(bytes(data))
+        index.stop()
+        offline = served.request("pipff-alpha/", accept=JSON)
+        assert offline.status == 200
+        listed = [f["filename"] for f in json.loads(offline.body)["files"]]
+        assert listed == ["pipff_alpha-1.0-py3-none-any.whl"]
+        pip_env = dict(env, PIP_CACHE_DIR=str(tmp_path / "plain-pip-cache"))
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(tmp_path / "d"),
+             "-i", served.url, "pipff-alpha"],
+            env=pip_env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert [p.name for p in (tmp_path / "d").iterdir()] == ["pipff_alpha-1.0-py3-none-any.whl"]

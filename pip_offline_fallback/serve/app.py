@@ -27,7 +27,13 @@ from typing import Any, Callable
 
 from pip_offline_fallback.compat.vendored import canonicalize_name
 from pip_offline_fallback.serve import pages
-from pip_offline_fallback.serve.files import Contradicted, Reply, file_reply, text
+from pip_offline_fallback.serve.files import (
+    Contradicted,
+    Reply,
+    file_reply,
+    intact_locally,
+    text,
+)
 from pip_offline_fallback.serve.upstream import Upstream, UpstreamError, provenance_header
 
 logger = logging.getLogger(__name__)
@@ -165,11 +171,9 @@ class ServeApp:
             return text(exc.status, f"pip-ff serve: {exc}\n")
         page = answer.page
         if answer.provenance.local:
-            # Only what can be downloaded: an installer never picks a version it can't fetch.
-            sources = self.upstream.engine.sources
-            page = page.with_files(
-                [f for f in page.files if sources.has(f.url) or sources.wheelhouses.has(f.url)]
-            )
+            # Only what can be downloaded, intact: an installer never picks a version it can't
+            # fetch (a damaged copy left out, an older intact one is picked).
+            page = page.with_files([f for f in page.files if intact_locally(self.upstream, f)])
         files = [
             _with_url(f, f"{self.prefix}/files/{project}/{urllib.parse.quote(f.filename)}")
             for f in page.files

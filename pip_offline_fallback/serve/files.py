@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import IO, TYPE_CHECKING
 
+from pip_offline_fallback.serve.pages import FileLink
 from pip_offline_fallback.serve.upstream import (
     Provenance,
     Upstream,
@@ -113,6 +114,23 @@ def file_reply(
     if provenance.local:
         return _verified(response, provenance, expected, filename)
     return _streamed(response, expected, filename, head=head)
+
+
+def intact_locally(upstream: Upstream, link: FileLink) -> bool:
+    """Whether a local source holds ``link``'s file as its page lists it: a copy in the record
+    or a wheelhouse that verifies (its recorded sha256, and the page's), or one in pip's HTTP
+    cache (no hash kept there: checked when it is served). An offline page lists only these,
+    so an installer picks an older intact version over a damaged one."""
+    sources = upstream.engine.sources
+    if not (sources.has(link.url) or sources.wheelhouses.has(link.url)):
+        return False
+    local = sources.body(link.url, upstream.authorization(link.url))
+    if isinstance(local, LocalBody):
+        try:
+            return _matches(local, link.sha256)
+        finally:
+            local.file.close()
+    return sources.pip_caches.has(link.url)
 
 
 def _matches(local: LocalBody, expected: str | None) -> bool:
