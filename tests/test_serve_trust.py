@@ -341,3 +341,26 @@ def test_an_offline_page_leaves_out_a_damaged_copy_so_an_older_intact_one_is_ins
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert [p.name for p in (tmp_path / "d").iterdir()] == ["pipff_alpha-1.0-py3-none-any.whl"]
+
+
+# -- 5. /simple/ lists only what this serve may read ----------------------------------------------
+
+
+def test_the_root_lists_no_project_recorded_only_with_credentials_from_another_index(
+    index: IndexServer, pypi_index: IndexServer, env: dict[str, str]
+) -> None:
+    pypi_index.credentials = ("alice", "s3cret-pw")
+    private = pypi_index.url.replace("http://", "http://alice:s3cret-pw@")
+    with serving(env, "-i", private) as served:
+        page = json.loads(served.request("pipff-gamma/", accept=JSON).body)
+        assert served.request(str(page["files"][0]["url"])).status == 200
+    with serving(env, "-i", index.url) as served:
+        page = json.loads(served.request("pipff-alpha/", accept=JSON).body)
+        assert served.request(str(page["files"][0]["url"])).status == 200
+        for state in ("online", "offline"):
+            root = served.request("/simple/", accept=JSON)
+            names = [p["name"] for p in json.loads(root.body)["projects"]]
+            assert names == ["pipff-alpha"], (state, names)
+            html = served.request("/simple/", accept="text/html").body
+            assert b"pipff-gamma" not in html
+            index.stop()

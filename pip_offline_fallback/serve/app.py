@@ -3,7 +3,7 @@ engine) and :mod:`.pages` (the page model).
 
 Routes, under an optional token segment (``/<token>/...``, see :mod:`.command`)::
 
-    /simple/                      the projects pip-ff's record holds files of
+    /simple/                      the projects of the served index pip-ff's record holds files of
     /simple/<normalized>/         a project page, PEP 691 JSON or PEP 503 HTML by Accept
     /files/<project>/<filename>   a file of that page (``<filename>.metadata``: PEP 658)
 
@@ -155,7 +155,9 @@ class ServeApp:
             return chosen
         fmt, content_type = chosen
         store = self.upstream.engine.store
+        # The record's projects that are this serve's (its index's, for its credentials).
         names = store.projects() if store is not None else []
+        names = [name for name in names if self.upstream.lists(name)]
         return _document(pages.render_root(names, fmt), content_type, environ)
 
     def _page(self, environ: dict[str, Any], project: str) -> Reply:

@@ -301,6 +301,21 @@ class Upstream:
             known = self._pages.get(project)
         return known if known is not None else self.page(project).page
 
+    def lists(self, project: str) -> bool:
+        """Whether ``project`` is one of this serve's: its page, from the index or one of its
+        mirrors, is in the record for the credentials this serve asks that URL with (so
+        ``/simple/`` names no project recorded from another index, or with other
+        credentials)."""
+        store = self.engine.store
+        if store is None:
+            return False
+        suffix = urllib.parse.quote(project) + "/"
+        pages = [(self._request_base + suffix, self.authorization(self._request_base + suffix))]
+        for mirror in self.mirror_urls:
+            url = _without_credentials(mirror).rstrip("/") + "/" + suffix
+            pages.append((url, _mirror_authorization(mirror, url)))
+        return any(store.lookup(url, store.identity(auth)) is not None for url, auth in pages)
+
     # -- files ---------------------------------------------------------------------------------
 
     def authorization(self, url: str) -> str | None:
@@ -346,6 +361,22 @@ def asks_with_credentials(session: Any, index_url: str) -> bool:
             _error_text(exc),
         )
         return True
+
+
+def _mirror_authorization(mirror: str, url: str) -> str | None:
+    """The Authorization header a mirror's page request carries (see :mod:`..mirrors`): the
+    mirror URL's own credentials, else netrc's."""
+    from pip_offline_fallback.mirrors import split_credentials
+
+    auth = split_credentials(mirror)[1]
+    try:
+        if auth is None:
+            auth = compat.get_netrc_auth(url)
+        prepared = compat.RequestsRequest("GET", url, auth=auth).prepare()
+    except Exception:
+        return None
+    value = prepared.headers.get("Authorization")
+    return str(value) if value else None
 
 
 def _origin_of(url: str) -> str:
