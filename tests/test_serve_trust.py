@@ -364,3 +364,51 @@ def test_the_root_lists_no_project_recorded_only_with_credentials_from_another_i
             html = served.request("/simple/", accept="text/html").body
             assert b"pipff-gamma" not in html
             index.stop()
+
+
+# -- 6. serve gives the record the page's hashes --------------------------------------------------
+
+
+def test_one_wrong_body_never_locks_a_file(
+    site: Site, index: IndexServer, env: dict[str, str]
+) -> None:
+    """The wheel's URL answers once with 64 bytes of HTML labelled octet-stream (a portal, a
+    bad CDN node): serve never records them against the page's sha256, and the next request
+    gets the file; a copy recorded while the page listed no hash gives way to the index's."""
+    name = "pipff_alpha-1.0-py3-none-any.whl"
+    wheel = (index.dist_dir / name).read_bytes()
+    portal = b"<html><body>" + b"x" * 38 + b"</body></html>"
+    assert len(portal) == 64
+    site.file(f"/files/{name}", portal)
+    site.page("pipff-alpha", [(name, f"/files/{name}", wheel)])
+    path = f"/files/pipff-alpha/{name}"
+    with serving(env, "-i", f"{site.origin}/simple/") as served:
+        assert served.request("pipff-alpha/", accept=JSON).status == 200
+        first = _get(served, path)
+        assert first is None or first[0] != 200
+        site.file(f"/files/{name}", wheel)
+        assert _get(served, path) == (200, wheel)
+    with serving(env, "-i", f"{site.origin}/simple/") as served:
+        assert _get(served, path) == (200, wheel)  # after a restart too
+
+    # A copy recorded while the page listed no hash (as an older pip-ff recorded it).
+    other = "pipff_alpha-2.0-py3-none-any.whl"
+    good = (index.dist_dir / other).read_bytes()
+    site.file(f"/files/{other}", portal)
+    document = json.loads(site.routes["/simple/pipff-alpha/"][2])
+    document["files"].append({"filename": other, "url": f"/files/{other}", "hashes": {}})
+    site.routes["/simple/pipff-alpha/"] = (
+        200,
+        {"Content-Type": JSON},
+        json.dumps(document).encode(),
+    )
+    with serving(env, "-i", f"{site.origin}/simple/") as served:
+        assert _get(served, f"/files/pipff-alpha/{other}") == (200, portal)  # nothing to check
+    site.file(f"/files/{other}", good)
+    site.page("pipff-alpha", [(name, f"/files/{name}", wheel), (other, f"/files/{other}", good)])
+    with serving(env, "-i", f"{site.origin}/simple/") as served:
+        assert _get(served, f"/files/pipff-alpha/{other}") == (200, good)  # fetched again
+        site.close()  # the index is gone: the record now holds the good copy
+        offline = served.request(f"/files/pipff-alpha/{other}")
+        assert (offline.status, offline.body) == (200, good)
+        assert offline.headers["x-pipff-source"].startswith("pip-ff-record")

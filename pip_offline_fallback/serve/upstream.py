@@ -260,6 +260,15 @@ class Upstream:
             except PageError as exc:
                 raise UpstreamError(502, f"{self.public_index}: {exc}") from None
         parsed = parsed.with_files(self._fetchable(project, parsed.files))
+        store = self.engine.store
+        if store is not None:
+            # As install's finder does: the record keeps only bodies that match the page's
+            # hashes, and a recorded copy that contradicts them gives way to the index's.
+            for link in parsed.files:
+                if link.sha256:
+                    store.expect(link.url, link.sha256)
+                if link.metadata_sha256:
+                    store.expect(link.url + ".metadata", link.metadata_sha256)
         with self._lock:
             self._pages.pop(project, None)
             self._pages[project] = parsed
