@@ -412,3 +412,37 @@ def test_one_wrong_body_never_locks_a_file(
         offline = served.request(f"/files/pipff-alpha/{other}")
         assert (offline.status, offline.body) == (200, good)
         assert offline.headers["x-pipff-source"].startswith("pip-ff-record")
+
+
+# -- issue 32, also: behaviour and docs/serve.md agree ---------------------------------------------
+
+
+def test_an_upstream_401_or_403_is_passed_on(index: IndexServer, env: dict[str, str]) -> None:
+    """docs/serve.md: a 4xx is passed on (never a 502, never a reason to answer locally)."""
+    index.credentials = ("alice", "s3cret-pw")
+    with serving(env, "-i", index.url) as served:  # no credentials: the index says 401
+        page = served.request("pipff-alpha/", accept=JSON)
+        assert page.status == 401, page
+        assert "www-authenticate" not in page.headers  # no client is invited to send any
+        assert b"401" in page.body
+        index.credentials = None
+        index.fail_next["/files/pipff_alpha-1.0-py3-none-any.whl"] = [403]
+        files = json.loads(served.request("pipff-alpha/", accept=JSON).body)["files"]
+        wheel = next(f for f in files if f["filename"] == "pipff_alpha-1.0-py3-none-any.whl")
+        assert served.request(str(wheel["url"])).status == 403
+
+
+def test_an_outage_is_said_in_one_line(index: IndexServer, env: dict[str, str]) -> None:
+    with serving(env, "-i", index.url) as served:
+        files = json.loads(served.request("pipff-alpha/", accept=JSON).body)["files"]
+        assert served.request(str(files[0]["url"])).status == 200
+        before = len(served.stderr_lines)
+        index.stop()
+        for _ in range(3):
+            assert served.request("pipff-alpha/", accept=JSON).status == 200
+            assert served.request(str(files[0]["url"])).status == 200
+        said = [
+            line for line in served.stderr_lines[before:] if not line.startswith(("GET ", "HEAD "))
+        ]
+    assert len(said) == 1, said
+    assert "unreachable" in said[0] and "answering from local sources" in said[0], said

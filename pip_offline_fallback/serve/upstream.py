@@ -50,6 +50,14 @@ PAGE_ACCEPT = (
 _PAGE_MEMO = 512  # project pages kept in memory to map a file name to its upstream URL
 
 
+class _ServeSaysOutages(logging.Filter):
+    """Serve says each outage itself, when it starts and when it ends (install's one line per
+    run would make two lines for the first outage, and none for the next)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "continuing from local sources" not in str(record.msg)
+
+
 class Refused(Exception):
     """A URL serve won't fetch (see :mod:`.origins`); the message says why in one line."""
 
@@ -98,6 +106,9 @@ class Upstream:
         engine = engine_module.active_engine()
         assert engine is not None
         self.engine: Engine = engine
+        report_log = logging.getLogger("pip_offline_fallback.report")
+        if not any(isinstance(f, _ServeSaysOutages) for f in report_log.filters):
+            report_log.addFilter(_ServeSaysOutages())
         command = compat.create_command("download")
         # --no-input: a server has no terminal to ask for a password on.
         options, _ = command.parse_args([*pip_args, "--no-input"])
@@ -245,8 +256,7 @@ class Upstream:
             status = response.status_code
             if status != 200:
                 raise UpstreamError(
-                    404 if status in (404, 410) else 502,
-                    f"{self.public_index} answered {status} for {project}",
+                    _passed_on(status), f"{self.public_index} answered {status} for {project}"
                 )
             body = response.content
             content_type = response.headers.get("content-type", "")
@@ -345,7 +355,7 @@ class Upstream:
         if response.status_code != 200:
             status = response.status_code
             response.close()
-            raise UpstreamError(404 if status in (404, 410) else 502, f"upstream answered {status}")
+            raise UpstreamError(_passed_on(status), f"the index answered {status}")
         return response, provenance
 
 
@@ -370,6 +380,14 @@ def asks_with_credentials(session: Any, index_url: str) -> bool:
             _error_text(exc),
         )
         return True
+
+
+def _passed_on(status: int) -> int:
+    """What serve answers for the index's status: 401, 403 and 404 are passed on (410 as 404:
+    gone is not found), so installers report them as the index's; anything else is a 502."""
+    if status == 410:
+        return 404
+    return status if status in (401, 403, 404) else 502
 
 
 def _mirror_authorization(mirror: str, url: str) -> str | None:
