@@ -157,7 +157,7 @@ def test_a_user_name_only_index_url_gets_a_token(index: IndexServer, env: dict[s
 
 def test_a_failing_credential_check_means_a_token() -> None:
     """When the check itself fails, serve can't know the index is public: it takes a token."""
-    from pip_offline_fallback.serve.upstream import asks_with_credentials
+    from pip_offline_fallback.serve.credentials import asks_with_credentials
 
     class Broken:
         auth = None

@@ -17,7 +17,6 @@ when the index answers again.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import logging
 import os
@@ -32,6 +31,12 @@ from pip_offline_fallback.config import Settings
 from pip_offline_fallback.engine import Engine
 from pip_offline_fallback.outage import Outage, describe
 from pip_offline_fallback.outcomes import Outcome, Source
+from pip_offline_fallback.serve.credentials import (
+    asks_with_credentials,
+    mirror_authorization,
+    mirror_urls,
+    without_credentials,
+)
 from pip_offline_fallback.serve.origins import FilePolicy
 from pip_offline_fallback.serve.pages import FileLink, PageError, ProjectPage, parse
 from pip_offline_fallback.urls import host_of
@@ -126,10 +131,10 @@ class Upstream:
         self.index_url = index_url.rstrip("/") + "/"
         self.public_index = compat.redact(self.index_url)
         self.extra_index_urls = [str(u) for u in (options.extra_index_urls or [])]
-        self._request_base = _without_credentials(self.index_url)
+        self._request_base = without_credentials(self.index_url)
         # The fallback mirrors serve this index while it is down (their URLs may hold their own
         # credentials, never logged): their answers are served too.
-        self.mirror_urls = _mirror_urls(settings.fallback_index_urls)
+        self.mirror_urls = mirror_urls(settings.fallback_index_urls)
         self.files_from = FilePolicy([self._request_base, *self.mirror_urls])
         self._refused: dict[tuple[str, str], str] = {}  # (project, file name) -> why
         self._pages: dict[str, ProjectPage] = {}
@@ -331,8 +336,8 @@ class Upstream:
         suffix = urllib.parse.quote(project) + "/"
         pages = [(self._request_base + suffix, self.authorization(self._request_base + suffix))]
         for mirror in self.mirror_urls:
-            url = _without_credentials(mirror).rstrip("/") + "/" + suffix
-            pages.append((url, _mirror_authorization(mirror, url)))
+            url = without_credentials(mirror).rstrip("/") + "/" + suffix
+            pages.append((url, mirror_authorization(mirror, url)))
         return any(store.lookup(url, store.identity(auth)) is not None for url, auth in pages)
 
     # -- files ---------------------------------------------------------------------------------
@@ -359,29 +364,6 @@ class Upstream:
         return response, provenance
 
 
-def asks_with_credentials(session: Any, index_url: str) -> bool:
-    """Whether ``session`` would send credentials to ``index_url``: a user name (alone, as a
-    token-as-user-name index takes it, or with a password) in the URL, or an Authorization
-    header its auth adds for the URL without them (from the URL pip was given, netrc, keyring).
-    A check that fails says yes: serve can't know the index is public."""
-    if urllib.parse.urlsplit(index_url).username:
-        return True
-    try:
-        if session is not None:
-            request = compat.RequestsRequest("GET", _without_credentials(index_url))
-            prepared = session.prepare_request(request)
-            if prepared.headers.get("Authorization"):
-                return True
-        return bool(compat.get_netrc_auth(_without_credentials(index_url)))
-    except Exception as exc:  # keyring, netrc, a bug: any doubt means a token
-        logger.info(
-            "pip-ff serve: can't tell whether %s needs credentials (%s); serving it with a token",
-            compat.redact(index_url),
-            _error_text(exc),
-        )
-        return True
-
-
 def _passed_on(status: int) -> int:
     """What serve answers for the index's status: 401, 403 and 404 are passed on (410 as 404:
     gone is not found), so installers report them as the index's; anything else is a 502."""
@@ -390,42 +372,9 @@ def _passed_on(status: int) -> int:
     return status if status in (401, 403, 404) else 502
 
 
-def _mirror_authorization(mirror: str, url: str) -> str | None:
-    """The Authorization header a mirror's page request carries (see :mod:`..mirrors`): the
-    mirror URL's own credentials, else netrc's."""
-    from pip_offline_fallback.mirrors import split_credentials
-
-    auth = split_credentials(mirror)[1]
-    try:
-        if auth is None:
-            auth = compat.get_netrc_auth(url)
-        prepared = compat.RequestsRequest("GET", url, auth=auth).prepare()
-    except Exception:
-        return None
-    value = prepared.headers.get("Authorization")
-    return str(value) if value else None
-
-
 def _origin_of(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
-
-
-def _mirror_urls(values: tuple[str, ...]) -> list[str]:
-    """The fallback mirrors' URLs (a malformed one is ignored, as the engine's chain says)."""
-    from pip_offline_fallback.mirrors import parse_fallback_index
-
-    urls = []
-    for value in values:
-        with contextlib.suppress(ValueError):
-            urls.append(parse_fallback_index(value).url)
-    return urls
-
-
-def _without_credentials(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
 
 
 def _error_text(exc: BaseException) -> str:
