@@ -111,7 +111,8 @@ def _record_holds(env: Mapping[str, str], data: bytes) -> bool:
 
 def _as_nobody(url: str) -> int | None:
     """The HTTP status user ``nobody`` gets for ``url`` (None: can't run as nobody here)."""
-    runuser, python = shutil.which("runuser"), shutil.which("python3", path="/usr/bin:/bin")
+    runuser = shutil.which("runuser", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+    python = shutil.which("python3", path="/usr/bin:/bin")
     if os.geteuid() != 0 or runuser is None or python is None:
         return None
     code = (
