@@ -170,6 +170,29 @@ def test_a_failing_credential_check_means_a_token() -> None:
     assert asks_with_credentials(Broken(), "http://user@127.0.0.1:9/simple/")
 
 
+def test_a_session_that_would_ask_keyring_means_a_token() -> None:
+    """pip asks keyring only after a 401 (with ``--keyring-provider import`` or ``subprocess``):
+    no prepared request shows it, so such a session counts as sending credentials."""
+    from pip_offline_fallback.serve.credentials import asks_with_credentials
+
+    class Prepared:
+        def __init__(self) -> None:
+            self.headers: dict[str, str] = {}
+
+    class Auth:
+        use_keyring = True
+
+    class Session:
+        auth = Auth()
+
+        def prepare_request(self, request: object) -> Prepared:
+            return Prepared()
+
+    assert asks_with_credentials(Session(), "http://127.0.0.1:9/simple/")
+    Auth.use_keyring = False
+    assert not asks_with_credentials(Session(), "http://127.0.0.1:9/simple/")
+
+
 def test_netrc_credentials_for_the_index_get_a_token(
     index: IndexServer, env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -20,11 +20,16 @@ logger = logging.getLogger(__name__)
 def asks_with_credentials(session: Any, index_url: str) -> bool:
     """Whether ``session`` would send credentials to ``index_url``: a user name (alone, as a
     token-as-user-name index takes it, or with a password) in the URL, or an Authorization
-    header its auth adds for the URL without them (from the URL pip was given, netrc, keyring).
+    header its auth adds for the URL without them (from the URL pip was given, netrc), or a
+    keyring its auth would ask.
     A check that fails says yes: serve can't know the index is public."""
     if urllib.parse.urlsplit(index_url).username:
         return True
     try:
+        # pip asks keyring only once the index answers 401 (then retries with what keyring
+        # gave), which no prepared request shows: a session that would ask it counts.
+        if getattr(getattr(session, "auth", None), "use_keyring", False) is True:
+            return True
         if session is not None:
             request = compat.RequestsRequest("GET", without_credentials(index_url))
             prepared = session.prepare_request(request)
