@@ -242,7 +242,7 @@ def test_a_page_naming_a_local_file_or_another_local_service_gets_nothing(
             assert page.status == 200
             listed = [f["filename"] for f in json.loads(page.body)["files"]]
             assert listed == ["evil-3.0-py3-none-any.whl", "evil-4.0-py3-none-any.whl"]
-            for version in ("1.0", "2.0", "3.0"):
+            for version in ("1.0", "2.0", "3.0", "3.0"):
                 got = _get(served, f"/files/evil/evil-{version}-py3-none-any.whl")
                 assert got is None or got[0] in (403, 404), got
                 assert got is None or (secret not in got[1] and service not in got[1])
@@ -252,6 +252,8 @@ def test_a_page_naming_a_local_file_or_another_local_service_gets_nothing(
         assert not _record_holds(env, secret) and not _record_holds(env, service)
         refused = [line for line in served.stderr.splitlines() if "not serving" in line]
         assert any("file:" in line for line in refused), served.stderr
+        said = [line for line in served.stderr.splitlines() if "redirected to" in line]
+        assert len(said) == 1, said  # once, though asked twice
         assert str(private) not in served.stderr  # a local path of serve's owner: not told
     finally:
         other.close()

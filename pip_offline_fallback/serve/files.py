@@ -109,7 +109,8 @@ def file_reply(
     try:
         response, provenance = upstream.fetch(url)
     except UpstreamError as exc:
-        logger.warning("pip-ff serve: %s: %s", filename, exc)
+        if not exc.logged:
+            logger.warning("pip-ff serve: %s: %s", filename, exc)
         return text(exc.status, f"pip-ff serve: {exc}\n")
     if provenance.local:
         return _verified(response, provenance, expected, filename)

@@ -39,7 +39,7 @@ from pip_offline_fallback.serve.credentials import (
 )
 from pip_offline_fallback.serve.origins import FilePolicy
 from pip_offline_fallback.serve.pages import FileLink, PageError, ProjectPage, parse
-from pip_offline_fallback.urls import host_of
+from pip_offline_fallback.urls import host_of, url_key
 
 if TYPE_CHECKING:
     from pip._vendor.requests import Response
@@ -68,11 +68,13 @@ class Refused(Exception):
 
 
 class UpstreamError(Exception):
-    """No answer: ``status`` is what serve says to its client (404 passed through, 502/503)."""
+    """No answer: ``status`` is what serve says to its client (401/403/404 passed through,
+    502/503); ``logged``: serve's log has said it already."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, logged: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.logged = logged
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ class Upstream:
         self._down_since: float | None = None
         self._announced: dict[str, str] = {}
         self._missing_said: set[str] = set()  # projects said to be missing, this outage
+        self._said: set[str] = set()  # refusals said once
 
     @property
     def needs_credentials(self) -> bool:
@@ -193,7 +196,8 @@ class Upstream:
                 response = self.session.get(url, hooks={"response": [self._hop]}, **kwargs)
             except Refused as exc:
                 self._after(outcomes)
-                raise UpstreamError(403, str(exc)) from None
+                self._say_once(f"pip-ff serve: not served: {exc}")
+                raise UpstreamError(403, str(exc), logged=True) from None
             except Exception as exc:
                 self._after(outcomes)
                 if page and project is not None and self._missing(project, outcomes):
@@ -206,6 +210,15 @@ class Upstream:
         last = served[-1] if served else Outcome(url, Source.NETWORK)
         provenance = Provenance(last.source, last.fetched)
         return response, provenance if provenance.local else Provenance(last.source)
+
+    def _say_once(self, line: str) -> None:
+        with self._lock:
+            if line in self._said:
+                return
+            self._said.add(line)
+            if len(self._said) > _PAGE_MEMO:
+                self._said.clear()  # a bound, not a rule: a line may then be said again
+        logger.warning("%s", line)
 
     def _index_cause(self) -> str | None:
         """Why the index can't be reached (None: it isn't down)."""
@@ -247,7 +260,7 @@ class Upstream:
             why = self.files_from.refusal(target)
             if why is not None:
                 response.close()
-                raise Refused(f"{_origin_of(response.url)} redirected to {why}")
+                raise Refused(f"{url_key(response.url)} redirected to {why}")
         return response
 
     # -- pages ---------------------------------------------------------------------------------
@@ -370,15 +383,3 @@ def _passed_on(status: int) -> int:
     if status == 410:
         return 404
     return status if status in (401, 403, 404) else 502
-
-
-def _origin_of(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
-
-
-def _error_text(exc: BaseException) -> str:
-    """One line for a failed request. Serve asks URLs without credentials (the session adds
-    them as a header), and pip-ff's own errors redact theirs."""
-    text = str(exc)
-    return text.splitlines()[0] if text else type(exc).__name__
