@@ -3,7 +3,7 @@ engine) and :mod:`.pages` (the page model).
 
 Routes, under an optional token segment (``/<token>/...``, see :mod:`.command`)::
 
-    /simple/                      the projects pip-ff's record holds files of
+    /simple/                      the projects of the served index pip-ff's record holds files of
     /simple/<normalized>/         a project page, PEP 691 JSON or PEP 503 HTML by Accept
     /files/<project>/<filename>   a file of that page (``<filename>.metadata``: PEP 658)
 
@@ -27,7 +27,13 @@ from typing import Any, Callable
 
 from pip_offline_fallback.compat.vendored import canonicalize_name
 from pip_offline_fallback.serve import pages
-from pip_offline_fallback.serve.files import Reply, file_reply, text
+from pip_offline_fallback.serve.files import (
+    Contradicted,
+    Reply,
+    file_reply,
+    intact_locally,
+    text,
+)
 from pip_offline_fallback.serve.upstream import Upstream, UpstreamError, provenance_header
 
 logger = logging.getLogger(__name__)
@@ -41,8 +47,20 @@ _ENCODED_BAD = re.compile(r"%(2f|5c|00|2e)", re.IGNORECASE)
 PAGE_CACHE_CONTROL = "max-age=60"
 
 
+class _NoTracebackForContradicted(logging.Filter):
+    """A body cut short on purpose (see :class:`.files.Contradicted`) is said in one line by
+    serve; the server's traceback for it would only repeat it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, Contradicted)
+
+
 class ServeApp:
     def __init__(self, upstream: Upstream, *, hosts: Iterable[str], token: str | None) -> None:
+        waitress_log = logging.getLogger("waitress")
+        if not any(isinstance(f, _NoTracebackForContradicted) for f in waitress_log.filters):
+            waitress_log.addFilter(_NoTracebackForContradicted())
         self.upstream = upstream
         self.hosts = {h.lower() for h in hosts}
         self.token = token
@@ -137,7 +155,9 @@ class ServeApp:
             return chosen
         fmt, content_type = chosen
         store = self.upstream.engine.store
+        # The record's projects that are this serve's (its index's, for its credentials).
         names = store.projects() if store is not None else []
+        names = [name for name in names if self.upstream.lists(name)]
         return _document(pages.render_root(names, fmt), content_type, environ)
 
     def _page(self, environ: dict[str, Any], project: str) -> Reply:
@@ -153,11 +173,9 @@ class ServeApp:
             return text(exc.status, f"pip-ff serve: {exc}\n")
         page = answer.page
         if answer.provenance.local:
-            # Only what can be downloaded: an installer never picks a version it can't fetch.
-            sources = self.upstream.engine.sources
-            page = page.with_files(
-                [f for f in page.files if sources.has(f.url) or sources.wheelhouses.has(f.url)]
-            )
+            # Only what can be downloaded, intact: an installer never picks a version it can't
+            # fetch (a damaged copy left out, an older intact one is picked).
+            page = page.with_files([f for f in page.files if intact_locally(self.upstream, f)])
         files = [
             _with_url(f, f"{self.prefix}/files/{project}/{urllib.parse.quote(f.filename)}")
             for f in page.files

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import IO, TYPE_CHECKING
 
+from pip_offline_fallback.serve.pages import FileLink
 from pip_offline_fallback.serve.upstream import (
     Provenance,
     Upstream,
@@ -79,6 +80,10 @@ def file_reply(
             link = upstream.page(project).page.file(dist)
     except UpstreamError as exc:
         return text(exc.status if exc.status != 404 else 404, f"pip-ff serve: {exc}\n")
+    if link is None:
+        why = upstream.refused(project, dist)
+        if why is not None:
+            return text(403, f"pip-ff serve: not served: its page names {why}\n")
     if link is None or (metadata and not link.has_metadata):
         return text(404, "pip-ff serve: no such file on the index's page\n")
     url = link.url + (".metadata" if metadata else "")
@@ -104,11 +109,29 @@ def file_reply(
     try:
         response, provenance = upstream.fetch(url)
     except UpstreamError as exc:
-        logger.warning("pip-ff serve: %s: %s", filename, exc)
+        if not exc.logged:
+            logger.warning("pip-ff serve: %s: %s", filename, exc)
         return text(exc.status, f"pip-ff serve: {exc}\n")
     if provenance.local:
         return _verified(response, provenance, expected, filename)
-    return _streamed(response, head=head)
+    return _streamed(response, expected, filename, head=head)
+
+
+def intact_locally(upstream: Upstream, link: FileLink) -> bool:
+    """Whether a local source holds ``link``'s file as its page lists it: a copy in the record
+    or a wheelhouse that verifies (its recorded sha256, and the page's), or one in pip's HTTP
+    cache (no hash kept there: checked when it is served). An offline page lists only these,
+    so an installer picks an older intact version over a damaged one."""
+    sources = upstream.engine.sources
+    if not (sources.has(link.url) or sources.wheelhouses.has(link.url)):
+        return False
+    local = sources.body(link.url, upstream.authorization(link.url))
+    if isinstance(local, LocalBody):
+        try:
+            return _matches(local, link.sha256)
+        finally:
+            local.file.close()
+    return sources.pip_caches.has(link.url)
 
 
 def _matches(local: LocalBody, expected: str | None) -> bool:
@@ -186,8 +209,14 @@ def _read(f: IO[bytes], offset: int, length: int) -> Iterator[bytes]:
         f.close()
 
 
-def _streamed(response: Response, *, head: bool) -> Reply:
-    """A file from the index, passed on as it arrives (and recorded as it is read)."""
+class Contradicted(Exception):
+    """A streamed body that does not match its page's sha256: raised before its last chunk
+    goes out, so the server drops the connection and the client never has the whole file."""
+
+
+def _streamed(response: Response, expected: str | None, filename: str, *, head: bool) -> Reply:
+    """A file from the index, passed on as it arrives (and recorded as it is read), one chunk
+    behind: the last one goes out only once the whole body matches the page's sha256."""
     encoded = response.headers.get("content-encoding", "identity").lower() != "identity"
     length = response.headers.get("content-length")
     size = int(length) if length and length.isdigit() and not encoded else None
@@ -199,8 +228,23 @@ def _streamed(response: Response, *, head: bool) -> Reply:
         return Reply(200, _file_headers(size), iter(()))
 
     def body() -> Iterator[bytes]:
+        digest = hashlib.sha256()
+        held = b""
         try:
-            yield from response.iter_content(CHUNK)
+            for chunk in response.iter_content(CHUNK):
+                digest.update(chunk)
+                if held:
+                    yield held
+                held = chunk
+            if expected is not None and digest.hexdigest() != expected:
+                logger.warning(
+                    "pip-ff serve: %s from the index does not match the index's sha256; "
+                    "its last bytes are not sent",
+                    filename,
+                )
+                raise Contradicted(filename)
+            if held:
+                yield held
         finally:
             response.close()
 

@@ -29,9 +29,17 @@ from typing import TYPE_CHECKING, Any
 from pip_offline_fallback import compat
 from pip_offline_fallback.config import Settings
 from pip_offline_fallback.engine import Engine
-from pip_offline_fallback.outage import Outage
+from pip_offline_fallback.outage import Outage, describe
 from pip_offline_fallback.outcomes import Outcome, Source
-from pip_offline_fallback.serve.pages import PageError, ProjectPage, parse
+from pip_offline_fallback.serve.credentials import (
+    asks_with_credentials,
+    mirror_authorization,
+    mirror_urls,
+    without_credentials,
+)
+from pip_offline_fallback.serve.origins import FilePolicy
+from pip_offline_fallback.serve.pages import FileLink, PageError, ProjectPage, parse
+from pip_offline_fallback.urls import host_of, url_key
 
 if TYPE_CHECKING:
     from pip._vendor.requests import Response
@@ -47,12 +55,26 @@ PAGE_ACCEPT = (
 _PAGE_MEMO = 512  # project pages kept in memory to map a file name to its upstream URL
 
 
-class UpstreamError(Exception):
-    """No answer: ``status`` is what serve says to its client (404 passed through, 502/503)."""
+class _ServeSaysOutages(logging.Filter):
+    """Serve says each outage itself, when it starts and when it ends (install's one line per
+    run would make two lines for the first outage, and none for the next)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "continuing from local sources" not in str(record.msg)
+
+
+class Refused(Exception):
+    """A URL serve won't fetch (see :mod:`.origins`); the message says why in one line."""
+
+
+class UpstreamError(Exception):
+    """No answer: ``status`` is what serve says to its client (401/403/404 passed through,
+    502/503); ``logged``: serve's log has said it already."""
+
+    def __init__(self, status: int, message: str, *, logged: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.logged = logged
 
 
 @dataclass(frozen=True)
@@ -91,6 +113,9 @@ class Upstream:
         engine = engine_module.active_engine()
         assert engine is not None
         self.engine: Engine = engine
+        report_log = logging.getLogger("pip_offline_fallback.report")
+        if not any(isinstance(f, _ServeSaysOutages) for f in report_log.filters):
+            report_log.addFilter(_ServeSaysOutages())
         command = compat.create_command("download")
         # --no-input: a server has no terminal to ask for a password on.
         options, _ = command.parse_args([*pip_args, "--no-input"])
@@ -108,22 +133,26 @@ class Upstream:
         self.index_url = index_url.rstrip("/") + "/"
         self.public_index = compat.redact(self.index_url)
         self.extra_index_urls = [str(u) for u in (options.extra_index_urls or [])]
-        self._request_base = _without_credentials(self.index_url)
+        self._request_base = without_credentials(self.index_url)
+        # The fallback mirrors serve this index while it is down (their URLs may hold their own
+        # credentials, never logged): their answers are served too.
+        self.mirror_urls = mirror_urls(settings.fallback_index_urls)
+        self.files_from = FilePolicy([self._request_base, *self.mirror_urls])
+        self._refused: dict[tuple[str, str], str] = {}  # (project, file name) -> why
         self._pages: dict[str, ProjectPage] = {}
         self._lock = threading.Lock()
         self._down_since: float | None = None
         self._announced: dict[str, str] = {}
+        self._missing_said: set[str] = set()  # projects said to be missing, this outage
+        self._said: set[str] = set()  # refusals said once
 
     @property
     def needs_credentials(self) -> bool:
-        """Whether the index is asked with credentials (in its URL, or netrc's for its host):
-        then another local user must not get its answers (see serve's token)."""
-        if urllib.parse.urlsplit(self.index_url).password is not None:
-            return True
-        try:
-            return bool(compat.get_netrc_auth(self._request_base))
-        except Exception:
-            return False
+        """Whether pip's session asks the index with credentials of any kind: then another
+        local user must not get its answers (see serve's token)."""
+        return asks_with_credentials(self.session, self.index_url) or any(
+            asks_with_credentials(None, url) for url in self.mirror_urls
+        )
 
     # -- outages -------------------------------------------------------------------------------
 
@@ -156,6 +185,7 @@ class Upstream:
                 for host in self._announced:
                     logger.warning("pip-ff serve: %s answers again", compat.redact(host))
                 self._announced.clear()
+                self._missing_said.clear()
 
     def _get(
         self, url: str, project: str | None, *, page: bool, **kwargs: Any
@@ -163,10 +193,16 @@ class Upstream:
         self._before()
         with self.engine.watching(project, page=page) as outcomes:
             try:
-                response = self.session.get(url, **kwargs)
+                response = self.session.get(url, hooks={"response": [self._hop]}, **kwargs)
+            except Refused as exc:
+                self._after(outcomes)
+                self._say_once(f"pip-ff serve: not served: {exc}")
+                raise UpstreamError(403, str(exc), logged=True) from None
             except Exception as exc:
                 self._after(outcomes)
-                raise UpstreamError(503, _error_text(exc)) from None
+                if page and project is not None and self._missing(project, outcomes):
+                    raise UpstreamError(404, self._missing_text(project)) from None
+                raise UpstreamError(503, self._failure_text(exc)) from None
         self._after(outcomes)
         # The answer's source: the last outcome that served something. None did (the engine
         # found no local answer for a doubtful one): the response is the index's own.
@@ -174,6 +210,58 @@ class Upstream:
         last = served[-1] if served else Outcome(url, Source.NETWORK)
         provenance = Provenance(last.source, last.fetched)
         return response, provenance if provenance.local else Provenance(last.source)
+
+    def _say_once(self, line: str) -> None:
+        with self._lock:
+            if line in self._said:
+                return
+            self._said.add(line)
+            if len(self._said) > _PAGE_MEMO:
+                self._said.clear()  # a bound, not a rule: a line may then be said again
+        logger.warning("%s", line)
+
+    def _index_cause(self) -> str | None:
+        """Why the index can't be reached (None: it isn't down)."""
+        down = self.engine.outage.hosts
+        return down.get(host_of(self._request_base)) or next(iter(down.values()), None)
+
+    def _missing(self, project: str, outcomes: list[Outcome]) -> bool:
+        """Whether a page request failed because the index is down and nothing local is known
+        of ``project`` (a local page refused as too old by --max-stale is not "nothing")."""
+        return self._index_cause() is not None and not any(
+            o.source == Source.TOO_OLD for o in outcomes
+        )
+
+    def _missing_text(self, project: str) -> str:
+        """The 404's reason, in plain words; logged once per project per outage."""
+        message = (
+            f"{self.public_index} can't be reached ({self._index_cause()}), and there is no "
+            f"local copy of {project}'s page"
+        )
+        with self._lock:
+            first = project not in self._missing_said
+            self._missing_said.add(project)
+        if first:
+            logger.warning("pip-ff serve: %s: not found (%s)", project, message)
+        return message
+
+    def _failure_text(self, exc: BaseException) -> str:
+        """One plain line for a failed request (no exception reprs, no credentials)."""
+        cause = self._index_cause()
+        if cause is not None:
+            return f"{self.public_index} can't be reached ({cause}), and there is no local copy"
+        return f"{self.public_index}: {describe(exc)}"
+
+    def _hop(self, response: Response, *args: Any, **kwargs: Any) -> Response:
+        """Every answer on the way, redirects included: a redirect serve must not follow (to
+        ``file:``, to another service of this machine) ends the request."""
+        if response.is_redirect:
+            target = urllib.parse.urljoin(response.url, response.headers.get("location", ""))
+            why = self.files_from.refusal(target)
+            if why is not None:
+                response.close()
+                raise Refused(f"{url_key(response.url)} redirected to {why}")
+        return response
 
     # -- pages ---------------------------------------------------------------------------------
 
@@ -186,8 +274,7 @@ class Upstream:
             status = response.status_code
             if status != 200:
                 raise UpstreamError(
-                    404 if status in (404, 410) else 502,
-                    f"{self.public_index} answered {status} for {project}",
+                    _passed_on(status), f"{self.public_index} answered {status} for {project}"
                 )
             body = response.content
             content_type = response.headers.get("content-type", "")
@@ -200,6 +287,16 @@ class Upstream:
                 parsed = parse(body, content_type, str(response.url), project)
             except PageError as exc:
                 raise UpstreamError(502, f"{self.public_index}: {exc}") from None
+        parsed = parsed.with_files(self._fetchable(project, parsed.files))
+        store = self.engine.store
+        if store is not None:
+            # As install's finder does: the record keeps only bodies that match the page's
+            # hashes, and a recorded copy that contradicts them gives way to the index's.
+            for link in parsed.files:
+                if link.sha256:
+                    store.expect(link.url, link.sha256)
+                if link.metadata_sha256:
+                    store.expect(link.url + ".metadata", link.metadata_sha256)
         with self._lock:
             self._pages.pop(project, None)
             self._pages[project] = parsed
@@ -207,11 +304,54 @@ class Upstream:
                 self._pages.pop(next(iter(self._pages)))
         return PageAnswer(parsed, provenance)
 
+    def _fetchable(self, project: str, files: tuple[FileLink, ...]) -> list[FileLink]:
+        """The page's files serve may fetch; each one left out is remembered, and said once."""
+        kept = []
+        for link in files:
+            why = self.files_from.refusal(link.url)
+            if why is None:
+                kept.append(link)
+                continue
+            key = (project, link.filename)
+            with self._lock:
+                said = self._refused.get(key) == why
+                self._refused[key] = why
+                while len(self._refused) > _PAGE_MEMO:
+                    self._refused.pop(next(iter(self._refused)))
+            if not said:
+                logger.warning(
+                    "pip-ff serve: %s: not serving %s, its page names %s",
+                    project,
+                    link.filename,
+                    why,
+                )
+        return kept
+
+    def refused(self, project: str, filename: str) -> str | None:
+        """Why a file the page names was left out of it (None: it wasn't)."""
+        with self._lock:
+            return self._refused.get((project, filename))
+
     def known_page(self, project: str) -> ProjectPage:
         """The page last seen for ``project`` (asked for when there is none yet)."""
         with self._lock:
             known = self._pages.get(project)
         return known if known is not None else self.page(project).page
+
+    def lists(self, project: str) -> bool:
+        """Whether ``project`` is one of this serve's: its page, from the index or one of its
+        mirrors, is in the record for the credentials this serve asks that URL with (so
+        ``/simple/`` names no project recorded from another index, or with other
+        credentials)."""
+        store = self.engine.store
+        if store is None:
+            return False
+        suffix = urllib.parse.quote(project) + "/"
+        pages = [(self._request_base + suffix, self.authorization(self._request_base + suffix))]
+        for mirror in self.mirror_urls:
+            url = without_credentials(mirror).rstrip("/") + "/" + suffix
+            pages.append((url, mirror_authorization(mirror, url)))
+        return any(store.lookup(url, store.identity(auth)) is not None for url, auth in pages)
 
     # -- files ---------------------------------------------------------------------------------
 
@@ -233,18 +373,13 @@ class Upstream:
         if response.status_code != 200:
             status = response.status_code
             response.close()
-            raise UpstreamError(404 if status in (404, 410) else 502, f"upstream answered {status}")
+            raise UpstreamError(_passed_on(status), f"the index answered {status}")
         return response, provenance
 
 
-def _without_credentials(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
-
-
-def _error_text(exc: BaseException) -> str:
-    """One line for a failed request. Serve asks URLs without credentials (the session adds
-    them as a header), and pip-ff's own errors redact theirs."""
-    text = str(exc)
-    return text.splitlines()[0] if text else type(exc).__name__
+def _passed_on(status: int) -> int:
+    """What serve answers for the index's status: 401, 403 and 404 are passed on (410 as 404:
+    gone is not found), so installers report them as the index's; anything else is a 502."""
+    if status == 410:
+        return 404
+    return status if status in (401, 403, 404) else 502
