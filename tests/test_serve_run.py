@@ -129,6 +129,7 @@ def test_uv_lock_is_the_same_run_after_run_and_locked_passes(
         again = _run([*PIPFF, "run", "--", uv, *command], run_env, project)
         assert again.returncode == 0, (command, again)
         assert "names" not in again.stderr  # uv.lock names serve's own URL: no line
+    assert "Prepared" not in again.stderr, again  # the second sync downloads nothing
     assert (project / "uv.lock").read_text() == first
     # A lock made against another index: one line before the command, the file untouched.
     elsewhere = tmp_path / "elsewhere"
@@ -154,6 +155,21 @@ def test_serve_status_and_stop(run_env: dict[str, str], tmp_path: Path) -> None:
     assert after.returncode == 1 and "not running" in after.stdout, after
     # The next run starts it again on the same port: the same URL.
     assert _url(run_env, tmp_path) == url
+
+
+def test_a_serve_with_other_options_is_replaced_on_the_same_port(
+    run_env: dict[str, str], tmp_path: Path
+) -> None:
+    url = _url(run_env, tmp_path)
+    pid = _state(run_env)["pid"]
+    other = dict(run_env, PIP_TIMEOUT="7")
+    replaced = _run([*PIPFF, "run", "--", *PRINT_URL], other, tmp_path)
+    assert replaced.returncode == 0, replaced
+    assert replaced.stdout.strip() == url
+    port = url.split(":")[2].split("/")[0]
+    assert f"pip-ff: replacing your serve on port {port} (other options)" in replaced.stderr
+    assert _state(run_env)["pid"] != pid
+    assert not _alive(int(pid))
 
 
 def test_a_foreign_program_on_the_kept_port_is_never_used(
@@ -246,3 +262,20 @@ def test_an_idle_serve_ends_itself(run_env: dict[str, str], tmp_path: Path) -> N
     assert _serve(idle, "status", tmp_path).returncode == 1
     bad = _run([*PIPFF, "run", "--idle-timeout", "soon", "--", "true"], run_env, tmp_path)
     assert bad.returncode == 2 and "idle timeout 'soon'" in bad.stderr, bad
+
+
+def test_a_poetry_lock_naming_another_index_gets_one_line(tmp_path: Path) -> None:
+    from pip_offline_fallback.serve.lockfiles import mismatches
+
+    served = "http://127.0.0.1:40123/simple/"
+    (tmp_path / "poetry.lock").write_text(
+        '[[package]]\nname = "a"\nversion = "1"\n\n[package.source]\ntype = "legacy"\n'
+        'url = "https://user:secret@private.invalid/simple"\nreference = "corp"\n\n'
+        '[[package]]\nname = "b"\nversion = "1"\n\n[package.source]\ntype = "legacy"\n'
+        f'url = "{served}"\nreference = "local"\n'
+    )
+    (line,) = mismatches(str(tmp_path), served)
+    assert line.startswith("pip-ff: poetry.lock names https://private.invalid/simple, not ")
+    assert "secret" not in line and "docs/serve.md" in line
+    (tmp_path / "poetry.lock").write_text(f'[[package]]\n\n[package.source]\nurl = "{served}"\n')
+    assert mismatches(str(tmp_path), served) == []

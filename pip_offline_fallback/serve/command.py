@@ -66,6 +66,7 @@ class _Parser(argparse.ArgumentParser):
 def _parser(prog: str, *, serve: bool) -> argparse.ArgumentParser:
     parser = _Parser(
         prog=prog,
+        usage=None if serve else "pip-ff run [options] [pip options] -- COMMAND [ARGS...]",
         description=(
             "A local package index (PEP 503/691) over pip-ff's record: online it passes "
             "requests on to the index and records them; when the index can't be reached it "
