@@ -24,6 +24,16 @@ VALUE_FLAGS = (
 )
 
 
+def _per_user_arguments() -> list[str]:
+    import json
+    import os
+
+    from pip_offline_fallback.serve.daemon import ARGV_VARIABLE
+
+    args = json.loads(os.environ.get(ARGV_VARIABLE) or "[]")
+    return [str(a) for a in args] if isinstance(args, list) else []
+
+
 def run_position(argv: Sequence[str]) -> int | None:
     """Where ``run`` stands in ``argv`` when it is the command (after pip-ff's own options)."""
     for i, arg in enumerate(argv):
@@ -34,6 +44,8 @@ def run_position(argv: Sequence[str]) -> int | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--per-user-serve"]:  # started by serve/daemon.py, its arguments out of sight
+        args = _per_user_arguments()
     at = run_position(args)
     if at is not None:
         from pip_offline_fallback.serve import run

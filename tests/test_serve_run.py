@@ -279,3 +279,19 @@ def test_a_poetry_lock_naming_another_index_gets_one_line(tmp_path: Path) -> Non
     assert "secret" not in line and "docs/serve.md" in line
     (tmp_path / "poetry.lock").write_text(f'[[package]]\n\n[package.source]\nurl = "{served}"\n')
     assert mismatches(str(tmp_path), served) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+def test_the_serves_command_line_shows_no_credentials(
+    run_env: dict[str, str], tmp_path: Path, index: IndexServer
+) -> None:
+    """Any local user can read a process's command line: run's options (an index URL with a
+    password, say) reach the serve through its environment instead."""
+    with_password = index.url.replace("http://", "http://someone:s3cret-pw@")
+    seen = _run([*PIPFF, "run", "-i", with_password, "--", *PRINT_URL], run_env, tmp_path)
+    assert seen.returncode == 0, seen
+    assert "s3cret-pw" not in seen.stdout + seen.stderr
+    pid = _state(run_env)["pid"]
+    command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
+    assert b"pip_offline_fallback" in command_line and b"s3cret-pw" not in command_line
+    assert b"s3cret-pw" not in (per_user_state_dir(run_env) / "serve.log").read_bytes()

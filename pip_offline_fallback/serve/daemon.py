@@ -21,6 +21,8 @@ START_TIMEOUT = 120.0  # a cold start on a loaded CI machine; usually well under
 STOP_TIMEOUT = 30.0
 LOCK_TIMEOUT = START_TIMEOUT + STOP_TIMEOUT
 ABSENT, FOREIGN, OURS = "absent", "foreign", "ours"
+PER_USER_FLAG = "--per-user-serve"  # launch.py: the arguments are in ARGV_VARIABLE
+ARGV_VARIABLE = "PIPFF_SERVE_ARGV"
 
 
 class ServeError(Exception):
@@ -174,10 +176,13 @@ def _start(
     log_path = os.path.join(where, "serve.log")
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     offset = os.lseek(log_fd, 0, os.SEEK_END)
-    command = [
-        sys.executable, "-m", "pip_offline_fallback", *pipff_args,
-        "--port", str(port), "--state-dir", where, "--fingerprint", fingerprint,
-    ]  # fmt: skip
+    # Its arguments go in its environment, which only this user can read: on its command line
+    # any local user would see them (ps), and an index URL may carry credentials.
+    import json
+
+    argv = [*pipff_args, "--port", str(port), "--state-dir", where, "--fingerprint", fingerprint]
+    command = [sys.executable, "-m", "pip_offline_fallback", PER_USER_FLAG]
+    env = dict(environ, **{ARGV_VARIABLE: json.dumps(argv)})
     detached: dict[str, object] = {}
     if sys.platform == "win32":
         detached["creationflags"] = 0x00000008 | 0x00000200  # DETACHED, NEW_PROCESS_GROUP
@@ -188,11 +193,12 @@ def _start(
         # subprocess.run(capture_output=True), tox and CI wait for it to end.
         process = subprocess.Popen(
             command,
-            env=dict(environ),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=log_fd,
             stderr=log_fd,
-            cwd=os.path.abspath(os.sep),
+            # The caller's directory: relative paths in run's options (--cert, --wheelhouse)
+            # mean what they meant there.
             close_fds=True,
             **detached,  # type: ignore[call-overload]
         )

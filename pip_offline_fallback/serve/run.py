@@ -29,10 +29,10 @@ def main(argv: Sequence[str], at: int) -> int:
     head = list(argv[: argv.index("--")]) if "--" in argv else list(argv)
     command = list(argv[len(head) + 1 :])
     pipff_args, run_args = head[:at], head[at + 1 :]
-    if "--" not in argv and any(a in ("-h", "--help") for a in run_args):
-        from pip_offline_fallback.serve import command
+    if any(a in ("-h", "--help") for a in run_args):
+        from pip_offline_fallback.serve.command import run_main
 
-        return command.run_main(["--help"], None)
+        return run_main(["--help"], None)
     if "--" not in argv:
         _error("run needs -- before the command: pip-ff run -- CMD ...")
         return EXIT_USAGE
