@@ -112,7 +112,7 @@ def test_runs_reuse_one_serve_and_uv_reuses_its_cache(
 
 
 def test_uv_lock_is_the_same_run_after_run_and_locked_passes(
-    uv_venv: ToolVenv, run_env: dict[str, str], tmp_path: Path
+    uv_venv: ToolVenv, run_env: dict[str, str], tmp_path: Path, index: IndexServer
 ) -> None:
     project = tmp_path / "project"
     project.mkdir()
@@ -141,6 +141,18 @@ def test_uv_lock_is_the_same_run_after_run_and_locked_passes(
     lines = [line for line in told.stderr.splitlines() if "uv.lock" in line]
     assert len(lines) == 1 and "https://other.invalid/simple" in lines[0], told.stderr
     assert (elsewhere / "uv.lock").read_text() == other
+    # Locked while the index is down: said once, after the command.
+    index.stop()
+    offline = tmp_path / "offline"
+    offline.mkdir()
+    (offline / "pyproject.toml").write_text((project / "pyproject.toml").read_text())
+    cold = dict(run_env, UV_CACHE_DIR=str(tmp_path / "cold-uv-cache"))
+    narrow = _run([*PIPFF, "run", "--", uv, "lock"], cold, offline)
+    assert narrow.returncode == 0, narrow
+    said = [
+        line for line in narrow.stderr.splitlines() if "while the index was unreachable" in line
+    ]
+    assert len(said) == 1 and said[0].startswith("pip-ff: uv.lock was written"), narrow.stderr
 
 
 def test_serve_status_and_stop(run_env: dict[str, str], tmp_path: Path) -> None:

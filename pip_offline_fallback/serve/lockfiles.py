@@ -11,6 +11,31 @@ from __future__ import annotations
 import os
 
 DOC = "docs/serve.md, 'Lock files'"
+WRITTEN = ("uv.lock", "poetry.lock", "pdm.lock")
+
+
+def stamps(directory: str) -> dict[str, tuple[int, int]]:
+    """Each lock file's (mtime, size) in ``directory``, to tell which the command wrote."""
+    found = {}
+    for name in WRITTEN:
+        try:
+            st = os.stat(os.path.join(directory, name))
+        except OSError:
+            continue
+        found[name] = (st.st_mtime_ns, st.st_size)
+    return found
+
+
+def written_offline(directory: str, before: dict[str, tuple[int, int]]) -> list[str]:
+    """A line for each lock file the command wrote while serve answered from local sources:
+    such a lock lists only the files that were local (no other platforms, often no sdists)."""
+    after = stamps(directory)
+    return [
+        f"pip-ff: {name} was written while the index was unreachable: it holds only the files "
+        f"available locally; lock again once the index answers ({DOC})"
+        for name, stamp in sorted(after.items())
+        if before.get(name) != stamp
+    ]
 
 
 def _registries_uv(text: str) -> set[str]:

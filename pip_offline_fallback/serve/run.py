@@ -56,11 +56,16 @@ def main(argv: Sequence[str], at: int) -> int:
     _say(*notes, *lockfiles.mismatches(os.getcwd(), proven.url))
     env = child_environment(environ, proven.url)
     env[RUN_URL_VARIABLE] = proven.url
+    here = os.getcwd()
+    locks = lockfiles.stamps(here)
     status = _child(command, env)
     key = state.secret(state.directory(environ))
     verdict, after = daemon.challenge(proven.port, proven.prefix, key)
     if verdict == daemon.OURS and after is not None and after.pid == proven.pid:
-        _say(*closing(proven, after, status))
+        lines = closing(proven, after, status)
+        if lines and (after.down or proven.down):
+            lines += lockfiles.written_offline(here, locks)
+        _say(*lines)
     return status
 
 
