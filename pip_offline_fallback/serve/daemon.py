@@ -19,6 +19,7 @@ from pip_offline_fallback.serve import state
 
 START_TIMEOUT = 120.0  # a cold start on a loaded CI machine; usually well under a second
 STOP_TIMEOUT = 30.0
+LOG_LIMIT = 1_000_000  # bytes of serve.log before a new serve starts a new one
 LOCK_TIMEOUT = START_TIMEOUT + STOP_TIMEOUT
 ABSENT, FOREIGN, OURS = "absent", "foreign", "ours"
 PER_USER_FLAG = "--per-user-serve"  # launch.py: the arguments are in ARGV_VARIABLE
@@ -174,6 +175,9 @@ def _start(
     import subprocess
 
     log_path = os.path.join(where, "serve.log")
+    with contextlib.suppress(OSError):
+        if os.path.getsize(log_path) > LOG_LIMIT:  # one earlier log kept, not an endless one
+            os.replace(log_path, log_path + ".1")
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     offset = os.lseek(log_fd, 0, os.SEEK_END)
     # Its arguments go in its environment, which only this user can read: on its command line

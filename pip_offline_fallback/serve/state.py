@@ -117,7 +117,9 @@ def fingerprint(options: Sequence[str], environ: Mapping[str, str]) -> str:
     configuration files pip and pip-ff read. A serve with another fingerprint is replaced."""
     import hashlib
 
-    digest = hashlib.sha256(f"pip-ff {__version__}\0{sys.executable}\0".encode())
+    # Not the interpreter: pip-ff of one version in two venvs (pipx's, a project's) serves
+    # alike, and one port per user can't hold a serve for each.
+    digest = hashlib.sha256(f"pip-ff {__version__}\0".encode())
     for option in options:
         digest.update(b"o" + option.encode("utf-8", "surrogateescape") + b"\0")
     for name in sorted(environ):
