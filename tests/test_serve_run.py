@@ -272,6 +272,15 @@ def test_an_idle_serve_ends_itself(run_env: dict[str, str], tmp_path: Path) -> N
     assert not (per_user_state_dir(idle) / "state").exists()
     assert "idle for" in (per_user_state_dir(idle) / "serve.log").read_text()
     assert _serve(idle, "status", tmp_path).returncode == 1
+    # Not while a run's command runs, even one that makes no request for a while.
+    slow = _run(
+        [*PIPFF, "run", "--", sys.executable, "-c",
+         "import os, time, urllib.request; time.sleep(5); "
+         "print(urllib.request.urlopen(os.environ['PIP_INDEX_URL']).status)"],
+        idle,
+        tmp_path,
+    )  # fmt: skip
+    assert slow.returncode == 0 and slow.stdout.strip() == "200", slow
     bad = _run([*PIPFF, "run", "--idle-timeout", "soon", "--", "true"], run_env, tmp_path)
     assert bad.returncode == 2 and "idle timeout 'soon'" in bad.stderr, bad
 

@@ -328,7 +328,14 @@ def _serve_per_user(
             hosts = dict(upstream.engine.outage.hosts)
             return {compat.redact(h): str(c) for h, c in hosts.items()}
 
-        control = Control(app, key=key, fingerprint=args.fingerprint, idle=idle, down=down)
+        control = Control(
+            app,
+            key=key,
+            fingerprint=args.fingerprint,
+            idle=idle,
+            down=down,
+            held=lambda: state.held(where),
+        )
         app.control = control.route
         holder["control"] = control
         return control

@@ -41,12 +41,14 @@ class Control:
         fingerprint: str,
         idle: float,
         down: Callable[[], dict[str, str]],
+        held: Callable[[], bool] = lambda: False,
     ) -> None:
         self.app = app
         self.key = key
         self.fingerprint = fingerprint
         self.idle = idle
         self.down = down
+        self.held = held  # a run's command still running (state.held)
         self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
         self._active = 0
@@ -114,6 +116,10 @@ class Control:
             while True:
                 with self._lock:
                     quiet = time.monotonic() - self._last if self._active == 0 else 0.0
+                if quiet >= self.idle and self.held():
+                    with self._lock:
+                        self._last = time.monotonic()
+                    quiet = 0.0
                 if quiet >= self.idle:
                     logger.info("pip-ff serve: idle for %.0f s; stopping", quiet)
                     _thread.interrupt_main()  # serve's loop wakes at least once a second

@@ -11,6 +11,7 @@ logging: with the serve up, a run costs a file read and two small requests to se
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -58,8 +59,15 @@ def main(argv: Sequence[str], at: int) -> int:
     env[RUN_URL_VARIABLE] = proven.url
     here = os.getcwd()
     locks = lockfiles.stamps(here)
-    status = _child(command, env)
-    key = state.secret(state.directory(environ))
+    where = state.directory(environ)
+    holding = state.hold(where)
+    try:
+        status = _child(command, env)
+    finally:
+        if holding is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(holding)
+    key = state.secret(where)
     verdict, after = daemon.challenge(proven.port, proven.prefix, key)
     if verdict == daemon.OURS and after is not None and after.pid == proven.pid:
         lines = closing(proven, after, status)

@@ -199,6 +199,46 @@ def clear_state(where: str, pid: int) -> None:
             os.unlink(os.path.join(where, STATE_FILE))
 
 
+HOLDERS = "holders"  # <state>/holders/<pid>: a run whose command is running
+
+
+def hold(where: str) -> str | None:
+    """Say that this process's command uses the serve (an idle timer must not end it while a
+    long command, a shell say, makes no request); the path to remove afterwards."""
+    path = os.path.join(where, HOLDERS, str(os.getpid()))
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | _NOFOLLOW, 0o600))
+    except OSError:
+        return None
+    return path
+
+
+def held(where: str) -> bool:
+    """Whether a running command holds the serve (POSIX: a holder's pid is alive; elsewhere
+    never, since a signal 0 there ends the process)."""
+    if sys.platform == "win32":
+        return False
+    directory = os.path.join(where, HOLDERS)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return False
+    for name in names:
+        try:
+            os.kill(int(name), 0)
+        except ValueError:
+            continue
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(directory, name))  # its run was killed
+            continue
+        except OSError:
+            pass  # alive, another user's pid now: still counted, at worst an idle timer late
+        return True
+    return False
+
+
 def kept_port(where: str) -> int:
     """The port chosen once for this user (0: none yet, let the OS choose)."""
     text = read_private(os.path.join(where, "port"))
