@@ -59,6 +59,10 @@ def challenge(
     try:
         connection.settimeout(timeout)
         connection.connect(("127.0.0.1", port))
+        if connection.getsockname() == connection.getpeername():
+            # Nothing listens, and the kernel gave this socket the port itself (a port in the
+            # ephemeral range, as the OS-chosen ones are): TCP's self-connect.
+            raise ConnectionRefusedError
     except OSError as exc:
         connection.close()
         return (ABSENT if isinstance(exc, ConnectionRefusedError) else FOREIGN), None
