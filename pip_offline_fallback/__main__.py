@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from pip_offline_fallback.cli import main
+from pip_offline_fallback.launch import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -28,6 +28,7 @@ from pip_offline_fallback.config import (
     without_credentials,
 )
 from pip_offline_fallback.errors import EXIT_INTERRUPTED, UsageError
+from pip_offline_fallback.launch import VALUE_FLAGS, run_position
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +40,7 @@ _MODE_FLAGS = {
     "--no-fallback": Mode.OFF,
 }
 _STRICT_FLAG = "--strict-outage"
-_VALUE_FLAGS = (
-    "--wheelhouse",
-    "--connect-timeout",
-    "--fallback-report",
-    "--max-stale",
-    "--fallback-index-url",
-)
+_VALUE_FLAGS = VALUE_FLAGS
 
 # Shown after pip's own help (``pip-ff --help``, ``pip-ff help``, ``pip-ff CMD --help``): pip's
 # help can't know these, and they are what a user looks for first. One line each.
@@ -259,6 +254,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run pip with ``argv`` (default: ``sys.argv[1:]``); return pip's exit status."""
     if argv is None:
         argv = sys.argv[1:]
+    at = run_position(argv)
+    if at is not None:  # the entry point (launch.py) sends runs there before importing this
+        from pip_offline_fallback.serve import run
+
+        return run.main(argv, at)
     try:
         options, pip_args = split_args(argv)
         settings = resolve(options, dict(os.environ))

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import os
+import signal
 import subprocess
 import sys
 import threading
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 START_TIMEOUT = 120.0
 
@@ -116,3 +119,34 @@ def serving(env: Mapping[str, str], *args: str) -> Iterator[Served]:
         yield served
     finally:
         served.stop()
+
+
+def stop_per_user_serve(env: Mapping[str, str]) -> None:
+    """End the per-user serve that ``pip-ff run`` started with ``env`` (its store): ``pip-ff
+    serve stop``, then its pid killed as a last resort. Every test that runs ``pip-ff run``
+    calls this at teardown."""
+    pid = None
+    with contextlib.suppress(OSError, ValueError):
+        for line in (per_user_state_dir(env) / "state").read_text().splitlines():
+            if line.startswith("pid "):
+                pid = int(line[4:])
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        subprocess.run(
+            [sys.executable, "-m", "pip_offline_fallback", "serve", "stop"],
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    if pid is not None:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM)
+
+
+def per_user_state_dir(env: Mapping[str, str]) -> Path:
+    """Where the per-user serve of ``env`` keeps its state (the tests set PIPFF_STORE or
+    PIP_CACHE_DIR)."""
+    if env.get("PIPFF_STORE"):
+        return Path(env["PIPFF_STORE"]) / "serve"
+    return Path(env["PIP_CACHE_DIR"]) / "pip-ff" / "serve"

@@ -190,7 +190,7 @@ def test_entry_points(dists: dict[str, Path]) -> None:
     eps = configparser.ConfigParser(delimiters=("=",), interpolation=None)
     eps.read_string(_wheel_text(dists["wheel"], f"{info}/entry_points.txt"))
     assert eps.sections() == ["console_scripts", "tox"]
-    assert dict(eps["console_scripts"]) == {"pip-ff": "pip_offline_fallback.cli:main"}
+    assert dict(eps["console_scripts"]) == {"pip-ff": "pip_offline_fallback.launch:main"}
     # The tox plugin: tox loads it; nothing else imports pip_offline_fallback.tox_plugin.
     assert dict(eps["tox"]) == {"pip-offline-fallback": "pip_offline_fallback.tox_plugin"}
 

@@ -65,6 +65,8 @@ class ServeApp:
         self.hosts = {h.lower() for h in hosts}
         self.token = token
         self.prefix = f"/{token}" if token else ""
+        # The per-user serve's proof and counts (serve/control.py), under ``/-pipff/``.
+        self.control: Callable[[list[str]], Reply] | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.monotonic()
@@ -118,6 +120,8 @@ class ServeApp:
         return self._route(environ, segments, method)
 
     def _route(self, environ: dict[str, Any], segments: list[str], method: str) -> Reply:
+        if segments[:1] == ["-pipff"]:
+            return self._control(segments[1:])
         if segments == ["simple"]:
             return redirect(f"{self.prefix}/simple/")
         if segments == ["simple", ""]:
@@ -140,6 +144,11 @@ class ServeApp:
                 head=method == "HEAD",
             )
         return text(404, "pip-ff serve: not found (the index is at /simple/)\n")
+
+    def _control(self, segments: list[str]) -> Reply:
+        if self.control is None:
+            return text(404, "pip-ff serve: not found (the index is at /simple/)\n")
+        return self.control(segments)
 
     # -- views ---------------------------------------------------------------------------------
 

@@ -1,7 +1,13 @@
-"""``pip-ff serve`` and ``pip-ff run -- COMMAND``: the command lines, the server's life cycle.
+"""``pip-ff serve``: the command line, and the server it starts.
 
-    pip-ff serve [--port N] [--host ADDR] [--require-token] [-v] [-i URL] [pip options...]
-    pip-ff run [--require-token] [-v] [-i URL] [pip options...] -- COMMAND [ARGS...]
+    pip-ff serve [--port N] [--host ADDR] [--require-token] [--idle-timeout S] [-v] [-i URL]
+                 [pip options...]
+    pip-ff serve status | stop          this user's per-user serve (the one ``pip-ff run`` uses)
+
+``pip-ff run`` is run.py; it starts this command detached with ``--state-dir`` (the per-user
+serve: daemon.py finds, starts, proves and stops it, control.py is its side of that). Such a
+serve listens first and imports waitress and pip after, so a client's first request waits in
+the listen queue rather than being refused.
 
 pip's own options (``-i``, ``--cert``, ``--proxy``, ``--trusted-host``, ``--cache-dir``,
 ``--timeout``, ...) are handed to pip's parser, which also reads pip's configuration files and
@@ -12,7 +18,7 @@ Identity. Any local user can connect to 127.0.0.1. When the index is asked with 
 random token as its first path segment, and a request without it gets 403: another user can't
 reach the private packages. ``pip-ff serve`` keeps its token in ``<record>/serve-token`` (mode
 0600, readable by its owner only), so the URL (and lock files naming it) stays the same across
-restarts; ``pip-ff run`` makes a new one each time and passes it on in the child's environment.
+restarts; the per-user serve keeps it there too.
 
 Built on waitress (pure Python, no dependencies, devpi's choice); only this module imports it,
 never the start-up hook or pip-ff's install path.
@@ -26,17 +32,20 @@ import logging
 import os
 import secrets
 import signal
-import subprocess
+import socket
 import sys
-import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pip_offline_fallback.config import Settings
 from pip_offline_fallback.errors import UsageError
-from pip_offline_fallback.serve.childindex import child_environment
-from pip_offline_fallback.serve.upstream import Upstream, UpstreamError
+from pip_offline_fallback.serve import state
+
+if TYPE_CHECKING:
+    from pip_offline_fallback.serve.app import ServeApp
+    from pip_offline_fallback.serve.upstream import Upstream
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +55,7 @@ DEFAULT_PORT = 3149
 THREADS = 32  # uv opens dozens of connections at once
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 EXIT_USAGE = 2
-EXIT_NOT_FOUND = 127
+EXIT_CANT_LISTEN = 3  # daemon.py then starts it on another port
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,13 +66,15 @@ class _Parser(argparse.ArgumentParser):
 def _parser(prog: str, *, serve: bool) -> argparse.ArgumentParser:
     parser = _Parser(
         prog=prog,
+        usage=None if serve else "pip-ff run [options] [pip options] -- COMMAND [ARGS...]",
         description=(
             "A local package index (PEP 503/691) over pip-ff's record: online it passes "
             "requests on to the index and records them; when the index can't be reached it "
-            "answers from local sources."
+            "answers from local sources. 'pip-ff serve status' and 'pip-ff serve stop': "
+            "the per-user serve that 'pip-ff run' starts."
             if serve
-            else "Run COMMAND with a pip-ff serve on a free loopback port, and pip, pipx, uv "
-            "and pdm pointed at it."
+            else "Run COMMAND with pip, pipx, uv and pdm pointed at your per-user serve "
+            "(started when none runs, left running for the next run; see docs/serve.md)."
         ),
         epilog="Other options are pip's (-i URL, --cert, --proxy, --trusted-host, --cache-dir).",
     )
@@ -76,10 +87,19 @@ def _parser(prog: str, *, serve: bool) -> argparse.ArgumentParser:
             default="127.0.0.1",
             help="the address to listen on (default 127.0.0.1; any other is reachable by others)",
         )
+        # The per-user serve, started by pip-ff run (daemon.py): where its state is kept.
+        parser.add_argument("--state-dir", help=argparse.SUPPRESS)
+        parser.add_argument("--fingerprint", default="", help=argparse.SUPPRESS)
     parser.add_argument(
         "--require-token",
         action="store_true",
         help="put a secret token in the URL even when the index needs no credentials",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        metavar="SECONDS",
+        help=f"stop after this long without a request (0: never; run's serve: "
+        f"${state.IDLE_VARIABLE}, default {state.DEFAULT_IDLE:.0f}; serve's: never)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log one line per request")
     return parser
@@ -90,9 +110,9 @@ def _split(argv: Sequence[str], prog: str, *, serve: bool) -> tuple[argparse.Nam
     return args, pip_args
 
 
-def _logging(verbose: bool) -> None:
+def _logging(verbose: bool, *, stamped: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter())
+    handler.setFormatter(_Formatter(stamped))
     root = logging.getLogger("pip_offline_fallback")
     root.addHandler(handler)
     root.setLevel(logging.INFO)
@@ -104,10 +124,17 @@ def _logging(verbose: bool) -> None:
 
 
 class _Formatter(logging.Formatter):
+    def __init__(self, stamped: bool) -> None:
+        super().__init__()
+        self.stamped = stamped  # the per-user serve's log file: when each line was written
+
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
         if record.levelno >= logging.WARNING:
-            return f"{record.levelname}: {message}"
+            message = f"{record.levelname}: {message}"
+        if self.stamped:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))
+            message = f"{when} {message}"
         return message
 
 
@@ -141,13 +168,24 @@ def _hosts(host: str, port: int) -> list[str]:
     return [f"{f'[{n}]' if ':' in n and not n.startswith('[') else n}:{port}" for n in names]
 
 
+Wrap = Callable[["ServeApp"], Any]
+
+
 def _start(
-    settings: Settings | None, pip_args: list[str], *, host: str, port: int, token: str
-) -> tuple[Any, Upstream, str]:
-    """The server, bound but not yet running, its upstream, and the index URL it serves.
+    settings: Settings | None,
+    pip_args: list[str],
+    *,
+    host: str,
+    port: int,
+    token: str,
+    sock: socket.socket | None = None,
+    wrap: Wrap | None = None,
+) -> tuple[Any, Upstream, str, ServeApp]:
+    """The server, bound but not yet running, its upstream, the index URL it serves and its
+    application. ``sock``: a socket already listening; ``wrap``: around the application.
 
     ``token``: "auto" (a token only when the index is asked with credentials), "always" (kept
-    in the record), "fresh" (always, a new one: ``pip-ff run``)."""
+    in the record)."""
     if settings is None:
         raise UsageError("serve needs pip-ff's fallback (PIPFF=0 or --no-fallback was given)")
     try:
@@ -158,6 +196,7 @@ def _start(
         ) from None
 
     from pip_offline_fallback.serve.app import ServeApp
+    from pip_offline_fallback.serve.upstream import Upstream, UpstreamError
 
     try:
         upstream = Upstream(settings, pip_args)
@@ -174,11 +213,15 @@ def _start(
     store = upstream.engine.store
     secret: str | None = None
     if token != "auto" or upstream.needs_credentials:
-        secret = _token(store.root if store is not None and token != "fresh" else None)
+        secret = _token(store.root if store is not None else None)
     app = ServeApp(upstream, hosts=[], token=secret)
+    served = wrap(app) if wrap is not None else app
+    where: dict[str, Any] = (
+        {"sockets": [sock]} if sock is not None else {"host": host, "port": port}
+    )
     try:
         server: Any = waitress.create_server(
-            app, host=host, port=port, threads=THREADS, connection_limit=200, ident="pip-ff"
+            served, threads=THREADS, connection_limit=200, ident="pip-ff", **where
         )
     except OSError as exc:
         raise UsageError(f"can't listen on {host}:{port} ({exc.strerror}); choose --port") from None
@@ -186,7 +229,7 @@ def _start(
     app.hosts = {h.lower() for h in _hosts(host, bound)}
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{bound}{app.prefix}/simple/"
-    return server, upstream, url
+    return server, upstream, url, app
 
 
 def serve_main(argv: Sequence[str], settings: Settings | None) -> int:
@@ -194,8 +237,21 @@ def serve_main(argv: Sequence[str], settings: Settings | None) -> int:
         with contextlib.suppress(SystemExit):
             _parser("pip-ff serve", serve=True).parse_args(["--help"])
         return 0
+    if list(argv) in (["status"], ["stop"]):
+        return _per_user(argv[0])
     try:
         args, pip_args = _split(argv, "pip-ff serve", serve=True)
+        idle = state.idle_timeout(
+            args.idle_timeout, os.environ if args.state_dir else {state.IDLE_VARIABLE: "0"}
+        )
+    except (UsageError, ValueError) as exc:
+        sys.stderr.write(f"ERROR: pip-ff: {exc}\n")
+        return EXIT_USAGE
+    if args.state_dir:
+        from pip_offline_fallback.serve.peruser import serve_per_user
+
+        return serve_per_user(args, pip_args, settings, idle)
+    try:
         _logging(args.verbose)
         if args.host not in _LOOPBACK:
             logger.warning(
@@ -203,19 +259,39 @@ def serve_main(argv: Sequence[str], settings: Settings | None) -> int:
                 "what the index and pip-ff's record hold",
                 args.host,
             )
-        server, upstream, url = _start(
+        server, upstream, url, _ = _start(
             settings,
             pip_args,
             host=args.host,
             port=args.port,
             token="always" if args.require_token else "auto",
+            wrap=_idle_wrap(idle),
         )
     except UsageError as exc:
         sys.stderr.write(f"ERROR: pip-ff: {exc}\n")
         return EXIT_USAGE
     sys.stdout.write(f"pip-ff serve: index URL {url} (upstream {upstream.public_index})\n")
     sys.stdout.flush()
+    _run_server(server)
+    return 0
 
+
+def _idle_wrap(idle: float) -> Wrap | None:
+    """A hand-started serve with --idle-timeout: only the idle timer of the per-user one."""
+    if idle <= 0:
+        return None
+
+    def wrap(app: ServeApp) -> Any:
+        from pip_offline_fallback.serve.control import Control
+
+        control = Control(app, key=b"", fingerprint="", idle=idle, down=dict)
+        control.watch()
+        return control
+
+    return wrap
+
+
+def _run_server(server: Any) -> None:
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
@@ -226,56 +302,25 @@ def serve_main(argv: Sequence[str], settings: Settings | None) -> int:
     except KeyboardInterrupt:
         server.close()
     sys.stderr.write("pip-ff serve: stopped\n")
-    return 0
+
+
+def _per_user(what: str) -> int:
+    from pip_offline_fallback.serve import daemon
+
+    if what == "stop":
+        sys.stdout.write(daemon.stop(os.environ) + "\n")
+        return 0
+    running, line = daemon.status(os.environ)
+    sys.stdout.write(line + "\n")
+    return 0 if running else 1
 
 
 def run_main(argv: Sequence[str], settings: Settings | None) -> int:
-    argv = list(argv)
+    """``pip-ff help run`` (cli.py hands a real run to run.py before it gets here)."""
     if "--" not in argv and any(a in ("-h", "--help") for a in argv):
         with contextlib.suppress(SystemExit):
             _parser("pip-ff run", serve=False).parse_args(["--help"])
         return 0
-    if "--" not in argv:
-        sys.stderr.write("ERROR: pip-ff: run needs -- before the command: pip-ff run -- CMD ...\n")
-        return EXIT_USAGE
-    split = argv.index("--")
-    command = argv[split + 1 :]
-    if not command:
-        sys.stderr.write("ERROR: pip-ff: run needs a command after --\n")
-        return EXIT_USAGE
-    try:
-        args, pip_args = _split(argv[:split], "pip-ff run", serve=False)
-        _logging(args.verbose)
-        server, upstream, url = _start(settings, pip_args, host="127.0.0.1", port=0, token="fresh")
-    except UsageError as exc:
-        sys.stderr.write(f"ERROR: pip-ff: {exc}\n")
-        return EXIT_USAGE
-    thread = threading.Thread(target=server.run, name="pip-ff-serve", daemon=True)
-    thread.start()
-    logger.debug("pip-ff run: index URL %s", url)
-    try:
-        status = _child(command, child_environment(os.environ, url))
-    finally:
-        with contextlib.suppress(Exception):
-            server.task_dispatcher.shutdown(timeout=5)
-    try:
-        upstream.engine.share_recorded()
-        upstream.engine.report.finish(status)
-    except Exception as exc:
-        logger.warning("pip-ff: report failed: %r", exc)
-    return status
+    from pip_offline_fallback.serve import run
 
-
-def _child(command: list[str], env: dict[str, str]) -> int:
-    """Run the command; its exit status (a signal's: 128 + its number, as a shell says)."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the child gets Ctrl-C itself
-    try:
-        try:
-            process = subprocess.Popen(command, env=env)
-        except OSError as exc:
-            sys.stderr.write(f"ERROR: pip-ff: can't run {command[0]}: {exc.strerror}\n")
-            return EXIT_NOT_FOUND
-        returncode = process.wait()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    return 128 - returncode if returncode < 0 else returncode
+    return run.main(["run", *argv], 0)

@@ -1,0 +1,56 @@
+"""pip-ff's entry point (``pip-ff``, ``python -m pip_offline_fallback``): ``run`` goes straight
+to serve/run.py, everything else to cli.py.
+
+With its serve up, ``pip-ff run -- CMD`` must cost next to nothing over CMD: cli.py's imports
+(dataclasses, logging, re, the settings) alone cost more than the rest of a run, so this module
+imports only ``sys`` before it knows which it is.
+"""
+
+from __future__ import annotations
+
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+# pip-ff's own options that take a value (cli.py's parser takes them out of pip's arguments).
+VALUE_FLAGS = (
+    "--wheelhouse",
+    "--connect-timeout",
+    "--fallback-report",
+    "--max-stale",
+    "--fallback-index-url",
+)
+
+
+def _per_user_arguments() -> list[str]:
+    import json
+    import os
+
+    from pip_offline_fallback.serve.daemon import ARGV_VARIABLE
+
+    args = json.loads(os.environ.get(ARGV_VARIABLE) or "[]")
+    return [str(a) for a in args] if isinstance(args, list) else []
+
+
+def run_position(argv: Sequence[str]) -> int | None:
+    """Where ``run`` stands in ``argv`` when it is the command (after pip-ff's own options)."""
+    for i, arg in enumerate(argv):
+        if arg == "--" or (not arg.startswith("-") and (i == 0 or argv[i - 1] not in VALUE_FLAGS)):
+            return i if arg == "run" else None
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--per-user-serve"]:  # started by serve/daemon.py, its arguments out of sight
+        args = _per_user_arguments()
+    at = run_position(args)
+    if at is not None:
+        from pip_offline_fallback.serve import run
+
+        return run.main(args, at)
+    from pip_offline_fallback import cli
+
+    return cli.main(args)

@@ -1,0 +1,150 @@
+"""The per-user serve's side of its life cycle: its proof, its counts, its idle timer.
+
+``pip-ff run`` asks ``<prefix>/-pipff/proof/<nonce>`` before it points a command at a port.
+The answer says who the serve is (pid, pip-ff version, fingerprint), what it has answered from
+local sources so far (by kind and source) and which hosts it finds down, with
+HMAC(secret, nonce + all of that): only a process that can read this user's ``serve/secret``
+(0600, in a 0700 directory) can answer it. run reads the counts before and after its command.
+
+The idle timer ends the serve after ``idle`` seconds without a request (none in flight).
+"""
+
+from __future__ import annotations
+
+import _thread
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from pip_offline_fallback import __version__
+from pip_offline_fallback.report import SOURCE_WORDS
+from pip_offline_fallback.serve import state
+from pip_offline_fallback.serve.files import Reply, text
+
+logger = logging.getLogger(__name__)
+
+App = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+# How run's closing line names each source: install's words (report.py), said by the serve so
+# that run needn't import the report.
+WORDS = {source.value: words for source, words in SOURCE_WORDS.items()}
+
+
+class Control:
+    def __init__(
+        self,
+        app: App,
+        *,
+        key: bytes,
+        fingerprint: str,
+        idle: float,
+        down: Callable[[], dict[str, str]],
+        held: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.app = app
+        self.key = key
+        self.fingerprint = fingerprint
+        self.idle = idle
+        self.down = down
+        self.held = held  # a run's command still running (state.held)
+        self.counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._active = 0
+        self._last = time.monotonic()
+
+    # -- WSGI: counts and activity -----------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        with self._lock:
+            self._active += 1
+            self._last = time.monotonic()
+        path = str(environ.get("PATH_INFO") or "")
+        kind = (
+            "page" if "/simple/" in path else "metadata" if path.endswith(".metadata") else "file"
+        )
+
+        def counting(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+            for name, value in headers:
+                if name.lower() == "x-pipff-source" and status.startswith("200"):
+                    key = f"{kind}:{value.split(';', 1)[0].strip()}"
+                    with self._lock:
+                        self.counts[key] = self.counts.get(key, 0) + 1
+            return start_response(status, headers, *exc)
+
+        try:
+            body = self.app(environ, counting)
+        except BaseException:
+            self._done()
+            raise
+        return _Tracked(body, self._done)
+
+    def _done(self) -> None:
+        with self._lock:
+            self._active -= 1
+            self._last = time.monotonic()
+
+    # -- the proof route (ServeApp hands it the segments after ``-pipff``) --------------------
+
+    def route(self, segments: list[str]) -> Reply:
+        if len(segments) != 2 or segments[0] != "proof" or not 16 <= len(segments[1]) <= 128:
+            return text(404, "pip-ff serve: not found\n")
+        with self._lock:
+            counts = dict(self.counts)
+        fields: dict[str, object] = {
+            "pid": os.getpid(),
+            "version": __version__,
+            "fingerprint": self.fingerprint,
+        }
+        fields.update({f"count.{k}": n for k, n in sorted(counts.items())})
+        fields.update({f"down.{host}": cause for host, cause in sorted(self.down().items())})
+        fields.update({f"word.{source}": words for source, words in WORDS.items()})
+        said = state.encode(fields)
+        reply = text(200, f"proof {state.proof(self.key, segments[1], said)}\n{said}")
+        reply.headers.append(("Cache-Control", "no-store"))
+        return reply
+
+    # -- idle ----------------------------------------------------------------------------------
+
+    def watch(self) -> None:
+        """Interrupt the main thread (serve's loop) once idle for ``idle`` seconds (0: never)."""
+        if self.idle <= 0:
+            return
+
+        def loop() -> None:
+            while True:
+                with self._lock:
+                    quiet = time.monotonic() - self._last if self._active == 0 else 0.0
+                if quiet >= self.idle and self.held():
+                    with self._lock:
+                        self._last = time.monotonic()
+                    quiet = 0.0
+                if quiet >= self.idle:
+                    logger.info("pip-ff serve: idle for %.0f s; stopping", quiet)
+                    _thread.interrupt_main()  # serve's loop wakes at least once a second
+                    return
+                time.sleep(min(max(self.idle - quiet, 0.05), 5.0))
+
+        threading.Thread(target=loop, name="pip-ff-serve-idle", daemon=True).start()
+
+
+class _Tracked:
+    """A response body that says when it is done (waitress closes it, WSGI's rule)."""
+
+    def __init__(self, body: Iterable[bytes], done: Callable[[], None]) -> None:
+        self._body = body
+        self._done: Callable[[], None] | None = done
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if self._done is not None:
+                self._done()
+                self._done = None

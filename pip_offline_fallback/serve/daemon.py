@@ -1,0 +1,293 @@
+"""Find, start, prove and stop this user's per-user serve (the client side; see control.py).
+
+``pip-ff run`` calls :func:`ensure` on every command: with the serve up it costs one read of
+its state file and one challenge over a plain socket, so this module imports nothing heavy
+(no pip, no http.client); ``subprocess`` only when a serve must be started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sys
+import time
+from collections.abc import Mapping, Sequence
+
+from pip_offline_fallback import __version__
+from pip_offline_fallback.serve import state
+
+START_TIMEOUT = 120.0  # a cold start on a loaded CI machine; usually well under a second
+STOP_TIMEOUT = 30.0
+LOG_LIMIT = 1_000_000  # bytes of serve.log before a new serve starts a new one
+LOCK_TIMEOUT = START_TIMEOUT + STOP_TIMEOUT
+ABSENT, FOREIGN, OURS = "absent", "foreign", "ours"
+PER_USER_FLAG = "--per-user-serve"  # launch.py: the arguments are in ARGV_VARIABLE
+ARGV_VARIABLE = "PIPFF_SERVE_ARGV"
+
+
+class ServeError(Exception):
+    """The per-user serve can't be found or started (message: one line for the user)."""
+
+
+class Proven:
+    """What a serve proved about itself."""
+
+    def __init__(self, port: int, prefix: str, fields: dict[str, str]) -> None:
+        self.port = port
+        self.prefix = prefix
+        self.pid = state.number(fields, "pid")
+        self.version = fields.get("version", "")
+        self.fingerprint = fields.get("fingerprint", "")
+        self.counts = {k[6:]: state.number(fields, k) for k in fields if k.startswith("count.")}
+        self.down = {k[5:]: v for k, v in fields.items() if k.startswith("down.")}
+        self.words = {k[5:]: v for k, v in fields.items() if k.startswith("word.")}
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.prefix}/simple/"
+
+
+def challenge(
+    port: int, prefix: str, key: bytes, timeout: float = 5.0
+) -> tuple[str, Proven | None]:
+    """Ask what answers on ``port`` to prove it is this user's serve: (ABSENT, None) when
+    nothing listens, (FOREIGN, None) when something else answers, else (OURS, what it said)."""
+    nonce = os.urandom(16).hex()
+    # Not create_connection: its getaddrinfo would import the idna codec (and re) each run.
+    connection = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        connection.settimeout(timeout)
+        connection.connect(("127.0.0.1", port))
+        if connection.getsockname() == connection.getpeername():
+            # Nothing listens, and the kernel gave this socket the port itself (a port in the
+            # ephemeral range, as the OS-chosen ones are): TCP's self-connect.
+            raise ConnectionRefusedError
+    except OSError as exc:
+        connection.close()
+        return (ABSENT if isinstance(exc, ConnectionRefusedError) else FOREIGN), None
+    try:
+        request = f"GET {prefix}/-pipff/proof/{nonce} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+        connection.sendall(request.encode("ascii"))
+        data = b""
+        while len(data) < 65536:
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        return FOREIGN, None
+    finally:
+        connection.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    first, _, said = body.decode("utf-8", "replace").partition("\n")
+    if not head.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")) or not first.startswith("proof "):
+        return FOREIGN, None
+    import hmac
+
+    if not hmac.compare_digest(first[6:], state.proof(key, nonce, said)):
+        return FOREIGN, None
+    fields = state.decode(said)
+    return OURS, Proven(port, prefix, fields)
+
+
+def current(where: str) -> tuple[str, Proven | None, dict[str, str] | None]:
+    """What runs for ``where``'s state: (ABSENT/FOREIGN/OURS, the proof, the state)."""
+    recorded = state.read_state(where)
+    key_text = state.read_private(os.path.join(where, "secret"))
+    if recorded is None or not key_text:
+        return ABSENT, None, recorded
+    port = state.number(recorded, "port")
+    prefix = recorded.get("prefix", "")
+    if not port:
+        return ABSENT, None, recorded
+    try:
+        key = bytes.fromhex(key_text.strip())
+    except ValueError:
+        return ABSENT, None, recorded
+    verdict, proven = challenge(port, prefix, key)
+    return verdict, proven, recorded
+
+
+def ensure(
+    environ: Mapping[str, str], pipff_args: Sequence[str], fingerprint: str, note: list[str]
+) -> Proven:
+    """This user's serve for ``fingerprint``, found or started; ``note`` gets the lines to show."""
+    try:
+        where = state.directory(environ, create=True)
+    except OSError as exc:
+        raise ServeError(f"can't make serve's state directory ({exc.strerror})") from None
+    verdict, proven, _ = current(where)
+    if verdict == OURS and proven is not None and proven.fingerprint == fingerprint:
+        return proven
+    from pip_offline_fallback import oslock
+
+    try:
+        with oslock.exclusive(os.path.join(where, "lock"), LOCK_TIMEOUT):
+            return _ensure_locked(where, environ, pipff_args, fingerprint, note)
+    except oslock.LockTimeout:
+        raise ServeError(f"another pip-ff holds {where}/lock; try again") from None
+
+
+def _ensure_locked(
+    where: str,
+    environ: Mapping[str, str],
+    pipff_args: Sequence[str],
+    fingerprint: str,
+    note: list[str],
+) -> Proven:
+    state.secret(where)  # made here, under the lock, before any serve reads it
+    verdict, proven, recorded = current(where)  # another run may have started it meanwhile
+    if verdict == OURS and proven is not None:
+        if proven.fingerprint == fingerprint:
+            return proven
+        why = "pip-ff " + proven.version if proven.version != __version__ else "other options"
+        note.append(f"pip-ff: replacing your serve on port {proven.port} ({why})")
+        _end(proven, where)
+    port = state.kept_port(where)
+    if port:
+        kept = recorded is not None and state.number(recorded, "port") == port
+        prefix = recorded.get("prefix", "") if recorded is not None and kept else ""
+        verdict, _ = challenge(port, prefix, state.secret(where))
+        if verdict == OURS:  # the replaced serve did not stop
+            raise ServeError(f"your serve on port {port} did not stop; see {where}/serve.log")
+        if verdict == FOREIGN:
+            note.append(
+                f"pip-ff: port {port} answers, but not as your serve (another user's serve or "
+                "another program): not used; your serve moves to a port of its own (see "
+                "docs/serve.md, 'A port of your own')"
+            )
+            port = 0
+    started = _start(where, environ, pipff_args, fingerprint, port)
+    if started is None and port:  # taken between the check and the bind: a new port
+        note.append(f"pip-ff: port {port} is taken; your serve moves to a port of its own")
+        started = _start(where, environ, pipff_args, fingerprint, 0)
+    if started is None:
+        raise ServeError(f"serve could not listen on a port; see {where}/serve.log")
+    state.keep_port(where, started.port)
+    return started
+
+
+EXIT_CANT_LISTEN = 3  # serve's exit status when its port is taken (command.py)
+
+
+def _start(
+    where: str, environ: Mapping[str, str], pipff_args: Sequence[str], fingerprint: str, port: int
+) -> Proven | None:
+    """Start a detached serve on ``port`` (0: any) and wait until it proves itself; None when
+    it could not listen there."""
+    import subprocess
+
+    log_path = os.path.join(where, "serve.log")
+    with contextlib.suppress(OSError):
+        if os.path.getsize(log_path) > LOG_LIMIT:  # one earlier log kept, not an endless one
+            os.replace(log_path, log_path + ".1")
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    offset = os.lseek(log_fd, 0, os.SEEK_END)
+    # Its arguments go in its environment, which only this user can read: on its command line
+    # any local user would see them (ps), and an index URL may carry credentials.
+    import json
+
+    argv = [*pipff_args, "--port", str(port), "--state-dir", where, "--fingerprint", fingerprint]
+    command = [sys.executable, "-m", "pip_offline_fallback", PER_USER_FLAG]
+    env = dict(environ, **{ARGV_VARIABLE: json.dumps(argv)})
+    detached: dict[str, object] = {}
+    if sys.platform == "win32":
+        detached["creationflags"] = 0x00000008 | 0x00000200  # DETACHED, NEW_PROCESS_GROUP
+    else:
+        detached["start_new_session"] = True  # no terminal's Ctrl-C, no CI job's group kill
+    try:
+        # Never the caller's stdin/stdout/stderr: a child holding them open makes
+        # subprocess.run(capture_output=True), tox and CI wait for it to end.
+        process = subprocess.Popen(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_fd,
+            stderr=log_fd,
+            # The caller's directory: relative paths in run's options (--cert, --wheelhouse)
+            # mean what they meant there.
+            close_fds=True,
+            **detached,  # type: ignore[call-overload]
+        )
+    finally:
+        os.close(log_fd)
+    key = state.secret(where)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        status = process.poll()
+        if status is not None:
+            if status == EXIT_CANT_LISTEN:
+                return None
+            raise ServeError(f"serve did not start: {_last_line(log_path, offset)}")
+        recorded = state.read_state(where)
+        if recorded is not None and state.number(recorded, "pid") == process.pid:
+            bound = state.number(recorded, "port")
+            prefix = recorded.get("prefix", "")
+            if bound:
+                verdict, proven = challenge(bound, prefix, key)
+                if verdict == OURS and proven is not None and proven.pid == process.pid:
+                    process.returncode = 0  # detached: never waited for (no ResourceWarning)
+                    return proven
+        time.sleep(0.02)
+    process.kill()
+    raise ServeError(f"serve did not start within {START_TIMEOUT:.0f} s; see {log_path}")
+
+
+def _last_line(path: str, offset: int) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            f.seek(offset)
+            lines = [line.strip() for line in f if line.strip()]
+    except OSError:
+        lines = []
+    return lines[-1] if lines else "no output"
+
+
+def _end(proven: Proven, where: str) -> bool:
+    """Stop a proven serve (by the pid it proved) and wait until its port is free."""
+    import signal
+
+    with contextlib.suppress(OSError):
+        os.kill(proven.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    key = state.secret(where)
+    while time.monotonic() < deadline:
+        verdict, again = challenge(proven.port, proven.prefix, key, timeout=1.0)
+        if verdict != OURS or again is None or again.pid != proven.pid:
+            state.clear_state(where, proven.pid)
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def stop(environ: Mapping[str, str]) -> str:
+    """``pip-ff serve stop``: one line saying what was stopped."""
+    where = state.directory(environ)
+    verdict, proven, _ = current(where)
+    if verdict != OURS or proven is None:
+        return "pip-ff serve: no per-user serve runs"
+    from pip_offline_fallback import oslock
+
+    with oslock.exclusive(os.path.join(where, "lock"), LOCK_TIMEOUT):
+        if not _end(proven, where):
+            return f"pip-ff serve: the serve on port {proven.port} (pid {proven.pid}) did not stop"
+    return f"pip-ff serve: stopped the serve on port {proven.port} (pid {proven.pid})"
+
+
+def status(environ: Mapping[str, str]) -> tuple[bool, str]:
+    """``pip-ff serve status``: (whether one runs, what to say)."""
+    where = state.directory(environ)
+    verdict, proven, recorded = current(where)
+    if verdict == OURS and proven is not None:
+        started = state.number(recorded, "started") if recorded else 0
+        since = f", up {int(time.time() - started)} s" if started else ""
+        return True, (
+            f"pip-ff serve: running: {proven.url} (pid {proven.pid}, pip-ff {proven.version}"
+            f"{since}; state in {where})"
+        )
+    if verdict == FOREIGN and recorded is not None:
+        return False, (
+            f"pip-ff serve: not running; port {recorded.get('port')} answers, but not as your serve"
+        )
+    return False, f"pip-ff serve: not running (state in {where})"

@@ -1,0 +1,104 @@
+"""The per-user serve's process (``pip-ff serve --state-dir``, started by daemon.py).
+
+It listens before it imports anything heavy: a client's first request waits in the listen queue
+while waitress and pip are imported, rather than being refused. So this module imports no pip
+(control.py, which does, comes after the socket listens).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import socket
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from pip_offline_fallback.errors import UsageError
+from pip_offline_fallback.serve import command, state
+
+if TYPE_CHECKING:
+    from pip_offline_fallback.config import Settings
+    from pip_offline_fallback.serve.app import ServeApp
+
+logger = logging.getLogger(__name__)
+
+
+def serve_per_user(
+    args: argparse.Namespace, pip_args: list[str], settings: Settings | None, idle: float
+) -> int:
+    """The per-user serve, started detached by ``pip-ff run``: listen first (a client waits in
+    the listen queue while waitress and pip are imported), then say where it is in
+    its state file once it answers, and end when idle."""
+    where = str(args.state_dir)
+    try:
+        sock = socket.create_server(("127.0.0.1", args.port), backlog=1024)
+    except OSError as exc:
+        sys.stderr.write(f"ERROR: pip-ff serve: can't listen on port {args.port}: {exc}\n")
+        return command.EXIT_CANT_LISTEN
+    command._logging(args.verbose, stamped=True)
+    key = state.secret(where)
+    holder: dict[str, Any] = {}
+
+    def wrap(app: ServeApp) -> Any:
+        from pip_offline_fallback import compat
+        from pip_offline_fallback.serve.control import Control
+
+        upstream = app.upstream
+
+        def down() -> dict[str, str]:
+            hosts = dict(upstream.engine.outage.hosts)
+            return {compat.redact(h): str(c) for h, c in hosts.items()}
+
+        control = Control(
+            app,
+            key=key,
+            fingerprint=args.fingerprint,
+            idle=idle,
+            down=down,
+            held=lambda: state.held(where),
+        )
+        app.control = control.route
+        holder["control"] = control
+        return control
+
+    try:
+        server, upstream, url, app = command._start(
+            settings,
+            pip_args,
+            host="127.0.0.1",
+            port=args.port,
+            token="always" if args.require_token else "auto",
+            sock=sock,
+            wrap=wrap,
+        )
+    except UsageError as exc:
+        sys.stderr.write(f"ERROR: pip-ff: {exc}\n")
+        return command.EXIT_USAGE
+    port = int(server.effective_port)
+    state.write_state(
+        where,
+        {
+            "pid": os.getpid(),
+            "port": port,
+            "prefix": app.prefix,
+            "fingerprint": args.fingerprint,
+            "started": int(time.time()),
+        },
+    )
+    logger.info(
+        "pip-ff serve: index URL %s (upstream %s); idle timeout %s",
+        url.replace(app.prefix, "/<token>") if app.prefix else url,
+        upstream.public_index,
+        f"{idle:.0f} s" if idle > 0 else "none",
+    )
+    holder["control"].watch()
+    try:
+        command._run_server(server)
+    finally:
+        state.clear_state(where, os.getpid())
+        with contextlib.suppress(Exception):
+            upstream.engine.share_recorded()
+    return 0

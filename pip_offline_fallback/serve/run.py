@@ -1,0 +1,185 @@
+"""``pip-ff run [options] -- COMMAND``: COMMAND with every installer pointed at this user's serve.
+
+    pip-ff [pip-ff options] run [--idle-timeout SECONDS] [--require-token] [-v] [pip options]
+        -- COMMAND [ARGS...]
+
+The serve is found (state.py, daemon.py) or started detached, proven, and left running for the
+next run: its URL stays the same run after run, so uv's cache and lock files keep it. cli.py
+hands ``run`` here before it parses anything else, and this module imports no pip and no
+logging: with the serve up, a run costs a file read and two small requests to serve.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+from pip_offline_fallback.serve import daemon, lockfiles, state
+from pip_offline_fallback.serve.childindex import child_environment
+
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 127
+RUN_URL_VARIABLE = "PIPFF_RUN_URL"  # set for the command: a run inside it reuses the serve
+_RUN_VALUE_OPTIONS = ("--idle-timeout",)
+
+
+def main(argv: Sequence[str], at: int) -> int:
+    """``argv``: pip-ff's whole command line; ``argv[at]`` is ``run``."""
+    head = list(argv[: argv.index("--")]) if "--" in argv else list(argv)
+    command = list(argv[len(head) + 1 :])
+    pipff_args, run_args = head[:at], head[at + 1 :]
+    if any(a in ("-h", "--help") for a in run_args):
+        from pip_offline_fallback.serve.command import run_main
+
+        return run_main(["--help"], None)
+    if "--" not in argv:
+        _error("run needs -- before the command: pip-ff run -- CMD ...")
+        return EXIT_USAGE
+    if not command:
+        _error("run needs a command after --")
+        return EXIT_USAGE
+    environ = _without_outer_run(os.environ)
+    try:
+        _check(run_args, environ)
+    except ValueError as exc:
+        _error(f"run: {exc}")
+        return EXIT_USAGE
+    fingerprint = state.fingerprint([*pipff_args, "run", *run_args], environ)
+    notes: list[str] = []
+    try:
+        proven = daemon.ensure(environ, [*pipff_args, "serve", *run_args], fingerprint, notes)
+    except daemon.ServeError as exc:
+        _say(*notes)
+        _error(str(exc))
+        return EXIT_USAGE
+    _say(*notes, *lockfiles.mismatches(os.getcwd(), proven.url))
+    env = child_environment(environ, proven.url)
+    env[RUN_URL_VARIABLE] = proven.url
+    here = os.getcwd()
+    locks = lockfiles.stamps(here)
+    where = state.directory(environ)
+    holding = state.hold(where)
+    try:
+        status = _child(command, env)
+    finally:
+        if holding is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(holding)
+    key = state.secret(where)
+    verdict, after = daemon.challenge(proven.port, proven.prefix, key)
+    if verdict == daemon.OURS and after is not None and after.pid == proven.pid:
+        lines = closing(proven, after, status)
+        if lines and (after.down or proven.down):
+            lines += lockfiles.written_offline(here, locks)
+        _say(*lines)
+    return status
+
+
+def _check(run_args: Sequence[str], environ: Mapping[str, str]) -> None:
+    """run's own options that can be wrong (the serve checks pip's when it starts)."""
+    value = None
+    for i, arg in enumerate(run_args):
+        name, eq, given = arg.partition("=")
+        if name in _RUN_VALUE_OPTIONS:
+            if not eq and i + 1 >= len(run_args):
+                raise ValueError(f"{name} requires a value")
+            value = given if eq else run_args[i + 1]
+    state.idle_timeout(value, environ)
+
+
+def _without_outer_run(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment without what an outer ``pip-ff run`` set for its command: a run inside
+    it is then the same as the outer one, and reuses its serve instead of replacing it."""
+    outer = environ.get(RUN_URL_VARIABLE)
+    if not outer:
+        return dict(environ)
+    from pip_offline_fallback.serve.childindex import EXTRA_INDEX_OVERRIDDEN, INDEX_VARIABLES
+
+    set_by_run = {*INDEX_VARIABLES, *EXTRA_INDEX_OVERRIDDEN, RUN_URL_VARIABLE}
+    return {
+        k: v
+        for k, v in environ.items()
+        if not (k in set_by_run and v == outer) and k != RUN_URL_VARIABLE
+    }
+
+
+def closing(before: daemon.Proven, after: daemon.Proven, status: int) -> list[str]:
+    """run's closing line: what serve answered from local sources while the command ran."""
+    counted: dict[str, dict[str, int]] = {}
+    for key, n in after.counts.items():
+        n -= before.counts.get(key, 0)
+        kind, _, source = key.partition(":")
+        if n > 0 and source != "network":
+            counted.setdefault(kind, {})[source] = n
+    if not counted:
+        return []
+    words = after.words
+    parts = []
+    for kind, label in (("file", "files"), ("page", "pages")):
+        by_source = counted.get(kind, {})
+        if by_source:
+            each = ", ".join(f"{n} from {words.get(s, s)}" for s, n in sorted(by_source.items()))
+            parts.append(f"{label}: {each}")
+    down = ", ".join(f"{host} ({cause})" for host, cause in sorted(after.down.items()))
+    where = f"unreachable: {down}" if down else "local index data"
+    verb = "finished" if status == 0 else "answered"
+    return [f"pip-ff: {verb} from local sources ({where}); {'; '.join(parts)}"]
+
+
+def _child(command: list[str], env: dict[str, str]) -> int:
+    """Run the command; its exit status (a signal's: 128 + its number, as a shell says).
+
+    While it runs, Ctrl-C goes to the command (same process group) and not to run. POSIX:
+    ``posix_spawnp`` (``subprocess`` would cost each run its import), the signals Python
+    ignores (SIGPIPE, and SIGINT here) back to their defaults in the command."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        if hasattr(os, "posix_spawnp"):
+            return _spawned(command, env)
+        import subprocess
+
+        try:
+            process = subprocess.Popen(command, env=env)
+        except OSError as exc:
+            _error(f"can't run {command[0]}: {exc.strerror}")
+            return EXIT_NOT_FOUND
+        returncode = process.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _spawned(command: list[str], env: dict[str, str]) -> int:
+    import signal
+
+    defaults = [signal.SIGINT, signal.SIGPIPE]
+    defaults += [getattr(signal, n) for n in ("SIGXFSZ", "SIGXFZ") if hasattr(signal, n)]
+    program = command[0]
+    if os.sep not in program:  # looked up on the command's own PATH, as subprocess does
+        for directory in os.get_exec_path(env):
+            candidate = os.path.join(directory, program)
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                program = candidate
+                break
+    try:
+        pid = os.posix_spawn(program, command, env, setsigdef=defaults)
+    except OSError as exc:
+        _error(f"can't run {command[0]}: {exc.strerror}")
+        return EXIT_NOT_FOUND
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def _say(*lines: str) -> None:
+    for line in lines:
+        sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _error(message: str) -> None:
+    _say(f"ERROR: pip-ff: {message}")
