@@ -453,7 +453,10 @@ class Report:
         }
 
     def write_json(self, path: str) -> None:
-        """Write the report atomically; a failure to write is logged, never raised."""
+        """Write the report atomically; a failure to write is logged, never raised. ``path`` a
+        directory: a new file there for each run (tox's plugin counts one env's pips so)."""
+        if os.path.isdir(path):
+            path = os.path.join(path, f"pip-ff-report-{os.getpid()}-{time.time_ns()}.json")
         try:
             directory = os.path.dirname(os.path.abspath(path))
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=".pipff-report-")

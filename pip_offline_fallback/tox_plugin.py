@@ -13,6 +13,9 @@ whenever pip-ff is installed next to tox; the user's tox.ini needs no edits, and
   unchanged install command, ``python -I -m pip install ...``, then loads pip-ff's start-up
   hook, so deps, the package's dependencies, and the ``.pkg`` env's build requirements all go
   through pip-ff, and pip's build-isolation subprocesses inside the env too.
+- While ``PIPFF`` is on, the env's pips write pip-ff's JSON report into a directory of the
+  plugin's (one file per pip run); when an env is ready, one line says if it was built from
+  local sources, with the counts by source (:mod:`.envreport`).
 
 Why this way, and not the others that tox allows:
 
@@ -46,12 +49,19 @@ from tox.execute.request import StdinSource
 from tox.plugin import impl
 
 from pip_offline_fallback import selfwheel
-from pip_offline_fallback.config import MODE_VARIABLE, Mode, parse_mode
+from pip_offline_fallback.config import MODE_VARIABLE, REPORT_VARIABLE, Mode, parse_mode
+from pip_offline_fallback.envreport import EnvReports
 
 logger = logging.getLogger(__name__)
 
 PASS_ENV = "PIPFF*"
 _RUN_ID = "install_pip_ff"
+# Each env's installs so far (by env name), and the directory its pips write their reports in
+# (pip-ff writes a new file there for each run; a user's own PIPFF_REPORT file instead, read
+# before each install and left in place).
+_reports: dict[str, EnvReports] = {}
+_report_dirs: dict[str, Path] = {}
+_user_reports: dict[str, Path] = {}
 
 
 @impl
@@ -100,13 +110,74 @@ def _has_pip_ff(tox_env: Any) -> bool:
     return (site / dist_info).is_dir() and (site / "pip_offline_fallback.pth").is_file()
 
 
+def _collect(name: str) -> EnvReports:
+    """Add what the env's installs so far reported."""
+    reports = _reports.setdefault(name, EnvReports())
+    if name in _report_dirs:
+        for path in sorted(_report_dirs[name].glob("pip-ff-report-*.json")):
+            reports.read(path, remove=True)
+    if name in _user_reports:
+        reports.read(_user_reports[name], remove=False)
+    return reports
+
+
+def _ask_for_reports(tox_env: Any) -> None:
+    """Have the env's pips write pip-ff's reports where :func:`_collect` reads them: a directory
+    of ours (set through set_env), unless the user set ``PIPFF_REPORT``."""
+    name = tox_env.name
+    if name in _user_reports:
+        _collect(name)  # the previous install's, before the next one overwrites it
+        return
+    if name in _report_dirs:
+        return
+    own = tox_env.environment_variables.get(REPORT_VARIABLE)
+    if own:
+        _user_reports[name] = Path(own)
+        return
+    directory = Path(tox_env.core["work_dir"]) / ".pip-ff" / "reports" / name
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("pip-ff-report-*.json"):  # left by a run that was stopped
+            stale.unlink()
+        tox_env.conf["set_env"].update({REPORT_VARIABLE: str(directory)})
+    except (OSError, KeyError, AttributeError) as exc:  # an older tox: no line, nothing else
+        logger.debug("pip-ff: %s: no install reports (%s)", name, exc)
+        return
+    _report_dirs[name] = directory
+
+
+def _tell() -> None:
+    """One line for each env built from local sources since the last time (the ``.pkg`` env's
+    comes with the first env that runs commands after it was built)."""
+    for name in [*_report_dirs, *_user_reports]:
+        reports = _collect(name)
+        line = reports.line(name)
+        if line is not None:
+            reports.told = True
+            logger.warning("%s", line)
+
+
+@impl
+def tox_before_run_commands(tox_env: Any) -> None:
+    """The env is ready: say if its installs (or its package's) came from local sources."""
+    _tell()
+
+
+@impl
+def tox_env_teardown(tox_env: Any) -> None:
+    """Envs that run no commands: said when tox is done with them."""
+    _tell()
+
+
 @impl
 def tox_on_install(tox_env: Any, arguments: Any, section: str, of_type: str) -> None:
-    """Before tox's first install into an env: put pip-ff there (once; offline)."""
+    """Before tox's first install into an env: put pip-ff there (once; offline). Before each,
+    read what the previous one reported."""
     if not _enabled(tox_env) or not _uses_pip(tox_env):
         return
     try:
         if _has_pip_ff(tox_env):
+            _ask_for_reports(tox_env)
             return
     except (AttributeError, NotImplementedError):  # not a Python virtual environment
         return
@@ -122,6 +193,13 @@ def tox_on_install(tox_env: Any, arguments: Any, section: str, of_type: str) -> 
             tox_env.name,
             outcome.exit_code,
         )
+        return
+    _ask_for_reports(tox_env)
 
 
-__all__ = ["tox_add_env_config", "tox_on_install"]
+__all__ = [
+    "tox_add_env_config",
+    "tox_before_run_commands",
+    "tox_env_teardown",
+    "tox_on_install",
+]

@@ -61,6 +61,14 @@ SETS: dict[str, tuple[str, list[str]]] = {
     # The installers tests/test_serve_tools.py points at pip-ff serve. pdm fails with hishel 2.
     "tools/uv.txt": ("tests/test_serve_tools.py's uv", ["uv"]),
     "tools/pdm.txt": ("tests/test_serve_tools.py's pdm", ["pdm", "hishel<2"]),
+    # pip 23.0 on Python 3.9 backtracks poetry's dependencies for over 25 minutes without an
+    # answer: poetry is pinned for 3.10+, and its test skips on 3.9.
+    "tools/poetry.txt": (
+        "tests/test_serve_tools.py's poetry",
+        ['poetry; python_version >= "3.10"'],
+    ),
+    "tools/pipx.txt": ("tests/test_serve_tools.py's pipx", ["pipx"]),
+    "tools/hatch.txt": ("tests/test_serve_tools.py's hatch", ["hatch"]),
 }
 PIP_MAJORS = {"pip24": "24", "pip25": "25", "pip26": "26"}  # pip23 stays at 23.0, the lowest
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from testbed import IndexServer, Result, ToolWheels
+from testbed.dists import build_wheel
 from tests.helpers import pinned
 from tests.serving import serving, stop_per_user_serve
 from tests.test_tools import ToolVenv, _run, _tool_env, _tool_venv
@@ -264,7 +265,7 @@ def test_pip_ff_run_points_uv_and_pip_at_serve_online_then_offline(
     seen = _run(
         [*PIPFF, "run", "--", sys.executable, "-c",
          "import os; print(os.environ['UV_DEFAULT_INDEX'] == os.environ['PIP_INDEX_URL'] "
-         "== os.environ['PDM_PYPI_URL'] == os.environ['PIP_EXTRA_INDEX_URL'], "
+         "== os.environ['PDM_PYPI_URL'] and not os.environ['PIP_EXTRA_INDEX_URL'].strip(), "
          "'UV_INDEX' in os.environ)"],
         dict(tool_env, UV_INDEX="http://elsewhere.invalid/simple/"),
         tmp_path,
@@ -277,3 +278,242 @@ def test_pip_ff_run_points_uv_and_pip_at_serve_online_then_offline(
         tmp_path,
     )  # fmt: skip
     assert control.returncode != 0
+
+
+# -- pip's "Looking in indexes" through pip-ff run (issue 32, "Also") ------------------------
+
+
+def test_pip_ff_run_names_serve_once_to_pip(
+    pip_venv: ToolVenv, tool_wheels: ToolWheels, tmp_path: Path, index: IndexServer,
+    env: dict[str, str],
+) -> None:  # fmt: skip
+    """pip (without pip-ff) under ``pip-ff run`` looks in serve alone, once: neither twice (the
+    extra-index variable set to serve too) nor at an extra index from pip's configuration."""
+    config = tmp_path / "pip.conf"
+    config.write_text("[global]\nextra-index-url = http://127.0.0.1:9/simple/\n")
+    tool_env = dict(_tool_env(env, tmp_path, index, tool_wheels), PIP_CONFIG_FILE=str(config))
+    result = _run(
+        [*PIPFF, "run", "--", pip_venv.script("python"), "-m", "pip", "download", "--no-deps",
+         "-d", str(tmp_path / "d"), "pipff-gamma"],
+        tool_env,
+        tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.describe()
+    looking = [line for line in result.stdout.splitlines() if "Looking in indexes" in line]
+    assert len(looking) == 1, result.describe()
+    assert looking[0].count("http://") == 1, looking
+    assert "127.0.0.1:9/" not in looking[0]
+
+
+# -- poetry, pipx and hatch through pip-ff run (issue 32, item 7) ----------------------------
+# Each installs online through ``pip-ff run -- TOOL ...`` (serve in front of the test bed's
+# index), then again with the index stopped and the tool's own cache cold, from pip-ff's record;
+# the control is the same offline install straight at the stopped index.
+
+
+def _no_active_venv(env: dict[str, str]) -> dict[str, str]:
+    """tox runs the tests with VIRTUAL_ENV set: the tools would install into that venv."""
+    return {k: v for k, v in env.items() if k != "VIRTUAL_ENV"}
+
+
+@pytest.fixture(scope="session")
+def poetry_venv(tmp_path_factory: pytest.TempPathFactory, tool_wheels: ToolWheels) -> ToolVenv:
+    if sys.version_info < (3, 10):
+        pytest.skip("poetry is pinned for Python 3.10+ only (requirements/bump.py says why)")
+    return _tool_venv(tmp_path_factory, tool_wheels, "poetry", pinned("poetry"), with_pip_ff=False)
+
+
+POETRY_PYPROJECT = """\
+[project]
+name = "serve-demo"
+version = "0"
+requires-python = ">=3.9"
+dependencies = ["pipff-alpha", "pipff-beta[fast]"]
+
+[tool.poetry]
+package-mode = false
+"""
+
+
+def _poetry_install(
+    poetry: ToolVenv, env: dict[str, str], where: Path, index_url: str | None
+) -> Result:
+    """``poetry source add`` then ``poetry install`` in a new project (no lock yet), with a cold
+    poetry cache and the venv in the project. poetry reads its sources from pyproject.toml only,
+    so under ``pip-ff run`` (``index_url`` None) the source is serve's URL from the run's
+    ``PIP_INDEX_URL``."""
+    where.mkdir(parents=True)
+    (where / "pyproject.toml").write_text(POETRY_PYPROJECT)
+    env = _no_active_venv(env)
+    env.update(
+        POETRY_CACHE_DIR=str(where / "poetry-cache"),
+        POETRY_CONFIG_DIR=str(where / "poetry-config"),
+        POETRY_DATA_DIR=str(where / "poetry-data"),
+        POETRY_VIRTUALENVS_IN_PROJECT="true",
+        POETRY_VIRTUALENVS_OPTIONS_NO_PIP="true",
+        POETRY_NO_INTERACTION="1",
+        POETRY_TOOL=poetry.script("poetry"),
+    )
+    script = (
+        'set -e; "$POETRY_TOOL" source add --priority=primary serve "$1"; "$POETRY_TOOL" install'
+    )
+    if index_url is None:
+        command = [*PIPFF, "run", "--", "sh", "-c", script.replace('"$1"', '"$PIP_INDEX_URL"')]
+    else:
+        command = ["sh", "-c", script, "sh", index_url]
+    return _run(command, env, where)
+
+
+def test_poetry_through_pip_ff_run_online_then_offline(
+    poetry_venv: ToolVenv, tool_wheels: ToolWheels, tmp_path: Path, index: IndexServer,
+    env: dict[str, str],
+) -> None:  # fmt: skip
+    tool_env = _tool_env(env, tmp_path, index, tool_wheels)
+    online = _poetry_install(poetry_venv, tool_env, tmp_path / "online", None)
+    assert online.returncode == 0, online.describe()
+    assert _pdm_versions(tmp_path / "online") == EXPECTED
+    index.stop()
+    offline = _poetry_install(poetry_venv, tool_env, tmp_path / "offline", None)
+    assert offline.returncode == 0, offline.describe()
+    assert _pdm_versions(tmp_path / "offline") == EXPECTED
+    assert "pip-ff: finished from local sources" in offline.stderr
+    control = _poetry_install(poetry_venv, tool_env, tmp_path / "control", index.url)
+    assert control.returncode != 0, control.describe()
+
+
+@pytest.fixture(scope="session")
+def pipx_venv(tmp_path_factory: pytest.TempPathFactory, tool_wheels: ToolWheels) -> ToolVenv:
+    return _tool_venv(tmp_path_factory, tool_wheels, "pipx", pinned("pipx"), with_pip_ff=False)
+
+
+def _publish_app(index: IndexServer) -> None:
+    """pipx installs applications: ``pipff-app`` 1.0 (a console script) requires the usual."""
+    build_wheel(
+        index.dist_dir,
+        "pipff-app",
+        "1.0",
+        requires=REQUIREMENTS,
+        modules={
+            "pipff_app/__init__.py": "def main():\n    print('pipff-app 1.0')\n",
+            "pipff_app-1.0.dist-info/entry_points.txt": (
+                "[console_scripts]\npipff-app = pipff_app:main\n"
+            ),
+        },
+    )
+
+
+def _pipx_install(pipx: ToolVenv, env: dict[str, str], where: Path, through_run: bool) -> Result:
+    """``pipx install pipff-app`` into a new PIPX_HOME, pip's cache off (cold). The venv that
+    holds pipx's pip (shared libraries, no package of the index) is the test's, made once."""
+    where.mkdir(parents=True)
+    env = _no_active_venv(env)
+    env.update(
+        PIPX_HOME=str(where / "pipx-home"),
+        PIPX_BIN_DIR=str(where / "bin"),
+        PIPX_MAN_DIR=str(where / "man"),
+        PIPX_SHARED_LIBS=str(where.parent / "pipx-shared"),
+        # The shared venv's pip stays the one ensurepip puts there: pipx would otherwise
+        # upgrade it from the index, which serves only the test bed's projects.
+        PIPX_DISABLE_SHARED_LIBS_AUTO_UPGRADE="1",
+        PIPX_DEFAULT_PYTHON=sys.executable,
+        USE_EMOJI="0",
+    )
+    command = [pipx.script("pipx"), "install", "--pip-args=--no-cache-dir", "pipff-app"]
+    return _run([*PIPFF, "run", "--", *command] if through_run else command, env, where)
+
+
+def _pipx_versions(where: Path) -> dict[str, str]:
+    lib = next((where / "pipx-home" / "venvs" / "pipff-app").glob("lib/python*/site-packages"))
+    return _target_versions(lib)
+
+
+def test_pipx_through_pip_ff_run_online_then_offline(
+    pipx_venv: ToolVenv, tool_wheels: ToolWheels, tmp_path: Path, index: IndexServer,
+    env: dict[str, str],
+) -> None:  # fmt: skip
+    _publish_app(index)
+    tool_env = _tool_env(env, tmp_path, index, tool_wheels)
+    expected = dict(EXPECTED, **{"pipff-app": "1.0"})
+    online = _pipx_install(pipx_venv, tool_env, tmp_path / "online", True)
+    assert online.returncode == 0, online.describe()
+    assert _pipx_versions(tmp_path / "online") == expected
+    index.stop()
+    offline = _pipx_install(pipx_venv, tool_env, tmp_path / "offline", True)
+    assert offline.returncode == 0, offline.describe()
+    assert _pipx_versions(tmp_path / "offline") == expected
+    app = _run([str(tmp_path / "offline" / "bin" / "pipff-app")], tool_env, tmp_path)
+    assert app.stdout.strip() == "pipff-app 1.0", app.describe()
+    assert "pip-ff: finished from local sources" in offline.stderr
+    control = _pipx_install(pipx_venv, tool_env, tmp_path / "control", False)
+    assert control.returncode != 0, control.describe()
+
+
+@pytest.fixture(scope="session")
+def hatch_venv(tmp_path_factory: pytest.TempPathFactory, tool_wheels: ToolWheels) -> ToolVenv:
+    return _tool_venv(tmp_path_factory, tool_wheels, "hatch", pinned("hatch"), with_pip_ff=False)
+
+
+HATCH_PYPROJECT = """\
+[project]
+name = "serve-demo"
+version = "0"
+requires-python = ">=3.9"
+
+[tool.hatch.envs.default]
+type = "virtual"
+path = ".venv"
+skip-install = true
+installer = "{installer}"
+dependencies = ["pipff-alpha", "pipff-beta[fast]"]
+
+[tool.hatch.envs.default.env-vars]
+PIP_NO_CACHE_DIR = "1"
+UV_NO_CACHE = "1"
+"""
+
+
+def _hatch_create(
+    hatch: ToolVenv, env: dict[str, str], where: Path, installer: str, through_run: bool
+) -> Result:
+    """``hatch env create`` of a new project's default env (its installer's cache off)."""
+    where.mkdir(parents=True)
+    (where / "pyproject.toml").write_text(HATCH_PYPROJECT.format(installer=installer))
+    (where / "hatch-config.toml").write_text("")
+    env = _no_active_venv(env)
+    env.update(
+        HATCH_DATA_DIR=str(where / "hatch-data"),
+        HATCH_CACHE_DIR=str(where / "hatch-cache"),
+        HATCH_CONFIG=str(where / "hatch-config.toml"),
+        HATCH_PYTHON=sys.executable,
+        UV_NO_CONFIG="1",
+        UV_PYTHON_DOWNLOADS="never",
+    )
+    command = [hatch.script("hatch"), "env", "create"]
+    return _run([*PIPFF, "run", "--", *command] if through_run else command, env, where)
+
+
+def _pipff_versions(where: Path) -> dict[str, str]:
+    """The test bed's projects in the venv ``where/.venv`` (not its pip)."""
+    return {k: v for k, v in _pdm_versions(where).items() if k.startswith("pipff-")}
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_hatch_through_pip_ff_run_online_then_offline(
+    hatch_venv: ToolVenv, uv_venv: ToolVenv, tool_wheels: ToolWheels, tmp_path: Path,
+    index: IndexServer, env: dict[str, str], installer: str,
+) -> None:  # fmt: skip
+    """hatch installs with pip (its default) or uv: both take their index from the variables
+    ``pip-ff run`` sets."""
+    tool_env = _tool_env(env, tmp_path, index, tool_wheels)
+    if installer == "uv":  # the pinned uv, not one hatch would install from the index
+        tool_env["HATCH_ENV_TYPE_VIRTUAL_UV_PATH"] = uv_venv.script("uv")
+    online = _hatch_create(hatch_venv, tool_env, tmp_path / "online", installer, True)
+    assert online.returncode == 0, online.describe()
+    assert _pipff_versions(tmp_path / "online") == EXPECTED
+    index.stop()
+    offline = _hatch_create(hatch_venv, tool_env, tmp_path / "offline", installer, True)
+    assert offline.returncode == 0, offline.describe()
+    assert _pipff_versions(tmp_path / "offline") == EXPECTED
+    assert "pip-ff: finished from local sources" in offline.stderr
+    control = _hatch_create(hatch_venv, tool_env, tmp_path / "control", installer, False)
+    assert control.returncode != 0, control.describe()

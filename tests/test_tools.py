@@ -242,6 +242,18 @@ def test_tox_recreates_envs_offline(
     # output of the child that installs the backend, but that child could only find it (the
     # index sends no caching headers, so pip's HTTP cache holds no page) through pip-ff.
     assert "Successfully installed pipff-toxproject-1.0" in logs["py", "install_package"]
+    # One line per env built from local sources, with the counts by source (issue 32, item 6);
+    # none online.
+    assert "built from local sources" not in online.stdout + online.stderr
+    told = [line for line in offline.stdout.splitlines() if "built from local sources" in line]
+    assert len(told) == 2, offline.stdout
+    py_line = next(line for line in told if "tox env py built" in line)
+    assert f"(unreachable: {index.url.removesuffix('/simple/')} (connection refused))" in py_line
+    # deps (pipff-gamma) and the package's dependencies (alpha, beta) from the record, and the
+    # package (its sdist, a path); the backend its isolated build installed is a child pip's.
+    counts = "distributions: 1 from a file:// index or --find-links, 3 from pip-ff's record"
+    assert py_line.endswith(counts), py_line
+    assert any("tox env .pkg built" in line for line in told), told
     # The controls: without the plugin (tox strips PIPFF, the envs have no pip-ff) and without
     # PIPFF, the same offline run fails.
     assert plugin_off.returncode != 0, plugin_off.describe()

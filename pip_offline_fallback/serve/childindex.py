@@ -19,9 +19,11 @@ INDEX_VARIABLES = (
     "PDM_PYPI_URL",  # pdm
 )
 # Variables that add indexes beside the default one. pip's also come from its configuration
-# files, which an environment variable overrides: set to serve (a second look at the same
-# index, harmless) rather than removed.
-EXTRA_INDEX_OVERRIDDEN = ("PIP_EXTRA_INDEX_URL",)
+# files, which an environment variable overrides: set rather than removed. Set to a single
+# space: pip ignores an empty value (the configuration file's would then stand), while a blank
+# one splits into no URL at all, so pip asks serve only, and names it once under "Looking in
+# indexes" (set to serve, it was named twice).
+EXTRA_INDEX_OVERRIDDEN = {"PIP_EXTRA_INDEX_URL": " "}
 EXTRA_INDEX_REMOVED = (
     "UV_INDEX",
     "UV_EXTRA_INDEX_URL",
@@ -35,6 +37,7 @@ EXTRA_INDEX_REMOVED = (
 def child_environment(environ: Mapping[str, str], index_url: str) -> dict[str, str]:
     """``environ`` with every installer pointed at ``index_url`` (a new dict)."""
     env = {k: v for k, v in environ.items() if k not in EXTRA_INDEX_REMOVED}
-    for name in (*INDEX_VARIABLES, *EXTRA_INDEX_OVERRIDDEN):
+    for name in INDEX_VARIABLES:
         env[name] = index_url
+    env.update(EXTRA_INDEX_OVERRIDDEN)
     return env
