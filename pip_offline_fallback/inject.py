@@ -16,7 +16,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from pip_offline_fallback import adapter, childenv, compat, finder, interpreter, reach
+from pip_offline_fallback import adapter, childenv, compat, finder, interpreter, logroute, reach
 from pip_offline_fallback.config import Settings, settings_from_environ
 from pip_offline_fallback.deadline import timeout_on_command_line
 from pip_offline_fallback.engine import activate, active_engine, deactivate
@@ -173,7 +173,7 @@ def _lowest_level_shown(start: logging.Logger) -> int:
     levels: list[int] = []
     current: logging.Logger | None = start
     while current is not None:
-        levels += [h.level for h in current.handlers]
+        levels += [h.level for h in current.handlers if not isinstance(h, logroute.Route)]
         if not current.propagate:
             break
         current = current.parent
@@ -262,6 +262,7 @@ def inject(settings: Settings) -> bool:
             logger.warning("pip-ff: %s; running plain pip without fallback", found[0])
         return False
     activate(settings)
+    logroute.attach()
     try:
         _patch(compat.PipSession, "mount", _wrap_mount)
         _patch(compat.SessionCommandMixin, "_build_session", _wrap_build_session)
@@ -300,6 +301,7 @@ def extract() -> None:
         else:
             setattr(owner, name, original)
     deactivate()
+    logroute.detach()
     childenv.restore()
 
 
