@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,6 +120,10 @@ class Report:
         self.specifiers: dict[str, set[str]] = {}
         self.offline_mode = mode == "offline"
         self._ignore = threading.local()
+        # Set by the engine: whether its record holds anything from a host (None: this run has
+        # no record, pip's cache being off), and the command's index hosts; for the hint.
+        self.record_knows: Callable[[str], bool | None] = lambda host: True
+        self.index_hosts: list[str] = []
 
     # -- collecting (called while pip runs) --------------------------------------------------
 
@@ -380,9 +384,30 @@ class Report:
             )
         if self.missing or self.too_old:
             logger.error(
-                "pip-ff: run the command once while the index is reachable, or put the "
-                "files in a wheelhouse (--wheelhouse DIR)"
+                "pip-ff: %s, or put the files in a wheelhouse (--wheelhouse DIR)", self._hint()
             )
+
+    def _hint(self) -> str:
+        """What would have given a local copy: the record says when pip's cache (and so the
+        record) was off, now or while the index answered."""
+        online = "run the command once while the index is reachable"
+        if not self.missing:
+            return online
+        hosts = list(self.unreachable) or list(dict.fromkeys(map(host_of, self.failed)))
+        known = {host: self.record_knows(host) for host in hosts or self.index_hosts}
+        if None in known.values():
+            return (
+                "pip's cache is off (--no-cache-dir or PIP_NO_CACHE_DIR), and pip-ff's record "
+                "with it: run the command with pip's cache on"
+            )
+        never = [compat.redact(host) for host, knows in known.items() if knows is False]
+        if never:
+            return (
+                f"pip-ff's record holds nothing from {', '.join(never)}: nothing is recorded "
+                "while pip's cache is off (--no-cache-dir or PIP_NO_CACHE_DIR); run the command "
+                "once with pip's cache on while the index is reachable"
+            )
+        return online
 
     def as_json(self) -> dict[str, Any]:
         now = time.time()

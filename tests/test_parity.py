@@ -42,3 +42,53 @@ def test_json_output_stays_parseable_offline(
         data = json.loads(versions.stdout)
         assert data["versions"] == ["2.0", "1.1", "1.0"], versions.describe()
         assert "pip-ff: index data of 1 project recorded" in versions.stderr
+
+
+_WHEELHOUSE = "or put the files in a wheelhouse (--wheelhouse DIR)"
+
+
+def _errors(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("ERROR: pip-ff: ")]
+
+
+def test_offline_hint_when_pips_cache_was_off_while_online(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    """--no-cache-dir (PIP_NO_CACHE_DIR in many images) recorded nothing: the offline hint says
+    so, rather than asking for the online run the user did."""
+    venv = clone_venv(template, tmp_path / "v")
+    online = venv.pipff(
+        "install", "-i", index.url, "pipff-gamma", env=dict(env, PIP_NO_CACHE_DIR="1")
+    )
+    online.check()
+    assert "pip-ff" not in online.output  # online, pip's output only
+    verbose = venv.pipff("download", "-v", "--no-deps", "-d", tmp_path / "d", "-i", index.url,
+                         "--no-cache-dir", "pipff-gamma", env=env).check()  # fmt: skip
+    assert "pip-ff: pip's cache is off: nothing is recorded this run\n" in verbose.stderr
+    venv.pip("uninstall", "-y", "pipff-gamma", env=env).check()
+    with outage("refused", index):
+        result = venv.pipff("install", "-i", index.url, "pipff-gamma", env=env)
+    assert result.returncode == 1, result.describe()
+    host = f"http://127.0.0.1:{index.port}"
+    assert _errors(result.output) == [
+        f"ERROR: pip-ff: no local copy satisfies pipff-gamma (local versions: none); "
+        f"unreachable: {host} (connection refused)",
+        f"ERROR: pip-ff: pip-ff's record holds nothing from {host}: nothing is recorded while "
+        f"pip's cache is off (--no-cache-dir or PIP_NO_CACHE_DIR); run the command once with "
+        f"pip's cache on while the index is reachable, {_WHEELHOUSE}",
+    ], result.describe()
+
+
+def test_offline_hint_when_pips_cache_is_off_now(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    venv = clone_venv(template, tmp_path / "v")
+    venv.pipff("install", "-i", index.url, "pipff-gamma", env=env).check()
+    venv.pip("uninstall", "-y", "pipff-gamma", env=env).check()
+    with outage("refused", index):
+        result = venv.pipff("install", "--no-cache-dir", "-i", index.url, "pipff-gamma", env=env)
+    assert result.returncode == 1, result.describe()
+    assert _errors(result.output)[1:] == [
+        "ERROR: pip-ff: pip's cache is off (--no-cache-dir or PIP_NO_CACHE_DIR), and pip-ff's "
+        f"record with it: run the command with pip's cache on, {_WHEELHOUSE}",
+    ], result.describe()
