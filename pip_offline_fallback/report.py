@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pip_offline_fallback import __version__, compat
+from pip_offline_fallback import __version__, compat, shortfall
 from pip_offline_fallback.compat.vendored import InvalidVersion, Version, canonicalize_name
 from pip_offline_fallback.outcomes import Source
 from pip_offline_fallback.urls import filename_of, host_of, parse_dist_filename
@@ -372,17 +372,17 @@ class Report:
                 age_text(old.age - old.limit),
                 age_text(old.limit),
             )
+        now = time.time()
+        copies_would_help = bool(self.too_old)
         for item in self.missing.values():
             if item.project in self.too_old:
                 continue
-            logger.error(
-                "pip-ff: no local copy satisfies %s%s (local versions: %s); %s",
-                item.project,
-                item.specifier,
-                item.local_text,
-                where,
-            )
-        if self.missing or self.too_old:
+            page = self.pages.get(item.project)
+            words = SOURCE_WORDS.get(page.source, page.source) if page else ""
+            text, copy_helps = shortfall.explain(item, page, now, words)
+            copies_would_help = copies_would_help or copy_helps
+            logger.error("pip-ff: %s; %s", text, where)
+        if copies_would_help:
             logger.error(
                 "pip-ff: %s, or put the files in a wheelhouse (--wheelhouse DIR)", self._hint()
             )

@@ -4,6 +4,7 @@ messages say what the record knows."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from testbed import IndexServer, clone_venv, outage
@@ -92,3 +93,45 @@ def test_offline_hint_when_pips_cache_is_off_now(
         "ERROR: pip-ff: pip's cache is off (--no-cache-dir or PIP_NO_CACHE_DIR), and pip-ff's "
         f"record with it: run the command with pip's cache on, {_WHEELHOUSE}",
     ], result.describe()
+
+
+def test_offline_no_such_version_is_the_recorded_index_datas_answer(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    """pipff-alpha==999: the recorded page lists no 999; that is pip's "no such version", not a
+    missing copy."""
+    venv = clone_venv(template, tmp_path / "v")
+    venv.pipff("install", "-i", index.url, "pipff-alpha==1.0", env=env).check()
+    with outage("refused", index):
+        result = venv.pipff("install", "-i", index.url, "pipff-alpha==999", env=env)
+    assert result.returncode == 1, result.describe()
+    errors = _errors(result.output)
+    assert len(errors) == 1, result.describe()
+    assert re.fullmatch(
+        r"ERROR: pip-ff: pipff-alpha's index data, recorded \d+ seconds? ago \(pip-ff's record\), "
+        r"lists no version that satisfies ==999 \(it lists 1\.0, 1\.1, 2\.0\); "
+        rf"unreachable: http://127\.0\.0\.1:{index.port} \(connection refused\)",
+        errors[0],
+    ), result.describe()
+
+
+def test_offline_page_recorded_but_no_file_local(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    venv = clone_venv(template, tmp_path / "v")
+    venv.pipff("install", "-i", index.url, "pipff-alpha==1.0", env=env).check()
+    other = clone_venv(template, tmp_path / "other")
+    with outage("refused", index):
+        result = other.pipff("install", "-i", index.url, "pipff-alpha==2.0", env=env)
+    assert result.returncode == 1, result.describe()
+    errors = _errors(result.output)
+    assert re.fullmatch(
+        r"ERROR: pip-ff: no local copy satisfies pipff-alpha==2\.0 \(local versions: 1\.0\); "
+        r"its index data, recorded \d+ seconds? ago \(pip-ff's record\), lists 2\.0, and no "
+        rf"file of it is local; unreachable: http://127\.0\.0\.1:{index.port} "
+        r"\(connection refused\)",
+        errors[0],
+    ), result.describe()
+    assert errors[1:] == [
+        f"ERROR: pip-ff: run the command once while the index is reachable, {_WHEELHOUSE}"
+    ]
