@@ -113,6 +113,7 @@ class Report:
         self.path = path
         self.unreachable: dict[str, str] = {}
         self.failed: dict[str, str] = {}  # URL (redacted) -> what the index did, after retries
+        self._failing_hosts: set[str] = set()  # hosts whose failure was said
         self.pages: dict[str, StalePage] = {}
         self.distributions: dict[str, Distribution] = {}
         self.missing: dict[str, Missing] = {}
@@ -159,11 +160,20 @@ class Report:
         """The index answered one URL badly, after pip's retries; ``local``: a local copy
         answered instead (said at once), else pip's own error follows."""
         key = compat.redact(url.split("#", 1)[0])
+        host = host_of(url)
         with self._lock:
-            first = key not in self.failed
             self.failed[key] = cause
-        if first and local:
-            logger.warning("pip-ff: %s: %s; using the local copy", key, cause)
+            first = local and host not in self._failing_hosts
+            if first:
+                self._failing_hosts.add(host)
+        if first:
+            # Once per host, as an outage is said once: the summary names every URL.
+            logger.warning(
+                "pip-ff: %s fails (%s for %s); continuing from local sources where it fails",
+                compat.redact(host),
+                cause,
+                key,
+            )
 
     def mirror_used(self, url: str) -> None:
         if self._ignored():

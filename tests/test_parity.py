@@ -135,3 +135,32 @@ def test_offline_page_recorded_but_no_file_local(
     assert errors[1:] == [
         f"ERROR: pip-ff: run the command once while the index is reachable, {_WHEELHOUSE}"
     ]
+
+
+def test_a_failing_index_is_one_warning_per_host(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    """A 503 storm answered locally: one WARNING for the host, however many URLs failed (the
+    page and the file); the summary names them all."""
+    args = ["install", "-i", index.url, "--retries", "0", "pipff-gamma"]
+    clone_venv(template, tmp_path / "warm").pipff(*args, env=env).check()
+    index.fail_next["/simple/pipff-gamma/"] = [503] * 100
+    index.fail_next["/files/pipff_gamma-1.0-py3-none-any.whl"] = [503] * 100
+    venv = clone_venv(template, tmp_path / "v")
+    result = venv.pipff(*args, env=env)
+    assert result.returncode == 0, result.describe()
+    host = f"http://127.0.0.1:{index.port}"
+    page, wheel = (
+        index.project_url("pipff-gamma"),
+        index.file_url("pipff_gamma-1.0-py3-none-any.whl"),
+    )
+    warnings = [line for line in result.output.splitlines() if line.startswith("WARNING: pip-ff")]
+    assert warnings == [
+        f"WARNING: pip-ff: {host} fails (server answered 503 for {page}); "
+        "continuing from local sources where it fails"
+    ], result.describe()
+    summary = [line for line in result.stderr.splitlines() if "finished from" in line]
+    assert summary == [
+        f"pip-ff: finished from local sources (the index failed: {page} (server answered 503), "
+        f"{wheel} (server answered 503)); distributions: 1 from pip-ff's record"
+    ], result.describe()
