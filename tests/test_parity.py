@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from testbed import IndexServer, clone_venv, outage
+from testbed import IndexServer, Venv, clone_venv, outage
 from tests.helpers import (
     drop_venvs_after_success,  # noqa: F401 - autouse fixture
 )
@@ -164,3 +164,17 @@ def test_a_failing_index_is_one_warning_per_host(
         f"pip-ff: finished from local sources (the index failed: {page} (server answered 503), "
         f"{wheel} (server answered 503)); distributions: 1 from pip-ff's record"
     ], result.describe()
+
+
+def test_pips_configuration_is_read_once(venv: Venv, env: dict[str, str], tmp_path: Path) -> None:
+    """pip-ff reads pip's configuration through pip's own parsing only: at -vvv its output
+    has no configuration line that plain pip's lacks."""
+    args = ["download", "-vvv", "--no-deps", "--no-index", "-d", tmp_path / "d", "pipff-none"]
+    plain = venv.pip(*args, env=env)
+    ours = venv.pipff(*args, env=env)
+    assert plain.returncode == ours.returncode == 1, ours.describe()
+
+    def config_lines(output: str) -> list[str]:
+        return [line for line in output.splitlines() if "configuration files" in line]
+
+    assert config_lines(ours.output) == config_lines(plain.output), ours.describe()
