@@ -16,10 +16,19 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from pip_offline_fallback import adapter, childenv, compat, finder, interpreter, logroute, reach
+from pip_offline_fallback import (
+    adapter,
+    cachenote,
+    childenv,
+    compat,
+    finder,
+    interpreter,
+    logroute,
+    reach,
+)
 from pip_offline_fallback.config import Settings, settings_from_environ
 from pip_offline_fallback.deadline import timeout_on_command_line
-from pip_offline_fallback.engine import activate, active_engine, deactivate
+from pip_offline_fallback.engine import Engine, activate, active_engine, deactivate
 from pip_offline_fallback.errors import UsageError
 
 if TYPE_CHECKING:
@@ -122,9 +131,22 @@ def _wrap_command_main(original: _CommandMain) -> _CommandMain:
                 engine.report.finish(status)
             except Exception as exc:
                 logger.warning("pip-ff: report failed: %r", exc)
+            if getattr(self, "name", "") == "cache" and cachenote.asks_about_the_cache(args):
+                try:
+                    cachenote.tell(_record_root(self, engine))
+                except Exception as exc:
+                    logger.debug("pip-ff: could not size the record: %r", exc)
         return status
 
     return _main
+
+
+def _record_root(command: Command, engine: Engine) -> str | None:
+    """Where this command's record is (or would be): as an install's _build_session places it."""
+    if engine.store is not None:
+        return engine.store.root
+    configured = compat.configured_cache_dir(command)
+    return os.path.join(configured, "pip-ff") if configured else None
 
 
 def _finish_when_the_program_ends() -> None:

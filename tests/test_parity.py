@@ -178,3 +178,25 @@ def test_pips_configuration_is_read_once(venv: Venv, env: dict[str, str], tmp_pa
         return [line for line in output.splitlines() if "configuration files" in line]
 
     assert config_lines(ours.output) == config_lines(plain.output), ours.describe()
+
+
+def test_pip_cache_info_and_purge_mention_the_record(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str], cache_dir: Path
+) -> None:
+    """The record lives in pip's cache directory, which pip's cache command never counts nor
+    purges: one line on stderr says how large it is and what trims it."""
+    venv = clone_venv(template, tmp_path / "v")
+    venv.pipff("install", "-i", index.url, "pipff-gamma", env=env).check()
+    plain = venv.pip("cache", "info", env=env).check()
+    record = cache_dir / "pip-ff"
+    line = re.compile(
+        rf"pip-ff: pip-ff's record, {re.escape(str(record))}, holds \d+(\.\d)? (bytes|kB|MB) "
+        r"\(pip's cache command leaves it alone\); pip-ff store prune trims it"
+    )
+    info = venv.pipff("cache", "info", env=env).check()
+    assert info.stdout == plain.stdout, info.describe()
+    assert [x for x in info.stderr.splitlines() if line.fullmatch(x)], info.describe()
+    purge = venv.pipff("cache", "purge", env=env).check()
+    assert "pip-ff" not in purge.stdout
+    assert [x for x in purge.stderr.splitlines() if line.fullmatch(x)], purge.describe()
+    assert (record / "v1").is_dir()
