@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from testbed import IndexServer, Venv, clone_venv, outage
 from tests.helpers import (
@@ -200,3 +204,37 @@ def test_pip_cache_info_and_purge_mention_the_record(
     assert "pip-ff" not in purge.stdout
     assert [x for x in purge.stderr.splitlines() if line.fullmatch(x)], purge.describe()
     assert (record / "v1").is_dir()
+
+
+def _python_3_8() -> str | None:
+    """A real Python 3.8 (pyenv's, else one on PATH; pyenv's shims run nothing here)."""
+    try:
+        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True, timeout=30)
+        pythons = sorted(Path(root.stdout.strip()).glob("versions/3.8.*/bin/python3.8"))
+        if root.returncode == 0 and pythons:
+            return str(pythons[-1])
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    found = shutil.which("python3.8")
+    return found if found and "shims" not in Path(found).parts else None
+
+
+def test_a_target_python_older_than_3_9_is_named(
+    venv: Venv, env: dict[str, str], tmp_path: Path, index: IndexServer
+) -> None:
+    python38 = _python_3_8()
+    if python38 is None:
+        pytest.skip("no Python 3.8 here")
+    target = tmp_path / "py38"
+    subprocess.run([python38, "-m", "venv", "--without-pip", str(target)], check=True, timeout=120)
+    result = venv.pipff(
+        "--python", target / "bin" / "python", "install", "-i", index.url, "pipff-gamma", env=env
+    )
+    ours = [line for line in result.stderr.splitlines() if "pip-ff" in line]
+    if "does not support python 3.8" in result.stderr:
+        assert ours == [], result.describe()  # this pip refuses 3.8 before pip-ff loads there
+        return
+    assert ours == [
+        f"WARNING: pip-ff can't run under {target / 'bin' / 'python'}: its Python is 3.8, older "
+        "than 3.9, which pip-ff needs; running plain pip without fallback"
+    ], result.describe()
