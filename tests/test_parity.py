@@ -238,3 +238,39 @@ def test_a_target_python_older_than_3_9_is_named(
         f"WARNING: pip-ff can't run under {target / 'bin' / 'python'}: its Python is 3.8, older "
         "than 3.9, which pip-ff needs; running plain pip without fallback"
     ], result.describe()
+
+
+def test_offline_local_wheels_for_other_platforms_only(
+    template: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """The record holds pipff-plat 1.0's wheel for Linux only; a download for Windows says that
+    1.0 is local and fits another platform, in the error line and in the JSON report."""
+    from testbed import build_wheel
+
+    dist_dir = tmp_path / "dists"
+    built = build_wheel(dist_dir, "pipff-plat", "1.0")
+    built.rename(dist_dir / "pipff_plat-1.0-py3-none-manylinux_2_17_x86_64.whl")
+    venv = clone_venv(template, tmp_path / "v")
+    binary = ["--no-deps", "--only-binary", ":all:", "--python-version", "3.12"]
+    with IndexServer(dist_dir) as index:
+        args = ["download", "-i", index.url, *binary]
+        venv.pipff(*args, "--platform", "manylinux_2_17_x86_64", "-d", tmp_path / "a",
+                   "pipff-plat", env=env).check()  # fmt: skip
+        report = tmp_path / "report.json"
+        with outage("refused", index):
+            result = venv.pipff(*args, "--platform", "win_amd64", "-d", tmp_path / "b",
+                                "--fallback-report", report, "pipff-plat", env=env)  # fmt: skip
+    assert result.returncode == 1, result.describe()
+    assert _errors(result.output)[0] == (
+        "ERROR: pip-ff: no local copy satisfies pipff-plat (local versions: 1.0 (local wheels "
+        f"for other platforms only)); unreachable: http://127.0.0.1:{index.port} "
+        "(connection refused)"
+    ), result.describe()
+    missing = json.loads(report.read_text())["missing"]
+    assert missing == [
+        {
+            "requirement": "pipff-plat",
+            "local_versions": [],
+            "excluded_versions": ["1.0 (local wheels for other platforms only)"],
+        }
+    ], missing
