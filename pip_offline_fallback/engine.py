@@ -142,6 +142,7 @@ class Engine:
         if self.connect_times.path is None and self.store is not None:
             self.connect_times = ConnectTimes(self.store.root)
         # Build isolation runs pip in a child process without our options: hand it what we know.
+        childenv.build_outcomes(self.report.build.path_for_children())
         childenv.hand_down(
             self.store.root if self.store is not None else None,
             self.sources.pip_caches.directories,

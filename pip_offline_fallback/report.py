@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pip_offline_fallback import __version__, compat, shortfall
+from pip_offline_fallback.buildcount import BuildOutcomes
 from pip_offline_fallback.compat.vendored import InvalidVersion, Version, canonicalize_name
 from pip_offline_fallback.outcomes import Source
 from pip_offline_fallback.urls import filename_of, host_of, parse_dist_filename
@@ -125,6 +126,9 @@ class Report:
         # no record, pip's cache being off), and the command's index hosts; for the hint.
         self.record_knows: Callable[[str], bool | None] = lambda host: True
         self.index_hosts: list[str] = []
+        # Build isolation's pips: what they received (read at the end, see buildcount.py).
+        self.build = BuildOutcomes(os.environ)
+        self.built: list[dict[str, Any]] = []
 
     # -- collecting (called while pip runs) --------------------------------------------------
 
@@ -306,6 +310,8 @@ class Report:
 
     def finish(self, status: int) -> None:
         """Tell what happened: the summary (success) or why local sources fell short."""
+        self.build.append(self._rows())  # a child: counted by the run that started it
+        self.built = self.build.collect()  # a parent: what its children counted
         try:
             if self.path:
                 self.write_json(self.path)
@@ -326,6 +332,11 @@ class Report:
             finished = "the network"
         else:
             finished = "local sources"
+        built = Counter(str(row.get("source", "")) for row in self.built)
+        if built:
+            words = {str(s): w for s, w in SOURCE_WORDS.items()}
+            in_builds = ", ".join(f"{n} from {words.get(s, s)}" for s, n in sorted(built.items()))
+            sources = f"{sources or 'none needed'}; build environments: {in_builds}"
         logger.info(
             "pip-ff: finished from %s (%s); distributions: %s",
             finished,
@@ -419,6 +430,19 @@ class Report:
             )
         return online
 
+    def _rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": d.name,
+                "version": d.version,
+                "filename": d.filename,
+                "source": str(d.source),
+                "url": d.url,
+                "sha256": d.sha256,
+            }
+            for d in sorted(self.distributions.values(), key=lambda d: (d.name, d.version))
+        ]
+
     def as_json(self) -> dict[str, Any]:
         now = time.time()
         distributions = []
@@ -461,6 +485,8 @@ class Report:
                 for u in self.fallback_indexes
             ],
             "distributions": distributions,
+            # What build isolation's pips received (an sdist's build backend), by source.
+            "build_distributions": self.built,
             # Every project whose index data came from local sources, chosen or not (a listing
             # command chooses none): the summary names only those to act on.
             "index_data": [

@@ -274,3 +274,29 @@ def test_offline_local_wheels_for_other_platforms_only(
             "excluded_versions": ["1.0 (local wheels for other platforms only)"],
         }
     ], missing
+
+
+def test_the_count_includes_what_build_isolation_got(
+    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str], cache_dir: Path
+) -> None:
+    """An offline sdist build takes its backend from the record in a child pip: the summary and
+    the report count it, by source, beside the command's own distributions."""
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff("install", "-i", index.url, "pipff-sdistonly", env=env).check()
+    shutil.rmtree(cache_dir / "wheels")  # no wheel built earlier: this run builds again
+    venv = clone_venv(template, tmp_path / "v")
+    report = tmp_path / "report.json"
+    with outage("refused", index):
+        result = venv.pipff("install", "-i", index.url, "--fallback-report", report,
+                            "pipff-sdistonly", env=env)  # fmt: skip
+    assert result.returncode == 0, result.describe()
+    summary = [line for line in result.stderr.splitlines() if "finished from" in line]
+    assert summary == [
+        f"pip-ff: finished from local sources (unreachable: http://127.0.0.1:{index.port} "
+        "(connection refused)); distributions: 2 from pip-ff's record; build environments: "
+        "1 from pip-ff's record"
+    ], result.describe()
+    built = json.loads(report.read_text())["build_distributions"]
+    assert [(d["name"], d["version"], d["source"]) for d in built] == [
+        ("pipff-tinybackend", "1.0", "pip-ff-record")
+    ], built
