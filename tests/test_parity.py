@@ -231,13 +231,10 @@ def test_a_target_python_older_than_3_9_is_named(
         "--python", target / "bin" / "python", "install", "-i", index.url, "pipff-gamma", env=env
     )
     ours = [line for line in result.stderr.splitlines() if "pip-ff" in line]
-    if "does not support python 3.8" in result.stderr:
-        assert ours == [], result.describe()  # this pip refuses 3.8 before pip-ff loads there
-        return
     assert ours == [
         f"WARNING: pip-ff can't run under {target / 'bin' / 'python'}: its Python is 3.8, older "
         "than 3.9, which pip-ff needs; running plain pip without fallback"
-    ], result.describe()
+    ], result.describe()  # (a pip that doesn't support 3.8 itself then says so too)
 
 
 def test_offline_local_wheels_for_other_platforms_only(
