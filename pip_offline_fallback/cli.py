@@ -314,6 +314,8 @@ def _run_command(settings: Settings | None, pip_args: list[str]) -> int:
     if pip_args[:1] and pip_args[0] in COMMANDS:
         runner, _ = COMMANDS[pip_args[0]]
         return runner(pip_args[1:], settings)
+    if pip_args in (["--version"], ["-V"]):  # with pip-ff's options around it
+        return _version()
 
     interrupted = False
     previous_handler = signal.getsignal(signal.SIGINT)

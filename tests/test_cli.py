@@ -74,8 +74,8 @@ def test_flags_win_over_variables_and_a_mode_flag_over_the_kill_switch() -> None
 def test_version_names_both_pips_line_first(venv: Any, env: dict[str, str]) -> None:
     """Scripts read pip's version from the first line: it is pip's, unchanged (issue 35)."""
     pip = venv.pip("--version", env=env).check()
-    for flag in ("--version", "-V"):
-        result = venv.pipff(flag, env=env)
+    for args in (["--version"], ["-V"], ["--offline", "--version"]):
+        result = venv.pipff(*args, env=env)
         assert result.returncode == 0, result.describe()
         assert result.stdout.splitlines() == [pip.stdout.rstrip("\n"), f"pip-ff {__version__}"]
         assert result.stderr == ""
