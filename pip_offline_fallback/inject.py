@@ -134,7 +134,7 @@ def _wrap_command_main(original: _CommandMain) -> _CommandMain:
             if getattr(self, "name", "") == "cache" and cachenote.asks_about_the_cache(args):
                 try:
                     cachenote.tell(_record_root(self, engine))
-                except Exception as exc:
+                except OSError as exc:  # a line of information: never the command's failure
                     logger.debug("pip-ff: could not size the record: %r", exc)
         return status
 
