@@ -9,11 +9,11 @@ reads them at the end of its command. A child's own children inherit the same fi
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
 import logging
 import os
+import secrets
 import tempfile
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -31,13 +31,14 @@ class BuildOutcomes:
         self.own: str | None = None
 
     def path_for_children(self) -> str | None:
-        """The file children append to: the inherited one, else a new one of this run's."""
+        """The file children append to: the inherited one, else a new name of this run's. The
+        first child that counts something creates it (most runs build nothing: no file), under
+        a name nobody can guess."""
         if self.inherited:
             return self.inherited
         if self.own is None:
-            fd, self.own = tempfile.mkstemp(prefix="pip-ff-build-", suffix=".jsonl")
-            os.close(fd)
-            atexit.register(_remove, self.own)
+            name = f"pip-ff-build-{secrets.token_hex(16)}.jsonl"
+            self.own = os.path.join(tempfile.gettempdir(), name)
         return self.own
 
     def append(self, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -48,7 +49,8 @@ class BuildOutcomes:
         if not text:
             return
         try:
-            fd = os.open(self.inherited, os.O_WRONLY | os.O_APPEND)
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+            fd = os.open(self.inherited, flags, 0o600)
             try:
                 os.write(fd, text.encode("utf-8"))
             finally:
@@ -57,22 +59,19 @@ class BuildOutcomes:
             logger.debug("pip-ff: could not hand the build's count to the parent: %r", exc)
 
     def collect(self) -> list[dict[str, Any]]:
-        """What this run's children appended so far (a parent only)."""
+        """What this run's children appended (a parent only); the file is removed."""
         if self.own is None:
             return []
         rows: list[dict[str, Any]] = []
         try:
             with open(self.own, encoding="utf-8") as handle:
-                for line in handle:
-                    with contextlib.suppress(ValueError):
-                        row = json.loads(line)
-                        if isinstance(row, dict):
-                            rows.append(row)
-        except OSError:
+                lines = handle.readlines()
+            os.unlink(self.own)
+        except OSError:  # no child counted anything
             return []
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                row = json.loads(line)
+                if isinstance(row, dict):
+                    rows.append(row)
         return rows
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
