@@ -12,6 +12,8 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "start_hook"]
 
 _OFF = ("0", "false", "no", "off")
+# pip-ff's own floor (pyproject's requires-python); pip --python may carry it into an older one.
+_OLDEST_PYTHON = (3, 9)
 _warned = False
 
 
@@ -27,6 +29,17 @@ def start_hook() -> None:
     global _warned
     value = os.environ.get("PIPFF", "").strip().lower()
     if not value or value in _OFF:
+        return
+    if sys.version_info[:2] < _OLDEST_PYTHON:
+        # pip --python carries pip-ff into any target; an older one would fail on pip-ff's
+        # syntax with an error that names neither the cause nor the remedy.
+        if not _warned:
+            _warned = True
+            sys.stderr.write(
+                f"WARNING: pip-ff can't run under {sys.executable}: its Python is "
+                f"{sys.version_info[0]}.{sys.version_info[1]}, older than 3.9, which pip-ff "
+                "needs; running plain pip without fallback\n"
+            )
         return
     try:
         from pip_offline_fallback import startup

@@ -67,6 +67,13 @@ def hosts_down(hosts: Mapping[str, str]) -> None:
     _write(config.UNREACHABLE_VARIABLE, "\n".join(f"{h} {c}" for h, c in hosts.items()))
 
 
+def build_outcomes(path: str | None) -> None:
+    """Where the children append what they received (see buildcount.py)."""
+    from pip_offline_fallback.buildcount import VARIABLE
+
+    _write(VARIABLE, path)
+
+
 def report_to_child(path: str) -> None:
     """Under ``--python`` the child does the whole command, so the report is its to write."""
     _write(config.REPORT_VARIABLE, path)

@@ -259,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pip_offline_fallback.serve import run
 
         return run.main(argv, at)
+    if list(argv) in (["--version"], ["-V"]):
+        return _version()
     try:
         options, pip_args = split_args(argv)
         settings = resolve(options, dict(os.environ))
@@ -281,6 +283,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_command(settings, pip_args)
 
 
+def _version() -> int:
+    """pip's version line first and unchanged (scripts read pip's version from the first line),
+    then pip-ff's. Nothing is hooked: a version string needs none of pip-ff's machinery, so this
+    costs what ``pip --version`` costs."""
+    from pip_offline_fallback.compat.entry import pip_main
+
+    try:
+        status = pip_main()(["--version"])
+    except SystemExit as exc:  # pip's option parser exits after printing the version
+        if exc.code not in (None, 0):
+            raise
+        status = 0
+    try:
+        sys.stdout.write(f"pip-ff {__version__}\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader wanted pip's line only (``| head -1``): as with plain pip, no traceback
+        # and no error. stdout is pointed at devnull so that the flush at exit fails no more.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return int(status or 0)
+
+
 def _run_command(settings: Settings | None, pip_args: list[str]) -> int:
     topic = _help_topic(pip_args)
     if topic in COMMANDS:
@@ -288,10 +314,8 @@ def _run_command(settings: Settings | None, pip_args: list[str]) -> int:
     if pip_args[:1] and pip_args[0] in COMMANDS:
         runner, _ = COMMANDS[pip_args[0]]
         return runner(pip_args[1:], settings)
-
-    if pip_args in (["--version"], ["-V"]):
-        sys.stdout.write(f"pip-ff {__version__}\n")
-        sys.stdout.flush()
+    if pip_args in (["--version"], ["-V"]):  # with pip-ff's options around it
+        return _version()
 
     interrupted = False
     previous_handler = signal.getsignal(signal.SIGINT)

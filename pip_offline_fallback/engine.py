@@ -40,7 +40,7 @@ from pip_offline_fallback.outage import (
 )
 from pip_offline_fallback.outcomes import Outcome, Source
 from pip_offline_fallback.recording import Recording
-from pip_offline_fallback.report import Report
+from pip_offline_fallback.report import VERBOSE, Report
 from pip_offline_fallback.sources import Found, LocalSources
 from pip_offline_fallback.store import Store
 from pip_offline_fallback.urls import host_of
@@ -95,6 +95,8 @@ class Engine:
         if settings.store:
             self.sources.use_store(Store(settings.store, write_behind=True))
         self.recording = Recording(self.sources, self.report)
+        self.report.record_knows = self._record_knows
+        self._said_unrecorded = False
         self.wheel_cache_dir: str | None = None
         # prefer-offline: URLs whose local answer could not satisfy a requirement; ask the index.
         self._refresh: set[str] = set()
@@ -127,6 +129,7 @@ class Engine:
         the record goes in ``record_cache_dir`` (the user's pip cache), else cache_dir."""
         for index_url in index_urls:
             self.chain.add_primary(index_url)
+            self.report.index_hosts.append(host_of(index_url))
         if cache_dir:
             self.sources.pip_caches.add_first(cache_dir)
             if self.wheel_cache_dir is None:
@@ -136,13 +139,24 @@ class Engine:
                     os.path.join(record_cache_dir or cache_dir, "pip-ff"), write_behind=True
                 )
                 self.sources.use_store(store)
+        elif self.store is None and not self._said_unrecorded:
+            # Online nothing else is said (pip's output is pip's); -v tells why a later
+            # offline run will find nothing from this one.
+            self._said_unrecorded = True
+            logger.log(VERBOSE, "pip-ff: pip's cache is off: nothing is recorded this run")
         if self.connect_times.path is None and self.store is not None:
             self.connect_times = ConnectTimes(self.store.root)
         # Build isolation runs pip in a child process without our options: hand it what we know.
+        childenv.build_outcomes(self.report.build.path_for_children())
         childenv.hand_down(
             self.store.root if self.store is not None else None,
             self.sources.pip_caches.directories,
         )
+
+    def _record_knows(self, host: str) -> bool | None:
+        """Whether the record holds anything from ``host``; None: no record this run."""
+        store = self.store
+        return None if store is None else store.knows_host_of(host)
 
     # -- the transport side ------------------------------------------------------------------
 

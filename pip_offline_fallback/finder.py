@@ -14,11 +14,12 @@ import time
 from typing import Any
 
 from pip_offline_fallback import compat
-from pip_offline_fallback.compat.vendored import canonicalize_name
+from pip_offline_fallback.compat.vendored import InvalidVersion, Version, canonicalize_name
 from pip_offline_fallback.config import Mode
 from pip_offline_fallback.engine import active_engine
 from pip_offline_fallback.outcomes import Source
 from pip_offline_fallback.report import StalePage
+from pip_offline_fallback.urls import filename_of, parse_dist_filename
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,9 @@ _FALLBACK_PROJECTS = "_pipff_fallback_projects"
 _LOCAL_PAGES = "_pipff_local_pages"
 _MIRRORED_PAGES = "_pipff_mirrored_pages"
 _WHEELHOUSE_CANDIDATES = "_pipff_wheelhouse_candidates"
+# Versions with local wheels that pip turned down for their platform, by project.
+_OTHER_PLATFORMS = "_pipff_other_platforms"
+OTHER_PLATFORMS_ONLY = "local wheels for other platforms only"
 
 
 def _fallback_projects(finder: Any) -> set[str]:
@@ -39,9 +43,11 @@ def wrap_process_project_url(original: Any) -> Any:
         if engine is None:
             return original(self, project_url, link_evaluator)
         project = link_evaluator.project_name
+        skipped: list[Any] = []  # wheels pip turns down for their platform
+        watched = compat.watch_platform_skips(link_evaluator, skipped)
         with engine.watching(project) as outcomes:
             try:
-                candidates = original(self, project_url, link_evaluator)
+                candidates = original(self, project_url, watched)
             except Exception as exc:
                 # A page pip can't parse is an error of the index, unless it came from local data
                 # (a damaged cache entry or record): then it is skipped, like a missing page.
@@ -99,6 +105,12 @@ def wrap_process_project_url(original: Any) -> Any:
         try:
             available = engine.available_links(self, [c.link for c in candidates], project)
             kept = [c for c, local in zip(candidates, available) if local]
+            if skipped:
+                local_elsewhere = engine.available_links(self, skipped, project)
+                other_platforms = self.__dict__.setdefault(_OTHER_PLATFORMS, {})
+                other_platforms.setdefault(name, set()).update(
+                    version_of(link) for link, local in zip(skipped, local_elsewhere) if local
+                )
         except Exception as exc:
             logger.warning("pip-ff: could not tell which files of %s are local: %r", project, exc)
             return candidates
@@ -180,11 +192,16 @@ def wrap_find_best_candidate(original: Any) -> Any:
             project_name
         ) not in _fallback_projects(self):
             return result
+        local = _versions(self.find_all_candidates(project_name))
+        elsewhere = self.__dict__.get(_OTHER_PLATFORMS, {}).get(name, set()) - {None, *local}
         engine.report.requirement_missing(
             str(canonicalize_name(project_name)),
             str(specifier or ""),
-            _versions(self.find_all_candidates(project_name)),
-            excluded_versions(self, project_name),
+            local,
+            [
+                *excluded_versions(self, project_name),
+                *(f"{v} ({OTHER_PLATFORMS_ONLY})" for v in _sorted_versions(elsewhere)),
+            ],
         )
         return result
 
@@ -220,3 +237,15 @@ def _forget(finder: Any, project_name: str) -> None:
 
 def _versions(candidates: Any) -> list[str]:
     return [str(v) for v in sorted({c.version for c in candidates})]
+
+
+def version_of(link: Any) -> str | None:
+    parsed = parse_dist_filename(filename_of(link.url))
+    return str(parsed[1]) if parsed is not None else None
+
+
+def _sorted_versions(versions: set[str]) -> list[str]:
+    try:
+        return sorted(versions, key=Version)
+    except InvalidVersion:
+        return sorted(versions)

@@ -16,10 +16,19 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from pip_offline_fallback import adapter, childenv, compat, finder, interpreter, reach
+from pip_offline_fallback import (
+    adapter,
+    cachenote,
+    childenv,
+    compat,
+    finder,
+    interpreter,
+    logroute,
+    reach,
+)
 from pip_offline_fallback.config import Settings, settings_from_environ
 from pip_offline_fallback.deadline import timeout_on_command_line
-from pip_offline_fallback.engine import activate, active_engine, deactivate
+from pip_offline_fallback.engine import Engine, activate, active_engine, deactivate
 from pip_offline_fallback.errors import UsageError
 
 if TYPE_CHECKING:
@@ -122,9 +131,22 @@ def _wrap_command_main(original: _CommandMain) -> _CommandMain:
                 engine.report.finish(status)
             except Exception as exc:
                 logger.warning("pip-ff: report failed: %r", exc)
+            if getattr(self, "name", "") == "cache" and cachenote.asks_about_the_cache(args):
+                try:
+                    cachenote.tell(_record_root(self, engine))
+                except OSError as exc:  # a line of information: never the command's failure
+                    logger.debug("pip-ff: could not size the record: %r", exc)
         return status
 
     return _main
+
+
+def _record_root(command: Command, engine: Engine) -> str | None:
+    """Where this command's record is (or would be): as an install's _build_session places it."""
+    if engine.store is not None:
+        return engine.store.root
+    configured = compat.configured_cache_dir(command)
+    return os.path.join(configured, "pip-ff") if configured else None
 
 
 def _finish_when_the_program_ends() -> None:
@@ -173,7 +195,7 @@ def _lowest_level_shown(start: logging.Logger) -> int:
     levels: list[int] = []
     current: logging.Logger | None = start
     while current is not None:
-        levels += [h.level for h in current.handlers]
+        levels += [h.level for h in current.handlers if not isinstance(h, logroute.Route)]
         if not current.propagate:
             break
         current = current.parent
@@ -262,6 +284,7 @@ def inject(settings: Settings) -> bool:
             logger.warning("pip-ff: %s; running plain pip without fallback", found[0])
         return False
     activate(settings)
+    logroute.attach()
     try:
         _patch(compat.PipSession, "mount", _wrap_mount)
         _patch(compat.SessionCommandMixin, "_build_session", _wrap_build_session)
@@ -300,6 +323,7 @@ def extract() -> None:
         else:
             setattr(owner, name, original)
     deactivate()
+    logroute.detach()
     childenv.restore()
 
 

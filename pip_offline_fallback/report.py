@@ -17,11 +17,12 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pip_offline_fallback import __version__, compat
+from pip_offline_fallback import __version__, compat, shortfall
+from pip_offline_fallback.buildcount import BuildOutcomes
 from pip_offline_fallback.compat.vendored import InvalidVersion, Version, canonicalize_name
 from pip_offline_fallback.outcomes import Source
 from pip_offline_fallback.urls import filename_of, host_of, parse_dist_filename
@@ -113,6 +114,7 @@ class Report:
         self.path = path
         self.unreachable: dict[str, str] = {}
         self.failed: dict[str, str] = {}  # URL (redacted) -> what the index did, after retries
+        self._failing_hosts: set[str] = set()  # hosts whose failure was said
         self.pages: dict[str, StalePage] = {}
         self.distributions: dict[str, Distribution] = {}
         self.missing: dict[str, Missing] = {}
@@ -120,6 +122,13 @@ class Report:
         self.specifiers: dict[str, set[str]] = {}
         self.offline_mode = mode == "offline"
         self._ignore = threading.local()
+        # Set by the engine: whether its record holds anything from a host (None: this run has
+        # no record, pip's cache being off), and the command's index hosts; for the hint.
+        self.record_knows: Callable[[str], bool | None] = lambda host: True
+        self.index_hosts: list[str] = []
+        # Build isolation's pips: what they received (read at the end, see buildcount.py).
+        self.build = BuildOutcomes(os.environ)
+        self.built: list[dict[str, Any]] = []
 
     # -- collecting (called while pip runs) --------------------------------------------------
 
@@ -155,11 +164,20 @@ class Report:
         """The index answered one URL badly, after pip's retries; ``local``: a local copy
         answered instead (said at once), else pip's own error follows."""
         key = compat.redact(url.split("#", 1)[0])
+        host = host_of(url)
         with self._lock:
-            first = key not in self.failed
             self.failed[key] = cause
-        if first and local:
-            logger.warning("pip-ff: %s: %s; using the local copy", key, cause)
+            first = local and host not in self._failing_hosts
+            if first:
+                self._failing_hosts.add(host)
+        if first:
+            # Once per host, as an outage is said once: the summary names every URL.
+            logger.warning(
+                "pip-ff: %s fails (%s for %s); continuing from local sources where it fails",
+                compat.redact(host),
+                cause,
+                key,
+            )
 
     def mirror_used(self, url: str) -> None:
         if self._ignored():
@@ -292,6 +310,8 @@ class Report:
 
     def finish(self, status: int) -> None:
         """Tell what happened: the summary (success) or why local sources fell short."""
+        self.build.append(self._rows())  # a child: counted by the run that started it
+        self.built = self.build.collect()  # a parent: what its children counted
         try:
             if self.path:
                 self.write_json(self.path)
@@ -312,6 +332,11 @@ class Report:
             finished = "the network"
         else:
             finished = "local sources"
+        built = Counter(str(row.get("source", "")) for row in self.built)
+        if built:
+            words = {str(s): w for s, w in SOURCE_WORDS.items()}
+            in_builds = ", ".join(f"{n} from {words.get(s, s)}" for s, n in sorted(built.items()))
+            sources = f"{sources or 'none needed'}; build environments: {in_builds}"
         logger.info(
             "pip-ff: finished from %s (%s); distributions: %s",
             finished,
@@ -368,21 +393,55 @@ class Report:
                 age_text(old.age - old.limit),
                 age_text(old.limit),
             )
+        now = time.time()
+        copies_would_help = bool(self.too_old)
         for item in self.missing.values():
             if item.project in self.too_old:
                 continue
+            page = self.pages.get(item.project)
+            words = SOURCE_WORDS.get(page.source, page.source) if page else ""
+            text, copy_helps = shortfall.explain(item, page, now, words)
+            copies_would_help = copies_would_help or copy_helps
+            logger.error("pip-ff: %s; %s", text, where)
+        if copies_would_help:
             logger.error(
-                "pip-ff: no local copy satisfies %s%s (local versions: %s); %s",
-                item.project,
-                item.specifier,
-                item.local_text,
-                where,
+                "pip-ff: %s, or put the files in a wheelhouse (--wheelhouse DIR)", self._hint()
             )
-        if self.missing or self.too_old:
-            logger.error(
-                "pip-ff: run the command once while the index is reachable, or put the "
-                "files in a wheelhouse (--wheelhouse DIR)"
+
+    def _hint(self) -> str:
+        """What would have given a local copy: the record says when pip's cache (and so the
+        record) was off, now or while the index answered."""
+        online = "run the command once while the index is reachable"
+        if not self.missing:
+            return online
+        hosts = list(self.unreachable) or list(dict.fromkeys(map(host_of, self.failed)))
+        known = {host: self.record_knows(host) for host in hosts or self.index_hosts}
+        if None in known.values():
+            return (
+                "pip's cache is off (--no-cache-dir or PIP_NO_CACHE_DIR), and pip-ff's record "
+                "with it: run the command with pip's cache on"
             )
+        never = [compat.redact(host) for host, knows in known.items() if knows is False]
+        if never:
+            return (
+                f"pip-ff's record holds nothing from {', '.join(never)}: nothing is recorded "
+                "while pip's cache is off (--no-cache-dir or PIP_NO_CACHE_DIR); run the command "
+                "once with pip's cache on while the index is reachable"
+            )
+        return online
+
+    def _rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": d.name,
+                "version": d.version,
+                "filename": d.filename,
+                "source": str(d.source),
+                "url": d.url,
+                "sha256": d.sha256,
+            }
+            for d in sorted(self.distributions.values(), key=lambda d: (d.name, d.version))
+        ]
 
     def as_json(self) -> dict[str, Any]:
         now = time.time()
@@ -426,6 +485,8 @@ class Report:
                 for u in self.fallback_indexes
             ],
             "distributions": distributions,
+            # What build isolation's pips received (an sdist's build backend), by source.
+            "build_distributions": self.built,
             # Every project whose index data came from local sources, chosen or not (a listing
             # command chooses none): the summary names only those to act on.
             "index_data": [

@@ -71,12 +71,24 @@ def test_flags_win_over_variables_and_a_mode_flag_over_the_kill_switch() -> None
     assert resolve(split_args(["--no-fallback"])[0], {}) is None
 
 
-def test_version_names_both(venv: Any, env: dict[str, str]) -> None:
-    result = venv.pipff("--version", env=env)
-    assert result.returncode == 0
-    lines = result.stdout.splitlines()
-    assert lines[0] == f"pip-ff {__version__}"
-    assert lines[1].startswith("pip ")
+def test_version_names_both_pips_line_first(venv: Any, env: dict[str, str]) -> None:
+    """Scripts read pip's version from the first line: it is pip's, unchanged (issue 35)."""
+    pip = venv.pip("--version", env=env).check()
+    for args in (["--version"], ["-V"], ["--offline", "--version"]):
+        result = venv.pipff(*args, env=env)
+        assert result.returncode == 0, result.describe()
+        assert result.stdout.splitlines() == [pip.stdout.rstrip("\n"), f"pip-ff {__version__}"]
+        assert result.stderr == ""
+
+
+def test_version_into_a_closed_pipe_is_no_traceback(venv: Any, env: dict[str, str]) -> None:
+    """``pip-ff -V | head -1`` exits 0 with pip's line, as plain pip does (issue 35)."""
+    pip = venv.pip("--version", env=env).check()
+    piped = subprocess.run(
+        ["bash", "-c", 'set -o pipefail; "$0" -m pip_offline_fallback -V | head -1', venv.python],
+        env=env, capture_output=True, text=True, cwd=venv.path.parent, timeout=60,
+    )  # fmt: skip
+    assert (piped.returncode, piped.stdout, piped.stderr) == (0, pip.stdout, "")
 
 
 @pytest.mark.parametrize(

@@ -75,6 +75,7 @@ if TYPE_CHECKING:
     from pip_offline_fallback.compat.finder import redact_auth_from_url as redact_auth_from_url
     from pip_offline_fallback.compat.finder import supported_tags as supported_tags
     from pip_offline_fallback.compat.finder import url_to_path as url_to_path
+    from pip_offline_fallback.compat.finder import watch_platform_skips as watch_platform_skips
     from pip_offline_fallback.compat.finder import (
         without_format_control as without_format_control,
     )
@@ -169,6 +170,7 @@ _HOMES = {
         "candidate_url",
         "supported_tags",
         "url_to_path",
+        "watch_platform_skips",
         "without_format_control",
     ),
     "cache": (

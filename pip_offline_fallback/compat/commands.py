@@ -52,8 +52,12 @@ def configured_cache_dir(command: Any) -> str | None:
     record stays the user's. The command's parser, asked for its defaults, applies the
     environment and the configuration files exactly as pip's own parsing did.
     """
+    parser = command.parser
     try:
-        value = command.parser.get_default_values().cache_dir
+        # pip's own parsing loaded the configuration (files and PIP_* variables) already:
+        # evaluate it again without loading it again (get_default_values() would reload it,
+        # which -vvv shows and start-up pays for).
+        value = parser._update_defaults(parser.defaults.copy()).get("cache_dir")
     except (Exception, SystemExit) as exc:  # pip's parser exits on a bad configuration
         logger.debug("pip-ff: pip's defaults unavailable (%r); using pip's default cache", exc)
         value = USER_CACHE_DIR
@@ -89,8 +93,12 @@ def _options() -> None:
     expect(callable(create_command), "pip has no commands.create_command")
     expect(isinstance(USER_CACHE_DIR, str), "pip has no locations.USER_CACHE_DIR")
     expect(
-        callable(getattr(_ConfigOptionParser, "get_default_values", None)),
-        "pip's option parser has no get_default_values()",
+        callable(getattr(_ConfigOptionParser, "_update_defaults", None)),
+        "pip's option parser has no _update_defaults()",
+    )
+    expect(
+        "config" in names_used(_ConfigOptionParser._get_ordered_configuration_items),
+        "pip's option parser no longer reads its loaded configuration",
     )
 
 

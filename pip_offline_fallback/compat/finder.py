@@ -22,6 +22,9 @@ CandidateFromLink: Any = first(
     ("pip._internal.resolution.resolvelib.candidates", "_InstallRequirementBackedCandidate")
 )
 METADATA_CHECK = "_check_metadata_consistency"
+# What pip's link evaluator answers for a wheel whose tags don't fit the target (pip 23.0-26.x).
+_LinkType: Any = first(("pip._internal.index.package_finder", "LinkType"))
+_PLATFORM_MISMATCH = "platform_mismatch"
 
 
 def candidate_url(candidate: Any) -> str | None:
@@ -82,6 +85,29 @@ def without_format_control(finder: Any) -> Any:
             relaxed.__dict__[memo] = {}
     relaxed.format_control = type(finder.format_control)(set(), set())
     return relaxed
+
+
+class _WatchedEvaluator:
+    """pip's link evaluator, noting each link it turns down for its platform (its tags)."""
+
+    def __init__(self, evaluator: Any, skipped: list[Any]) -> None:
+        self._evaluator = evaluator
+        self._skipped = skipped
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._evaluator, name)
+
+    def evaluate_link(self, link: Any) -> Any:
+        result = self._evaluator.evaluate_link(link)
+        if getattr(result[0], "name", None) == _PLATFORM_MISMATCH:
+            self._skipped.append(link)
+        return result
+
+
+def watch_platform_skips(evaluator: Any, skipped: list[Any]) -> Any:
+    """``evaluator`` for ``process_project_url``, appending to ``skipped`` every link of the
+    page that pip turns down because no tag of it fits the target platform."""
+    return _WatchedEvaluator(evaluator, skipped)
 
 
 def supported_tags(finder: Any) -> Any:
@@ -157,6 +183,13 @@ def _finder_hooks() -> None:
     expect(
         without_format_control(finder).find_all_candidates(_PROJECT) == [],
         "pip's finder can't be copied without its format control",
+    )
+    expect(hasattr(_LinkType, _PLATFORM_MISMATCH), "pip's LinkType has no platform_mismatch")
+    # Read, not run: evaluating a wheel computes the target's tags (milliseconds).
+    expect(
+        "evaluate_link" in names_used(PackageFinder.get_install_candidate)
+        and _PLATFORM_MISMATCH in names_used(type(evaluator).evaluate_link),
+        "pip's link evaluator no longer says that a wheel's tags don't fit",
     )
     target = finder.target_python
     expect(
