@@ -673,7 +673,7 @@ def test_recorder_reports_the_sha256_and_skips_a_busy_store(tmp_path: Path) -> N
 
 
 def test_a_body_longer_than_the_hash_buffer_is_verified_to_its_last_byte(tmp_path: Path) -> None:
-    # The store hashes through one reused buffer (store._CHUNK): a body of several buffers and a
+    # The store hashes through one reused buffer (hashing.CHUNK): a body of several buffers and a
     # partial one must hash as a whole, and damage in its last byte must still be seen.
     store = Store(str(tmp_path / "store"))
     url = "http://example.invalid/files/pipff_big-1.0-py3-none-any.whl"
