@@ -76,7 +76,7 @@ from pip_offline_fallback.errors import PipFFError
 from pip_offline_fallback.hashing import copy_with_hashing
 from pip_offline_fallback.recorder import Recorder, unlink_quietly
 from pip_offline_fallback.storekey import NO_KEY, StoreKey
-from pip_offline_fallback.urls import filename_of, host_of, parse_dist_filename, url_key
+from pip_offline_fallback.urls import distribution_of, host_of, is_distribution_url, url_key
 
 logger = logging.getLogger(__name__)
 
@@ -585,7 +585,7 @@ class Store:
         # page's hash replaces one (which then can't have matched it).
         if (
             not matches
-            and _is_dist_file(url)
+            and is_distribution_url(url)
             and any(_other_bytes(e, sha256) for e in self._entries_of_url(url))
         ):
             logger.warning(
@@ -702,7 +702,7 @@ class Store:
         """The normalized names of the projects the record holds distribution files of."""
         names: set[str] = set()
         for entry in self.entries():
-            parsed = parse_dist_filename(_dist_name(entry.url))
+            parsed = distribution_of(entry.url)
             if parsed is not None:
                 names.add(parsed[0])
         return sorted(names)
@@ -712,7 +712,7 @@ class Store:
         (recognised by file name, whatever index they came from)."""
         wanted = canonicalize_name(project)
         for entry in self.entries():
-            parsed = parse_dist_filename(_dist_name(entry.url))
+            parsed = distribution_of(entry.url)
             if parsed is not None and parsed[0] == wanted:
                 yield entry
 
@@ -723,17 +723,6 @@ def _holds(blob: str, sha256: str, size: int) -> bool:
         return os.lstat(blob).st_size == size and sha256_of_file(blob) == sha256
     except OSError:
         return False
-
-
-def _dist_name(url: str) -> str:
-    """The distribution file name of a file's URL or of its PEP 658 metadata file's."""
-    name = filename_of(url)
-    return name[: -len(".metadata")] if name.endswith(".metadata") else name
-
-
-def _is_dist_file(url: str) -> bool:
-    """Whether ``url`` names a distribution file or its metadata file (whose bytes never change)."""
-    return parse_dist_filename(_dist_name(url)) is not None
 
 
 def _other_bytes(recorded: Entry | None, sha256: str) -> bool:
