@@ -9,16 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pip_offline_fallback import config
-from pip_offline_fallback.inventory import (
-    FILE,
-    METADATA,
-    PAGE,
-    STALE_TEMP_SECONDS,
-    EntryInfo,
-    Inventory,
-    scan,
-)
-from pip_offline_fallback.store import LAYOUT, Store
+from pip_offline_fallback.store import LAYOUT, STALE_TEMP_SECONDS, Store
+from pip_offline_fallback.store.inventory import FILE, METADATA, PAGE, EntryInfo, Inventory, scan
 from pip_offline_fallback.storecmd.common import EXIT_OK, Location, _table, _write
 from pip_offline_fallback.wording import age_text, size_text
 

@@ -11,16 +11,9 @@ from typing import Any
 
 from pip_offline_fallback import config
 from pip_offline_fallback.errors import UsageError
-from pip_offline_fallback.inventory import (
-    FILE,
-    METADATA,
-    PAGE,
-    PrunePolicy,
-    PruneResult,
-    Removal,
-    prune,
-)
 from pip_offline_fallback.store import Store, StoreBusy
+from pip_offline_fallback.store.inventory import FILE, METADATA, PAGE
+from pip_offline_fallback.store.prune import PrunePolicy, PruneResult, Removal, prune
 from pip_offline_fallback.storecmd.common import (
     EXIT_FAILED,
     EXIT_OK,
