@@ -87,13 +87,12 @@ ENTRY_TEMP_PREFIX = ".tmp-"
 
 # Flags that make open() refuse a symlink and not block on a planted FIFO (where the OS has them).
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
-
 _BINARY = getattr(os, "O_BINARY", 0)
 
 
 def digest(text: str) -> str:
+    """The hex sha256 of ``text``: what entry files and host markers are named by."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -248,6 +247,8 @@ class Layout:
             os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666))
 
     def read_entry(self, path: str) -> Entry:
+        """The entry in the file at ``path`` (never through a link); OSError, ValueError,
+        KeyError or TypeError for a file that isn't one."""
         with os.fdopen(open_regular(path), encoding="utf-8") as f:
             data = json.load(f)
         sha256 = str(data["sha256"])
