@@ -9,7 +9,6 @@ from __future__ import annotations
 import enum
 import logging
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -215,8 +214,13 @@ def parse_switch(value: str, variable: str) -> bool:
 
 
 def without_credentials(value: str) -> str:
-    """A URL (or ``PRIMARY=MIRROR``) without any ``user:password@``."""
-    return re.sub(r"(https?://)[^/@\s]*@", r"\1", value)
+    """A URL (or ``PRIMARY=MIRROR``, or whatever a user typed) without any ``user:password@``:
+    :func:`.urls.without_credentials` on each side of every ``=``."""
+    # Imported here: urls loads pip's vendored packaging, which the tox and nox plugins that
+    # import this module never need.
+    from pip_offline_fallback.urls import without_credentials as strip
+
+    return "=".join(strip(part) for part in value.split("="))
 
 
 def child_variables(settings: Settings) -> dict[str, str | None]:

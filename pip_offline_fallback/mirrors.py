@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pip_offline_fallback import compat
-from pip_offline_fallback.urls import url_key
+from pip_offline_fallback.urls import url_key, without_credentials
 
 if TYPE_CHECKING:
     from pip._vendor.requests import PreparedRequest, Response, Session
@@ -61,14 +61,8 @@ def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     parts = urllib.parse.urlsplit(url)
     if parts.username is None:
         return url, None
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    clean = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
     user = urllib.parse.unquote(parts.username)
-    return clean, (user, urllib.parse.unquote(parts.password or ""))
-
-
-def without_credentials(url: str) -> str:
-    return split_credentials(url)[0]
+    return without_credentials(url), (user, urllib.parse.unquote(parts.password or ""))
 
 
 def _prepare(

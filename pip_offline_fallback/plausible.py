@@ -13,24 +13,12 @@ the way pip reads it: a page pip can use is never taken for a login page.
 
 from __future__ import annotations
 
-import urllib.parse
-
 from pip_offline_fallback import pages
 from pip_offline_fallback.compat.vendored import canonicalize_name
-from pip_offline_fallback.urls import project_of, url_key
+from pip_offline_fallback.urls import filename_of, project_of, url_key
 
-
-def filename_of(url: str) -> str:
-    """The last path segment of a URL, unquoted (no query, no fragment)."""
-    return urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
-
-
-def is_distribution_url(url: str) -> bool:
-    """A wheel, an sdist, or a wheel's PEP 658 metadata file."""
-    name = filename_of(url)
-    if name.endswith(".metadata"):
-        name = name[: -len(".metadata")]
-    return project_of(name) is not None
+# Asked of this module by the engine, which says what can be checked before pip reads it.
+from pip_offline_fallback.urls import is_distribution_url as is_distribution_url
 
 
 def doubt_about_file(content_type: str) -> str | None:

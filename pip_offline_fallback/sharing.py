@@ -23,8 +23,8 @@ import stat
 from collections.abc import Iterable
 
 from pip_offline_fallback import compat
-from pip_offline_fallback.recorder import unlink_quietly
 from pip_offline_fallback.store import COMMIT_LOCK_TIMEOUT, Store, StoreBusy, sha256_of_file
+from pip_offline_fallback.store.recorder import unlink_quietly
 
 logger = logging.getLogger(__name__)
 

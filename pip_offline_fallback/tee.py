@@ -13,20 +13,9 @@ import logging
 from typing import Any
 
 from pip_offline_fallback import compat
+from pip_offline_fallback.hashing import copy_with_hashing
 
 logger = logging.getLogger(__name__)
-
-
-def _prefix_digest(body: Any, size: int) -> bytes:
-    """The sha256 of the first ``size`` bytes of ``body``, read a chunk at a time."""
-    digest = hashlib.sha256()
-    while size > 0:
-        chunk = body.read(min(size, 1024 * 1024))
-        if not chunk:
-            break
-        digest.update(chunk)
-        size -= len(chunk)
-    return digest.digest()
 
 
 class BodyTee:
@@ -103,9 +92,8 @@ class BodyTee:
             received = (
                 self.__prefix if self.__prefix is not None else self.__recorder.digest_so_far()
             )
-            if size != self.__expected or _prefix_digest(body, self.__received) != (
-                received.digest()
-            ):
+            prefix = copy_with_hashing(body, limit=self.__received)[0]
+            if size != self.__expected or prefix != received.hexdigest():
                 body.close()
                 return False
         except Exception as exc:

@@ -1,11 +1,13 @@
 """URLs and distribution file names: the one place each is taken apart.
 
 ``url_key`` names what the record files a body under, ``host_of`` the unit that goes down (and
-the store's host markers), ``parse_dist_filename`` what a file is a distribution of.
+the store's host markers), ``without_credentials`` what may be said or passed on,
+``parse_dist_filename`` what a file is a distribution of.
 """
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 
 from pip_offline_fallback.compat.vendored import (
@@ -17,6 +19,10 @@ from pip_offline_fallback.compat.vendored import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
+
+# ``scheme://`` then anything but the path up to its last ``@``: the credentials of text
+# urlsplit refuses.
+_MALFORMED_CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/]*@")
 
 
 def url_key(url: str) -> str:
@@ -40,10 +46,42 @@ def host_of(url: str) -> str:
     return f"{parts.scheme}://{host}:{port}"
 
 
+def without_credentials(url: str, *, fragment: bool = True) -> str:
+    """``url`` without its ``user:password@`` (a password may hold an unquoted ``@``), its
+    host, port and case as they were; without its ``#fragment`` too unless ``fragment``.
+
+    Never raises: text that is not a URL (an unclosed IPv6 bracket) loses whatever stands
+    between its ``scheme://`` and the last ``@`` before the path, and is otherwise unchanged.
+    """
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return _MALFORMED_CREDENTIALS.sub(r"\1", url)
+    if "@" not in parts.netloc and (fragment or not parts.fragment):
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urllib.parse.urlunsplit(
+        parts._replace(netloc=netloc, fragment=parts.fragment if fragment else "")
+    )
+
+
 def filename_of(url: str) -> str:
-    """The last path segment of a URL, unquoted: a distribution's file name, for a file link."""
+    """The last path segment of a URL, unquoted (no query, no fragment): a distribution's file
+    name, for a file link."""
     path = urllib.parse.urlsplit(url).path
     return urllib.parse.unquote(path.rsplit("/", 1)[-1])
+
+
+def distribution_of(url: str) -> tuple[NormalizedName, Version] | None:
+    """(canonical project name, version) of a distribution file's URL or of its PEP 658
+    metadata file's; None for anything else."""
+    name = filename_of(url)
+    return parse_dist_filename(name[: -len(".metadata")] if name.endswith(".metadata") else name)
+
+
+def is_distribution_url(url: str) -> bool:
+    """A wheel, an sdist, or a wheel's PEP 658 metadata file (whose bytes never change)."""
+    return distribution_of(url) is not None
 
 
 def parse_dist_filename(filename: str) -> tuple[NormalizedName, Version] | None:

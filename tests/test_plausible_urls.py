@@ -165,3 +165,65 @@ def test_the_same_file_name_with_another_hash_clashes() -> None:
     assert plausible.clashing_file({_WHEEL: "aa", "pipff_alpha-2.0.tar.gz": "cc"}, recorded) is None
     assert plausible.clashing_file({_WHEEL: "ff"}, recorded) == (_WHEEL, "ff", "aa")
     assert plausible.clashing_file({}, recorded) is None
+
+
+# -- one credential stripper (issue 34) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "kept", "no_fragment"),
+    [
+        ("https://user:pw@index.example/simple/", "https://index.example/simple/", None),
+        ("https://token@index.example/simple/", "https://index.example/simple/", None),
+        # An unquoted @ in the password: all of it goes, not just what comes before the first @.
+        ("https://u:p@ss@index.example:8443/s/", "https://index.example:8443/s/", None),
+        ("http://u:p@[::1]:3141/root/+simple/", "http://[::1]:3141/root/+simple/", None),
+        ("http://u:p@[fe80::1%25eth0]/s/", "http://[fe80::1%25eth0]/s/", None),
+        (
+            "https://u:p@h.example/s/?a=1#egg=x",
+            "https://h.example/s/?a=1#egg=x",
+            "https://h.example/s/?a=1",
+        ),
+        # No credentials: the URL as it was (case, port, fragment), unless the fragment goes.
+        (
+            "HTTPS://Index.Example:443/Simple/#f",
+            "HTTPS://Index.Example:443/Simple/#f",
+            "https://Index.Example:443/Simple/",  # (urlsplit lower-cases the scheme)
+        ),
+        ("https://index.example/simple/", "https://index.example/simple/", None),
+        # Not a URL urlsplit takes (an unclosed IPv6 bracket): still no credentials.
+        ("http://u:p@[::1/simple/", "http://[::1/simple/", None),
+        ("not a url", "not a url", None),
+    ],
+)
+def test_without_credentials(url: str, kept: str, no_fragment: str | None) -> None:
+    assert urls.without_credentials(url) == kept
+    assert urls.without_credentials(url, fragment=False) == (no_fragment or kept)
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        (
+            "https://a:b@primary.example/simple/=https://c:d@mirror.example/simple/",
+            "https://primary.example/simple/=https://mirror.example/simple/",
+        ),
+        ("https://u:p@ss@mirror.example/simple/?x=1", "https://mirror.example/simple/?x=1"),
+        ("ftp://u:p@mirror.example/simple/", "ftp://mirror.example/simple/"),
+        ("mirror.example/simple/", "mirror.example/simple/"),
+    ],
+)
+def test_config_says_a_fallback_index_without_credentials(value: str, said: str) -> None:
+    from pip_offline_fallback import config
+
+    assert config.without_credentials(value) == said
+
+
+def test_mirrors_and_serve_strip_credentials_the_same_way() -> None:
+    from pip_offline_fallback import mirrors
+    from pip_offline_fallback.serve import credentials
+
+    url = "https://u:p%40x@[::1]:8080/s/#frag"
+    assert mirrors.split_credentials(url) == ("https://[::1]:8080/s/#frag", ("u", "p@x"))
+    assert mirrors.without_credentials(url) == "https://[::1]:8080/s/#frag"
+    assert credentials.without_credentials(url) == "https://[::1]:8080/s/"

@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 
 from pip_offline_fallback.errors import UsageError
-from pip_offline_fallback.inventory import PrunePolicy, prune, scan
 from pip_offline_fallback.store import Store, StoreBusy
+from pip_offline_fallback.store.inventory import scan
+from pip_offline_fallback.store.prune import PrunePolicy, prune
 from pip_offline_fallback.storecmd.prune import parse_size
 from testbed import IndexServer, Venv, build_wheel, clone_venv, outage
 
@@ -336,7 +337,7 @@ def test_prune_by_age_count_and_size(
 
 _PRUNER = """
 import sys, time, os
-from pip_offline_fallback.inventory import PrunePolicy, prune
+from pip_offline_fallback.store.prune import PrunePolicy, prune
 from pip_offline_fallback.store import Store, StoreBusy
 store, stop = Store(sys.argv[1]), sys.argv[2]
 policies = [PrunePolicy(keep=1), PrunePolicy(max_size=4000), PrunePolicy(), PrunePolicy(max_size=0)]
@@ -673,7 +674,7 @@ def test_recorder_reports_the_sha256_and_skips_a_busy_store(tmp_path: Path) -> N
 
 
 def test_a_body_longer_than_the_hash_buffer_is_verified_to_its_last_byte(tmp_path: Path) -> None:
-    # The store hashes through one reused buffer (store._CHUNK): a body of several buffers and a
+    # The store hashes through one reused buffer (hashing.CHUNK): a body of several buffers and a
     # partial one must hash as a whole, and damage in its last byte must still be seen.
     store = Store(str(tmp_path / "store"))
     url = "http://example.invalid/files/pipff_big-1.0-py3-none-any.whl"
@@ -694,7 +695,7 @@ def test_links_planted_in_the_store_are_never_followed(tmp_path: Path) -> None:
     store = Store(str(root))
     url = "http://example.invalid/files/pipff_gamma-1.0-py3-none-any.whl"
     sha = _record(store, url, b"genuine")
-    entry_path = Path(store._entry_path(url))
+    entry_path = Path(store.entry_path(url))
     blob_path = root / "v1" / "blobs" / sha[:2] / sha
 
     outside = tmp_path / "outside"

@@ -20,8 +20,9 @@ import pytest
 
 from pip_offline_fallback import cli, config, storecmd
 from pip_offline_fallback.errors import UsageError
-from pip_offline_fallback.inventory import PrunePolicy, prune, scan
 from pip_offline_fallback.store import Store
+from pip_offline_fallback.store.inventory import scan
+from pip_offline_fallback.store.prune import PrunePolicy, prune
 from pip_offline_fallback.storekey import NO_KEY
 
 URL = "http://index.invalid/files/pipff_gamma-1.0-py3-none-any.whl"
@@ -40,7 +41,7 @@ def _record(store: Store, url: str, body: bytes, identity: str | None = None) ->
         return False
     recorder.write(body)
     recorder.commit()
-    entry = store._any_entry(url, identity)  # that identity's own entry
+    entry = store.any_entry(url, identity)  # that identity's own entry
     return entry is not None and entry.sha256 == _sha256(body)
 
 
@@ -134,7 +135,7 @@ def test_an_unusable_key_records_and_serves_nothing_credentialed(
     page = "http://index.invalid/simple/pipff-gamma/"
     assert store.recorder(page, {}, NO_KEY) is None
     assert not _record(store, page, b"<a>1.0</a>", NO_KEY)
-    assert store._any_entry(page) is None
+    assert store.any_entry(page) is None
     # Anonymous answers are unaffected: they need no key.
     assert store.identity(None) is None and _record(store, page, b"<a>1.0</a>")
 

@@ -12,7 +12,7 @@ import logging
 import urllib.parse
 from typing import Any
 
-from pip_offline_fallback import compat
+from pip_offline_fallback import compat, urls
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,5 @@ def mirror_urls(values: tuple[str, ...]) -> list[str]:
 
 
 def without_credentials(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
+    """What serve asks upstream with: no credentials (its session adds its own), no fragment."""
+    return urls.without_credentials(url, fragment=False)

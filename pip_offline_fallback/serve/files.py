@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import IO, TYPE_CHECKING
 
+from pip_offline_fallback.hashing import copy_with_hashing
 from pip_offline_fallback.serve.pages import FileLink
 from pip_offline_fallback.serve.upstream import (
     Provenance,
@@ -140,11 +141,9 @@ def _matches(local: LocalBody, expected: str | None) -> bool:
         return True
     if local.sha256 is not None:
         return local.sha256 == expected
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: local.file.read(CHUNK), b""):
-        digest.update(chunk)
+    sha256 = copy_with_hashing(local.file)[0]
     local.file.seek(0)
-    return digest.hexdigest() == expected
+    return sha256 == expected
 
 
 def _file_headers(size: int | None) -> list[tuple[str, str]]:
@@ -257,16 +256,11 @@ def _verified(
     """A local answer from a source that keeps no hash (pip's HTTP cache): read and checked
     against the page's sha256 before anything is sent."""
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
-    digest = hashlib.sha256()
-    size = 0
     try:
-        for chunk in response.iter_content(CHUNK):
-            digest.update(chunk)
-            spool.write(chunk)
-            size += len(chunk)
+        sha256, size = copy_with_hashing(response.iter_content(CHUNK), spool)
     finally:
         response.close()
-    if expected is not None and digest.hexdigest() != expected:
+    if expected is not None and sha256 != expected:
         spool.close()
         logger.warning(
             "pip-ff serve: the local copy of %s (%s) does not match the index's sha256; "

@@ -25,10 +25,10 @@ from collections.abc import Callable
 from typing import Any
 
 from pip_offline_fallback.errors import UsageError
-from pip_offline_fallback.storecmd.check import _check
+from pip_offline_fallback.storecmd.check import run_check
 from pip_offline_fallback.storecmd.common import EXIT_FAILED, EXIT_USAGE, locate
-from pip_offline_fallback.storecmd.info import _info
-from pip_offline_fallback.storecmd.prune import DEFAULT_PRUNE_WAIT, _prune
+from pip_offline_fallback.storecmd.info import run_info
+from pip_offline_fallback.storecmd.prune import DEFAULT_PRUNE_WAIT, run_prune
 
 # -- the command line ------------------------------------------------------------------------
 
@@ -192,10 +192,10 @@ def main(args: list[str], *, run_pip: Callable[[list[str]], int]) -> int:
                 )
                 return EXIT_FAILED
         if options.command == "info":
-            return _info(location, options)
+            return run_info(location, options)
         if options.command == "check":
-            return _check(location, options, run_pip)
-        return _prune(location, options)
+            return run_check(location, options, run_pip)
+        return run_prune(location, options)
     except UsageError as exc:
         sys.stderr.write(f"ERROR: pip-ff: {exc}\n")
         return EXIT_USAGE

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pip_offline_fallback import config
 from pip_offline_fallback.errors import EXIT_INTERRUPTED, UsageError
-from pip_offline_fallback.storecmd.common import EXIT_FAILED, EXIT_OK, Location, _table, _write
+from pip_offline_fallback.storecmd.common import EXIT_FAILED, EXIT_OK, Location, write, write_table
 from pip_offline_fallback.storecmd.verdicts import (
     TOGETHER,
     DryRun,
@@ -272,7 +272,7 @@ def _as_args(text: str) -> list[str]:
     return ["-e", text[len("-e ") :]] if text.startswith("-e ") else [text]
 
 
-def _check(
+def run_check(
     location: Location, options: argparse.Namespace, run_pip: Callable[[list[str]], int]
 ) -> int:
     from pip_offline_fallback import compat, inject
@@ -328,33 +328,33 @@ def _check(
             ],
             "damaged": sorted(checker.damaged),
         }
-        _write(json.dumps(data, indent=2, sort_keys=True))
+        write(json.dumps(data, indent=2, sort_keys=True))
         return EXIT_OK if ok else EXIT_FAILED
     table = [["requirement", "offline", "detail"]]
     for row in rows:
         details = [d for d in row.detail if d] or [""]
         table.append([row.requirement, "yes" if row.ok else "NO", details[0]])
         table.extend(["", "", more] for more in details[1:])
-    _table(table)
+    write_table(table)
     can = sum(1 for r in rows if r.ok and r.requirement != TOGETHER)
     cannot = sum(1 for r in rows if not r.ok and r.requirement != TOGETHER)
-    _write()
+    write()
     if ok:
         names = ", ".join(
             f"{i.get('metadata', {}).get('name')} {i.get('metadata', {}).get('version')}"
             for i in together.install
         )
-        _write(f"All {can} can be installed offline (would install: {names or 'nothing'}).")
+        write(f"All {can} can be installed offline (would install: {names or 'nothing'}).")
     elif cannot:
-        _write(f"{can} can be installed offline; {cannot} can't.")
+        write(f"{can} can be installed offline; {cannot} can't.")
     else:
-        _write("Each has a local copy, but together they can't be installed offline.")
+        write("Each has a local copy, but together they can't be installed offline.")
     if checker.damaged:
-        _write(
+        write(
             f"Damaged records: {len(checker.damaged)} (`pip-ff store prune --damaged` removes "
             "them)."
         )
-    _write(f"Checked against {location.store} in {elapsed:.1f} s.")
+    write(f"Checked against {location.store} in {elapsed:.1f} s.")
     return EXIT_OK if ok else EXIT_FAILED
 
 

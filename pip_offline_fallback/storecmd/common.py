@@ -73,12 +73,12 @@ def locate(store: str | None, cache_dir: str | None) -> Location:
     return Location(os.path.join(configured, "pip-ff"), cache or configured)
 
 
-def _write(text: str = "") -> None:
+def write(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
-def _table(rows: Sequence[Sequence[str]], indent: str = "") -> None:
+def write_table(rows: Sequence[Sequence[str]], indent: str = "") -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths)]
-        _write((indent + "  ".join(cells)).rstrip())
+        write((indent + "  ".join(cells)).rstrip())

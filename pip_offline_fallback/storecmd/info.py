@@ -9,17 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pip_offline_fallback import config
-from pip_offline_fallback.inventory import (
-    FILE,
-    METADATA,
-    PAGE,
-    STALE_TEMP_SECONDS,
-    EntryInfo,
-    Inventory,
-    scan,
-)
-from pip_offline_fallback.store import LAYOUT, Store
-from pip_offline_fallback.storecmd.common import EXIT_OK, Location, _table, _write
+from pip_offline_fallback.store import LAYOUT, STALE_TEMP_SECONDS, Store
+from pip_offline_fallback.store.inventory import FILE, METADATA, PAGE, EntryInfo, Inventory, scan
+from pip_offline_fallback.storecmd.common import EXIT_OK, Location, write, write_table
 from pip_offline_fallback.wording import age_text, size_text
 
 
@@ -72,7 +64,7 @@ def _wheelhouses(location: Location) -> list[dict[str, Any]]:
     return found
 
 
-def _entry_json(info: EntryInfo, now: float) -> dict[str, Any]:
+def entry_json(info: EntryInfo, now: float) -> dict[str, Any]:
     return {
         "url": info.url,
         "kind": info.kind,
@@ -87,7 +79,7 @@ def _entry_json(info: EntryInfo, now: float) -> dict[str, Any]:
     }
 
 
-def _info(location: Location, options: argparse.Namespace) -> int:
+def run_info(location: Location, options: argparse.Namespace) -> int:
     store = Store(location.store)
     inventory = scan(store, verify=options.verify)
     projects = _projects(inventory)
@@ -130,27 +122,25 @@ def _info(location: Location, options: argparse.Namespace) -> int:
                 }
                 for p in projects
             ],
-            "entries": [
-                _entry_json(i, now) for i in sorted(inventory.entries, key=lambda i: i.url)
-            ],
+            "entries": [entry_json(i, now) for i in sorted(inventory.entries, key=lambda i: i.url)],
             "damaged": [{"url": i.url, "problem": i.problem} for i in inventory.damaged],
             "wheelhouses": _wheelhouses(location),
         }
-        _write(json.dumps(data, indent=2, sort_keys=True))
+        write(json.dumps(data, indent=2, sort_keys=True))
         return EXIT_OK
 
-    _write(f"pip-ff store: {location.store}")
+    write(f"pip-ff store: {location.store}")
     if os.path.islink(os.path.join(location.store, LAYOUT)):
-        _write(
+        write(
             f"  {LAYOUT} is a symbolic link (never followed): pip-ff neither records into it nor "
             "answers from it; `pip-ff store prune` removes the link (never its target), or "
             "point --store or PIPFF_STORE at the directory it leads to"
         )
         return EXIT_OK
     if not inventory.exists:
-        _write("  empty (nothing recorded yet)")
+        write("  empty (nothing recorded yet)")
         return EXIT_OK
-    _write(
+    write(
         f"  {len(inventory.entries)} entries ({kinds[PAGE]} index pages, {kinds[FILE]} "
         f"distribution files, {kinds[METADATA]} metadata files) in {len(inventory.blobs)} bodies; "
         f"{size_text(inventory.total_size)} on disk"
@@ -158,11 +148,9 @@ def _info(location: Location, options: argparse.Namespace) -> int:
     if fetched:
         oldest = f"{age_text(now - min(fetched))} ago"
         newest = f"{age_text(now - max(fetched))} ago"
-        _write(
-            f"  fetched {oldest}" if oldest == newest else f"  fetched from {oldest} to {newest}"
-        )
+        write(f"  fetched {oldest}" if oldest == newest else f"  fetched from {oldest} to {newest}")
     if projects:
-        _write()
+        write()
         rows = [["project", "versions", "pages", "files", "size", "newest"]]
         for p in projects:
             rows.append(
@@ -175,20 +163,20 @@ def _info(location: Location, options: argparse.Namespace) -> int:
                     f"{age_text(now - p.newest)} ago",
                 ]
             )
-        _table(rows, "  ")
-    _write()
+        write_table(rows, "  ")
+    write()
     damaged = inventory.damaged
     if damaged:
-        _write(
+        write(
             f"  damaged: {len(damaged)} (pip-ff never serves them; "
             "`pip-ff store prune --damaged` removes them)"
         )
         for info in damaged:
-            _write(f"    {info.url}: {info.problem}")
+            write(f"    {info.url}: {info.problem}")
     elif inventory.verified:
-        _write("  damaged: none (every body matches its sha256)")
+        write("  damaged: none (every body matches its sha256)")
     else:
-        _write("  damaged: none found by size (not hashed: --no-verify)")
+        write("  damaged: none found by size (not hashed: --no-verify)")
     orphans = inventory.orphans
     # prune removes a temporary file only once no writer can still be filling it.
     stale = [t for t in inventory.temps if now - t.mtime > STALE_TEMP_SECONDS]
@@ -201,14 +189,14 @@ def _info(location: Location, options: argparse.Namespace) -> int:
     ]
     for count, size, what in clutter:
         if count:
-            _write(f"  {what}: {count} ({size_text(size)}); `pip-ff store prune` removes them")
+            write(f"  {what}: {count} ({size_text(size)}); `pip-ff store prune` removes them")
     if recent:
-        _write(
+        write(
             f"  temporary files: {len(recent)} ({size_text(sum(t.size for t in recent))}), "
             "being written or left by a run stopped less than an hour ago; `pip-ff store "
             "prune` removes them once they are an hour old"
         )
     for wheelhouse in _wheelhouses(location):
         state = f"{wheelhouse['files']} files" if wheelhouse["exists"] else "absent"
-        _write(f"  wheelhouse: {wheelhouse['path']} ({state})")
+        write(f"  wheelhouse: {wheelhouse['path']} ({state})")
     return EXIT_OK

@@ -11,23 +11,16 @@ from typing import Any
 
 from pip_offline_fallback import config
 from pip_offline_fallback.errors import UsageError
-from pip_offline_fallback.inventory import (
-    FILE,
-    METADATA,
-    PAGE,
-    PrunePolicy,
-    PruneResult,
-    Removal,
-    prune,
-)
 from pip_offline_fallback.store import Store, StoreBusy
+from pip_offline_fallback.store.inventory import FILE, METADATA, PAGE
+from pip_offline_fallback.store.prune import PrunePolicy, PruneResult, Removal, prune
 from pip_offline_fallback.storecmd.common import (
     EXIT_FAILED,
     EXIT_OK,
     Location,
-    _write,
+    write,
 )
-from pip_offline_fallback.storecmd.info import _entry_json
+from pip_offline_fallback.storecmd.info import entry_json
 from pip_offline_fallback.wording import age_text, size_text
 
 DEFAULT_PRUNE_WAIT = 10.0
@@ -133,7 +126,7 @@ def _lines(removals: list[Removal]) -> list[tuple[Removal, int]]:
     return lines
 
 
-def _prune(location: Location, options: argparse.Namespace) -> int:
+def run_prune(location: Location, options: argparse.Namespace) -> int:
     older_than = (
         config.parse_duration_seconds(options.older_than, "--older-than")
         if options.older_than is not None
@@ -169,12 +162,12 @@ def _prune(location: Location, options: argparse.Namespace) -> int:
     criterion = policy.older_than is not None or policy.max_size is not None
     criterion = criterion or policy.keep is not None or policy.damaged
     if options.json:
-        _write(json.dumps(_prune_json(location, result, now), indent=2, sort_keys=True))
+        write(json.dumps(_prune_json(location, result, now), indent=2, sort_keys=True))
         return EXIT_FAILED if errors else EXIT_OK
     verb = "would remove" if result.dry_run else "removed"
     if result.dry_run or options.verbose:
         for removal, size in _lines(result.removals):
-            _write(f"{verb} {_removal_label(removal, now)}, {size_text(size)}: {removal.reason}")
+            write(f"{verb} {_removal_label(removal, now)}, {size_text(size)}: {removal.reason}")
     for removal in errors:
         sys.stderr.write(f"ERROR: pip-ff: could not remove {removal.path}: {removal.error}\n")
     if not criterion:
@@ -183,7 +176,7 @@ def _prune(location: Location, options: argparse.Namespace) -> int:
     optional = ("temp", "link", "file", "host")
     parts += [_count(result.count(k), k) for k in optional if result.count(k)]
     freed = "would free" if result.dry_run else "freed"
-    _write(
+    write(
         f"pip-ff store prune{' (dry run)' if result.dry_run else ''}: {verb} "
         f"{', '.join(parts)}; {freed} {size_text(result.freed)} ({location.store})"
     )
@@ -201,7 +194,7 @@ def _prune_json(location: Location, result: PruneResult, now: float) -> dict[str
             "error": removal.error,
         }
         if removal.entry is not None:
-            item["entry"] = _entry_json(removal.entry, now)
+            item["entry"] = entry_json(removal.entry, now)
         removed.append(item)
     return {
         "store": location.store,

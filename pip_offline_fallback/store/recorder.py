@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 from pip_offline_fallback.urls import url_key
 
 if TYPE_CHECKING:
-    from pip_offline_fallback.store import Store
+    from pip_offline_fallback.store.writing import Store
 
 logger = logging.getLogger(__name__)
 

@@ -4,12 +4,12 @@ Filing a body (the store lock, the blob's rename, the entry's write: about a mil
 all of it in file-system calls that release the GIL) used to run on pip's thread, right when pip
 read the body's last byte. It now runs on one worker thread while pip goes on parsing, resolving
 and unpacking. At most one body waits at a time, and whatever reads the store waits for it first
-(:meth:`Committer.wait`: every public read of :class:`~.store.Store`, and the start of the next
+(:meth:`Committer.wait`: every public read of :class:`~.writing.Store`, and the start of the next
 body), so everything that reads the store sees it as if the body had been filed in place.
 
 A process that ends normally files the waiting body before it exits (atexit). One that is
 killed outright (SIGKILL) loses at most that last body's entry, never leaves half of one: until
-its rename, the body is a temporary file that nothing reads (see :mod:`.store`).
+its rename, the body is a temporary file that nothing reads (see :mod:`.layout`).
 """
 
 from __future__ import annotations
