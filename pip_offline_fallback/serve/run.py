@@ -138,7 +138,7 @@ def _child(command: list[str], env: dict[str, str]) -> int:
 
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        if hasattr(os, "posix_spawnp"):
+        if sys.platform != "win32":  # posix_spawn: no fork of this process's memory
             return _spawned(command, env)
         import subprocess
 
@@ -154,6 +154,8 @@ def _child(command: list[str], env: dict[str, str]) -> int:
 
 
 def _spawned(command: list[str], env: dict[str, str]) -> int:
+    if sys.platform == "win32":  # no posix_spawn or SIGPIPE there: the caller uses subprocess
+        raise NotImplementedError
     import signal
 
     defaults = [signal.SIGINT, signal.SIGPIPE]
