@@ -29,6 +29,7 @@ from testbed import (
     standard_projects,
     unshare_available,
 )
+from tests.serving import per_user_state_dir, stop_per_user_serve
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -165,11 +166,17 @@ def cache_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def env(cache_dir: Path) -> dict[str, str]:
+def env(cache_dir: Path) -> Iterator[dict[str, str]]:
     """The isolated environment for this test's pip runs (see testbed.venvs.isolated_env), with
     PIPFF_RAISE_BUGS=1: an error pip-ff's code doesn't expect fails the test (see
-    docs/development.md)."""
-    return isolated_env(cache_dir, PIPFF_RAISE_BUGS="1")
+    docs/development.md).
+
+    A per-user serve that a ``pip-ff run`` of the test started in this record is ended after
+    it, whether or not the test asked for that: a serve outlives its command by design."""
+    environment = isolated_env(cache_dir, PIPFF_RAISE_BUGS="1")
+    yield environment
+    if (per_user_state_dir(environment) / "state").exists():
+        stop_per_user_serve(environment)
 
 
 @pytest.fixture

@@ -283,6 +283,7 @@ def test_pip_ff_run_points_uv_and_pip_at_serve_online_then_offline(
 # -- pip's "Looking in indexes" through pip-ff run (issue 32, "Also") ------------------------
 
 
+@pytest.mark.usefixtures("run_stopped")
 def test_pip_ff_run_names_serve_once_to_pip(
     pip_venv: ToolVenv, tool_wheels: ToolWheels, tmp_path: Path, index: IndexServer,
     env: dict[str, str],
@@ -364,6 +365,7 @@ def _poetry_install(
     return _run(command, env, where)
 
 
+@pytest.mark.usefixtures("run_stopped")
 def test_poetry_through_pip_ff_run_online_then_offline(
     poetry_venv: ToolVenv, tool_wheels: ToolWheels, tmp_path: Path, index: IndexServer,
     env: dict[str, str],
@@ -427,6 +429,7 @@ def _pipx_versions(where: Path) -> dict[str, str]:
     return _target_versions(lib)
 
 
+@pytest.mark.usefixtures("run_stopped")
 def test_pipx_through_pip_ff_run_online_then_offline(
     pipx_venv: ToolVenv, tool_wheels: ToolWheels, tmp_path: Path, index: IndexServer,
     env: dict[str, str],
@@ -498,6 +501,7 @@ def _pipff_versions(where: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("installer", ["pip", "uv"])
+@pytest.mark.usefixtures("run_stopped")
 def test_hatch_through_pip_ff_run_online_then_offline(
     hatch_venv: ToolVenv, uv_venv: ToolVenv, tool_wheels: ToolWheels, tmp_path: Path,
     index: IndexServer, env: dict[str, str], installer: str,
