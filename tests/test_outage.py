@@ -177,6 +177,14 @@ def test_the_connect_deadline_only_shortens_the_connect() -> None:
     assert outage.connect_deadline(None, 2.0) == (2.0, None)
 
 
+def test_pips_own_timeout_caps_the_connect_deadline() -> None:
+    """pip passes its timeout as a plain number: a deadline that a slow route's connect times
+    lengthened (9 s) never goes beyond it, as a tuple's connect part never does."""
+    assert outage.connect_deadline(1, 9.0) == (1, 1)
+    assert outage.connect_deadline(1.5, 9.0) == (1.5, 1.5)
+    assert outage.connect_deadline((1.0, 30), 9.0) == (1.0, 30)
+
+
 # -- the connect deadline (deadline.py) -------------------------------------------------------
 
 

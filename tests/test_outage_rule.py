@@ -190,6 +190,33 @@ def test_a_slow_link_that_works_is_not_an_outage(
     assert _pipff(venv) == _pipff(plain)
 
 
+def test_pips_own_timeout_caps_a_learnt_connect_deadline(
+    template: Path,
+    tmp_path: Path,
+    dists: ProjectSet,
+    growing_index: IndexServer,
+    env: dict[str, str],
+) -> None:
+    """pip-ff has seen the route connect in ~3 s (deadline about 9 s); now pip's own timeout is
+    1 s (``PIP_DEFAULT_TIMEOUT``, which pip passes as a plain number). The learnt deadline
+    never goes beyond pip's timeout: the connect is given up on after about 1 s and pip-ff
+    falls back, instead of waiting the 3 s pip itself would never wait."""
+    index = growing_index
+    with SlowAcceptServer(index.port, delay=3.0) as slow:
+        warm = clone_venv(template, tmp_path / "warm")
+        warm.pipff("install", "-i", slow.url, "pipff-alpha", env=env).check()
+        assert _pipff(warm)["pipff-alpha"] == "1.0"
+        publish_alpha_2(dists, index)
+        venv = clone_venv(template, tmp_path / "v")
+        short = dict(env, PIP_DEFAULT_TIMEOUT="1")
+        result = venv.pipff("install", "-i", slow.url, "pipff-alpha", env=short)
+    assert result.returncode == 0, result.describe()
+    assert _pipff(venv) == {"pipff-alpha": "1.0"}, result.describe()  # from the record
+    warning = re.search(r"is unreachable \(connection timed out after (\d+\.\d) s\)", result.output)
+    assert warning is not None, result.describe()
+    assert float(warning.group(1)) < 3.0, result.describe()  # not the learnt 9 s
+
+
 @pytest.mark.parametrize("where", ["environment", "pip.conf"])
 def test_a_machine_wide_timeout_never_drops_the_connect_deadline(
     where: str,
