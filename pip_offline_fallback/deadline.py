@@ -14,7 +14,8 @@ One rule covers every case:
   costs the deadline, not pip's 180 s.
 
 Connect times are kept per route in one small JSON file in the store's directory; only routes
-that were seen to connect slowly are kept, so a run on a fast network never writes it.
+that were seen to connect slowly are kept, so a run on a fast network never writes it. A
+connect that missed its deadline is measured too, in the background (late.py).
 """
 
 from __future__ import annotations

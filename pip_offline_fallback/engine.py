@@ -36,6 +36,7 @@ from pip_offline_fallback.outage import (
     answered_locally,
     classify,
     connect_deadline,
+    connect_part,
     proxy_route,
 )
 from pip_offline_fallback.outcomes import Outcome, Source
@@ -169,7 +170,10 @@ class Engine:
         hop = via or host  # what a connection is made to: the proxy, if there is one
         if fast and not self.timeout_chosen:  # a timeout the user chose is never shortened
             wait = deadline_for(self.settings.connect_timeout, self.connect_times.slowest(hop))
+            pips = connect_part(kwargs.get("timeout"))
             kwargs = dict(kwargs, timeout=connect_deadline(kwargs.get("timeout"), wait))
+            # A connect that misses the deadline goes on up to pip's own timeout (late.py).
+            self._watch.patience = None if pips is None else (hop, pips[0])
         started = time.monotonic()
         self._watch.hop = hop
         try:
@@ -197,7 +201,7 @@ class Engine:
                 raise
             return local
         finally:
-            self._watch.hop = None
+            self._watch.hop = self._watch.patience = None
         return self._answered(adapter, request, kwargs, response, host, via, has_local)
 
     def _answered(
@@ -399,6 +403,11 @@ class Engine:
         self.report.host_down(host, cause, announce=first)
         if first:
             childenv.hosts_down(self.outage.hosts)
+
+    def late_connect(self) -> tuple[str, float | None] | None:
+        """(route, pip's own connect timeout) while this thread's request has a connect
+        deadline: a connect that misses it goes on that long in the background (late.py)."""
+        return getattr(self._watch, "patience", None)
 
     def connected(self, seconds: float) -> None:
         """urllib3 made a connection for this thread's request in ``seconds``."""

@@ -16,7 +16,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from pip_offline_fallback import adapter, childenv, compat, finder, interpreter, reach
+from pip_offline_fallback import adapter, childenv, compat, finder, interpreter, late, reach
 from pip_offline_fallback.config import Settings, settings_from_environ
 from pip_offline_fallback.deadline import timeout_on_command_line
 from pip_offline_fallback.engine import activate, active_engine, deactivate
@@ -117,6 +117,7 @@ def _wrap_command_main(original: _CommandMain) -> _CommandMain:
                 engine.share_recorded()
             except Exception as exc:
                 logger.warning("pip-ff: sharing files with pip's cache failed: %r", exc)
+            late.settle()  # what a connect given up on taught is kept too
             engine.connect_times.save()
             try:
                 engine.report.finish(status)
@@ -193,8 +194,21 @@ def _wrap_connect(original: Callable[..., Any]) -> Callable[..., Any]:
             return original(self, *args, **kwargs)
         _connecting.active = True
         started = time.monotonic()
+        patience = engine.late_connect()
         try:
-            result = original(self, *args, **kwargs)
+            if patience is None:
+                result = original(self, *args, **kwargs)
+            else:
+                # A connect that misses its deadline is learnt from all the same (late.py).
+                hop, bound = patience
+                times = engine.connect_times
+                result = late.connect(
+                    self,
+                    functools.partial(original, self, *args, **kwargs),
+                    bound,
+                    learn=lambda seconds: times.seen(hop, seconds),
+                    missed=functools.partial(compat.connect_timed_out, self),
+                )
         finally:
             _connecting.active = False
         engine.connected(time.monotonic() - started)

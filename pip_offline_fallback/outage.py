@@ -208,3 +208,13 @@ def connect_deadline(timeout: Any, deadline: float) -> Any:
     if timeout is None:
         return (deadline, None)
     return timeout  # an urllib3 Timeout object: leave pip's choice alone
+
+
+def connect_part(timeout: Any) -> tuple[float | None] | None:
+    """pip's own connect timeout in ``timeout`` (what connect_deadline shortens), in a tuple
+    (its value may be None: no timeout); None when it can't be told (an urllib3 Timeout)."""
+    if isinstance(timeout, tuple):
+        return (timeout[0],)
+    if isinstance(timeout, (int, float)) or timeout is None:
+        return (timeout,)
+    return None

@@ -233,3 +233,35 @@ def test_a_run_on_a_fast_network_writes_nothing(tmp_path: Path) -> None:
 def test_a_damaged_connect_times_file_is_ignored(tmp_path: Path, content: str) -> None:
     (tmp_path / deadline.FILE_NAME).write_text(content, encoding="utf-8")
     assert deadline.ConnectTimes(str(tmp_path)).slowest("r") == 0.0
+
+
+def test_a_wait_given_up_on_goes_on_and_is_learnt(tmp_path: Path) -> None:
+    """late.py: the request is told at the deadline; the work goes on, and once done its time
+    is learnt and its result tidied away."""
+    import threading
+    import time
+
+    from pip_offline_fallback.late import Late
+
+    late = Late()
+    learnt: list[float] = []
+    tidied: list[object] = []
+    release = threading.Event()
+
+    def slow() -> str:
+        release.wait(5)
+        return "made"
+
+    with pytest.raises(TimeoutError):
+        late.within(
+            slow, 0.05, learn=learnt.append, tidy=tidied.append, missed=lambda: TimeoutError()
+        )
+    assert learnt == [] and tidied == []
+    time.sleep(0.1)
+    release.set()
+    late.settle(5)
+    assert len(learnt) == 1 and learnt[0] >= 0.15, learnt
+    assert tidied == ["made"]
+    # In time: the result itself, nothing learnt here (the caller times it), nothing tidied.
+    assert late.within(lambda: 1, 5, learn=learnt.append, tidy=tidied.append, missed=Exception) == 1
+    assert len(learnt) == 1 and tidied == ["made"]

@@ -190,6 +190,44 @@ def test_a_slow_link_that_works_is_not_an_outage(
     assert _pipff(venv) == _pipff(plain)
 
 
+def test_a_slow_link_is_learnt_from_connects_that_missed_the_deadline(
+    template: Path,
+    tmp_path: Path,
+    dists: ProjectSet,
+    growing_index: IndexServer,
+    env: dict[str, str],
+) -> None:
+    """The record was made while the link was fast (no connect times kept); now every connect
+    takes ~3 s, and alpha 2.0 is published since. The first run gives up after the 2 s
+    deadline and installs the recorded 1.0, but the connect it gave up on goes on in the
+    background and its time is kept: by the second run the link is online again and pip-ff
+    installs 2.0, as plain pip does. (A connect that missed the deadline used to be never
+    measured: pip-ff installed the stale 1.0 every time.)"""
+    index = growing_index
+    times_file = Path(env["PIP_CACHE_DIR"]) / "pip-ff" / "connect-times.json"
+    args = ["install", "pipff-alpha"]
+    with SlowAcceptServer(index.port, delay=3.0) as slow:
+        warm = clone_venv(template, tmp_path / "warm")
+        warm.pipff(*args, "-i", slow.url, env=env).check()
+        times_file.unlink()  # as if recorded while the link was fast
+        publish_alpha_2(dists, index)
+        plain = clone_venv(template, tmp_path / "pip")
+        plain.pip(*args, "-i", slow.url, env=env).check()
+        first = clone_venv(template, tmp_path / "first")
+        once = first.pipff(*args, "-i", slow.url, env=env)
+        venv = clone_venv(template, tmp_path / "v")
+        result = venv.pipff(*args, "-i", slow.url, env=env)
+        times = list(slow.connect_times)
+    assert min(times) > 2.0, times
+    assert once.returncode == 0, once.describe()
+    assert "connection timed out after" in once.output, once.describe()
+    assert times_file.exists(), once.describe()
+    assert result.returncode == 0, result.describe()
+    assert "pip-ff:" not in result.output, result.describe()  # online again
+    assert _pipff(plain)["pipff-alpha"] == "2.0"
+    assert _pipff(venv) == _pipff(plain)
+
+
 def test_pips_own_timeout_caps_a_learnt_connect_deadline(
     template: Path,
     tmp_path: Path,

@@ -88,6 +88,7 @@ if TYPE_CHECKING:
     from pip_offline_fallback.compat.transport import RequestsRetryError as RequestsRetryError
     from pip_offline_fallback.compat.transport import RequestsTimeout as RequestsTimeout
     from pip_offline_fallback.compat.transport import build_response as build_response
+    from pip_offline_fallback.compat.transport import connect_timed_out as connect_timed_out
     from pip_offline_fallback.compat.transport import fast_retries as fast_retries
     from pip_offline_fallback.compat.transport import get_netrc_auth as get_netrc_auth
     from pip_offline_fallback.compat.transport import make_raw_response as make_raw_response
@@ -147,6 +148,7 @@ _HOMES = {
         "RequestsTimeout",
         "Retry",
         "build_response",
+        "connect_timed_out",
         "fast_retries",
         "get_netrc_auth",
         "make_raw_response",

@@ -41,6 +41,14 @@ select_proxy: Any = requests.utils.select_proxy
 get_netrc_auth: Any = requests.utils.get_netrc_auth
 
 
+def connect_timed_out(connection: Any, seconds: float) -> Exception:
+    """The error urllib3 raises for a connect not made within ``seconds``."""
+    host = getattr(connection, "host", "?")
+    return ConnectTimeoutError(
+        connection, f"Connection to {host} timed out. (connect timeout={seconds})"
+    )
+
+
 def remember_credentials(session: Any, url: str, auth: tuple[str, str]) -> None:
     """Tell pip's MultiDomainBasicAuth the credentials of a host it was not configured with."""
     passwords = getattr(getattr(session, "auth", None), "passwords", None)
