@@ -26,7 +26,12 @@ from typing import TYPE_CHECKING, Any, Callable
 from pip_offline_fallback import childenv, compat, plausible, sharing
 from pip_offline_fallback.chain import MirrorChain
 from pip_offline_fallback.config import Mode, Settings
-from pip_offline_fallback.deadline import ConnectTimes, deadline_for
+from pip_offline_fallback.deadline import (
+    ConnectTimes,
+    answer_route,
+    deadline_for,
+    first_byte_deadline,
+)
 from pip_offline_fallback.outage import (
     NETWORK_ERRORS,
     PIPS,
@@ -174,6 +179,14 @@ class Engine:
             kwargs = dict(kwargs, timeout=connect_deadline(kwargs.get("timeout"), wait))
             # A connect that misses the deadline goes on up to pip's own timeout (late.py).
             self._watch.patience = None if pips is None else (hop, pips[0])
+        # The first byte of the answer: timed always, given a deadline like the connect's
+        # while a local answer exists (not under the strict setting: a read timeout is pip's).
+        route = answer_route(host)
+        first = None
+        if fast and not self.settings.strict:
+            slowest = self.connect_times.slowest(route)
+            first = first_byte_deadline(kwargs.get("timeout"), slowest, self.timeout_chosen)
+        self._watch.answer = (route, first)
         started = time.monotonic()
         self._watch.hop = hop
         try:
@@ -201,7 +214,7 @@ class Engine:
                 raise
             return local
         finally:
-            self._watch.hop = self._watch.patience = None
+            self._watch.hop = self._watch.patience = self._watch.answer = None
         return self._answered(adapter, request, kwargs, response, host, via, has_local)
 
     def _answered(
@@ -408,6 +421,11 @@ class Engine:
         """(route, pip's own connect timeout) while this thread's request has a connect
         deadline: a connect that misses it goes on that long in the background (late.py)."""
         return getattr(self._watch, "patience", None)
+
+    def answer_wait(self) -> tuple[str, float | None] | None:
+        """(the key of the route's first-byte times, this thread's request's first-byte
+        deadline or None: pip's own wait), while a request of the engine's is in flight."""
+        return getattr(self._watch, "answer", None)
 
     def connected(self, seconds: float) -> None:
         """urllib3 made a connection for this thread's request in ``seconds``."""

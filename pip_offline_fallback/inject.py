@@ -217,6 +217,33 @@ def _wrap_connect(original: Callable[..., Any]) -> Callable[..., Any]:
     return connect
 
 
+def _wrap_getresponse(original: Callable[..., Any]) -> Callable[..., Any]:
+    # The first byte of an answer gets a deadline as the connect does (see late.py): a server
+    # or a proxy that accepts and never says a word costs seconds, not pip's read retries.
+    # Every answer's first byte is timed, so a route that always answers slowly is learnt.
+    def getresponse(self: Any, *args: Any, **kwargs: Any) -> Any:
+        engine = active_engine()
+        wait = engine.answer_wait() if engine is not None else None
+        if engine is None or wait is None or args or kwargs:  # pip 23's urllib3 tries buffering=
+            return original(self, *args, **kwargs)
+        route, deadline = wait
+        times = engine.connect_times
+        started = time.monotonic()
+        if deadline is None:
+            response = original(self)
+        else:
+            response = late.first_byte(
+                functools.partial(original, self),
+                deadline,
+                learn=lambda seconds: times.seen(route, seconds),
+                missed=lambda: compat.FirstByteTimeout(f"no answer within {deadline:.1f} s"),
+            )
+        times.seen(route, time.monotonic() - started)
+        return response
+
+    return getresponse
+
+
 def _wrap_metadata_check(original: Callable[..., Any]) -> Callable[..., Any]:
     # pip discards a file whose metadata contradicts its name (a wheelhouse file named for
     # another version): it was received, but it is not what gets installed, so the report
@@ -284,6 +311,7 @@ def inject(settings: Settings) -> bool:
         _patch(compat.CandidateFromLink, compat.METADATA_CHECK, _wrap_metadata_check)
         for connection_class in compat.CONNECTION_CLASSES:
             _patch(connection_class, "connect", _wrap_connect)
+        _patch(compat.RESPONSE_OWNER, "getresponse", _wrap_getresponse)
         # Imported here, with the engine already active: with PIPFF set, the start-up hook
         # waits for this import too, and must find pip-ff in place.
         interpreter.guard_cli()

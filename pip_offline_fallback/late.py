@@ -1,4 +1,5 @@
-"""Waits that are given up on, and still teach: a connect that misses its deadline goes on.
+"""Waits that are given up on, and still teach: a connect (or a first byte) that misses its
+deadline goes on.
 
 A request with a local answer to fall back on gives its connect a deadline (deadline.py). A
 route that always connects in 3 s misses a 2 s deadline every time, and a connect that was given
@@ -7,7 +8,8 @@ would have reached it. So the connect is made on a daemon thread with pip's own 
 the request waits for it only up to the deadline. When the deadline passes the request goes on
 at once (it falls back), while the connect carries on in the background; if it is made, how
 long it really took is kept (the route's connect times), and the connection is closed. By the
-next run the route's deadline covers it.
+next run the route's deadline covers it. The first byte of an answer (the wait for its status
+line) gets the same treatment, with its own deadline (deadline.first_byte_deadline).
 
 Bounded: at most :data:`MAX_LATE` late waits at a time (beyond that a wait is bounded by the
 deadline itself, as before, and not learnt from), each at most pip's own timeout
@@ -161,3 +163,24 @@ def connect(
     )
     connection.timeout = deadline  # type: ignore[attr-defined]
     return result
+
+
+def first_byte(
+    original: Callable[[], T],
+    deadline: float,
+    learn: Callable[[float], None],
+    missed: Callable[[], BaseException],
+) -> T:
+    """urllib3's ``connection.getresponse()`` (``original``: the wait for an answer's status
+    line and headers) with a deadline; when it is missed the wait goes on in the background,
+    up to pip's read timeout (the socket's), to learn how long the route takes to answer.
+    With no room for one more late wait: pip's own wait."""
+    if not _late.room():
+        return original()
+    return _late.within(original, deadline, learn=learn, tidy=_close, missed=missed)
+
+
+def _close(response: object) -> None:
+    close = getattr(response, "close", None)
+    if callable(close):
+        close()

@@ -88,6 +88,10 @@ def describe(exc: BaseException) -> str:
     """A short, credential-free cause for one failed request."""
     chain = _chain(exc)
     text = " ".join(str(e) for e in chain).lower()
+    if any(isinstance(e, compat.FirstByteTimeout) for e in chain):
+        # No answer began within the first byte's deadline (through a proxy too, which urllib3
+        # may then call a proxy error): the server accepts and never says a word.
+        return "read timed out"
     if any(isinstance(e, socket.gaierror) for e in chain) or any(
         marker in text
         for marker in (

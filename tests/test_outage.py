@@ -265,3 +265,16 @@ def test_a_wait_given_up_on_goes_on_and_is_learnt(tmp_path: Path) -> None:
     # In time: the result itself, nothing learnt here (the caller times it), nothing tidied.
     assert late.within(lambda: 1, 5, learn=learnt.append, tidy=tidied.append, missed=Exception) == 1
     assert len(learnt) == 1 and tidied == ["made"]
+
+
+def test_the_first_byte_deadline_follows_the_same_rule() -> None:
+    """The longer of 5 s and three times the slowest first byte seen, capped by pip's read
+    timeout; --timeout on the command line as it is."""
+    first = deadline.first_byte_deadline
+    assert first(15, 0.0, False) == deadline.FIRST_BYTE == 5.0
+    assert first((2.0, 30), 8.0, False) == pytest.approx(24.0)  # an index that takes 8 s
+    assert first(15, 8.0, False) == 15  # pip's own timeout caps it
+    assert first(3, 0.0, False) == 3
+    assert first(20, 0.0, True) == 20  # the user's word: not shortened
+    assert first(None, 0.0, False) == 5.0
+    assert first(object(), 0.0, False) is None  # an urllib3 Timeout: pip's own wait

@@ -29,6 +29,7 @@ from testbed import (
     StallServer,
     Venv,
     clone_venv,
+    hold_port,
     outage,
 )
 from tests.helpers import (
@@ -286,6 +287,76 @@ def test_a_machine_wide_timeout_never_drops_the_connect_deadline(
     assert warning is not None, result.describe()
     assert warning.group(1) == f"proxy {proxy.base_url}", result.describe()
     assert re.search(r" after \d+\.\d s$", warning.group(2)), result.describe()
+
+
+# -- the first-byte deadline -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("silent", ["server", "proxy"])
+def test_a_silent_server_costs_the_first_byte_deadline_not_pips_read_retries(
+    silent: str,
+    template: Path,
+    tmp_path: Path,
+    index: IndexServer,
+    env: dict[str, str],
+) -> None:
+    """gamma recorded from a plain-http index; now the index (or a proxy in front of it)
+    accepts the connection and never says a word. pip would pay its whole read-retry policy
+    (69 s at PIP_DEFAULT_TIMEOUT=10); pip-ff falls back after the first byte's deadline,
+    with no read retries, and its warning names the wait."""
+    args = ["install", "-i", index.url, "pipff-gamma"]
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff(*args, env=env).check()
+    age_pip_cache(Path(env["PIP_CACHE_DIR"]), 3600)
+    slow_env = dict(env, PIP_DEFAULT_TIMEOUT="10")
+    venv = clone_venv(template, tmp_path / "v")
+    if silent == "server":
+        index.stop()
+        with hold_port(index.port, accept=True) as held:
+            result = venv.pipff(*args, env=slow_env, timeout=150)
+            connections = len(held)
+        route = index.base_url
+    else:
+        with StallServer() as proxy:
+            result = venv.pipff(*args, "--proxy", proxy.base_url, env=slow_env, timeout=150)
+            connections = proxy.connections
+        route = f"proxy {proxy.base_url}"
+    assert result.returncode == 0, result.describe()
+    assert _pipff(venv) == _pipff(warm)
+    assert result.elapsed < 30, result.describe()  # pip's read retries: 69 s
+    assert connections == 1, result.describe()  # no read retries
+    warning = re.search(r"pip-ff: (.*) is unreachable \((.*)\); continuing", result.output)
+    assert warning is not None, result.describe()
+    assert warning.group(1) == route, result.describe()
+    assert re.fullmatch(r"read timed out after \d+\.\d s", warning.group(2)), result.describe()
+
+
+def test_an_index_that_always_answers_slowly_is_learnt_and_stays_online(
+    template: Path,
+    tmp_path: Path,
+    dists: ProjectSet,
+    growing_index: IndexServer,
+    env: dict[str, str],
+) -> None:
+    """Every answer of the index takes 6 s to start (longer than the first byte's default
+    deadline), and did so when alpha 1.0 was recorded; alpha 2.0 is published since. pip-ff
+    has learnt the route's first-byte time: it stays online and installs 2.0, as plain pip
+    does (and says nothing)."""
+    index = growing_index
+    index.delay = 6.0
+    args = ["install", "-i", index.url, "pipff-alpha"]
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff(*args, env=env).check()
+    assert _pipff(warm)["pipff-alpha"] == "1.0"
+    publish_alpha_2(dists, index)
+    plain = clone_venv(template, tmp_path / "pip")
+    plain.pip(*args, env=env).check()
+    venv = clone_venv(template, tmp_path / "v")
+    result = venv.pipff(*args, env=env)
+    assert result.returncode == 0, result.describe()
+    assert "pip-ff:" not in result.output, result.describe()
+    assert _pipff(plain)["pipff-alpha"] == "2.0"
+    assert _pipff(venv) == _pipff(plain)
 
 
 # -- what the report counts ------------------------------------------------------------------

@@ -79,6 +79,8 @@ if TYPE_CHECKING:
         without_format_control as without_format_control,
     )
     from pip_offline_fallback.compat.transport import CONNECTION_CLASSES as CONNECTION_CLASSES
+    from pip_offline_fallback.compat.transport import RESPONSE_OWNER as RESPONSE_OWNER
+    from pip_offline_fallback.compat.transport import FirstByteTimeout as FirstByteTimeout
     from pip_offline_fallback.compat.transport import NoConnectionError as NoConnectionError
     from pip_offline_fallback.compat.transport import PipSession as PipSession
     from pip_offline_fallback.compat.transport import (
@@ -137,10 +139,12 @@ _HOMES = {
     "transport": (
         "CONNECTION_CLASSES",
         "ConnectTimeoutError",
+        "FirstByteTimeout",
         "HTTPAdapter",
         "HTTPResponse",
         "NoConnectionError",
         "PipSession",
+        "RESPONSE_OWNER",
         "ReadTimeoutError",
         "RequestsConnectionError",
         "RequestsRequest",
