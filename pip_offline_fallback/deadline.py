@@ -123,6 +123,16 @@ class ConnectTimes:
         with self._lock:
             return max(self._load().get(route, [0.0]))
 
+    def first_byte_wait(
+        self, host: str, timeout: object, applies: bool, chosen: bool
+    ) -> tuple[str, float | None]:
+        """(the key of ``host``'s first-byte times, the first-byte deadline of a request with
+        pip timeout ``timeout``, or None where the deadline doesn't apply)."""
+        route = answer_route(host)
+        if not applies:
+            return route, None
+        return route, first_byte_deadline(timeout, self.slowest(route), chosen)
+
     def seen(self, route: str, seconds: float) -> None:
         """A connect to ``route`` was made in ``seconds``."""
         with self._lock:

@@ -26,12 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from pip_offline_fallback import childenv, compat, plausible, sharing
 from pip_offline_fallback.chain import MirrorChain
 from pip_offline_fallback.config import Mode, Settings
-from pip_offline_fallback.deadline import (
-    ConnectTimes,
-    answer_route,
-    deadline_for,
-    first_byte_deadline,
-)
+from pip_offline_fallback.deadline import ConnectTimes, deadline_for
 from pip_offline_fallback.outage import (
     NETWORK_ERRORS,
     PIPS,
@@ -179,14 +174,11 @@ class Engine:
             kwargs = dict(kwargs, timeout=connect_deadline(kwargs.get("timeout"), wait))
             # A connect that misses the deadline goes on up to pip's own timeout (late.py).
             self._watch.patience = None if pips is None else (hop, pips[0])
-        # The first byte of the answer: timed always, given a deadline like the connect's
-        # while a local answer exists (not under the strict setting: a read timeout is pip's).
-        route = answer_route(host)
-        first = None
-        if fast and not self.settings.strict:
-            slowest = self.connect_times.slowest(route)
-            first = first_byte_deadline(kwargs.get("timeout"), slowest, self.timeout_chosen)
-        self._watch.answer = (route, first)
+        # The answer's first byte: timed always; a deadline like the connect's while a local
+        # answer exists (not under the strict setting: there a read timeout is pip's).
+        self._watch.answer = self.connect_times.first_byte_wait(
+            host, kwargs.get("timeout"), fast and not self.settings.strict, self.timeout_chosen
+        )
         started = time.monotonic()
         self._watch.hop = hop
         try:

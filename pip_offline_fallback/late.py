@@ -11,10 +11,10 @@ long it really took is kept (the route's connect times), and the connection is c
 next run the route's deadline covers it. The first byte of an answer (the wait for its status
 line) gets the same treatment, with its own deadline (deadline.first_byte_deadline).
 
-Bounded: at most :data:`MAX_LATE` late waits at a time (beyond that a wait is bounded by the
-deadline itself, as before, and not learnt from), each at most pip's own timeout
-(:data:`LONGEST` without one), on daemon threads; the end of a command waits for them at most
-:data:`SETTLE` seconds.
+Bounded: at most :data:`MAX_LATE` late waits at a time (beyond that a connect is bounded by
+its deadline on the socket, as before, and a first byte gets pip's own wait; neither is learnt
+from), each at most pip's own timeout (:data:`LONGEST` without one), on daemon threads; the end
+of a command waits for them at most :data:`SETTLE` seconds.
 """
 
 from __future__ import annotations
