@@ -310,15 +310,18 @@ def test_a_silent_server_costs_the_first_byte_deadline_not_pips_read_retries(
     age_pip_cache(Path(env["PIP_CACHE_DIR"]), 3600)
     slow_env = dict(env, PIP_DEFAULT_TIMEOUT="10")
     venv = clone_venv(template, tmp_path / "v")
+    report = ["--fallback-report", str(tmp_path / "report.json")]
     if silent == "server":
         index.stop()
         with hold_port(index.port, accept=True) as held:
-            result = venv.pipff(*args, env=slow_env, timeout=150)
+            result = venv.pipff(*args, *report, env=slow_env, timeout=150)
             connections = len(held)
         route = index.base_url
     else:
         with StallServer() as proxy:
-            result = venv.pipff(*args, "--proxy", proxy.base_url, env=slow_env, timeout=150)
+            result = venv.pipff(
+                *args, *report, "--proxy", proxy.base_url, env=slow_env, timeout=150
+            )
             connections = proxy.connections
         route = f"proxy {proxy.base_url}"
     assert result.returncode == 0, result.describe()
@@ -329,6 +332,8 @@ def test_a_silent_server_costs_the_first_byte_deadline_not_pips_read_retries(
     assert warning is not None, result.describe()
     assert warning.group(1) == route, result.describe()
     assert re.fullmatch(r"read timed out after \d+\.\d s", warning.group(2)), result.describe()
+    unreachable = json.loads((tmp_path / "report.json").read_text())["unreachable"]
+    assert unreachable == [{"host": route, "cause": warning.group(2)}], unreachable
 
 
 def test_an_index_that_always_answers_slowly_is_learnt_and_stays_online(
