@@ -20,6 +20,7 @@ of a command waits for them at most :data:`SETTLE` seconds.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from typing import Callable, TypeVar, cast
@@ -174,10 +175,21 @@ def first_byte(
     """urllib3's ``connection.getresponse()`` (``original``: the wait for an answer's status
     line and headers) with a deadline; when it is missed the wait goes on in the background,
     up to pip's read timeout (the socket's), to learn how long the route takes to answer.
-    With no room for one more late wait: pip's own wait."""
+    With no room for one more late wait: pip's own wait.
+
+    A first byte that the socket's own timeout gave up on is a miss too (never retried as a
+    read): with ``--timeout`` the deadline and the socket's timeout are the same wait, and
+    whichever ends first must say the same thing."""
+
+    def wait() -> T:
+        try:
+            return original()
+        except socket.timeout as exc:
+            raise missed() from exc
+
     if not _late.room():
-        return original()
-    return _late.within(original, deadline, learn=learn, tidy=_close, missed=missed)
+        return wait()
+    return _late.within(wait, deadline, learn=learn, tidy=_close, missed=missed)
 
 
 def _close(response: object) -> None:
