@@ -16,11 +16,12 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from pip_offline_fallback import adapter, childenv, compat, finder, interpreter, late, reach
+from pip_offline_fallback import adapter, childenv, compat, finder, interpreter, reach
 from pip_offline_fallback.config import Settings, settings_from_environ
 from pip_offline_fallback.deadline import timeout_on_command_line
 from pip_offline_fallback.engine import activate, active_engine, deactivate
 from pip_offline_fallback.errors import UsageError
+from pip_offline_fallback.late import connect_within, first_byte, settle
 
 if TYPE_CHECKING:
     from optparse import Values
@@ -117,7 +118,7 @@ def _wrap_command_main(original: _CommandMain) -> _CommandMain:
                 engine.share_recorded()
             except Exception as exc:
                 logger.warning("pip-ff: sharing files with pip's cache failed: %r", exc)
-            late.settle()  # what a connect given up on taught is kept too
+            settle()  # what a connect given up on taught is kept too
             engine.connect_times.save()
             try:
                 engine.report.finish(status)
@@ -202,7 +203,7 @@ def _wrap_connect(original: Callable[..., Any]) -> Callable[..., Any]:
                 # A connect that misses its deadline is learnt from all the same (late.py).
                 hop, bound = patience
                 times = engine.connect_times
-                result = late.connect(
+                result = connect_within(
                     self,
                     functools.partial(original, self, *args, **kwargs),
                     bound,
@@ -232,7 +233,7 @@ def _wrap_getresponse(original: Callable[..., Any]) -> Callable[..., Any]:
         if deadline is None:
             response = original(self)
         else:
-            response = late.first_byte(
+            response = first_byte(
                 functools.partial(original, self),
                 deadline,
                 learn=lambda seconds: times.seen(route, seconds),

@@ -138,7 +138,7 @@ def settle(seconds: float = SETTLE) -> None:
     _late.settle(seconds)
 
 
-def connect(
+def connect_within(
     connection: object,
     original: Callable[[], T],
     bound: float | None,
