@@ -14,7 +14,8 @@ One rule covers every case:
   costs the deadline, not pip's 180 s.
 
 Connect times are kept per route in one small JSON file in the store's directory; only routes
-that were seen to connect slowly are kept, so a run on a fast network never writes it.
+that were seen to connect slowly are kept, so a run on a fast network never writes it. A
+connect that missed its deadline is measured too, in the background (late.py).
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ FACTOR = 3.0
 # A connect at least this slow (seconds) is remembered; faster ones only push out older slow
 # ones of a route already remembered.
 SLOW = 0.5
+# How long the first byte of an answer may take while a local answer exists (seconds), unless
+# the route was seen to answer slower: longer than a connect's, since it includes the index's
+# own work (a page built on demand, a proxy fetching from its upstream).
+FIRST_BYTE = 5.0
 # pip's option names for its timeout (and the shortest prefix optparse accepts for each).
 _TIMEOUT_OPTIONS = (("--timeout", 4), ("--default-timeout", 5))
 
@@ -58,8 +63,35 @@ def deadline_for(base: float, slowest: float) -> float:
     return max(base, FACTOR * slowest)
 
 
+def answer_route(host: str) -> str:
+    """The key under which the first-byte times of ``host``'s answers are kept."""
+    return f"first byte {host}"
+
+
+def first_byte_deadline(timeout: object, slowest: float, chosen: bool) -> float | None:
+    """How long the first byte of an answer may take, for a request whose pip timeout is
+    ``timeout`` (a number, a (connect, read) tuple or None), on a route whose slowest recent
+    first byte took ``slowest`` seconds; None: pip's own wait (an urllib3 Timeout object).
+
+    The same rule as the connect's: ``--timeout`` on the command line (``chosen``) is the
+    deadline as it is; otherwise the longer of :data:`FIRST_BYTE` and three times the slowest,
+    capped by pip's read timeout.
+    """
+    if isinstance(timeout, tuple):
+        read = timeout[1]
+    elif isinstance(timeout, (int, float)) or timeout is None:
+        read = timeout
+    else:
+        return None
+    if chosen:
+        return None if read is None else float(read)
+    wait = deadline_for(FIRST_BYTE, slowest)
+    return wait if read is None else min(wait, float(read))
+
+
 class ConnectTimes:
-    """The latest connect times of the routes seen to connect slowly (route -> seconds)."""
+    """The latest connect times of the routes seen to connect slowly (route -> seconds), and
+    likewise the first-byte times of their answers (under :func:`answer_route`)."""
 
     def __init__(self, directory: str | None) -> None:
         self.path = os.path.join(directory, FILE_NAME) if directory else None
@@ -90,6 +122,16 @@ class ConnectTimes:
         """The slowest of the route's remembered connects; 0 when it connects fast."""
         with self._lock:
             return max(self._load().get(route, [0.0]))
+
+    def first_byte_wait(
+        self, host: str, timeout: object, applies: bool, chosen: bool
+    ) -> tuple[str, float | None]:
+        """(the key of ``host``'s first-byte times, the first-byte deadline of a request with
+        pip timeout ``timeout``, or None where the deadline doesn't apply)."""
+        route = answer_route(host)
+        if not applies:
+            return route, None
+        return route, first_byte_deadline(timeout, self.slowest(route), chosen)
 
     def seen(self, route: str, seconds: float) -> None:
         """A connect to ``route`` was made in ``seconds``."""

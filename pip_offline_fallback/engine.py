@@ -36,6 +36,7 @@ from pip_offline_fallback.outage import (
     answered_locally,
     classify,
     connect_deadline,
+    connect_part,
     proxy_route,
 )
 from pip_offline_fallback.outcomes import Outcome, Source
@@ -188,7 +189,15 @@ class Engine:
         hop = via or host  # what a connection is made to: the proxy, if there is one
         if fast and not self.timeout_chosen:  # a timeout the user chose is never shortened
             wait = deadline_for(self.settings.connect_timeout, self.connect_times.slowest(hop))
+            pips = connect_part(kwargs.get("timeout"))
             kwargs = dict(kwargs, timeout=connect_deadline(kwargs.get("timeout"), wait))
+            # A connect that misses the deadline goes on up to pip's own timeout (late.py).
+            self._watch.patience = None if pips is None else (hop, pips[0])
+        # The answer's first byte: timed always; a deadline like the connect's while a local
+        # answer exists (not under the strict setting: there a read timeout is pip's).
+        self._watch.answer = self.connect_times.first_byte_wait(
+            host, kwargs.get("timeout"), fast and not self.settings.strict, self.timeout_chosen
+        )
         started = time.monotonic()
         self._watch.hop = hop
         try:
@@ -216,7 +225,7 @@ class Engine:
                 raise
             return local
         finally:
-            self._watch.hop = None
+            self._watch.hop = self._watch.patience = self._watch.answer = None
         return self._answered(adapter, request, kwargs, response, host, via, has_local)
 
     def _answered(
@@ -433,6 +442,16 @@ class Engine:
         self.report.host_down(host, cause, announce=first)
         if first:
             childenv.hosts_down(self.outage.hosts)
+
+    def late_connect(self) -> tuple[str, float | None] | None:
+        """(route, pip's own connect timeout) while this thread's request has a connect
+        deadline: a connect that misses it goes on that long in the background (late.py)."""
+        return getattr(self._watch, "patience", None)
+
+    def answer_wait(self) -> tuple[str, float | None] | None:
+        """(the key of the route's first-byte times, this thread's request's first-byte
+        deadline or None: pip's own wait), while a request of the engine's is in flight."""
+        return getattr(self._watch, "answer", None)
 
     def connected(self, seconds: float) -> None:
         """urllib3 made a connection for this thread's request in ``seconds``."""

@@ -30,6 +30,7 @@ from pip_offline_fallback.config import Settings, settings_from_environ
 from pip_offline_fallback.deadline import timeout_on_command_line
 from pip_offline_fallback.engine import Engine, activate, active_engine, deactivate
 from pip_offline_fallback.errors import UsageError
+from pip_offline_fallback.late import connect_within, first_byte, settle
 
 if TYPE_CHECKING:
     from optparse import Values
@@ -126,6 +127,7 @@ def _wrap_command_main(original: _CommandMain) -> _CommandMain:
                 engine.share_recorded()
             except Exception as exc:
                 logger.warning("pip-ff: sharing files with pip's cache failed: %r", exc)
+            settle()  # what a connect given up on taught is kept too
             engine.connect_times.save()
             try:
                 engine.report.finish(status)
@@ -215,14 +217,54 @@ def _wrap_connect(original: Callable[..., Any]) -> Callable[..., Any]:
             return original(self, *args, **kwargs)
         _connecting.active = True
         started = time.monotonic()
+        patience = engine.late_connect()
         try:
-            result = original(self, *args, **kwargs)
+            if patience is None:
+                result = original(self, *args, **kwargs)
+            else:
+                # A connect that misses its deadline is learnt from all the same (late.py).
+                hop, bound = patience
+                times = engine.connect_times
+                result = connect_within(
+                    self,
+                    functools.partial(original, self, *args, **kwargs),
+                    bound,
+                    learn=lambda seconds: times.seen(hop, seconds),
+                    missed=functools.partial(compat.connect_timed_out, self),
+                )
         finally:
             _connecting.active = False
         engine.connected(time.monotonic() - started)
         return result
 
     return connect
+
+
+def _wrap_getresponse(original: Callable[..., Any]) -> Callable[..., Any]:
+    # The first byte of an answer gets a deadline as the connect does (see late.py): a server
+    # or a proxy that accepts and never says a word costs seconds, not pip's read retries.
+    # Every answer's first byte is timed, so a route that always answers slowly is learnt.
+    def getresponse(self: Any, *args: Any, **kwargs: Any) -> Any:
+        engine = active_engine()
+        wait = engine.answer_wait() if engine is not None else None
+        if engine is None or wait is None or args or kwargs:  # pip 23's urllib3 tries buffering=
+            return original(self, *args, **kwargs)
+        route, deadline = wait
+        times = engine.connect_times
+        started = time.monotonic()
+        if deadline is None:
+            response = original(self)
+        else:
+            response = first_byte(
+                functools.partial(original, self),
+                deadline,
+                learn=lambda seconds: times.seen(route, seconds),
+                missed=lambda: compat.FirstByteTimeout(f"no answer within {deadline:.1f} s"),
+            )
+        times.seen(route, time.monotonic() - started)
+        return response
+
+    return getresponse
 
 
 def _wrap_metadata_check(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -293,6 +335,7 @@ def inject(settings: Settings) -> bool:
         _patch(compat.CandidateFromLink, compat.METADATA_CHECK, _wrap_metadata_check)
         for connection_class in compat.CONNECTION_CLASSES:
             _patch(connection_class, "connect", _wrap_connect)
+        _patch(compat.RESPONSE_OWNER, "getresponse", _wrap_getresponse)
         # Imported here, with the engine already active: with PIPFF set, the start-up hook
         # waits for this import too, and must find pip-ff in place.
         interpreter.guard_cli()

@@ -88,6 +88,10 @@ def describe(exc: BaseException) -> str:
     """A short, credential-free cause for one failed request."""
     chain = _chain(exc)
     text = " ".join(str(e) for e in chain).lower()
+    if any(isinstance(e, compat.FirstByteTimeout) for e in chain):
+        # No answer began within the first byte's deadline (through a proxy too, which urllib3
+        # may then call a proxy error): the server accepts and never says a word.
+        return "read timed out"
     if any(isinstance(e, socket.gaierror) for e in chain) or any(
         marker in text
         for marker in (
@@ -208,3 +212,13 @@ def connect_deadline(timeout: Any, deadline: float) -> Any:
     if timeout is None:
         return (deadline, None)
     return timeout  # an urllib3 Timeout object: leave pip's choice alone
+
+
+def connect_part(timeout: Any) -> tuple[float | None] | None:
+    """pip's own connect timeout in ``timeout`` (what connect_deadline shortens), in a tuple
+    (its value may be None: no timeout); None when it can't be told (an urllib3 Timeout)."""
+    if isinstance(timeout, tuple):
+        return (timeout[0],)
+    if isinstance(timeout, (int, float)) or timeout is None:
+        return (timeout,)
+    return None

@@ -177,6 +177,14 @@ def test_the_connect_deadline_only_shortens_the_connect() -> None:
     assert outage.connect_deadline(None, 2.0) == (2.0, None)
 
 
+def test_pips_own_timeout_caps_the_connect_deadline() -> None:
+    """pip passes its timeout as a plain number: a deadline that a slow route's connect times
+    lengthened (9 s) never goes beyond it, as a tuple's connect part never does."""
+    assert outage.connect_deadline(1, 9.0) == (1, 1)
+    assert outage.connect_deadline(1.5, 9.0) == (1.5, 1.5)
+    assert outage.connect_deadline((1.0, 30), 9.0) == (1.0, 30)
+
+
 # -- the connect deadline (deadline.py) -------------------------------------------------------
 
 
@@ -225,3 +233,48 @@ def test_a_run_on_a_fast_network_writes_nothing(tmp_path: Path) -> None:
 def test_a_damaged_connect_times_file_is_ignored(tmp_path: Path, content: str) -> None:
     (tmp_path / deadline.FILE_NAME).write_text(content, encoding="utf-8")
     assert deadline.ConnectTimes(str(tmp_path)).slowest("r") == 0.0
+
+
+def test_a_wait_given_up_on_goes_on_and_is_learnt(tmp_path: Path) -> None:
+    """late.py: the request is told at the deadline; the work goes on, and once done its time
+    is learnt and its result tidied away."""
+    import threading
+    import time
+
+    from pip_offline_fallback.late import Late
+
+    late = Late()
+    learnt: list[float] = []
+    tidied: list[object] = []
+    release = threading.Event()
+
+    def slow() -> str:
+        release.wait(5)
+        return "made"
+
+    with pytest.raises(TimeoutError):
+        late.within(
+            slow, 0.05, learn=learnt.append, tidy=tidied.append, missed=lambda: TimeoutError()
+        )
+    assert learnt == [] and tidied == []
+    time.sleep(0.1)
+    release.set()
+    late.settle(5)
+    assert len(learnt) == 1 and learnt[0] >= 0.15, learnt
+    assert tidied == ["made"]
+    # In time: the result itself, nothing learnt here (the caller times it), nothing tidied.
+    assert late.within(lambda: 1, 5, learn=learnt.append, tidy=tidied.append, missed=Exception) == 1
+    assert len(learnt) == 1 and tidied == ["made"]
+
+
+def test_the_first_byte_deadline_follows_the_same_rule() -> None:
+    """The longer of 5 s and three times the slowest first byte seen, capped by pip's read
+    timeout; --timeout on the command line as it is."""
+    first = deadline.first_byte_deadline
+    assert first(15, 0.0, False) == deadline.FIRST_BYTE == 5.0
+    assert first((2.0, 30), 8.0, False) == pytest.approx(24.0)  # an index that takes 8 s
+    assert first(15, 8.0, False) == 15  # pip's own timeout caps it
+    assert first(3, 0.0, False) == 3
+    assert first(20, 0.0, True) == 20  # the user's word: not shortened
+    assert first(None, 0.0, False) == 5.0
+    assert first(object(), 0.0, False) is None  # an urllib3 Timeout: pip's own wait

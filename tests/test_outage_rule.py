@@ -29,6 +29,7 @@ from testbed import (
     StallServer,
     Venv,
     clone_venv,
+    hold_port,
     outage,
 )
 from tests.helpers import (
@@ -190,6 +191,71 @@ def test_a_slow_link_that_works_is_not_an_outage(
     assert _pipff(venv) == _pipff(plain)
 
 
+def test_a_slow_link_is_learnt_from_connects_that_missed_the_deadline(
+    template: Path,
+    tmp_path: Path,
+    dists: ProjectSet,
+    growing_index: IndexServer,
+    env: dict[str, str],
+) -> None:
+    """The record was made while the link was fast (no connect times kept); now every connect
+    takes ~3 s, and alpha 2.0 is published since. The first run gives up after the 2 s
+    deadline and installs the recorded 1.0, but the connect it gave up on goes on in the
+    background and its time is kept: by the second run the link is online again and pip-ff
+    installs 2.0, as plain pip does. (A connect that missed the deadline used to be never
+    measured: pip-ff installed the stale 1.0 every time.)"""
+    index = growing_index
+    times_file = Path(env["PIP_CACHE_DIR"]) / "pip-ff" / "connect-times.json"
+    args = ["install", "pipff-alpha"]
+    with SlowAcceptServer(index.port, delay=3.0) as slow:
+        warm = clone_venv(template, tmp_path / "warm")
+        warm.pipff(*args, "-i", slow.url, env=env).check()
+        times_file.unlink()  # as if recorded while the link was fast
+        publish_alpha_2(dists, index)
+        plain = clone_venv(template, tmp_path / "pip")
+        plain.pip(*args, "-i", slow.url, env=env).check()
+        first = clone_venv(template, tmp_path / "first")
+        once = first.pipff(*args, "-i", slow.url, env=env)
+        venv = clone_venv(template, tmp_path / "v")
+        result = venv.pipff(*args, "-i", slow.url, env=env)
+        times = list(slow.connect_times)
+    assert min(times) > 2.0, times
+    assert once.returncode == 0, once.describe()
+    assert "connection timed out after" in once.output, once.describe()
+    assert times_file.exists(), once.describe()
+    assert result.returncode == 0, result.describe()
+    assert "pip-ff:" not in result.output, result.describe()  # online again
+    assert _pipff(plain)["pipff-alpha"] == "2.0"
+    assert _pipff(venv) == _pipff(plain)
+
+
+def test_pips_own_timeout_caps_a_learnt_connect_deadline(
+    template: Path,
+    tmp_path: Path,
+    dists: ProjectSet,
+    growing_index: IndexServer,
+    env: dict[str, str],
+) -> None:
+    """pip-ff has seen the route connect in ~3 s (deadline about 9 s); now pip's own timeout is
+    1 s (``PIP_DEFAULT_TIMEOUT``, which pip passes as a plain number). The learnt deadline
+    never goes beyond pip's timeout: the connect is given up on after about 1 s and pip-ff
+    falls back, instead of waiting the 3 s pip itself would never wait."""
+    index = growing_index
+    with SlowAcceptServer(index.port, delay=3.0) as slow:
+        warm = clone_venv(template, tmp_path / "warm")
+        warm.pipff("install", "-i", slow.url, "pipff-alpha", env=env).check()
+        assert _pipff(warm)["pipff-alpha"] == "1.0"
+        publish_alpha_2(dists, index)
+        venv = clone_venv(template, tmp_path / "v")
+        short = dict(env, PIP_DEFAULT_TIMEOUT="1")
+        result = venv.pipff("install", "-i", slow.url, "pipff-alpha", env=short)
+    assert result.returncode == 0, result.describe()
+    assert _pipff(venv) == {"pipff-alpha": "1.0"}, result.describe()  # from the record
+    warning = re.search(r"is unreachable \(connection timed out after (\d+\.\d) s\)", result.output)
+    assert warning is not None, result.describe()
+    assert float(warning.group(1)) < 3.0, result.describe()  # not the learnt 9 s
+
+
 @pytest.mark.parametrize("where", ["environment", "pip.conf"])
 def test_a_machine_wide_timeout_never_drops_the_connect_deadline(
     where: str,
@@ -221,6 +287,81 @@ def test_a_machine_wide_timeout_never_drops_the_connect_deadline(
     assert warning is not None, result.describe()
     assert warning.group(1) == f"proxy {proxy.base_url}", result.describe()
     assert re.search(r" after \d+\.\d s$", warning.group(2)), result.describe()
+
+
+# -- the first-byte deadline -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("silent", ["server", "proxy"])
+def test_a_silent_server_costs_the_first_byte_deadline_not_pips_read_retries(
+    silent: str,
+    template: Path,
+    tmp_path: Path,
+    index: IndexServer,
+    env: dict[str, str],
+) -> None:
+    """gamma recorded from a plain-http index; now the index (or a proxy in front of it)
+    accepts the connection and never says a word. pip would pay its whole read-retry policy
+    (69 s at PIP_DEFAULT_TIMEOUT=10); pip-ff falls back after the first byte's deadline,
+    with no read retries, and its warning names the wait."""
+    args = ["install", "-i", index.url, "pipff-gamma"]
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff(*args, env=env).check()
+    age_pip_cache(Path(env["PIP_CACHE_DIR"]), 3600)
+    slow_env = dict(env, PIP_DEFAULT_TIMEOUT="10")
+    venv = clone_venv(template, tmp_path / "v")
+    report = ["--fallback-report", str(tmp_path / "report.json")]
+    if silent == "server":
+        index.stop()
+        with hold_port(index.port, accept=True) as held:
+            result = venv.pipff(*args, *report, env=slow_env, timeout=150)
+            connections = len(held)
+        route = index.base_url
+    else:
+        with StallServer() as proxy:
+            result = venv.pipff(
+                *args, *report, "--proxy", proxy.base_url, env=slow_env, timeout=150
+            )
+            connections = proxy.connections
+        route = f"proxy {proxy.base_url}"
+    assert result.returncode == 0, result.describe()
+    assert _pipff(venv) == _pipff(warm)
+    assert result.elapsed < 30, result.describe()  # pip's read retries: 69 s
+    assert connections == 1, result.describe()  # no read retries
+    warning = re.search(r"pip-ff: (.*) is unreachable \((.*)\); continuing", result.output)
+    assert warning is not None, result.describe()
+    assert warning.group(1) == route, result.describe()
+    assert re.fullmatch(r"read timed out after \d+\.\d s", warning.group(2)), result.describe()
+    unreachable = json.loads((tmp_path / "report.json").read_text())["unreachable"]
+    assert unreachable == [{"host": route, "cause": warning.group(2)}], unreachable
+
+
+def test_an_index_that_always_answers_slowly_is_learnt_and_stays_online(
+    template: Path,
+    tmp_path: Path,
+    dists: ProjectSet,
+    growing_index: IndexServer,
+    env: dict[str, str],
+) -> None:
+    """Every answer of the index takes 6 s to start (longer than the first byte's default
+    deadline), and did so when alpha 1.0 was recorded; alpha 2.0 is published since. pip-ff
+    has learnt the route's first-byte time: it stays online and installs 2.0, as plain pip
+    does (and says nothing)."""
+    index = growing_index
+    index.delay = 6.0
+    args = ["install", "-i", index.url, "pipff-alpha"]
+    warm = clone_venv(template, tmp_path / "warm")
+    warm.pipff(*args, env=env).check()
+    assert _pipff(warm)["pipff-alpha"] == "1.0"
+    publish_alpha_2(dists, index)
+    plain = clone_venv(template, tmp_path / "pip")
+    plain.pip(*args, env=env).check()
+    venv = clone_venv(template, tmp_path / "v")
+    result = venv.pipff(*args, env=env)
+    assert result.returncode == 0, result.describe()
+    assert "pip-ff:" not in result.output, result.describe()
+    assert _pipff(plain)["pipff-alpha"] == "2.0"
+    assert _pipff(venv) == _pipff(plain)
 
 
 # -- what the report counts ------------------------------------------------------------------

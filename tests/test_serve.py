@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed import IndexServer
+from testbed import IndexServer, hold_port
 from tests.serving import Served, serving
 from tests.test_trust import CaptivePortal
 
@@ -230,6 +230,25 @@ def test_offline_pages_list_only_local_files_and_say_where_from(
     names = sorted(e.url.rsplit("/", 1)[1] for e in store.entries_of("pipff-alpha"))
     assert names == ["pipff_alpha-1.0-py3-none-any.whl"]
     assert len(list(store.entries())) == 2  # and the page
+
+
+def test_a_silent_index_costs_serve_the_first_byte_deadline(
+    index: IndexServer, env: dict[str, str]
+) -> None:
+    """alpha's page recorded; then the index accepts connections and never says a word. serve
+    answers from the record after the first byte's deadline (it used to wait through pip's
+    read retries: 69 s at PIP_DEFAULT_TIMEOUT=10), and its log names the wait."""
+    with serving(dict(env, PIP_DEFAULT_TIMEOUT="10"), "-i", index.url) as served:
+        assert served.request("pipff-alpha/", accept=JSON).status == 200
+        index.stop()
+        with hold_port(index.port, accept=True):
+            started = time.monotonic()
+            offline = served.request("pipff-alpha/", accept=JSON)
+            elapsed = time.monotonic() - started
+    assert offline.status == 200, offline
+    assert offline.headers["x-pipff-source"].startswith("pip-ff-record"), offline.headers
+    assert elapsed < 30, elapsed  # pip's read retries: 69 s
+    assert "read timed out after" in served.stderr, served.stderr
 
 
 def test_a_damaged_blob_is_never_served(index: IndexServer, env: dict[str, str]) -> None:

@@ -80,6 +80,8 @@ if TYPE_CHECKING:
         without_format_control as without_format_control,
     )
     from pip_offline_fallback.compat.transport import CONNECTION_CLASSES as CONNECTION_CLASSES
+    from pip_offline_fallback.compat.transport import RESPONSE_OWNER as RESPONSE_OWNER
+    from pip_offline_fallback.compat.transport import FirstByteTimeout as FirstByteTimeout
     from pip_offline_fallback.compat.transport import NoConnectionError as NoConnectionError
     from pip_offline_fallback.compat.transport import PipSession as PipSession
     from pip_offline_fallback.compat.transport import (
@@ -89,6 +91,7 @@ if TYPE_CHECKING:
     from pip_offline_fallback.compat.transport import RequestsRetryError as RequestsRetryError
     from pip_offline_fallback.compat.transport import RequestsTimeout as RequestsTimeout
     from pip_offline_fallback.compat.transport import build_response as build_response
+    from pip_offline_fallback.compat.transport import connect_timed_out as connect_timed_out
     from pip_offline_fallback.compat.transport import fast_retries as fast_retries
     from pip_offline_fallback.compat.transport import get_netrc_auth as get_netrc_auth
     from pip_offline_fallback.compat.transport import make_raw_response as make_raw_response
@@ -137,10 +140,12 @@ _HOMES = {
     "transport": (
         "CONNECTION_CLASSES",
         "ConnectTimeoutError",
+        "FirstByteTimeout",
         "HTTPAdapter",
         "HTTPResponse",
         "NoConnectionError",
         "PipSession",
+        "RESPONSE_OWNER",
         "ReadTimeoutError",
         "RequestsConnectionError",
         "RequestsRequest",
@@ -148,6 +153,7 @@ _HOMES = {
         "RequestsTimeout",
         "Retry",
         "build_response",
+        "connect_timed_out",
         "fast_retries",
         "get_netrc_auth",
         "make_raw_response",

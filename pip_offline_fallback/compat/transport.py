@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import copy
 import io
+import socket
 import urllib.parse
 from typing import Any
 
 from pip._vendor import requests
 from pip._vendor.requests.adapters import HTTPAdapter
 from pip._vendor.urllib3.connection import HTTPConnection, HTTPSConnection
+from pip._vendor.urllib3.connectionpool import HTTPConnectionPool
 from pip._vendor.urllib3.exceptions import (
     ConnectTimeoutError,
     NewConnectionError,
@@ -36,9 +38,25 @@ NoConnectionError = ConnectTimeoutError
 # urllib3's connections: their connect() (TCP, a proxy's tunnel, the TLS handshake) is what
 # the connect timeout bounds, and what pip-ff times (see deadline.py).
 CONNECTION_CLASSES = (HTTPConnection, HTTPSConnection)
+# The connection class whose getresponse() waits for an answer's first byte (HTTPS inherits it).
+RESPONSE_OWNER = HTTPConnection
 # requests' own rules: which proxy a URL goes through, and netrc credentials for a URL.
 select_proxy: Any = requests.utils.select_proxy
 get_netrc_auth: Any = requests.utils.get_netrc_auth
+
+
+class FirstByteTimeout(socket.timeout):
+    """No first byte of an answer within pip-ff's deadline (see late.py). urllib3 reports it as
+    a read timeout; the fast retry policy does not retry it (a server that accepts and never
+    says a word would otherwise cost pip's whole read-retry policy first)."""
+
+
+def connect_timed_out(connection: Any, seconds: float) -> Exception:
+    """The error urllib3 raises for a connect not made within ``seconds``."""
+    host = getattr(connection, "host", "?")
+    return ConnectTimeoutError(
+        connection, f"Connection to {host} timed out. (connect timeout={seconds})"
+    )
 
 
 def remember_credentials(session: Any, url: str, auth: tuple[str, str]) -> None:
@@ -94,6 +112,10 @@ class _TunnelAwareRetry(Retry):
     timeout on the proxy's own URL, and would retry it as a read, once per attempt."""
 
     def _is_connection_error(self, err: Exception) -> bool:
+        if isinstance(err, ReadTimeoutError) and isinstance(
+            err.__cause__ or err.__context__, FirstByteTimeout
+        ):
+            return True  # no answer began within the deadline: not retried as a read
         if isinstance(err, ReadTimeoutError):
             # vars(): other errors have a deprecated ``pool`` property that warns when read.
             proxy = getattr(vars(err).get("pool"), "proxy", None)
@@ -146,6 +168,14 @@ def _retries() -> None:
 def _connections() -> None:
     for cls in CONNECTION_CLASSES:
         expect("connect" in vars(cls), f"urllib3's {cls.__name__} has no connect() of its own")
+    expect(
+        all(cls.getresponse is RESPONSE_OWNER.getresponse for cls in CONNECTION_CLASSES),
+        "urllib3's connections no longer share one getresponse()",
+    )
+    expect(
+        "getresponse" in names_used(HTTPConnectionPool._make_request),
+        "urllib3 no longer waits for an answer with getresponse()",
+    )
 
 
 PROBES: dict[str, Probe] = {
