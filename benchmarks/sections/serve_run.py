@@ -11,8 +11,10 @@ it ends. Run it alone with ``python -m benchmarks.run --only r``.
 
 from __future__ import annotations
 
+import re
 import statistics
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,21 @@ def _uv_run(bench: Bench, uv: Path, run: _Run, label: str, state: Path | None) -
         bench.discard(venv.path, cache)
 
 
+_ANSWERED = re.compile(r"(files|pages): ([^;]*)")
+
+
+def _counted(index: IndexServer, one: Callable[[], Sample]) -> Sample:
+    """``one()``, with the requests the index got meanwhile and what run's closing line says
+    serve answered from local sources (files and pages, all sources together)."""
+    before = len(index.requests)
+    sample = one()
+    sample.extra["index_requests"] = len(index.requests) - before
+    closing = [line for line in sample.output.splitlines() if line.startswith("pip-ff: ")]
+    for kind, each in _ANSWERED.findall(closing[-1] if closing else ""):
+        sample.extra[f"local_{kind}"] = sum(int(n) for n in re.findall(r"(\d+) from", each))
+    return sample
+
+
 def run(bench: Bench) -> None:
     out: dict[str, Any] = {}
     bench.results["sections"]["serve_run"] = out
@@ -135,9 +152,11 @@ def run(bench: Bench) -> None:
                         f"uv online, {label} uv caches", "uv to the index", "uv through pip-ff run"
                     ),
                     bench.plan.online_pairs,
-                    lambda i, s=state: _uv(bench, uv, "uv to the index", index.url, s),
-                    lambda i, s=(through if state else None): _uv_run(
-                        bench, uv, run_, "uv through pip-ff run", s
+                    lambda i, s=state: _counted(
+                        index, lambda: _uv(bench, uv, "uv to the index", index.url, s)
+                    ),
+                    lambda i, s=(through if state else None): _counted(
+                        index, lambda: _uv_run(bench, uv, run_, "uv through pip-ff run", s)
                     ),
                     bench.log,
                 ).as_json()
@@ -156,7 +175,9 @@ def run(bench: Bench) -> None:
                     lambda i: _uv(
                         bench, uv, "uv --offline (warm)", index.url, direct, offline=True
                     ),
-                    lambda i, s=state: _uv_run(bench, uv, run_, "uv through pip-ff run", s),
+                    lambda i, s=state: _counted(
+                        index, lambda: _uv_run(bench, uv, run_, "uv through pip-ff run", s)
+                    ),
                     bench.log,
                 ).as_json()
     finally:
@@ -192,6 +213,24 @@ def _pairs(comp: dict[str, Any], metric: str = "wall") -> list[float]:
 
 def _med(samples: list[dict[str, Any]], metric: str = "wall") -> float:
     return statistics.median(s[metric] for s in samples)
+
+
+def _answered(comp: dict[str, Any], *, offline: bool) -> str:
+    """Medians of what each side asked: requests at the index (online), and what run's closing
+    line says serve answered from pip-ff's record."""
+
+    def med(side: str, key: str) -> str:
+        got = [s.get("extra", {}).get(key, 0) for s in comp[side]]
+        return f"{statistics.median(got):g}" if got else "?"
+
+    text = ""
+    if not offline and "index_requests" in comp["a"][0].get("extra", {}):
+        text += f"; requests at the index: (b) {med('a', 'index_requests')}, (a) "
+        text += med("b", "index_requests")
+    if offline and "index_requests" in comp["b"][0].get("extra", {}):
+        text += f"; serve answered from the record: {med('b', 'local_pages')} pages, "
+        text += f"{med('b', 'local_files')} files"
+    return text
 
 
 def report_rows(data: dict[str, Any] | None) -> list[tuple[list[str], bool | None, str]]:
@@ -242,7 +281,8 @@ def report_rows(data: dict[str, Any] | None) -> list[tuple[list[str], bool | Non
             text,
             f"(b) {_med(comp['a']):.2f} s",
             f"(a) {_med(comp['b']):.2f} s",
-            f"{ratio:.3f} ({min(r):.2f}-{max(r):.2f}), {len(r)} pairs; CPU {cpu:.3f}",
+            f"{ratio:.3f} ({min(r):.2f}-{max(r):.2f}), {len(r)} pairs; CPU {cpu:.3f}"
+            + _answered(comp, offline=key.startswith("uv_offline")),
             f"<= {target}",
         ]
         rows.append((cells, ratio <= target, f"run: {key}"))
