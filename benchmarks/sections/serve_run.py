@@ -249,8 +249,8 @@ def report_rows(data: dict[str, Any] | None) -> list[tuple[list[str], bool | Non
         ),
         (
             "uv_online_cold",
-            f"{uv} through `pip-ff run`, online, empty uv cache (a) vs {uv} "
-            "straight to the index, empty uv cache (b)",
+            f"{uv} through `pip-ff run`, online, empty uv cache (serve's record as the runs "
+            f"before left it) (a) vs {uv} straight to the index, empty uv cache (b)",
             TARGET_ONLINE,
         ),
         (
@@ -335,8 +335,10 @@ METHOD = (
     "fresh venv (its index from run), each command with a private copy of a uv cache: warm, "
     "the cache one online run through `pip-ff run` left; direct warm, the one an online "
     "`--default-index INDEX` run left (also the `--offline` floor's); cold, an empty one. "
-    "Offline cold: the run side has an empty uv cache and the serve's record (filled by the "
-    "online runs); the floor has its warm uv cache. The index is PyPI-like (its pages "
+    "The serve and its record are the same for the whole row: on the run side, cold means an "
+    "empty uv cache and the record as the runs before left it (online, serve then answers "
+    "files from its record and asks the index for pages); offline cold, an empty uv cache "
+    "and that record, against the floor's warm uv cache. The index is PyPI-like (its pages "
     "max-age=600, as PyPI's; serve's own pages say max-age=60) and is stopped after the online "
     "rows (the port refuses). `run -- true` and `python -c pass` use the same venv's Python. "
     "First answer: a new per-user serve (`pip-ff serve --state-dir DIR --port P`, what run "
