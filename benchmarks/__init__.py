@@ -1,5 +1,5 @@
 """pip-ff's benchmarks: online overhead, outage handling, prefer-offline, start-up, scale, memory,
-a dead fallback index.
+a dead fallback index, serve and ``pip-ff run``.
 
 One command, from the repository root, with the Python whose pip is to be measured (the venvs
 get that Python's pip)::
@@ -19,7 +19,8 @@ benchmarks.report RESULTS.json RESULTS.md`` redraw from the JSON).
 
 ``--quick`` runs everything once (a smoke test: about four minutes, results in
 benchmarks/RESULTS-quick.*, ignored by git); the full run took 13 minutes on the 2-core
-development machine. ``--only 125`` picks rows, ``--modes refused,dns`` picks outages,
+development machine. ``--only 125`` picks rows (``r``: row 9r, ``pip-ff run``, which
+also comes with 9), ``--modes refused,dns`` picks outages,
 ``--pairs N`` sets the repetitions, ``--real-modes refused,dns`` picks the outages of the real
 workload (``''`` for none), ``--download-cache DIR`` says where its wheels are kept (default
 ``$PIPFF_BENCH_CACHE``, else ~/.cache/pipff-bench), ``--keep`` keeps the temporary directory.
@@ -29,9 +30,10 @@ set-up; bench.py the state of a run; sections/ one module per row of the results
 dns.py the outages, built on the test bed's; realworld.py the real workload's download;
 harness.py measuring and pairing; report.py and chart.py the Markdown and the chart.
 
-Nothing else leaves the machine: the real workload's one download (with pip's own configuration)
-is the only step that may use the network; every measured command is isolated (no pip
-configuration, its own cache) and local. The indexes, proxies and outages are on loopback, and
-the DNS outage's commands run in a private mount namespace whose resolver is a loopback NXDOMAIN
-server (benchmarks/dns.py; it needs root and ``unshare``, and is skipped with a note otherwise).
+Nothing else leaves the machine: the real workload's one download and rows 9 and 9r's install of uv
+at its pin (both with pip's own configuration) are the only steps that may use the network; every
+measured command is isolated (no pip configuration, its own cache) and local. The indexes, proxies
+and outages are on loopback, and the DNS outage's commands run in a private mount namespace whose
+resolver is a loopback NXDOMAIN server (benchmarks/dns.py; it needs root and ``unshare``, and is
+skipped with a note otherwise).
 """

@@ -12,7 +12,7 @@ from typing import Any
 from benchmarks import gaps
 from benchmarks.gaps import med as _med
 from benchmarks.gaps import ratios as _ratios
-from benchmarks.sections import profile, serve
+from benchmarks.sections import profile, serve, serve_run
 
 # The targets of issue 17.
 TARGET_ONLINE = 1.02
@@ -473,6 +473,9 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
     # 9. serve (issue 25)
     for cells, ok, label in serve.report_rows(sections.get("serve")):
         row(cells, ok, label)
+    # 9r. pip-ff run (issue 32)
+    for cells, ok, label in serve_run.report_rows(sections.get("serve_run")):
+        row(cells, ok, label)
 
     # CPU-time detail (less sensitive to a shared machine than wall time)
     cpu_rows = []
@@ -549,6 +552,7 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
     lines.append("")
     if notes:
         lines += ["## What remains of each missed target", "", *notes, ""]
+    lines += serve_run.profile_lines(sections.get("serve_run"))
     lines += _where_the_time_goes(sections.get("profile", {}))
     lines += _method(results)
     return "\n".join(lines) + "\n"
@@ -625,6 +629,7 @@ def _method(results: dict[str, Any]) -> list[str]:
         "same fresh venvs and warm caches; medians. A phase is the cumulative time of one "
         "function of pip's or pip-ff's; phases nest, so a column does not add up.",
         *([serve.METHOD] if "serve" in sections else []),
+        *([serve_run.METHOD] if "serve_run" in sections else []),
         "",
     ]
     return out

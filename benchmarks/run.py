@@ -42,7 +42,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="123456789",
-        help="which rows to run, e.g. 14 (default: all; 6 comes with 1)",
+        help="which rows to run, e.g. 14 (default: all; 6 comes with 1; r, `pip-ff run`, with 9)",
     )
     parser.add_argument(
         "--modes",

@@ -16,10 +16,12 @@ from benchmarks.sections import (
     profile,
     scale,
     serve,
+    serve_run,
     startup,
 )
 
-# (rows it covers, its name, what runs it); row 6 (memory) comes with row 1.
+# (rows it covers, its name, what runs it); row 6 (memory) comes with row 1; 9r runs with
+# 9, or alone with --only r.
 SECTIONS: tuple[tuple[str, str, Callable[[Bench], None]], ...] = (
     ("16", "1. online", online.run),
     ("3", "3. prefer-offline", prefer_offline.run),
@@ -29,4 +31,5 @@ SECTIONS: tuple[tuple[str, str, Callable[[Bench], None]], ...] = (
     ("7", "7. dead fallback index", chain.run),
     ("8", "8. where the time goes", profile.run),
     ("9", "9. serve", serve.run),
+    ("9r", "9r. pip-ff run", serve_run.run),
 )
