@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -221,6 +222,48 @@ def test_a_foreign_program_on_the_kept_port_is_never_used(
         foreign.close()
 
 
+def test_a_private_serves_token_never_goes_to_a_program_that_took_its_port(
+    run_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A serve killed outright leaves its state; the next run challenges the kept port before
+    it sends anything else, and a program that took the port meanwhile gets the challenge,
+    never the token of the private index (#33)."""
+    seen = _run([*PIPFF, "run", "--require-token", "--", *PRINT_URL], run_env, tmp_path)
+    assert seen.returncode == 0, seen
+    url = seen.stdout.strip()
+    port = int(url.split(":")[2].split("/")[0])
+    token = url.split("/")[3]
+    assert len(token) >= 24, url
+    state_text = (per_user_state_dir(run_env) / "state").read_text()
+    pid = next(int(line[4:]) for line in state_text.splitlines() if line.startswith("pid "))
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    foreign = socket.create_server(("127.0.0.1", port))
+    asked: list[bytes] = []
+
+    def answer() -> None:
+        while True:
+            try:
+                connection, _ = foreign.accept()
+            except OSError:
+                return
+            with connection:
+                asked.append(connection.recv(65536))
+                connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 8\r\n\r\nproof 0\n")
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        moved = _run([*PIPFF, "run", "--require-token", "--", *PRINT_URL], run_env, tmp_path)
+        assert moved.returncode == 0, moved
+        assert asked, "the kept port was never challenged"
+        assert all(token.encode() not in request for request in asked), asked
+        assert moved.stdout.strip() != url
+    finally:
+        foreign.close()
+
+
 def test_two_runs_started_at_once_end_up_with_one_serve(
     run_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -300,6 +343,10 @@ def test_a_poetry_lock_naming_another_index_gets_one_line(tmp_path: Path) -> Non
     assert "secret" not in line and "docs/serve.md" in line
     (tmp_path / "poetry.lock").write_text(f'[[package]]\n\n[package.source]\nurl = "{served}"\n')
     assert mismatches(str(tmp_path), served) == []
+    # A private serve's token is a credential: the line names serve's URL without it.
+    token = "T" * 32
+    (line,) = mismatches(str(tmp_path), f"http://127.0.0.1:40123/{token}/simple/")
+    assert token not in line and "http://127.0.0.1:40123/<token>/simple/" in line, line
 
 
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")

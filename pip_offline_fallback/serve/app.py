@@ -112,6 +112,11 @@ class ServeApp:
             s in (".", "..") for s in segments
         ):
             return text(400, "pip-ff serve: malformed path\n")
+        if segments[:2] == ["-pipff", "proof"]:
+            # Before the token: pip-ff run proves who answers on a port before it sends the
+            # token there (a program that took a dead serve's port must never get it), and
+            # the proof says nothing else.
+            return self._control(segments[1:])
         if self.token:
             given = segments[0] if segments else ""
             if not hmac.compare_digest(given.encode(), self.token.encode()):
@@ -120,7 +125,7 @@ class ServeApp:
         return self._route(environ, segments, method)
 
     def _route(self, environ: dict[str, Any], segments: list[str], method: str) -> Reply:
-        if segments[:1] == ["-pipff"]:
+        if segments[:2] == ["-pipff", "state"]:
             return self._control(segments[1:])
         if segments == ["simple"]:
             return redirect(f"{self.prefix}/simple/")

@@ -1,10 +1,12 @@
 """The per-user serve's side of its life cycle: its proof, its counts, its idle timer.
 
-``pip-ff run`` asks ``<prefix>/-pipff/proof/<nonce>`` before it points a command at a port.
-The answer says who the serve is (pid, pip-ff version, fingerprint), what it has answered from
-local sources so far (by kind and source) and which hosts it finds down, with
-HMAC(secret, nonce + all of that): only a process that can read this user's ``serve/secret``
-(0600, in a 0700 directory) can answer it. run reads the counts before and after its command.
+``pip-ff run`` asks ``/-pipff/proof/<nonce>`` (without the token) before it points a command at
+a port: the answer is HMAC(secret, nonce) alone. Once that proved the serve, run asks
+``<prefix>/-pipff/state/<nonce>``, whose answer says who the serve is (pid, pip-ff version,
+fingerprint), what it has answered from local sources so far (by kind and source) and which
+hosts it finds down, with HMAC(secret, nonce + all of that): only a process that can read this
+user's ``serve/secret`` (0600, in a 0700 directory) can answer either. run reads the counts
+before and after its command.
 
 The idle timer ends the serve after ``idle`` seconds without a request (none in flight).
 """
@@ -88,8 +90,15 @@ class Control:
     # -- the proof route (ServeApp hands it the segments after ``-pipff``) --------------------
 
     def route(self, segments: list[str]) -> Reply:
-        if len(segments) != 2 or segments[0] != "proof" or not 16 <= len(segments[1]) <= 128:
+        if len(segments) != 2 or segments[0] not in ("proof", "state"):
             return text(404, "pip-ff serve: not found\n")
+        if not 16 <= len(segments[1]) <= 128:
+            return text(404, "pip-ff serve: not found\n")
+        if segments[0] == "proof":
+            # Asked without the token (see daemon.challenge): the proof alone, nothing more.
+            reply = text(200, f"proof {state.proof(self.key, segments[1], '')}\n")
+            reply.headers.append(("Cache-Control", "no-store"))
+            return reply
         with self._lock:
             counts = dict(self.counts)
         fields: dict[str, object] = {

@@ -52,8 +52,36 @@ def challenge(
     port: int, prefix: str, key: bytes, timeout: float = 5.0
 ) -> tuple[str, Proven | None]:
     """Ask what answers on ``port`` to prove it is this user's serve: (ABSENT, None) when
-    nothing listens, (FOREIGN, None) when something else answers, else (OURS, what it said)."""
+    nothing listens, (FOREIGN, None) when something else answers, else (OURS, what it said).
+
+    Two requests. The proof comes first, without the token (``/-pipff/proof/<nonce>``): a
+    program that took a dead serve's port must never receive the token of a private index.
+    Only once the answer proved the serve is this user's does the token go out, to ask what
+    the serve says of itself (``<prefix>/-pipff/state/<nonce>``, signed again)."""
     nonce = os.urandom(16).hex()
+    verdict, body = _ask(port, f"/-pipff/proof/{nonce}", timeout)
+    if verdict != OURS:
+        return verdict, None
+    import hmac
+
+    first = body.partition("\n")[0]
+    if not first.startswith("proof ") or not hmac.compare_digest(
+        first[6:], state.proof(key, nonce, "")
+    ):
+        return FOREIGN, None
+    nonce = os.urandom(16).hex()
+    verdict, body = _ask(port, f"{prefix}/-pipff/state/{nonce}", timeout)
+    first, _, said = body.partition("\n")
+    if verdict != OURS or not first.startswith("proof "):
+        return FOREIGN, None
+    if not hmac.compare_digest(first[6:], state.proof(key, nonce, said)):
+        return FOREIGN, None
+    return OURS, Proven(port, prefix, state.decode(said))
+
+
+def _ask(port: int, path: str, timeout: float) -> tuple[str, str]:
+    """GET ``path`` on ``port`` over a plain socket: (ABSENT, "") when nothing listens,
+    (FOREIGN, "") when the answer is no 200, else (OURS, its body: still to be proven)."""
     # Not create_connection: its getaddrinfo would import the idna codec (and re) each run.
     connection = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -65,9 +93,9 @@ def challenge(
             raise ConnectionRefusedError
     except OSError as exc:
         connection.close()
-        return (ABSENT if isinstance(exc, ConnectionRefusedError) else FOREIGN), None
+        return (ABSENT if isinstance(exc, ConnectionRefusedError) else FOREIGN), ""
     try:
-        request = f"GET {prefix}/-pipff/proof/{nonce} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+        request = f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
         connection.sendall(request.encode("ascii"))
         data = b""
         while len(data) < 65536:
@@ -76,19 +104,13 @@ def challenge(
                 break
             data += chunk
     except OSError:
-        return FOREIGN, None
+        return FOREIGN, ""
     finally:
         connection.close()
     head, _, body = data.partition(b"\r\n\r\n")
-    first, _, said = body.decode("utf-8", "replace").partition("\n")
-    if not head.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")) or not first.startswith("proof "):
-        return FOREIGN, None
-    import hmac
-
-    if not hmac.compare_digest(first[6:], state.proof(key, nonce, said)):
-        return FOREIGN, None
-    fields = state.decode(said)
-    return OURS, Proven(port, prefix, fields)
+    if not head.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")):
+        return FOREIGN, ""
+    return OURS, body.decode("utf-8", "replace")
 
 
 def current(where: str) -> tuple[str, Proven | None, dict[str, str] | None]:
