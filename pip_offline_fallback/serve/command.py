@@ -197,13 +197,17 @@ def _start(
 
     from pip_offline_fallback.serve.app import ServeApp
     from pip_offline_fallback.serve.upstream import Upstream, UpstreamError
+    from pip_offline_fallback.urls import without_credentials
 
     try:
         upstream = Upstream(settings, pip_args)
     except UpstreamError as exc:
         raise UsageError(str(exc)) from None
     except SystemExit:  # pip's parser on an unknown option
-        raise UsageError(f"pip can't parse these options: {' '.join(pip_args)}") from None
+        # Each option as the user gave it, less any credentials in a URL: this line reaches
+        # serve.log and, through pip-ff run, the caller's terminal or CI log.
+        shown = " ".join(without_credentials(arg) for arg in pip_args)
+        raise UsageError(f"pip can't parse these options: {shown}") from None
     if upstream.extra_index_urls:
         # One index per namespace: merged indexes are how dependency confusion happens.
         logger.warning(

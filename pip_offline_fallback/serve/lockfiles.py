@@ -72,6 +72,17 @@ def _shown(url: str) -> str:
     return f"{scheme}{sep}{netloc.rpartition('@')[2]}{slash}{path}" if sep else url
 
 
+def _without_token(served: str) -> str:
+    """serve's URL as a line may show it: a token (the path's first segment, before
+    ``simple``) is a credential, and this line goes to a terminal or a CI log."""
+    scheme, sep, rest = served.partition("://")
+    netloc, _, path = rest.partition("/")
+    first, _, after = path.partition("/")
+    if sep and first and first != "simple" and after:
+        return f"{scheme}{sep}{netloc}/<token>/{after}"
+    return served
+
+
 def _same(a: str, b: str) -> bool:
     return a.rstrip("/") == b.rstrip("/")
 
@@ -90,7 +101,8 @@ def mismatches(directory: str, served: str) -> list[str]:
         if others:
             named = ", ".join(_shown(r) for r in others[:2]) + (", ..." if len(others) > 2 else "")
             lines.append(
-                f"pip-ff: {name} names {named}, not serve's {served}: locking through "
+                f"pip-ff: {name} names {named}, not serve's {_without_token(served)}: "
+                "locking through "
                 f"run rewrites its URLs; to keep them, see {DOC}"
             )
     return lines
