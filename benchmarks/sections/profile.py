@@ -46,8 +46,8 @@ PHASES: tuple[tuple[str, str, tuple[str, str]], ...] = (
 )
 RECORDING = (
     ("pip_offline_fallback/recording.py", "record"),
-    ("pip_offline_fallback/recorder.py", "write"),
-    ("pip_offline_fallback/recorder.py", "commit"),
+    ("pip_offline_fallback/store/recorder.py", "write"),
+    ("pip_offline_fallback/store/recorder.py", "commit"),
 )
 
 
