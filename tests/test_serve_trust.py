@@ -156,6 +156,19 @@ def test_a_user_name_only_index_url_gets_a_token(index: IndexServer, env: dict[s
     assert "tok3n-as-user" not in served.stderr and token not in served.stderr
 
 
+def test_options_pip_cannot_parse_are_named_without_credentials(env: dict[str, str]) -> None:
+    """The line about options pip can't parse names them as given, less a URL's credentials:
+    it reaches serve.log and, through pip-ff run, the caller's terminal or CI log."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pip_offline_fallback", "serve", "--port", "0",
+         "-i", "http://user:s3cret-pw@127.0.0.1:9/simple/", "--no-such-pip-option"],
+        env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 2, result
+    assert "pip can't parse these options: -i http://127.0.0.1:9/simple/" in result.stderr
+    assert "s3cret-pw" not in result.stdout + result.stderr
+
+
 def test_a_failing_credential_check_means_a_token() -> None:
     """When the check itself fails, serve can't know the index is public: it takes a token."""
     from pip_offline_fallback.serve.credentials import asks_with_credentials
