@@ -264,6 +264,18 @@ def test_a_private_serves_token_never_goes_to_a_program_that_took_its_port(
         foreign.close()
 
 
+def test_a_run_inside_a_run_reuses_its_serve(run_env: dict[str, str], tmp_path: Path) -> None:
+    """A ``pip-ff run`` inside another one's command (tox calling a script that calls it, say)
+    reuses the outer serve: the variables the outer run set are not other options."""
+    inner = [*PIPFF, "run", "--", *PRINT_URL]
+    nested = _run([*PIPFF, "run", "--", *inner], run_env, tmp_path)
+    assert nested.returncode == 0, nested
+    assert "replacing your serve" not in nested.stderr, nested.stderr
+    assert nested.stdout.strip() == _url(run_env, tmp_path)
+    log = (per_user_state_dir(run_env) / "serve.log").read_text()
+    assert log.count("index URL") == 1, log
+
+
 def test_two_runs_started_at_once_end_up_with_one_serve(
     run_env: dict[str, str], tmp_path: Path
 ) -> None:

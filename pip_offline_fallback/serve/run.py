@@ -40,23 +40,30 @@ def main(argv: Sequence[str], at: int) -> int:
     if not command:
         _error("run needs a command after --")
         return EXIT_USAGE
-    environ = _without_outer_run(os.environ)
+    environ = dict(os.environ)
     try:
         _check(run_args, environ)
     except ValueError as exc:
         _error(f"run: {exc}")
         return EXIT_USAGE
-    fingerprint = state.fingerprint([*pipff_args, "run", *run_args], environ)
-    notes: list[str] = []
-    try:
-        proven = daemon.ensure(environ, [*pipff_args, "serve", *run_args], fingerprint, notes)
-    except daemon.ServeError as exc:
-        _say(*notes)
-        _error(str(exc))
-        return EXIT_USAGE
-    _say(*notes, *lockfiles.mismatches(os.getcwd(), proven.url))
-    env = child_environment(environ, proven.url)
-    env[RUN_URL_VARIABLE] = proven.url
+    proven = _outer_serve(environ)
+    if proven is not None:
+        # Inside an outer run's command (tox calling a script that calls pip-ff run, say):
+        # its serve, proven, and the environment as the outer run made it. Its variables
+        # replaced the user's, so a fingerprint taken here would differ and replace it.
+        env = environ
+    else:
+        fingerprint = state.fingerprint([*pipff_args, "run", *run_args], environ)
+        notes: list[str] = []
+        try:
+            proven = daemon.ensure(environ, [*pipff_args, "serve", *run_args], fingerprint, notes)
+        except daemon.ServeError as exc:
+            _say(*notes)
+            _error(str(exc))
+            return EXIT_USAGE
+        _say(*notes, *lockfiles.mismatches(os.getcwd(), proven.url))
+        env = child_environment(environ, proven.url)
+        env[RUN_URL_VARIABLE] = proven.url
     here = os.getcwd()
     locks = lockfiles.stamps(here)
     where = state.directory(environ)
@@ -89,20 +96,19 @@ def _check(run_args: Sequence[str], environ: Mapping[str, str]) -> None:
     state.idle_timeout(value, environ)
 
 
-def _without_outer_run(environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment without what an outer ``pip-ff run`` set for its command: a run inside
-    it is then the same as the outer one, and reuses its serve instead of replacing it."""
+def _outer_serve(environ: Mapping[str, str]) -> daemon.Proven | None:
+    """The serve of an outer ``pip-ff run`` whose command this is, when it proves to be this
+    user's serve at the URL that run gave its command; else None (a new run)."""
     outer = environ.get(RUN_URL_VARIABLE)
     if not outer:
-        return dict(environ)
-    from pip_offline_fallback.serve.childindex import EXTRA_INDEX_OVERRIDDEN, INDEX_VARIABLES
-
-    set_by_run = {*INDEX_VARIABLES, *EXTRA_INDEX_OVERRIDDEN, RUN_URL_VARIABLE}
-    return {
-        k: v
-        for k, v in environ.items()
-        if not (k in set_by_run and v == outer) and k != RUN_URL_VARIABLE
-    }
+        return None
+    try:
+        verdict, proven, _ = daemon.current(state.directory(environ))
+    except OSError:
+        return None
+    if verdict == daemon.OURS and proven is not None and proven.url == outer:
+        return proven
+    return None
 
 
 def closing(before: daemon.Proven, after: daemon.Proven, status: int) -> list[str]:
