@@ -222,6 +222,19 @@ def test_a_foreign_program_on_the_kept_port_is_never_used(
         foreign.close()
 
 
+def _take_port(port: int) -> socket.socket:
+    """A listening socket on ``port``, once the killed serve's socket is gone (the kernel
+    may take a moment to release it after the process ends)."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            return socket.create_server(("127.0.0.1", port))
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def test_a_private_serves_token_never_goes_to_a_program_that_took_its_port(
     run_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -240,7 +253,7 @@ def test_a_private_serves_token_never_goes_to_a_program_that_took_its_port(
     deadline = time.monotonic() + 30
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    foreign = socket.create_server(("127.0.0.1", port))
+    foreign = _take_port(port)
     asked: list[bytes] = []
 
     def answer() -> None:
