@@ -192,7 +192,32 @@ def test_a_foreign_program_on_the_kept_port_is_never_used(
     port = int(url.split(":")[2].split("/")[0])
     assert _serve(run_env, "stop", tmp_path).returncode == 0
     # Another program takes the port: an HTTP server answering every request with a page.
-    foreign = socket.create_server(("127.0.0.1", port))
+    foreign, asked = _foreign_program(port)
+    try:
+        moved = _run([*PIPFF, "run", "--", *PRINT_URL], run_env, tmp_path)
+        assert moved.returncode == 0, moved
+        assert moved.stdout.strip() != url
+        told = [line for line in moved.stderr.splitlines() if f"port {port}" in line]
+        assert len(told) == 1 and "not as your serve" in told[0], moved.stderr
+        assert all(b"/simple/" not in request for request in asked)  # only the challenge
+        assert _url(run_env, tmp_path) == moved.stdout.strip()  # its new port is kept
+    finally:
+        foreign.close()
+
+
+def _foreign_program(port: int) -> tuple[socket.socket, list[bytes]]:
+    """Another program on ``port`` (once a stopped or killed serve's socket is gone: the
+    kernel may take a moment): it answers every request with a page that proves nothing,
+    and keeps each request it got. Close the socket to end it."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            foreign = socket.create_server(("127.0.0.1", port))
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
     asked: list[bytes] = []
 
     def answer() -> None:
@@ -210,29 +235,7 @@ def test_a_foreign_program_on_the_kept_port_is_never_used(
                 )
 
     threading.Thread(target=answer, daemon=True).start()
-    try:
-        moved = _run([*PIPFF, "run", "--", *PRINT_URL], run_env, tmp_path)
-        assert moved.returncode == 0, moved
-        assert moved.stdout.strip() != url
-        told = [line for line in moved.stderr.splitlines() if f"port {port}" in line]
-        assert len(told) == 1 and "not as your serve" in told[0], moved.stderr
-        assert all(b"/simple/" not in request for request in asked)  # only the challenge
-        assert _url(run_env, tmp_path) == moved.stdout.strip()  # its new port is kept
-    finally:
-        foreign.close()
-
-
-def _take_port(port: int) -> socket.socket:
-    """A listening socket on ``port``, once the killed serve's socket is gone (the kernel
-    may take a moment to release it after the process ends)."""
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            return socket.create_server(("127.0.0.1", port))
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+    return foreign, asked
 
 
 def test_a_private_serves_token_never_goes_to_a_program_that_took_its_port(
@@ -253,20 +256,7 @@ def test_a_private_serves_token_never_goes_to_a_program_that_took_its_port(
     deadline = time.monotonic() + 30
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    foreign = _take_port(port)
-    asked: list[bytes] = []
-
-    def answer() -> None:
-        while True:
-            try:
-                connection, _ = foreign.accept()
-            except OSError:
-                return
-            with connection:
-                asked.append(connection.recv(65536))
-                connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 8\r\n\r\nproof 0\n")
-
-    threading.Thread(target=answer, daemon=True).start()
+    foreign, asked = _foreign_program(port)
     try:
         moved = _run([*PIPFF, "run", "--require-token", "--", *PRINT_URL], run_env, tmp_path)
         assert moved.returncode == 0, moved
