@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from pip_offline_fallback.store.committer import Committer
 
 logger = logging.getLogger(__name__)
+_VERIFIED_MEMO = 4096  # blobs remembered as verified (a bound for a serve that runs for days)
 
 
 class Reader(Layout):
@@ -38,6 +39,10 @@ class Reader(Layout):
         self.committer: Committer | None = None
         # URLs whose recorded copy failed verification in this process (``store check`` tells).
         self.damaged: list[str] = []
+        # Blobs whose every byte was checked, by (path, inode, size, mtime): a blob is renamed
+        # into place whole and never written again, so an unchanged stat is the same bytes. A
+        # long-running serve then hashes a file once, not on every offline page that lists it.
+        self._verified: dict[tuple[str, int, int, int], str] = {}
         self._hosts: dict[str, bool] = {}  # filled under memo_lock
         self._keys = StoreKey(os.path.join(self.base, "key"))
         # What the index pages seen in this process list: URL key -> sha256s (see expect()).
@@ -162,8 +167,15 @@ class Reader(Layout):
         except OSError:
             return None
         try:
+            st = os.fstat(f.fileno())
+            seen = (entry.blob, st.st_ino, st.st_size, st.st_mtime_ns)
+            if self._verified.get(seen) == entry.sha256 and st.st_size == entry.size:
+                return f
             sha256, size = copy_with_hashing(f)
             if sha256 == entry.sha256 and size == entry.size:
+                if len(self._verified) >= _VERIFIED_MEMO:
+                    self._verified.clear()
+                self._verified[seen] = sha256
                 f.seek(0)
                 return f
         except OSError as exc:
