@@ -23,6 +23,9 @@ from tests.helpers import pinned
 from tests.serving import serving, stop_per_user_serve
 from tests.test_tools import ToolVenv, _run, _tool_env, _tool_venv
 
+# Third-party installers: CI runs these once, with the newest pip (.ci/run).
+pytestmark = pytest.mark.tools
+
 REQUIREMENTS = ["pipff-alpha", "pipff-beta[fast]"]
 EXPECTED = {"pipff-alpha": "2.0", "pipff-beta": "1.5", "pipff-gamma": "1.0"}
 PIPFF = [sys.executable, "-m", "pip_offline_fallback"]

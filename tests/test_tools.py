@@ -31,6 +31,9 @@ from testbed import IndexServer, Result, ToolWheels, outage
 from testbed.dists import TINYBACKEND_NAME, metadata_text
 from tests.helpers import pinned, run_checked
 
+# Third-party installers: CI runs these once, with the newest pip (.ci/run).
+pytestmark = pytest.mark.tools
+
 INSTALL_TIMEOUT = 600.0
 RUN_TIMEOUT = 300.0
 
