@@ -23,7 +23,8 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
-from pip_offline_fallback import bugs, childenv, compat, plausible, sharing
+from pip_offline_fallback import bugs, causes, childenv, compat, plausible, sharing
+from pip_offline_fallback.causes import Cause
 from pip_offline_fallback.chain import MirrorChain
 from pip_offline_fallback.config import Mode, Settings
 from pip_offline_fallback.deadline import ConnectTimes, deadline_for
@@ -34,9 +35,9 @@ from pip_offline_fallback.outage import (
     ROUTE,
     Outage,
     answered_locally,
-    classify,
     connect_deadline,
     connect_part,
+    judge,
     proxy_route,
 )
 from pip_offline_fallback.outcomes import Outcome, Source
@@ -172,7 +173,7 @@ class Engine:
         via = proxy_route(host_of(proxy)) if proxy else None
         asking_mirror = self.chain.asking
         if self.settings.mode is Mode.OFFLINE:
-            return self._forced_local(adapter, request, host, "offline mode")
+            return self._forced_local(adapter, request, host, causes.OFFLINE)
         cause = self.outage.cause(host) or (self.outage.cause(via) if via else None)
         if cause is not None:
             if asking_mirror:
@@ -203,24 +204,23 @@ class Engine:
         try:
             response = send(request, kwargs, fast)
         except NETWORK_ERRORS as exc:
-            strict = self.settings.strict
-            kind, cause = classify(exc, strict)
-            waited = time.monotonic() - started
-            if kind == ROUTE and ("timed out" in cause or (cause == "proxy error" and waited >= 1)):
-                cause = f"{cause} after {waited:.1f} s"  # a deadline (or a timeout) ran out
-            if kind == PIPS:
+            failed = judge(
+                exc,
+                strict=self.settings.strict,
+                host=host,
+                via=via,
+                plain_http=url.startswith("http://"),
+                waited=time.monotonic() - started,
+            )
+            if failed.verdict == PIPS:
                 raise  # the strict setting: this is no outage, and pip says what happened
-            if via and url.startswith("http://") and cause in _PROXY_GATEWAY_CAUSES:
-                # A 502/503/504 outlived pip's retries on a request the proxy forwards itself:
-                # the proxy's word that it can't reach the index (see below).
-                kind, cause = ROUTE, cause.replace("server", "proxy")
-            if kind == ROUTE:
-                self._went_down(via if via and _through_proxy(cause) else host, cause)
+            if failed.down is not None:
+                self._went_down(failed.down, failed.cause)
             if asking_mirror:
                 raise
-            if kind == ROUTE:
-                return self._answer_down(adapter, request, kwargs, host, cause, exc)
-            local = self._answer_failed(adapter, request, cause, exc)
+            if failed.verdict == ROUTE:
+                return self._answer_down(adapter, request, kwargs, host, failed.cause, exc)
+            local = self._answer_failed(adapter, request, failed.cause, exc)
             if local is None:  # not reached: with an exception, no local copy raises
                 raise
             return local
@@ -246,14 +246,14 @@ class Engine:
         if via and status in PROXY_GATEWAY_STATUSES and url.startswith("http://") and not strict:
             # The proxy forwards plain-http requests itself: this is its word that it could
             # not reach the index (after pip's retries), for every host behind it.
-            cause = f"proxy answered {status}"
+            cause = causes.answered(status, proxy=True)
             self._went_down(via, cause)
             if asking_mirror:
                 return response
             response.close()
             return self._answer_down(adapter, request, kwargs, host, cause)
         if answered_locally(status, strict) and not asking_mirror:
-            local = self._answer_failed(adapter, request, f"server answered {status}", None)
+            local = self._answer_failed(adapter, request, causes.answered(status), None)
             if local is not None:
                 response.close()
                 return local
@@ -264,7 +264,7 @@ class Engine:
             if doubt is not None:
                 if asking_mirror:
                     return response  # the chain weighs it; never recorded
-                return self._doubted(adapter, request, kwargs, response, host, doubt)
+                return self._doubted(adapter, request, kwargs, response, host, causes.doubt(doubt))
         mirror = host in self.chain.hosts
         self._note(Outcome(url, Source.FALLBACK_INDEX if mirror else Source.NETWORK))
         if request.method == "GET" and status == 200:
@@ -313,7 +313,7 @@ class Engine:
         kwargs: dict[str, Any],
         response: Response,
         host: str,
-        doubt: str,
+        doubt: Cause,
     ) -> Response:
         """An answer that can't be what was asked: never recorded; local data answers instead.
 
@@ -349,7 +349,7 @@ class Engine:
         request: PreparedRequest,
         kwargs: dict[str, Any],
         host: str,
-        cause: str,
+        cause: Cause,
         exc: BaseException | None = None,
     ) -> Response:
         """The answer for a request to a route that is down: the primary's mirrors, then local
@@ -404,13 +404,13 @@ class Engine:
         self,
         adapter: HTTPAdapter,
         request: PreparedRequest,
-        cause: str,
+        cause: Cause,
         exc: BaseException | None,
     ) -> Response | None:
         """A URL the index answered badly after pip's retries: its local copy, said so; else
         pip-ff's "no local copy" error (for ``exc``) or None (pip gets the answer it had)."""
         local = self._local_or_mirrored(adapter, request)
-        self.report.url_failed(str(request.url), cause, local=local is not None)
+        self.report.url_failed(str(request.url), str(cause), local=local is not None)
         if local is None:
             self._note(Outcome(str(request.url), Source.FAILED, forced=True))
             if exc is not None:
@@ -422,7 +422,7 @@ class Engine:
         return local
 
     def _forced_local(
-        self, adapter: HTTPAdapter, request: PreparedRequest, host: str, cause: str
+        self, adapter: HTTPAdapter, request: PreparedRequest, host: str, cause: Cause
     ) -> Response:
         local = self._local_or_mirrored(adapter, request)
         if local is not None:
@@ -430,16 +430,16 @@ class Engine:
         self._note(Outcome(str(request.url), Source.FAILED, forced=True))
         raise self._no_local_copy(request, host, cause)
 
-    def _no_local_copy(self, request: PreparedRequest, host: str, cause: str) -> Exception:
+    def _no_local_copy(self, request: PreparedRequest, host: str, cause: Cause) -> Exception:
         return compat.RequestsConnectionError(
             f"pip-ff: {compat.redact(host)} is unreachable ({cause}) and there is no local copy "
             f"of {compat.redact(str(request.url))}",
             request=request,
         )
 
-    def _went_down(self, host: str, cause: str) -> None:
+    def _went_down(self, host: str, cause: Cause) -> None:
         first = self.outage.mark_down(host, cause)
-        self.report.host_down(host, cause, announce=first)
+        self.report.host_down(host, str(cause), announce=first)
         if first:
             childenv.hosts_down(self.outage.hosts)
 
@@ -608,16 +608,6 @@ class Engine:
             compat.Link(compat.path_to_url(path))
             for path in self.sources.wheelhouse.files_for(project)
         ]
-
-
-_PROXY_GATEWAY_CAUSES = frozenset(f"server answered {s}" for s in PROXY_GATEWAY_STATUSES)
-
-
-def _through_proxy(cause: str) -> bool:
-    """Whether a route-level failure, on a request that goes through a proxy, is the proxy's
-    (every host behind it) or the host's: everything but a TLS handshake (which, through a
-    tunnel, is with the host itself) happened between pip and the proxy."""
-    return not cause.startswith("TLS handshake failed")
 
 
 def _local_request(request: PreparedRequest, url: str) -> PreparedRequest:

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pip_offline_fallback import compat
+from pip_offline_fallback.causes import describe
 from pip_offline_fallback.config import Settings
 from pip_offline_fallback.engine import Engine
-from pip_offline_fallback.outage import Outage, describe
+from pip_offline_fallback.outage import Outage
 from pip_offline_fallback.outcomes import Outcome, Source
 from pip_offline_fallback.serve.credentials import (
     asks_with_credentials,
