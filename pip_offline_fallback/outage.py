@@ -7,6 +7,10 @@ down for the run; a dead proxy marks every host behind it down. An index that an
 5xx, a 429, a reset or a read error first gets pip's own retries, and only when those are spent
 does pip-ff answer that one URL locally. Any other answer (401, 403, 404, a hash mismatch) is
 pip's to report.
+
+This is the engine's route rule: what a failed request (:func:`judge`) or an answer that came
+(:func:`judge_answer`) means for its route, decided on the cause as a value (:mod:`.causes`),
+and how long a request may wait (:func:`waits`).
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ from pip_offline_fallback.causes import (
     UNREACHABLE_STATUSES,
     Cause,
     Kind,
+    answered,
     cause_of,
     said,
 )
+from pip_offline_fallback.config import Settings
+from pip_offline_fallback.deadline import ConnectTimes, deadline_for
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +138,51 @@ def answered_locally(status: int, strict: bool) -> bool:
     return not strict and (status in UNREACHABLE_STATUSES or status == THROTTLED)
 
 
+def judge_answer(status: int, *, strict: bool, via: str | None, plain_http: bool) -> Failed | None:
+    """The rule for an HTTP answer that came (after pip's retries): None when it is pip's."""
+    if via and status in PROXY_GATEWAY_STATUSES and plain_http and not strict:
+        # The proxy forwards plain-http requests itself: this is its word that it could not
+        # reach the index (after pip's retries), for every host behind it.
+        return Failed(ROUTE, answered(status, proxy=True), via)
+    if answered_locally(status, strict):
+        return Failed(ANSWERED, answered(status), None)
+    return None
+
+
+@dataclass(frozen=True)
+class Waits:
+    """How long a request may wait (see :func:`waits`)."""
+
+    kwargs: dict[str, Any]  # pip's send arguments, the connect part of the timeout shortened
+    patience: tuple[str, float | None] | None  # (route, pip's own connect timeout): late.py
+    answer: tuple[str, float | None]  # (the route's first-byte key, the first byte's deadline)
+
+
+def waits(
+    times: ConnectTimes,
+    kwargs: dict[str, Any],
+    settings: Settings,
+    host: str,
+    hop: str,
+    fast: bool,
+    chosen: bool,
+) -> Waits:
+    """The deadlines of a request to ``host`` whose connection goes to ``hop``: ``fast``, it has
+    a local answer to fall back on; ``chosen``, the timeout is the user's own (never shortened)."""
+    patience = None
+    if fast and not chosen:
+        wait = deadline_for(settings.connect_timeout, times.slowest(hop))
+        pips = connect_part(kwargs.get("timeout"))
+        kwargs = dict(kwargs, timeout=connect_deadline(kwargs.get("timeout"), wait))
+        # A connect that misses the deadline goes on up to pip's own timeout (late.py).
+        patience = None if pips is None else (hop, pips[0])
+    # The answer's first byte: timed always; a deadline like the connect's while a local
+    # answer exists (not under the strict setting: there a read timeout is pip's).
+    applies = fast and not settings.strict
+    answer = times.first_byte_wait(host, kwargs.get("timeout"), applies, chosen)
+    return Waits(kwargs, patience, answer)
+
+
 def proxy_route(proxy_url: str) -> str:
     """The outage key of a proxy: every host reached through it shares its fate."""
     return f"proxy {proxy_url}"
@@ -144,8 +196,9 @@ class Outage:
         # A parent run's causes are known by their words alone.
         self._down: dict[str, Cause] = {h: said(c) for h, c in inherited.items()}
 
-    def cause(self, host: str) -> Cause | None:
-        return self._down.get(host)
+    def cause(self, host: str, via: str | None = None) -> Cause | None:
+        """Why ``host`` (or the proxy route ``via`` it is reached through) is down; None: up."""
+        return self._down.get(host) or (self._down.get(via) if via else None)
 
     def mark_down(self, host: str, cause: Cause) -> bool:
         """Record a failure; True the first time this host is marked (the caller announces it)."""
