@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 
 from pip_offline_fallback import compat, sharing
 from pip_offline_fallback.causes import Cause
+from pip_offline_fallback.hashing import copy_with_hashing
 from pip_offline_fallback.outcomes import Outcome, Source
-from pip_offline_fallback.sources import Found, LocalSources
+from pip_offline_fallback.sources import Found, LocalBody, LocalSources
 
 if TYPE_CHECKING:
     from pip._internal.index.package_finder import PackageFinder
@@ -229,6 +230,36 @@ class LocalAnswers:
         caches = self.sources.pip_caches.directories
         if recorded and caches and self.sources.store is not None:
             sharing.share_with_pip_cache(self.sources.store, caches[0], recorded)
+
+    # -- what serve offers and serves ----------------------------------------------------------
+
+    def verified_body(
+        self, url: str, authorization: str | None, expected: str | None
+    ) -> tuple[LocalBody, bool] | None:
+        """``url``'s local body as data (see :meth:`LocalSources.body`), and whether it is the
+        file a page lists with sha256 ``expected`` (None: any)."""
+        local = self.sources.body(url, authorization)
+        if not isinstance(local, LocalBody):
+            return None
+        if expected is None or local.sha256 is not None:  # the record's is verified already
+            return local, expected in (None, local.sha256)
+        sha256 = copy_with_hashing(local.file)[0]
+        local.file.seek(0)
+        return local, sha256 == expected
+
+    def intact(self, url: str, expected: str | None, authorization: str | None) -> bool:
+        """Whether a local source holds ``url``'s file as its page lists it (sha256
+        ``expected``): a copy in the record or a wheelhouse that verifies (its recorded sha256,
+        and the page's), or one in pip's HTTP cache (no hash kept there: checked when it is
+        served)."""
+        if not (self.sources.has(url) or self.sources.wheelhouses.has(url)):
+            return False
+        found = self.verified_body(url, authorization, expected)
+        if found is not None:
+            local, matches = found
+            local.file.close()
+            return matches
+        return self.sources.pip_caches.has(url)
 
 
 def no_local_copy(request: PreparedRequest, host: str, cause: Cause) -> Exception:

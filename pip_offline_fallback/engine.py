@@ -1,18 +1,16 @@
 """The fallback engine: per request, the network or a local answer; per project, local candidates.
 
-The decisions live here: is the route down, what does the mode allow, which source answers.
-Others answer the engine's questions: the route rule (:mod:`.outage`: is this failure an
-outage, how long may a request wait), the checks on an answer that came (:mod:`.checks`: a
-portal's page, a mirror's page that clashes with local data), and the local answers themselves
-(:mod:`.answers`). The transport adapter (:mod:`.adapter`) hands every request of pip's
-session to :meth:`Engine.send`; the finder hooks (:mod:`.finder`) watch each page fetch and ask
-:meth:`Engine.available`. Resolution, hash checking, building and installing stay pip's.
+The engine decides (is the route down, what does the mode allow, which source answers); others
+answer its questions: the route rule (:mod:`.outage`), the checks on an answer that came
+(:mod:`.checks`) and the local answers (:mod:`.answers`). The transport adapter hands every
+request of pip's session to :meth:`Engine.send`; the finder hooks watch each page fetch and ask
+:meth:`Engine.available`; serve asks what a page offers and which routes to ask again.
 
 Thread safety: ``pip-ff serve`` calls :meth:`Engine.send` from many threads at once. What a
-request is for (its project, whether it is a page) is the calling thread's own
-(:meth:`Engine.watching`), as are the adapter's retry override and the chain's attempt; the
-outage, the report, the recording, the store and the local sources lock what they share.
-``_refresh``, ``listing_only`` and ``commands_running`` belong to pip commands (one thread).
+request is for is the calling thread's own (:class:`Context`), as are the adapter's retry
+override and the chain's attempt; the outage, the report, the recording, the store and the
+local sources lock what they share. ``_refresh``, ``listing_only`` and ``commands_running``
+belong to pip commands (one thread).
 """
 
 from __future__ import annotations
@@ -43,7 +41,7 @@ from pip_offline_fallback.outage import (
 from pip_offline_fallback.outcomes import Outcome, Source
 from pip_offline_fallback.recording import Recording
 from pip_offline_fallback.report import VERBOSE, Report
-from pip_offline_fallback.sources import LocalSources
+from pip_offline_fallback.sources import LocalBody, LocalSources
 from pip_offline_fallback.store import Store
 from pip_offline_fallback.urls import host_of
 
@@ -53,12 +51,16 @@ if TYPE_CHECKING:
     from pip._vendor.requests import PreparedRequest, Response
     from pip._vendor.requests.adapters import HTTPAdapter
 
+    from pip_offline_fallback.pages import FileLink
+
 logger = logging.getLogger(__name__)
 
 
 # pip's send, as the adapter hands it over: (request, kwargs, fast) -> response. ``fast``: this
 # request has a local answer to fall back on, so connections that can't be made aren't retried.
 Send = Callable[["PreparedRequest", "dict[str, Any]", bool], "Response"]
+Authorization = Callable[[str], "str | None"]  # the Authorization header sent to a URL
+Watching = contextlib.AbstractContextManager["list[Outcome]"]
 
 _active: Engine | None = None
 
@@ -93,7 +95,10 @@ class Engine:
         if settings.store:
             self.sources.use_store(Store(settings.store, write_behind=True))
         self.recording = Recording(self.sources, self.report)
-        self.report.record_knows = self._record_knows
+        # Whether the record holds anything from a host; None: no record this run.
+        self.report.record_knows = lambda host: (
+            None if self.store is None else self.store.knows_host_of(host)
+        )
         self._said_unrecorded = False
         self.wheel_cache_dir: str | None = None
         # prefer-offline: URLs whose local answer could not satisfy a requirement; ask the index.
@@ -117,8 +122,6 @@ class Engine:
     @property
     def store(self) -> Store | None:
         return self.sources.store
-
-    # -- set-up ------------------------------------------------------------------------------
 
     def configure(
         self,
@@ -153,11 +156,6 @@ class Engine:
             self.store.root if self.store is not None else None,
             self.sources.pip_caches.directories,
         )
-
-    def _record_knows(self, host: str) -> bool | None:
-        """Whether the record holds anything from ``host``; None: no record this run."""
-        store = self.store
-        return None if store is None else store.knows_host_of(host)
 
     # -- the transport side ------------------------------------------------------------------
 
@@ -333,23 +331,11 @@ class Engine:
         if first:
             childenv.hosts_down(self.outage.hosts)
 
-    def late_connect(self) -> tuple[str, float | None] | None:
-        """(route, pip's own connect timeout) while this thread's request has a connect
-        deadline: a connect that misses it goes on that long in the background (late.py)."""
-        return self.context.patience
-
-    def answer_wait(self) -> tuple[str, float | None] | None:
-        """(the key of the route's first-byte times, this thread's request's first-byte
-        deadline or None: pip's own wait), while a request of the engine's is in flight."""
-        return self.context.answer
-
     def connected(self, seconds: float) -> None:
         """urllib3 made a connection for this thread's request in ``seconds``."""
         hop = self.context.hop
         if hop is not None:
             self.connect_times.seen(hop, seconds)
-
-    # -- local data --------------------------------------------------------------------------
 
     def expect_hashes(self, links: Iterable[Link]) -> None:
         """An index page lists these links: the record keeps only files that match their
@@ -365,11 +351,26 @@ class Engine:
         falling_back = self.settings.mode is not Mode.AUTO or bool(self.outage.hosts)
         self.answers.file_served(url, self.wheel_cache_dir, falling_back)
 
+    # -- serve's questions: what a page offers, which body is intact, which routes to ask again
+
+    def offered(self, files: Iterable[FileLink], authorization: Authorization) -> list[FileLink]:
+        """Of a page answered locally, the files local sources hold intact (an installer never
+        picks a version it can't fetch); ``authorization``: the header sent to a URL."""
+        return [f for f in files if self.answers.intact(f.url, f.sha256, authorization(f.url))]
+
+    def local_body(
+        self, url: str, authorization: str | None, sha256: str | None
+    ) -> tuple[LocalBody, bool] | None:
+        """``url``'s local body, and whether it is the file listed with ``sha256``."""
+        return self.answers.verified_body(url, authorization, sha256)
+
+    def forget_outages(self) -> None:
+        """Every route is asked again (serve runs for days; an outage is a command's run)."""
+        self.outage.clear()
+
     # -- the finder side ---------------------------------------------------------------------
 
-    def watching(
-        self, project: str | None = None, *, page: bool = True
-    ) -> contextlib.AbstractContextManager[list[Outcome]]:
+    def watching(self, project: str | None = None, *, page: bool = True) -> Watching:
         """Collect the outcomes of this thread's requests inside the block (see
         :meth:`Context.watching`): one index page fetch of ``project``, or a file's."""
         return self.context.watching(project, page=page)

@@ -208,6 +208,11 @@ class Outage:
             self._down[host] = cause
             return True
 
+    def clear(self) -> None:
+        """Every route is up again (serve asks them again after a while)."""
+        with self._lock:
+            self._down.clear()
+
     @property
     def hosts(self) -> dict[str, str]:
         """Each route down, with its cause in words (for a child run, serve's status)."""
