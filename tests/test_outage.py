@@ -252,6 +252,21 @@ def test_rewording_a_cause_never_changes_the_rule(monkeypatch: pytest.MonkeyPatc
     assert before["proxy 407", False, False] == ("answered", None, False)
 
 
+def test_serve_forgets_outages_on_the_engines_own_outage() -> None:
+    """serve asks routes again after a while: the engine clears its outage in place, under the
+    outage's lock (serve replaced the object from outside: a route another thread marked down
+    at that moment landed on the discarded one, and was never asked again nor said)."""
+    from pip_offline_fallback import engine
+
+    fallback = engine.Engine.__new__(engine.Engine)
+    fallback.outage = outage.Outage({"index.test:80": "connection refused"})
+    kept = fallback.outage
+    fallback.forget_outages()
+    assert fallback.outage is kept and not kept.hosts
+    assert kept.mark_down("index.test:80", causes.cause_of(ConnectionRefusedError(111, "")))
+    assert kept.hosts == {"index.test:80": "connection refused"}
+
+
 def test_the_connect_deadline_only_shortens_the_connect() -> None:
     assert outage.connect_deadline(15, 2.0) == (2.0, 15)
     assert outage.connect_deadline((1.0, 30), 2.0) == (1.0, 30)
