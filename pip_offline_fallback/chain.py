@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pip_offline_fallback import compat, mirrors, plausible
-from pip_offline_fallback.outage import NETWORK_ERRORS, THROTTLED, UNREACHABLE_STATUSES
+from pip_offline_fallback.causes import UNREACHABLE_STATUSES
+from pip_offline_fallback.outage import NETWORK_ERRORS, THROTTLED
 from pip_offline_fallback.urls import host_of, url_key
 
 if TYPE_CHECKING:

@@ -217,7 +217,7 @@ def _wrap_connect(original: Callable[..., Any]) -> Callable[..., Any]:
             return original(self, *args, **kwargs)
         _connecting.active = True
         started = time.monotonic()
-        patience = engine.late_connect()
+        patience = engine.context.patience  # this thread's request's connect deadline
         try:
             if patience is None:
                 result = original(self, *args, **kwargs)
@@ -246,7 +246,7 @@ def _wrap_getresponse(original: Callable[..., Any]) -> Callable[..., Any]:
     # Every answer's first byte is timed, so a route that always answers slowly is learnt.
     def getresponse(self: Any, *args: Any, **kwargs: Any) -> Any:
         engine = active_engine()
-        wait = engine.answer_wait() if engine is not None else None
+        wait = engine.context.answer if engine is not None else None  # its first byte's
         if engine is None or wait is None or args or kwargs:  # pip 23's urllib3 tries buffering=
             return original(self, *args, **kwargs)
         route, deadline = wait

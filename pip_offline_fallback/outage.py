@@ -7,55 +7,66 @@ down for the run; a dead proxy marks every host behind it down. An index that an
 5xx, a 429, a reset or a read error first gets pip's own retries, and only when those are spent
 does pip-ff answer that one URL locally. Any other answer (401, 403, 404, a hash mismatch) is
 pip's to report.
+
+This is the engine's route rule: what a failed request (:func:`judge`) or an answer that came
+(:func:`judge_answer`) means for its route, decided on the cause as a value (:mod:`.causes`),
+and how long a request may wait (:func:`waits`).
 """
 
 from __future__ import annotations
 
 import logging
-import socket
-import ssl
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pip_offline_fallback import compat
+from pip_offline_fallback.causes import (
+    PROXY_ERRORS,
+    UNREACHABLE_STATUSES,
+    Cause,
+    Kind,
+    answered,
+    cause_of,
+    said,
+)
+from pip_offline_fallback.config import Settings
+from pip_offline_fallback.deadline import ConnectTimes, deadline_for
 
 logger = logging.getLogger(__name__)
 
-# Answers that come from a gateway or an overloaded index, not from the index's knowledge.
-UNREACHABLE_STATUSES = frozenset({500, 502, 503, 504, 520, 521, 522, 523, 524, 527})
 # What a proxy answers when it could not reach the index (for a plain-http request it forwards).
 PROXY_GATEWAY_STATUSES = frozenset({502, 503, 504})
 THROTTLED = 429
 
 # How a failed request is treated (see classify).
-ROUTE = "route"  # the route can't be reached: down for the rest of the run
+ROUTE = "route"  # the route can't be reached: down for the run
 ANSWERED = "answered"  # something answered, badly, after pip's retries: this URL alone
 PIPS = "pip's"  # the strict setting: no outage at all; pip reports it as it would
 
-# Causes that say the route itself is gone (describe()'s words).
-_ROUTE_CAUSES = frozenset(
+# Causes that say the route itself is gone. A read timeout is one: no answer began, after
+# pip's read retries (the server accepts connections and never says a word: a hung process,
+# a half-open firewall).
+_ROUTE_KINDS = frozenset(
     {
-        "DNS lookup failed",
-        "connection refused",
-        "network unreachable",
-        "connection timed out",
-        "TLS handshake failed",
-        "proxy error",
-        "proxy answered 502",
-        "proxy answered 503",
-        "proxy answered 504",
-        # A read timeout before any answer, after pip's read retries: the server accepts
-        # connections and never says a word (a hung process, a half-open firewall).
-        "read timed out",
+        Kind.DNS,
+        Kind.REFUSED,
+        Kind.NO_ROUTE,
+        Kind.CONNECT_TIMEOUT,
+        Kind.TLS,
+        Kind.PROXY_ERROR,
+        Kind.PROXY_UNREACHABLE,
+        Kind.READ_TIMEOUT,
     }
 )
 # Under the strict setting only these are an outage: nothing at the other end could be reached.
 # Everything else (a 5xx, a 429, a proxy's error answer, a read timeout, a certificate that
 # fails verification) is something an on-path attacker can produce without breaking TLS, to
-# keep a machine on old versions: strict gives it pip's own failure instead.
-STRICT_ROUTE_CAUSES = frozenset(
-    {"DNS lookup failed", "connection refused", "network unreachable", "connection timed out"}
+# keep a machine on old versions: strict gives it pip's own failure instead. A proxy that
+# can't itself be reached is a route that can't be reached; its error answers are answers.
+_STRICT_ROUTE_KINDS = frozenset(
+    {Kind.DNS, Kind.REFUSED, Kind.NO_ROUTE, Kind.CONNECT_TIMEOUT, Kind.PROXY_UNREACHABLE}
 )
 NETWORK_ERRORS = (
     compat.RequestsConnectionError,  # DNS, refused, reset, proxy and TLS errors
@@ -64,109 +75,112 @@ NETWORK_ERRORS = (
 )
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    todo: list[BaseException] = [exc]
-    while todo and len(seen) < 20:
-        current = todo.pop(0)
-        if any(current is s for s in seen):
-            continue
-        seen.append(current)
-        for nxt in (
-            getattr(current, "reason", None),
-            getattr(current, "original_error", None),
-            current.__cause__,
-            current.__context__,
-            *(a for a in getattr(current, "args", ()) if isinstance(a, BaseException)),
-        ):
-            if isinstance(nxt, BaseException):
-                todo.append(nxt)
-    return seen
+def _route_cause(cause: Cause) -> bool:
+    if cause.kind is Kind.STATUS:
+        return cause.proxy and cause.status in PROXY_GATEWAY_STATUSES
+    return cause.kind in _ROUTE_KINDS
 
 
-def describe(exc: BaseException) -> str:
-    """A short, credential-free cause for one failed request."""
-    chain = _chain(exc)
-    text = " ".join(str(e) for e in chain).lower()
-    if any(isinstance(e, compat.FirstByteTimeout) for e in chain):
-        # No answer began within the first byte's deadline (through a proxy too, which urllib3
-        # may then call a proxy error): the server accepts and never says a word.
-        return "read timed out"
-    if any(isinstance(e, socket.gaierror) for e in chain) or any(
-        marker in text
-        for marker in (
-            "name or service not known",
-            "temporary failure in name resolution",
-            "nodename nor servname",
-            "failed to resolve",
-            "getaddrinfo failed",
-            "no address associated",
-        )
-    ):
-        return "DNS lookup failed"
-    if "tunnel connection failed" in text or "proxy" in type(exc).__name__.lower():
-        for answer in ("502", "503", "504", "403", "407"):
-            if f"tunnel connection failed: {answer}" in text:
-                return f"proxy answered {answer}"
-        return "proxy error"
-    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "connection refused" in text:
-        return "connection refused"
-    if "network is unreachable" in text:
-        return "network unreachable"
-    if any(isinstance(e, ssl.SSLError) for e in chain) or "ssl" in type(exc).__name__.lower():
-        return "TLS handshake failed"
-    if isinstance(exc, compat.RequestsRetryError) or "too many" in text:
-        for code in sorted(UNREACHABLE_STATUSES):
-            if f"{code} error" in text:
-                return f"server answered {code}"
-        return "server errors"
-    if "read timed out" in text:
-        return "read timed out"
-    if "connect timeout" in text or ("connection to" in text and "timed out" in text):
-        return "connection timed out"
-    if "timed out" in text:
-        return "timed out"
-    if any(isinstance(e, ConnectionResetError) for e in chain) or "reset" in text:
-        return "connection reset"
-    if "remotedisconnected" in text or "connection aborted" in text or "closed connection" in text:
-        return "connection dropped"
-    return "connection failed"
-
-
-def classify(exc: BaseException, strict: bool = False) -> tuple[str, str]:
-    """(ROUTE, ANSWERED or PIPS, cause) for a request that raised after pip's retries.
+def verdict(cause: Cause, strict: bool = False) -> str:
+    """ROUTE, ANSWERED or PIPS for a request that failed with ``cause`` after pip's retries.
 
     A connection that was never made is a route that can't be reached, whatever the socket
     said (a reset while connecting: a server going down with connections in its queue).
-    ``strict``: only a route that can't be reached (STRICT_ROUTE_CAUSES) is an outage; the
-    rest is pip's to report (PIPS), never answered locally.
+    ``strict``: only a route that can't be reached is an outage; the rest is pip's to report
+    (PIPS), never answered locally.
     """
-    cause = describe(exc)
-    chain = _chain(exc)
-    never_connected = any(isinstance(e, compat.NoConnectionError) for e in chain)
     if strict:
-        # A proxy that can't itself be reached is a route that can't be reached; its error
-        # answers (502 to CONNECT) are answers.
-        unreachable = cause in STRICT_ROUTE_CAUSES or (
-            cause == "proxy error" and never_connected and _socket_failure(chain)
+        unreachable = cause.kind in _STRICT_ROUTE_KINDS or (
+            not cause.connected and not _route_cause(cause)  # no answer of any kind
         )
-        if not unreachable and never_connected and cause not in _ROUTE_CAUSES:
-            unreachable = True  # a reset while connecting: no answer of any kind
-        return (ROUTE if unreachable else PIPS), cause
-    return (ROUTE if cause in _ROUTE_CAUSES or never_connected else ANSWERED), cause
+        return ROUTE if unreachable else PIPS
+    return ROUTE if _route_cause(cause) or not cause.connected else ANSWERED
 
 
-def _socket_failure(chain: list[BaseException]) -> bool:
-    """Whether the chain ends in the socket failing to connect (not in anything answered)."""
-    text = " ".join(str(e) for e in chain).lower()
-    return any(isinstance(e, (socket.gaierror, ConnectionRefusedError)) for e in chain) or any(
-        marker in text for marker in ("refused", "timed out", "unreachable", "resolve")
-    )
+def classify(exc: BaseException, strict: bool = False) -> tuple[str, Cause]:
+    """(ROUTE, ANSWERED or PIPS, the cause) for a request that raised after pip's retries."""
+    cause = cause_of(exc)
+    return verdict(cause, strict), cause
+
+
+@dataclass(frozen=True)
+class Failed:
+    """What a request that raised after pip's retries means (see :func:`judge`)."""
+
+    verdict: str  # ROUTE, ANSWERED or PIPS
+    cause: Cause
+    down: str | None  # the route (a host, or a proxy's key) now down; None: none
+
+
+def judge(
+    exc: BaseException, *, strict: bool, host: str, via: str | None, plain_http: bool, waited: float
+) -> Failed:
+    """The rule for a request to ``host`` (through the proxy route ``via``, if any) that
+    raised ``exc`` after ``waited`` seconds."""
+    kind, cause = classify(exc, strict)
+    if kind == ROUTE and (cause.timed_out or (cause.kind in PROXY_ERRORS and waited >= 1)):
+        cause = cause.after(waited)  # a deadline (or a timeout) ran out: say how long it took
+    if kind == PIPS:
+        return Failed(kind, cause, None)  # the strict setting: pip says what happened
+    if via and plain_http and any(cause.answered(s) for s in PROXY_GATEWAY_STATUSES):
+        # A 502/503/504 outlived pip's retries on a request the proxy forwards itself: the
+        # proxy's word that it can't reach the index, for every host behind it.
+        kind, cause = ROUTE, replace(cause, proxy=True)
+    if kind != ROUTE:
+        return Failed(kind, cause, None)
+    # Through a proxy everything but a TLS handshake (which, through a tunnel, is with the
+    # host itself) happened between pip and the proxy: every host behind it is down.
+    return Failed(kind, cause, via if via and cause.kind is not Kind.TLS else host)
 
 
 def answered_locally(status: int, strict: bool) -> bool:
     """Whether an HTTP answer that outlived pip's retries (5xx, 429) is answered locally."""
     return not strict and (status in UNREACHABLE_STATUSES or status == THROTTLED)
+
+
+def judge_answer(status: int, *, strict: bool, via: str | None, plain_http: bool) -> Failed | None:
+    """The rule for an HTTP answer that came (after pip's retries): None when it is pip's."""
+    if via and status in PROXY_GATEWAY_STATUSES and plain_http and not strict:
+        # The proxy forwards plain-http requests itself: this is its word that it could not
+        # reach the index (after pip's retries), for every host behind it.
+        return Failed(ROUTE, answered(status, proxy=True), via)
+    if answered_locally(status, strict):
+        return Failed(ANSWERED, answered(status), None)
+    return None
+
+
+@dataclass(frozen=True)
+class Waits:
+    """How long a request may wait (see :func:`waits`)."""
+
+    kwargs: dict[str, Any]  # pip's send arguments, the connect part of the timeout shortened
+    patience: tuple[str, float | None] | None  # (route, pip's own connect timeout): late.py
+    answer: tuple[str, float | None]  # (the route's first-byte key, the first byte's deadline)
+
+
+def waits(
+    times: ConnectTimes,
+    kwargs: dict[str, Any],
+    settings: Settings,
+    host: str,
+    hop: str,
+    fast: bool,
+    chosen: bool,
+) -> Waits:
+    """The deadlines of a request to ``host`` whose connection goes to ``hop``: ``fast``, it has
+    a local answer to fall back on; ``chosen``, the timeout is the user's own (never shortened)."""
+    patience = None
+    if fast and not chosen:
+        wait = deadline_for(settings.connect_timeout, times.slowest(hop))
+        pips = connect_part(kwargs.get("timeout"))
+        kwargs = dict(kwargs, timeout=connect_deadline(kwargs.get("timeout"), wait))
+        # A connect that misses the deadline goes on up to pip's own timeout (late.py).
+        patience = None if pips is None else (hop, pips[0])
+    # The answer's first byte: timed always; a deadline like the connect's while a local
+    # answer exists (not under the strict setting: there a read timeout is pip's).
+    applies = fast and not settings.strict
+    answer = times.first_byte_wait(host, kwargs.get("timeout"), applies, chosen)
+    return Waits(kwargs, patience, answer)
 
 
 def proxy_route(proxy_url: str) -> str:
@@ -179,12 +193,14 @@ class Outage:
 
     def __init__(self, inherited: Mapping[str, str] = {}) -> None:
         self._lock = threading.Lock()
-        self._down: dict[str, str] = dict(inherited)
+        # A parent run's causes are known by their words alone.
+        self._down: dict[str, Cause] = {h: said(c) for h, c in inherited.items()}
 
-    def cause(self, host: str) -> str | None:
-        return self._down.get(host)
+    def cause(self, host: str, via: str | None = None) -> Cause | None:
+        """Why ``host`` (or the proxy route ``via`` it is reached through) is down; None: up."""
+        return self._down.get(host) or (self._down.get(via) if via else None)
 
-    def mark_down(self, host: str, cause: str) -> bool:
+    def mark_down(self, host: str, cause: Cause) -> bool:
         """Record a failure; True the first time this host is marked (the caller announces it)."""
         with self._lock:
             if host in self._down:
@@ -192,9 +208,15 @@ class Outage:
             self._down[host] = cause
             return True
 
+    def clear(self) -> None:
+        """Every route is up again (serve asks them again after a while)."""
+        with self._lock:
+            self._down.clear()
+
     @property
     def hosts(self) -> dict[str, str]:
-        return dict(self._down)
+        """Each route down, with its cause in words (for a child run, serve's status)."""
+        return {host: str(cause) for host, cause in self._down.items()}
 
     def __bool__(self) -> bool:
         return bool(self._down)

@@ -46,6 +46,26 @@ class Recording:
         record = self._sources.record
         return record.identity(request) if record is not None else None
 
+    def received(
+        self,
+        request: PreparedRequest,
+        response: Response,
+        source: Source,
+        *,
+        stream: bool,
+        spare: bool,
+    ) -> None:
+        """pip gets ``response`` from the network (``source``: pip's cache, a fallback index or
+        the index): told to the report, and recorded when it is a fresh 200 of a whole GET;
+        a redirect is remembered (see :meth:`asked_for`)."""
+        url = str(request.url)
+        if request.method == "GET" and response.status_code == 200:
+            self._report.file_served(url, source)
+            if source is not Source.PIP_CACHE and "range" not in request.headers:
+                self.record(request, response, stream=stream, spare=spare)
+        elif request.method == "GET" and response.is_redirect:
+            self.redirected(url, response)
+
     def record(
         self, request: PreparedRequest, response: Response, *, stream: bool, spare: bool
     ) -> None:

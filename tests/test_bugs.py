@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pip_offline_fallback import bugs, engine
+from pip_offline_fallback import answers, bugs, checks
 from pip_offline_fallback.outcomes import Source
 from pip_offline_fallback.sources import Found, LocalSources
 
@@ -111,6 +111,14 @@ class _Sources:
         return Found(_Raw(self.exc), Source.RECORD, 0.0)  # type: ignore[arg-type]
 
 
+def _mirror_clashes(exc: Exception) -> bool:
+    """The mirror check, with a local copy of the page that raises ``exc`` when read."""
+    local = answers.LocalAnswers(_Sources(exc), None, None, answers.Context(), None)  # type: ignore[arg-type]
+    page = _request("http://index.invalid/simple/pipff-alpha/")
+    mirror = "http://mirror.invalid/simple/pipff-alpha/"
+    return checks.mirror_clashes(None, local, page, "index.invalid", None, mirror)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("exc", [OSError(5, "I/O error"), RuntimeError("a bug")])
 def test_an_unreadable_local_page_is_never_taken_for_none(
     exc: Exception, quiet: None, caplog: pytest.LogCaptureFixture
@@ -118,20 +126,12 @@ def test_an_unreadable_local_page_is_never_taken_for_none(
     """The mirror check compares a mirror's page with the local one: a local page that exists
     and can't be read must not look like no local page (that skipped the check, and the
     mirror's page was used unchecked)."""
-    fallback = engine.Engine.__new__(engine.Engine)
-    fallback.sources = _Sources(exc)  # type: ignore[assignment]
-    page = _request("http://index.invalid/simple/pipff-alpha/")
-    with (
-        caplog.at_level("WARNING", logger="pip_offline_fallback"),
-        pytest.raises(Exception) as raised,
-    ):
-        fallback._page(page)
-    assert type(raised.value).__name__ == "_UnreadablePage", raised.value
+    with caplog.at_level("WARNING", logger="pip_offline_fallback"):
+        assert _mirror_clashes(exc)  # local data answers instead of the unchecked mirror
+    assert "can't read the local copy" in caplog.text
     assert bool(_internal_errors(caplog)) is isinstance(exc, RuntimeError)
 
 
 def test_an_unreadable_local_page_bug_is_raised_under_the_switch(raising: None) -> None:
-    fallback = engine.Engine.__new__(engine.Engine)
-    fallback.sources = _Sources(RuntimeError("a bug"))  # type: ignore[assignment]
     with pytest.raises(RuntimeError, match="a bug"):
-        fallback._page(_request("http://index.invalid/simple/pipff-alpha/"))
+        _mirror_clashes(RuntimeError("a bug"))

@@ -11,13 +11,14 @@ pip's retries) costs that one URL only, and under the strict setting is pip's to
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from pip_offline_fallback import deadline, outage
-from pip_offline_fallback.outage import ANSWERED, PIPS, ROUTE, classify
+from pip_offline_fallback import causes, deadline, outage
+from pip_offline_fallback.outage import ANSWERED, PIPS, ROUTE
 from testbed import (
     UNRESOLVABLE_INDEX_URL,
     BlackHoleServer,
@@ -42,6 +43,12 @@ def _session(retries: int = 0, **retry: object) -> object:
     session.mount("https://", adapter)
     session.trust_env = False  # this machine's proxy variables are not the test's
     return session
+
+
+def classify(exc: BaseException, strict: bool = False) -> tuple[str, str]:
+    """The outage rule's verdict on ``exc``, with its cause in words (what messages say)."""
+    verdict, cause = outage.classify(exc, strict)
+    return verdict, str(cause)
 
 
 def _raised(get: Callable[[], object]) -> BaseException:
@@ -162,12 +169,102 @@ def test_a_reset_while_connecting_is_a_route() -> None:
     ],
 )
 def test_describe_names_the_cause(exc: BaseException, cause: str) -> None:
-    assert outage.describe(exc) == cause
+    assert causes.describe(exc) == cause
 
 
 def test_describe_never_repeats_credentials() -> None:
     exc = ConnectionRefusedError(111, "http://alice:s3cret@index.example/simple/ refused")
-    assert "s3cret" not in outage.describe(exc)
+    assert "s3cret" not in causes.describe(exc)
+
+
+def _failures() -> dict[str, BaseException]:
+    """One failure of each kind, as pip's requests and urllib3 raise it (built in-process)."""
+    from pip_offline_fallback import compat
+
+    def wrapped(inner: BaseException, outer: type[BaseException]) -> BaseException:
+        try:
+            raise outer(inner)
+        except outer as error:
+            return error
+
+    never = compat.NoConnectionError(None, "connect failed")
+    never.__context__ = ConnectionResetError(104, "Connection reset by peer")
+    return {
+        "dns": socket.gaierror(-2, "Name or service not known"),
+        "refused": ConnectionRefusedError(111, "Connection refused"),
+        "no route": OSError(101, "Network is unreachable"),
+        "connect timeout": wrapped(OSError("Connect timeout"), compat.RequestsTimeout),
+        "read timeout": wrapped(OSError("Read timed out."), compat.RequestsTimeout),
+        "tls": ssl.SSLError(1, "certificate verify failed"),
+        "proxy 502": OSError("Tunnel connection failed: 502 Bad Gateway"),
+        "proxy 407": OSError("Tunnel connection failed: 407 Proxy Authentication Required"),
+        "server 503": wrapped(OSError("too many 503 error responses"), compat.RequestsRetryError),
+        "reset": ConnectionResetError(104, "Connection reset by peer"),
+        "reset while connecting": wrapped(never, compat.RequestsConnectionError),
+        "dropped": OSError("RemoteDisconnected"),
+        "other": OSError("something else"),
+    }
+
+
+def _rules() -> dict[tuple[str, bool, bool], tuple[str, str | None, bool]]:
+    """What the rule makes of each failure: (verdict, the route marked down, whether a wait is
+    said), plain and strict, straight and through a proxy on a plain-http request."""
+    table = {}
+    for name, exc in _failures().items():
+        for strict in (False, True):
+            for proxied in (False, True):
+                failed = outage.judge(
+                    exc,
+                    strict=strict,
+                    host="index.test:80",
+                    via="proxy http://proxy.test:3128" if proxied else None,
+                    plain_http=True,
+                    waited=2.0,
+                )
+                table[name, strict, proxied] = (
+                    failed.verdict,
+                    failed.down,
+                    failed.cause.waited is not None,
+                )
+    return table
+
+
+def test_rewording_a_cause_never_changes_the_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rule branches on the cause's value: give every kind words that hold every phrase an
+    older rule matched ("timed out", "TLS handshake failed", "server answered 502", "proxy
+    error"), and every failure is still judged, and routed, as before."""
+    before = _rules()
+    words: dict[causes.Kind, str] = {}
+    said_before = {name: causes.describe(exc) for name, exc in _failures().items()}
+    for index, kind in enumerate(causes.Kind):
+        words[kind] = f"TLS handshake failed, server answered 502, proxy error, timed out #{index}"
+    monkeypatch.setattr(causes, "WORDS", words)
+    assert _rules() == before
+    said_after = {name: causes.describe(exc) for name, exc in _failures().items()}
+    assert all(said_after[name] != said_before[name] for name in said_before)
+    # What the rule decides, spot-checked: a proxy's gateway answer takes the proxy down; a TLS
+    # failure through a tunnel is the host's own; a reset while connecting is a route.
+    assert before["server 503", False, True] == ("route", "proxy http://proxy.test:3128", False)
+    assert before["server 503", False, False] == ("answered", None, False)
+    assert before["tls", False, True] == ("route", "index.test:80", False)
+    assert before["connect timeout", False, False] == ("route", "index.test:80", True)
+    assert before["reset while connecting", True, False][0] == "route"
+    assert before["proxy 407", False, False] == ("answered", None, False)
+
+
+def test_serve_forgets_outages_on_the_engines_own_outage() -> None:
+    """serve asks routes again after a while: the engine clears its outage in place, under the
+    outage's lock (serve replaced the object from outside: a route another thread marked down
+    at that moment landed on the discarded one, and was never asked again nor said)."""
+    from pip_offline_fallback import engine
+
+    fallback = engine.Engine.__new__(engine.Engine)
+    fallback.outage = outage.Outage({"index.test:80": "connection refused"})
+    kept = fallback.outage
+    fallback.forget_outages()
+    assert fallback.outage is kept and not kept.hosts
+    assert kept.mark_down("index.test:80", causes.cause_of(ConnectionRefusedError(111, "")))
+    assert kept.hosts == {"index.test:80": "connection refused"}
 
 
 def test_the_connect_deadline_only_shortens_the_connect() -> None:

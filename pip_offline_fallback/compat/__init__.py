@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from pip_offline_fallback.compat.commands import USER_CACHE_DIR as USER_CACHE_DIR
     from pip_offline_fallback.compat.commands import Command as Command
     from pip_offline_fallback.compat.commands import SessionCommandMixin as SessionCommandMixin
+    from pip_offline_fallback.compat.commands import build_session as build_session
     from pip_offline_fallback.compat.commands import configured_cache_dir as configured_cache_dir
     from pip_offline_fallback.compat.commands import create_command as create_command
     from pip_offline_fallback.compat.commands import prepare as prepare
@@ -132,6 +133,7 @@ _HOMES = {
         "SELF_CHECK_LOOKUP",
         "SessionCommandMixin",
         "USER_CACHE_DIR",
+        "build_session",
         "configured_cache_dir",
         "create_command",
         "prepare",

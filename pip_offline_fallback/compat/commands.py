@@ -64,6 +64,12 @@ def configured_cache_dir(command: Any) -> str | None:
     return str(value) if value else None
 
 
+def build_session(command: Any, options: Any) -> Any:
+    """pip's session for ``command`` and its parsed ``options``, built as pip's commands build
+    theirs (its TLS, proxies, credentials, cache and retries)."""
+    return command._build_session(options)
+
+
 def _parameters(function: Any) -> tuple[str, ...]:
     code = function.__code__
     return tuple(code.co_varnames[: code.co_argcount])

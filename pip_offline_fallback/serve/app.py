@@ -31,7 +31,6 @@ from pip_offline_fallback.serve.files import (
     Contradicted,
     Reply,
     file_reply,
-    intact_locally,
     text,
 )
 from pip_offline_fallback.serve.upstream import Upstream, UpstreamError, provenance_header
@@ -189,7 +188,8 @@ class ServeApp:
         if answer.provenance.local:
             # Only what can be downloaded, intact: an installer never picks a version it can't
             # fetch (a damaged copy left out, an older intact one is picked).
-            page = page.with_files([f for f in page.files if intact_locally(self.upstream, f)])
+            engine, authorization = self.upstream.engine, self.upstream.authorization
+            page = page.with_files(engine.offered(page.files, authorization))
         files = [
             _with_url(f, f"{self.prefix}/files/{project}/{urllib.parse.quote(f.filename)}")
             for f in page.files

@@ -21,14 +21,12 @@ from http import HTTPStatus
 from typing import IO, TYPE_CHECKING
 
 from pip_offline_fallback.hashing import copy_with_hashing
-from pip_offline_fallback.serve.pages import FileLink
 from pip_offline_fallback.serve.upstream import (
     Provenance,
     Upstream,
     UpstreamError,
     provenance_header,
 )
-from pip_offline_fallback.sources import LocalBody
 from pip_offline_fallback.urls import parse_dist_filename
 
 if TYPE_CHECKING:
@@ -90,9 +88,10 @@ def file_reply(
     url = link.url + (".metadata" if metadata else "")
     expected = link.metadata_sha256 if metadata else link.sha256
 
-    local = upstream.engine.sources.body(url, upstream.authorization(url))
-    if isinstance(local, LocalBody):
-        if not _matches(local, expected):
+    found = upstream.engine.local_body(url, upstream.authorization(url), expected)
+    if found is not None:
+        local, intact = found
+        if not intact:
             local.file.close()
             logger.warning(
                 "pip-ff serve: the local copy of %s (%s) does not match the index's sha256; "
@@ -116,34 +115,6 @@ def file_reply(
     if provenance.local:
         return _verified(response, provenance, expected, filename)
     return _streamed(response, expected, filename, head=head)
-
-
-def intact_locally(upstream: Upstream, link: FileLink) -> bool:
-    """Whether a local source holds ``link``'s file as its page lists it: a copy in the record
-    or a wheelhouse that verifies (its recorded sha256, and the page's), or one in pip's HTTP
-    cache (no hash kept there: checked when it is served). An offline page lists only these,
-    so an installer picks an older intact version over a damaged one."""
-    sources = upstream.engine.sources
-    if not (sources.has(link.url) or sources.wheelhouses.has(link.url)):
-        return False
-    local = sources.body(link.url, upstream.authorization(link.url))
-    if isinstance(local, LocalBody):
-        try:
-            return _matches(local, link.sha256)
-        finally:
-            local.file.close()
-    return sources.pip_caches.has(link.url)
-
-
-def _matches(local: LocalBody, expected: str | None) -> bool:
-    """Whether a local body is the file the page names (the record's is verified already)."""
-    if expected is None:
-        return True
-    if local.sha256 is not None:
-        return local.sha256 == expected
-    sha256 = copy_with_hashing(local.file)[0]
-    local.file.seek(0)
-    return sha256 == expected
 
 
 def _file_headers(size: int | None) -> list[tuple[str, str]]:

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pip_offline_fallback import compat
+from pip_offline_fallback.causes import describe
 from pip_offline_fallback.config import Settings
 from pip_offline_fallback.engine import Engine
-from pip_offline_fallback.outage import Outage, describe
 from pip_offline_fallback.outcomes import Outcome, Source
 from pip_offline_fallback.serve.credentials import (
     asks_with_credentials,
@@ -121,7 +121,7 @@ class Upstream:
         options, _ = command.parse_args([*pip_args, "--no-input"])
         if options.cache_dir:  # as pip's Command._main does
             options.cache_dir = os.path.abspath(os.path.expanduser(options.cache_dir))
-        self.session = command._build_session(options)
+        self.session = compat.build_session(command, options)
         if engine.store is not None:
             # A file serve has answered is in the record, for whoever reads it next (another
             # pip-ff, `store info`): serve files each body before it answers the last byte.
@@ -165,7 +165,7 @@ class Upstream:
         with self._lock:
             since = self._down_since
             if self.engine.outage and since is not None and time.monotonic() - since >= RETRY_AFTER:
-                self.engine.outage = Outage()
+                self.engine.forget_outages()
                 self._down_since = None
 
     def _after(self, outcomes: list[Outcome]) -> None:
