@@ -199,33 +199,3 @@ def test_a_pip_that_breaks_a_touch_warns_once_and_runs_plain_pip(
     assert len(lines) == 1, result.output
     assert message in lines[0] and "running plain pip" in lines[0], lines[0]
     assert "Traceback" not in result.output
-
-
-def test_pips_user_agent_worked_out_ahead_is_pips_own(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A new serve works out pip's User-Agent (rustc --version, lsb_release) in a thread while
-    # it imports the rest of pip: its session must still send pip's own string.
-    module = importlib.import_module("pip._internal.network.session")
-    original = module.user_agent
-    monkeypatch.setattr(module, "user_agent", original)  # put back after the test
-    transport.user_agent_ahead()
-    ahead = module.user_agent
-    assert ahead is not original
-    transport.user_agent_ahead()  # once: a second call wraps nothing
-    assert module.user_agent is ahead
-    session = transport.PipSession()
-    try:
-        assert session.headers["User-Agent"] == original()
-    finally:
-        session.close()
-
-    calls: list[int] = []
-
-    def fails_once() -> str:
-        calls.append(1)
-        if len(calls) == 1:
-            raise OSError("no rustc today")
-        return "pip/x"
-
-    monkeypatch.setattr(module, "user_agent", fails_once)
-    transport.user_agent_ahead()
-    assert module.user_agent() == "pip/x"  # the thread's call failed: pip's own call instead

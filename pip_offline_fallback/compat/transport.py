@@ -8,8 +8,6 @@ from __future__ import annotations
 import copy
 import io
 import socket
-import sys
-import threading
 import urllib.parse
 from typing import Any
 
@@ -59,37 +57,6 @@ def connect_timed_out(connection: Any, seconds: float) -> Exception:
     return ConnectTimeoutError(
         connection, f"Connection to {host} timed out. (connect timeout={seconds})"
     )
-
-
-def user_agent_ahead() -> None:
-    """Start working out pip's User-Agent in a thread, for the session this process builds
-    next: pip runs ``rustc --version`` and ``lsb_release`` for it (tens of milliseconds each),
-    which then overlap with importing the rest of pip (a new serve's first answer waits for
-    both). The session gets the very string pip's own call returns; when the thread's call
-    fails, pip's own call is made in its place. Nothing happens when pip has no such function.
-    """
-    module = sys.modules.get("pip._internal.network.session")
-    original = getattr(module, "user_agent", None)
-    if module is None or not callable(original) or hasattr(original, "pipff_ahead"):
-        return
-    done = threading.Event()
-    made: list[str] = []
-
-    def work() -> None:
-        try:
-            made.append(original())
-        except Exception:  # pip's own call, below, then says what is wrong
-            pass
-        finally:
-            done.set()
-
-    def user_agent() -> str:
-        done.wait()
-        return made[0] if made else str(original())
-
-    user_agent.pipff_ahead = True  # type: ignore[attr-defined]
-    module.user_agent = user_agent  # type: ignore[attr-defined]
-    threading.Thread(target=work, name="pip-ff user agent", daemon=True).start()
 
 
 def remember_credentials(session: Any, url: str, auth: tuple[str, str]) -> None:

@@ -195,12 +195,9 @@ def _start(
             "serve needs waitress, which is not installed here (pip-ff install waitress)"
         ) from None
 
-    from pip_offline_fallback.compat.transport import user_agent_ahead
     from pip_offline_fallback.serve.app import ServeApp
     from pip_offline_fallback.serve.upstream import Upstream, UpstreamError
     from pip_offline_fallback.urls import without_credentials
-
-    user_agent_ahead()  # while the rest of pip is imported and hooked (the first answer waits)
 
     try:
         upstream = Upstream(settings, pip_args)
