@@ -232,6 +232,25 @@ def test_offline_pages_list_only_local_files_and_say_where_from(
     assert len(list(store.entries())) == 2  # and the page
 
 
+def test_pages_are_kept_by_clients_as_long_as_the_index_allows_and_briefly_offline(
+    pypi_index: IndexServer, env: dict[str, str]
+) -> None:
+    # A client of serve keeps a page as long as it would going direct (PyPI: max-age=600), so
+    # a warm uv asks serve nothing, as it asks the index nothing; a page answered from local
+    # sources while the index is down is kept a minute at most.
+    with serving(env, "-i", pypi_index.url) as served:
+        online = served.request("pipff-alpha/", accept=JSON)
+        assert online.headers["cache-control"] == "max-age=600"
+        again = served.request(
+            "pipff-alpha/", accept=JSON, headers={"If-None-Match": online.headers["etag"]}
+        )
+        assert again.status == 304 and again.headers["cache-control"] == "max-age=600"
+        pypi_index.stop()
+        offline = served.request("pipff-alpha/", accept=JSON)
+        assert offline.status == 200 and "x-pipff-source" in offline.headers
+        assert offline.headers["cache-control"] == "max-age=60"
+
+
 def test_a_silent_index_costs_serve_the_first_byte_deadline(
     index: IndexServer, env: dict[str, str]
 ) -> None:

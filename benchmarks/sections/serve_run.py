@@ -105,7 +105,7 @@ def run(bench: Bench) -> None:
         out["uv_skipped"] = uv_version
         bench.log(f"  uv rows skipped: {uv_version}")
     # PyPI's cache headers (pages max-age=600): a warm uv straight to the index then keeps its
-    # pages as it does with PyPI (serve's own pages say max-age=60).
+    # pages as it does with PyPI, and through serve too (serve's pages follow the index's).
     index = bench.stack.enter_context(IndexServer(bench.dist_dir, cache_headers="pypi"))
     run_ = _Run(bench, index.url)
     stopped: dict[str, str] = {}
@@ -161,20 +161,29 @@ def run(bench: Bench) -> None:
                     bench.log,
                 ).as_json()
             index.stop()  # the outage: the port now refuses
+            floors: dict[str, tuple[str, Callable[[], Sample]]] = {
+                # uv's cache warm on both sides: uv --offline from its own warm cache.
+                "warm": (
+                    "uv --offline (warm)",
+                    lambda: _uv(bench, uv, "uv --offline (warm)", index.url, direct, offline=True),
+                ),
+                # Both caches cold: uv at its own speed with nothing cached, from the same
+                # files on disk (it builds the sdist-only project too, as the run side does).
+                "cold": ("uv --offline --find-links (cold)", lambda: _uv_wheelhouse(bench, uv)),
+            }
             for key, state, label in (
                 ("uv_offline_warm", through, "warm"),
                 ("uv_offline_cold", None, "cold"),
             ):
+                floor_label, floor = floors[label]
                 out[key] = interleave(
                     Comparison(
                         f"uv, index stopped, {label} uv cache through run",
-                        "uv --offline (warm)",
+                        floor_label,
                         "uv through pip-ff run",
                     ),
                     bench.plan.outage_pairs,
-                    lambda i: _uv(
-                        bench, uv, "uv --offline (warm)", index.url, direct, offline=True
-                    ),
+                    lambda i, f=floor: f(),
                     lambda i, s=state: _counted(
                         index, lambda: _uv_run(bench, uv, run_, "uv through pip-ff run", s)
                     ),
@@ -185,6 +194,22 @@ def run(bench: Bench) -> None:
         out["serve_stop"] = stopped.get("stop", "")
         out["serve_status_after"] = stopped.get("status", "")
         bench.log(f"  {out['serve_stop']}; {out['serve_status_after']}")
+
+
+def _uv_wheelhouse(bench: Bench, uv: Path) -> Sample:
+    """The cold floor: ``uv pip install --offline --no-index --find-links WHEELHOUSE`` (every
+    file the index serves) into a fresh venv, with an empty uv cache."""
+    venv = bench.fresh_venv()
+    cache, pip_cache = bench.cache_from(None), bench.fresh("cache")
+    argv = [str(uv), "pip", "install", "-p", str(venv.python), "--offline", "--no-index",
+            "--find-links", str(bench.wheelhouse), *bench.synthetic.requirements]  # fmt: skip
+    env = _env(pip_cache, UV_CACHE_DIR=str(cache))
+    try:
+        sample = measure("uv --offline --find-links (cold)", argv, env, timeout=INSTALL_TIMEOUT,
+                         cwd=bench.cwd)  # fmt: skip
+        return bench.check_install(sample, venv)
+    finally:
+        bench.discard(venv.path, pip_cache, cache)
 
 
 def _uv_run_in(bench: Bench, uv: Path, run: _Run, venv: Venv, cache: Path) -> float:
@@ -263,7 +288,8 @@ def report_rows(data: dict[str, Any] | None) -> list[tuple[list[str], bool | Non
         (
             "uv_offline_cold",
             f"{uv} through `pip-ff run`, index stopped, empty uv cache, "
-            "everything from pip-ff's record (a) vs the same floor (b)",
+            "everything from pip-ff's record (a) vs uv `--offline --no-index --find-links "
+            "WHEELHOUSE` (the same files), empty uv cache (b)",
             TARGET_OFFLINE,
         ),
     )
@@ -338,8 +364,12 @@ METHOD = (
     "The serve and its record are the same for the whole row: on the run side, cold means an "
     "empty uv cache and the record as the runs before left it (online, serve then answers "
     "files from its record and asks the index for pages); offline cold, an empty uv cache "
-    "and that record, against the floor's warm uv cache. The index is PyPI-like (its pages "
-    "max-age=600, as PyPI's; serve's own pages say max-age=60) and is stopped after the online "
+    "and that record, against a cold floor: `uv pip install --offline --no-index --find-links "
+    "WHEELHOUSE` (every file the index serves, on disk) with an empty uv cache, so both sides "
+    "resolve, install and build the sdist-only project with nothing cached. The index is "
+    "PyPI-like (its pages max-age=600, as PyPI's; serve's pages follow the index's: "
+    "max-age=600 online, at most 60 s for a page answered while the index is down) and is "
+    "stopped after the online "
     "rows (the port refuses). `run -- true` and `python -c pass` use the same venv's Python. "
     "First answer: a new per-user serve (`pip-ff serve --state-dir DIR --port P`, what run "
     "starts detached, with a record of its own) and `python -m http.server`, each started "

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Callable
 
 from pip_offline_fallback.compat.vendored import canonicalize_name
-from pip_offline_fallback.serve import pages
+from pip_offline_fallback.serve import freshness, pages
 from pip_offline_fallback.serve.files import (
     Contradicted,
     Reply,
@@ -43,6 +43,7 @@ StartResponse = Callable[..., Any]
 MAX_PATH = 1024
 _SEGMENT = re.compile(r"[A-Za-z0-9._+!~-]{1,255}")
 _ENCODED_BAD = re.compile(r"%(2f|5c|00|2e)", re.IGNORECASE)
+# /simple/ (the record's projects); a project page follows the index's (freshness.py).
 PAGE_CACHE_CONTROL = "max-age=60"
 
 
@@ -196,7 +197,7 @@ class ServeApp:
         ]
         page = page.with_files(files)
         body = pages.render_json(page) if fmt == "json" else pages.render_html(page)
-        reply = _document(body, content_type, environ)
+        reply = _document(body, content_type, environ, freshness.header(answer.max_age))
         if answer.provenance.local:
             reply.headers.append(("X-PipFF-Source", provenance_header(answer.provenance)))
             reply.source = answer.provenance.source.value
@@ -215,12 +216,17 @@ def redirect(location: str) -> Reply:
     return reply
 
 
-def _document(body: bytes, content_type: str, environ: dict[str, Any]) -> Reply:
+def _document(
+    body: bytes,
+    content_type: str,
+    environ: dict[str, Any],
+    cache_control: str = PAGE_CACHE_CONTROL,
+) -> Reply:
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = [
         ("Content-Type", content_type),
         ("Vary", "Accept"),
-        ("Cache-Control", PAGE_CACHE_CONTROL),
+        ("Cache-Control", cache_control),
         ("ETag", etag),
     ]
     if environ.get("HTTP_IF_NONE_MATCH") == etag:

@@ -31,6 +31,7 @@ from pip_offline_fallback.causes import describe
 from pip_offline_fallback.config import Settings
 from pip_offline_fallback.engine import Engine
 from pip_offline_fallback.outcomes import Outcome, Source
+from pip_offline_fallback.serve import freshness
 from pip_offline_fallback.serve.credentials import (
     asks_with_credentials,
     mirror_authorization,
@@ -101,6 +102,8 @@ def provenance_header(provenance: Provenance) -> str:
 class PageAnswer:
     page: ProjectPage
     provenance: Provenance
+    # Seconds serve's client may keep the page (see freshness.py); None: not at all.
+    max_age: int | None = 0
 
 
 class Upstream:
@@ -145,6 +148,8 @@ class Upstream:
         self._announced: dict[str, str] = {}
         self._missing_said: set[str] = set()  # projects said to be missing, this outage
         self._said: set[str] = set()  # refusals said once
+        # The index's page freshness last seen (0 until one is seen): bounds a local page's.
+        self._index_max_age: int | None = 0
 
     @property
     def needs_credentials(self) -> bool:
@@ -278,6 +283,11 @@ class Upstream:
                 )
             body = response.content
             content_type = response.headers.get("content-type", "")
+            if provenance.source is Source.NETWORK:
+                max_age = freshness.index_max_age(response.headers)
+                self._index_max_age = max_age
+            else:  # the index is down: local data or a fallback mirror's page
+                max_age = freshness.offline(self._index_max_age)
             if not provenance.local:
                 # The engine's own check (it found no local answer to put in its place).
                 doubt = self.engine.doubt(response.request, response, project)
@@ -302,7 +312,7 @@ class Upstream:
             self._pages[project] = parsed
             while len(self._pages) > _PAGE_MEMO:
                 self._pages.pop(next(iter(self._pages)))
-        return PageAnswer(parsed, provenance)
+        return PageAnswer(parsed, provenance, max_age)
 
     def _fetchable(self, project: str, files: tuple[FileLink, ...]) -> list[FileLink]:
         """The page's files serve may fetch; each one left out is remembered, and said once."""
