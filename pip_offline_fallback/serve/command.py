@@ -276,7 +276,11 @@ def serve_main(argv: Sequence[str], settings: Settings | None) -> int:
         return EXIT_USAGE
     sys.stdout.write(f"pip-ff serve: index URL {url} (upstream {upstream.public_index})\n")
     sys.stdout.flush()
-    _run_server(server)
+    try:
+        _run_server(server)
+    finally:
+        with contextlib.suppress(Exception):
+            upstream.close()
     return 0
 
 

@@ -101,4 +101,6 @@ def serve_per_user(
         state.clear_state(where, os.getpid())
         with contextlib.suppress(Exception):
             upstream.engine.share_recorded()
+        with contextlib.suppress(Exception):
+            upstream.close()
     return 0

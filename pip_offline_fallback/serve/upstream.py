@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pip_offline_fallback import compat
 from pip_offline_fallback.config import Settings
+from pip_offline_fallback.deadline import timeout_on_command_line
 from pip_offline_fallback.engine import Engine
 from pip_offline_fallback.outage import Outage, describe
 from pip_offline_fallback.outcomes import Outcome, Source
@@ -113,6 +114,9 @@ class Upstream:
         engine = engine_module.active_engine()
         assert engine is not None
         self.engine: Engine = engine
+        # As inject does for pip's Command._main: --timeout given to serve (or run) is the
+        # user's word, never shortened by the connect deadline.
+        engine.timeout_chosen = timeout_on_command_line(pip_args)
         report_log = logging.getLogger("pip_offline_fallback.report")
         if not any(isinstance(f, _ServeSaysOutages) for f in report_log.filters):
             report_log.addFilter(_ServeSaysOutages())
@@ -169,6 +173,9 @@ class Upstream:
                 self._down_since = None
 
     def _after(self, outcomes: list[Outcome]) -> None:
+        # What connects taught is kept as install keeps it (at its end; a serve runs for
+        # days): written only when a route was seen to connect slowly (deadline.py).
+        self.engine.connect_times.save()
         down = self.engine.outage.hosts
         with self._lock:
             if down and self._down_since is None:
@@ -262,6 +269,13 @@ class Upstream:
                 response.close()
                 raise Refused(f"{url_key(response.url)} redirected to {why}")
         return response
+
+    def close(self) -> None:
+        """The serve ends: what late connects still teach is kept too (as install's end)."""
+        from pip_offline_fallback.late import settle
+
+        settle()
+        self.engine.connect_times.save()
 
     # -- pages ---------------------------------------------------------------------------------
 
