@@ -87,3 +87,49 @@ def test_serve_keeps_what_connects_teach_and_honours_a_timeout_given_to_it(
         assert min(slow.connect_times) > 2.0, slow.connect_times
     assert answer.status == 200, answer
     assert "x-pipff-source" not in answer.headers, answer.headers  # the index's own answer
+
+
+def test_the_serves_log_is_capped_while_it_runs(tmp_path: Path) -> None:
+    """A serve running with -v logs a line per request for days: its log is capped as it
+    writes (it used to be trimmed only when a serve started), one earlier file kept, and
+    each file readable by this user only."""
+    import logging
+
+    from pip_offline_fallback.serve.peruser import CappedLog
+
+    path = tmp_path / "serve.log"
+    handler = CappedLog(str(path), 10_000, follow=())
+    log = logging.getLogger("pip_offline_fallback.tests.capped")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        for i in range(2_000):
+            log.warning("GET /simple/project-%d/ 200", i)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    assert path.stat().st_size <= 10_000 and (tmp_path / "serve.log.1").stat().st_size <= 10_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["serve.log", "serve.log.1"]
+    if sys.platform != "win32":
+        assert all(p.stat().st_mode & 0o077 == 0 for p in tmp_path.iterdir())
+    assert "project-1999/" in path.read_text()
+
+
+def test_the_serves_state_is_told_only_to_this_user(tmp_path: Path) -> None:
+    """The proof route (asked without the token) says nothing but the proof; the state (pid,
+    fingerprint, counts, hosts down) is told only to a question signed with this user's
+    secret: a serve of a public index has no token, and used to tell anyone."""
+    from pip_offline_fallback.serve.control import Control
+
+    key = b"k" * 32
+    control = Control(lambda environ, start: [], key=key, fingerprint="f" * 32, idle=0, down=dict)
+    control.counts["file:pip-ff-record"] = 3
+    nonce = "n" * 32
+    proof = control.route(["proof", nonce])
+    assert proof.status == 200
+    assert b"".join(proof.body) == f"proof {state.proof(key, nonce, '')}\n".encode()
+    for asked in (["state", nonce], ["state", nonce, "0" * 64], ["state", nonce, "x"]):
+        refused = control.route(asked)
+        assert refused.status == 404 and b"count" not in b"".join(refused.body), asked
+    told = control.route(["state", nonce, state.asker(key, nonce)])
+    assert told.status == 200 and b"count.file:pip-ff-record 3" in b"".join(told.body)

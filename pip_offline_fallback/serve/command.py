@@ -110,8 +110,12 @@ def _split(argv: Sequence[str], prog: str, *, serve: bool) -> tuple[argparse.Nam
     return args, pip_args
 
 
-def _logging(verbose: bool, *, stamped: bool = False) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def _logging(
+    verbose: bool, *, stamped: bool = False, handler: logging.Handler | None = None
+) -> None:
+    """``handler``: where the lines go (the per-user serve's capped log); else stderr."""
+    if handler is None:
+        handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter(stamped))
     root = logging.getLogger("pip_offline_fallback")
     root.addHandler(handler)

@@ -19,7 +19,7 @@ from pip_offline_fallback.serve import state
 
 START_TIMEOUT = 120.0  # a cold start on a loaded CI machine; usually well under a second
 STOP_TIMEOUT = 30.0
-LOG_LIMIT = 1_000_000  # bytes of serve.log before a new serve starts a new one
+LOG_LIMIT = 1_000_000  # bytes of serve.log before a new one starts (peruser.CappedLog)
 LOCK_TIMEOUT = START_TIMEOUT + STOP_TIMEOUT
 ABSENT, FOREIGN, OURS = "absent", "foreign", "ours"
 # <state>/others/<fingerprint>: the serve of a run whose options differ from those of a serve
@@ -61,7 +61,9 @@ def challenge(
     Two requests. The proof comes first, without the token (``/-pipff/proof/<nonce>``): a
     program that took a dead serve's port must never receive the token of a private index.
     Only once the answer proved the serve is this user's does the token go out, to ask what
-    the serve says of itself (``<prefix>/-pipff/state/<nonce>``, signed again)."""
+    the serve says of itself (``<prefix>/-pipff/state/<nonce>/<asker>``, signed again).
+    ``asker`` proves the question comes from this user (control.py): a serve that needs no
+    token tells its state to no one else."""
     nonce = os.urandom(16).hex()
     verdict, body = _ask(port, f"/-pipff/proof/{nonce}", timeout)
     if verdict != OURS:
@@ -74,7 +76,9 @@ def challenge(
     ):
         return FOREIGN, None
     nonce = os.urandom(16).hex()
-    verdict, body = _ask(port, f"{prefix}/-pipff/state/{nonce}", timeout)
+    verdict, body = _ask(port, f"{prefix}/-pipff/state/{nonce}/{state.asker(key, nonce)}", timeout)
+    if verdict == FOREIGN:  # proven, yet no answer: an older pip-ff's serve (to replace)
+        verdict, body = _ask(port, f"{prefix}/-pipff/state/{nonce}", timeout)
     first, _, said = body.partition("\n")
     if verdict != OURS or not first.startswith("proof "):
         return FOREIGN, None

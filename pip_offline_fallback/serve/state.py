@@ -309,6 +309,14 @@ def proof(key: bytes, nonce: str, fields: str) -> str:
     return hmac.new(key, f"pip-ff serve\0{nonce}\0{fields}".encode(), "sha256").hexdigest()
 
 
+def asker(key: bytes, nonce: str) -> str:
+    """What ``pip-ff run`` shows the serve with its question for the state: HMAC(secret, nonce),
+    apart from the serve's own proofs (another prefix), so a proof never serves as one."""
+    import hmac
+
+    return hmac.new(key, f"pip-ff run\0{nonce}".encode(), "sha256").hexdigest()
+
+
 def idle_timeout(value: str | None, environ: Mapping[str, str]) -> float:
     """``--idle-timeout`` (seconds), else ``PIPFF_SERVE_IDLE``, else the default; 0: never."""
     raw = value if value is not None else environ.get(IDLE_VARIABLE, "")
