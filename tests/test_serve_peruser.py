@@ -3,10 +3,12 @@ same (the fingerprint), who may read a serve's state, the size of its log."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
+from pip import __version__ as pip_version
 
 from pip_offline_fallback.serve import state
 from testbed import IndexServer, SlowAcceptServer
@@ -133,3 +135,81 @@ def test_the_serves_state_is_told_only_to_this_user(tmp_path: Path) -> None:
         assert refused.status == 404 and b"count" not in b"".join(refused.body), asked
     told = control.route(["state", nonce, state.asker(key, nonce)])
     assert told.status == 200 and b"count.file:pip-ff-record 3" in b"".join(told.body)
+
+
+def test_serve_asks_keyring_without_prompts_where_pip_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pip's default keyring provider ("auto") asks keyring only when pip may prompt, and
+    serve's session may not (--no-input): a keyring index got no credentials through
+    ``pip-ff run``. Serve now asks the provider "auto" would pick, without prompts."""
+    import types
+
+    from pip._internal.commands import create_command
+    from pip._internal.network import auth as pip_auth
+
+    from pip_offline_fallback import compat
+
+    fake = types.ModuleType("keyring")
+
+    def get_credential(service: str, username: str | None) -> object:
+        if "index.invalid" not in service:
+            return None
+        return types.SimpleNamespace(username="k-user", password="k-pass")
+
+    fake.get_credential = get_credential  # type: ignore[attr-defined]
+    fake.get_password = lambda service, username: None  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "keyring", fake)
+    for name in list(os.environ):
+        if name.startswith("PIP_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
+    command = create_command("download")
+    index = "https://index.invalid/simple/"
+    options, _ = command.parse_args(["-i", index, "--no-input"])
+    session = command._build_session(options)
+    pip_auth.get_keyring_provider.cache_clear()
+    try:
+        chosen = compat.keyring_without_prompts(session)
+        if not hasattr(pip_auth, "KeyRingPythonProvider"):  # pip < 23.1: no providers
+            assert chosen is None
+            return
+        assert chosen == "import"
+        assert session.auth.use_keyring is True
+        found = session.auth._get_new_credentials(
+            index + "pipff-alpha/", allow_netrc=False, allow_keyring=session.auth.use_keyring
+        )
+        assert found == ("k-user", "k-pass")
+        # A provider the user chose is theirs: left as it is.
+        options, _ = command.parse_args(
+            ["-i", index, "--no-input", "--keyring-provider", "disabled"]
+        )
+        assert compat.keyring_without_prompts(command._build_session(options)) is None
+    finally:
+        pip_auth.get_keyring_provider.cache_clear()
+
+
+@pytest.mark.skipif(
+    tuple(int(p) for p in pip_version.split(".")[:2]) < (23, 1), reason="pip 23.1's providers"
+)
+def test_a_keyring_index_gets_its_credentials_through_serve(
+    index: IndexServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The index answers 401 without credentials; keyring (importable beside pip-ff) has
+    them. serve asks it without prompts and answers 200 (it used to pass the 401 on), under
+    a token since it asks with credentials."""
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "keyring.py").write_text(
+        "import types\n"
+        "def get_credential(service, username):\n"
+        "    return types.SimpleNamespace(username='k-user', password='k-pa55')\n"
+        "def get_password(service, username):\n"
+        "    return 'k-pa55' if username == 'k-user' else None\n"
+    )
+    index.credentials = ("k-user", "k-pa55")
+    with serving(dict(env, PYTHONPATH=str(shim)), "-i", index.url) as served:
+        answer = served.request("pipff-alpha/", accept=JSON)
+    assert answer.status == 200, answer
+    assert served.prefix, served.url  # a token: serve asks with credentials
+    assert b"k-pa55" not in answer.body and "k-pa55" not in served.stderr

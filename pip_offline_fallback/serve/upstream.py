@@ -133,6 +133,10 @@ class Upstream:
         auth = getattr(self.session, "auth", None)
         if auth is not None and hasattr(auth, "prompting"):
             auth.prompting = False
+        # Keyring, asked without prompts where pip with a terminal would ask it (compat).
+        provider = compat.keyring_without_prompts(self.session)
+        if provider is not None:
+            logger.info("pip-ff serve: asking keyring (%s) for credentials", provider)
         index_url = str(options.index_url)
         self.index_url = index_url.rstrip("/") + "/"
         self.public_index = compat.redact(self.index_url)
