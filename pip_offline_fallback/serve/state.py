@@ -5,7 +5,10 @@
     secret       32 random bytes (hex) that the serve proves it knows (0600); see daemon.py
     lock         held while a serve is found, started or stopped (oslock), so two runs that
                  start at the same moment end up with one serve
-    serve.log    the detached serve's stderr
+    serve.log    the detached serve's log and stderr (capped: peruser.CappedLog)
+    holders/     a file per run whose command is running (hold, held)
+    others/      a directory like this one for each set of options whose run found the serve
+                 busy with another run's command (daemon.py: a busy serve is never replaced)
 
 ``pip-ff run`` reads these on every command, so this module imports only what Python has loaded
 at start-up anyway (no pip, no re, no logging): the store's directory is found from the
