@@ -24,9 +24,23 @@ class EnvReports:
     engaged: bool = False
     offline_mode: bool = False
     sources: Counter[str] = field(default_factory=Counter)
+    built: Counter[str] = field(default_factory=Counter)  # build isolation's pips, by source
     unreachable: dict[str, str] = field(default_factory=dict)
     told: bool = False
     _seen: set[tuple[int, int, int]] = field(default_factory=set)
+
+    def skip_existing(self, path: Path) -> None:
+        """What a user's own ``PIPFF_REPORT`` (a file, or a directory where pip-ff writes a file
+        for each run) holds before the env's first install is not this env's: never added."""
+        for each in _reports_at(path):
+            with contextlib.suppress(OSError):
+                stat = each.stat()
+                self._seen.add((stat.st_ino, stat.st_mtime_ns, stat.st_size))
+
+    def read_all(self, path: Path, *, remove: bool) -> None:
+        """:meth:`read` for a report file, or for each report in a directory."""
+        for each in _reports_at(path):
+            self.read(each, remove=remove)
 
     def read(self, path: Path, *, remove: bool) -> None:
         """Add the report at ``path``, once (an install that wrote none leaves nothing to add).
@@ -55,6 +69,12 @@ class EnvReports:
         for dist in data.get("distributions") or []:
             if isinstance(dist, dict) and isinstance(dist.get("source"), str):
                 self.sources[dist["source"]] += 1
+        for row in data.get("build_distributions") or []:
+            if isinstance(row, dict) and isinstance(row.get("source"), str):
+                self.built[row["source"]] += 1
+                if row["source"] != "network":  # a build's backend came from local sources
+                    self.engaged = True
+                    self.told = False
 
     def line(self, env_name: str) -> str | None:
         """The line to tell, or None (the env came from the network alone, or was told)."""
@@ -66,6 +86,11 @@ class EnvReports:
         counts = ", ".join(
             f"{n} from {words.get(source, source)}" for source, n in sorted(self.sources.items())
         )
+        if self.built:  # as install's summary says them
+            in_builds = ", ".join(
+                f"{n} from {words.get(source, source)}" for source, n in sorted(self.built.items())
+            )
+            counts = f"{counts or 'none needed'}; build environments: {in_builds}"
         if self.unreachable:
             causes = ", ".join(f"{host} ({cause})" for host, cause in self.unreachable.items())
             where = f"unreachable: {causes}"
@@ -75,3 +100,11 @@ class EnvReports:
             f"pip-ff: tox env {env_name} built from local sources ({where}); "
             f"distributions: {counts or 'none needed'}"
         )
+
+
+def _reports_at(path: Path) -> list[Path]:
+    """``path`` itself, or the reports pip-ff wrote in it when it is a directory."""
+    try:
+        return sorted(path.glob("pip-ff-report-*.json")) if path.is_dir() else [path]
+    except OSError:
+        return []

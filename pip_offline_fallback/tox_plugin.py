@@ -57,8 +57,8 @@ logger = logging.getLogger(__name__)
 PASS_ENV = "PIPFF*"
 _RUN_ID = "install_pip_ff"
 # Each env's installs so far (by env name), and the directory its pips write their reports in
-# (pip-ff writes a new file there for each run; a user's own PIPFF_REPORT file instead, read
-# before each install and left in place).
+# (pip-ff writes a new file there for each run; a user's own PIPFF_REPORT, a file or a
+# directory, instead, read before each install and left in place).
 _reports: dict[str, EnvReports] = {}
 _report_dirs: dict[str, Path] = {}
 _user_reports: dict[str, Path] = {}
@@ -117,7 +117,7 @@ def _collect(name: str) -> EnvReports:
         for path in sorted(_report_dirs[name].glob("pip-ff-report-*.json")):
             reports.read(path, remove=True)
     if name in _user_reports:
-        reports.read(_user_reports[name], remove=False)
+        reports.read_all(_user_reports[name], remove=False)
     return reports
 
 
@@ -132,7 +132,10 @@ def _ask_for_reports(tox_env: Any) -> None:
         return
     own = tox_env.environment_variables.get(REPORT_VARIABLE)
     if own:
+        # A file, or a directory (a new report there for each run): read, never removed, and
+        # what it held before this env's first install is another run's.
         _user_reports[name] = Path(own)
+        _reports.setdefault(name, EnvReports()).skip_existing(Path(own))
         return
     directory = Path(tox_env.core["work_dir"]) / ".pip-ff" / "reports" / name
     try:

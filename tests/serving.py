@@ -125,11 +125,14 @@ def stop_per_user_serve(env: Mapping[str, str]) -> None:
     """End the per-user serve that ``pip-ff run`` started with ``env`` (its store): ``pip-ff
     serve stop``, then its pid killed as a last resort. Every test that runs ``pip-ff run``
     calls this at teardown."""
-    pid = None
-    with contextlib.suppress(OSError, ValueError):
-        for line in (per_user_state_dir(env) / "state").read_text().splitlines():
-            if line.startswith("pid "):
-                pid = int(line[4:])
+    pids = []
+    where = per_user_state_dir(env)
+    others = sorted((where / "others").glob("*")) if (where / "others").is_dir() else []
+    for each in [where, *others]:  # and the serves started beside a busy one
+        with contextlib.suppress(OSError, ValueError):
+            for line in (each / "state").read_text().splitlines():
+                if line.startswith("pid "):
+                    pids.append(int(line[4:]))
     with contextlib.suppress(subprocess.TimeoutExpired):
         subprocess.run(
             [sys.executable, "-m", "pip_offline_fallback", "serve", "stop"],
@@ -139,7 +142,7 @@ def stop_per_user_serve(env: Mapping[str, str]) -> None:
             timeout=60,
             check=False,
         )
-    if pid is not None:
+    for pid in pids:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM)
 

@@ -185,6 +185,50 @@ def test_a_serve_with_other_options_is_replaced_on_the_same_port(
     assert not _alive(int(pid))
 
 
+def test_a_busy_serve_is_never_replaced_a_run_with_other_options_gets_its_own(
+    run_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A run whose command still uses the serve keeps it: another run with other options
+    starts a serve of its own beside it (Gradle's rule), and ``serve stop`` ends both."""
+    busy = subprocess.Popen(
+        [*PIPFF, "run", "--", sys.executable, "-c",
+         "import os, sys, urllib.request; print(os.environ['PIP_INDEX_URL'], flush=True); "
+         "sys.stdin.readline(); print(urllib.request.urlopen(os.environ['PIP_INDEX_URL']).status)"],
+        env=run_env,
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert busy.stdout is not None and busy.stdin is not None
+        url = busy.stdout.readline().strip()
+        pid = int(_state(run_env)["pid"])
+        other = dict(run_env, PIP_TIMEOUT="7")
+        beside = _run([*PIPFF, "run", "--", *PRINT_URL], other, tmp_path)
+        assert beside.returncode == 0, beside
+        assert url.startswith("http://127.0.0.1:") and beside.stdout.strip() != url
+        port = url.split(":")[2].split("/")[0]
+        assert f"your serve on port {port} is in use by another run" in beside.stderr, beside
+        assert _url(other, tmp_path) == beside.stdout.strip()  # found again, same port
+        assert int(_state(run_env)["pid"]) == pid and _alive(pid)
+        busy.stdin.write("\n")
+        busy.stdin.flush()
+        out, err = busy.communicate(timeout=300)
+        assert busy.returncode == 0 and out.split()[-1] == "200", (out, err)
+    finally:
+        if busy.poll() is None:
+            busy.kill()
+            busy.communicate()
+    stopped = _serve(run_env, "stop", tmp_path)
+    assert stopped.stdout.count("stopped the serve on port") == 2, stopped
+    deadline = time.monotonic() + 60
+    while _alive(pid):  # its port is closed; the process ends a moment after
+        assert time.monotonic() < deadline, "the busy serve did not stop"
+        time.sleep(0.1)
+
+
 def test_a_foreign_program_on_the_kept_port_is_never_used(
     run_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -95,6 +95,9 @@ if TYPE_CHECKING:
     from pip_offline_fallback.compat.transport import connect_timed_out as connect_timed_out
     from pip_offline_fallback.compat.transport import fast_retries as fast_retries
     from pip_offline_fallback.compat.transport import get_netrc_auth as get_netrc_auth
+    from pip_offline_fallback.compat.transport import (
+        keyring_without_prompts as keyring_without_prompts,
+    )
     from pip_offline_fallback.compat.transport import make_raw_response as make_raw_response
     from pip_offline_fallback.compat.transport import (
         remember_credentials as remember_credentials,
@@ -158,6 +161,7 @@ _HOMES = {
         "connect_timed_out",
         "fast_retries",
         "get_netrc_auth",
+        "keyring_without_prompts",
         "make_raw_response",
         "remember_credentials",
         "requests",

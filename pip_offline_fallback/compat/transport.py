@@ -66,6 +66,37 @@ def remember_credentials(session: Any, url: str, auth: tuple[str, str]) -> None:
         passwords.setdefault(urllib.parse.urlsplit(url).netloc, auth)
 
 
+def keyring_without_prompts(session: Any) -> str | None:
+    """Have ``session`` ask keyring without a terminal where pip, given one, would ask it.
+
+    pip's default keyring provider ("auto") asks keyring only when pip may prompt, and a
+    server may not (``--no-input``); a provider the user chose (``--keyring-provider import``
+    or ``subprocess``, ``PIP_KEYRING_PROVIDER``, pip.conf) is asked without prompts already.
+    So "auto" becomes the provider it would pick (keyring importable: "import", else a
+    ``keyring`` command: "subprocess"); none there, "disabled": nothing changes. pip older
+    than 23.1 (no providers) asks keyring only when it may prompt: None. Returns the provider
+    now asked, or None."""
+    auth = getattr(session, "auth", None)
+    if auth is None or getattr(auth, "_keyring_provider", None) != "auto":
+        return None
+    try:
+        from pip._internal.network import auth as pip_auth
+
+        found = pip_auth.get_keyring_provider("auto")
+        chosen = (
+            "import"
+            if isinstance(found, pip_auth.KeyRingPythonProvider)
+            else "subprocess"
+            if isinstance(found, pip_auth.KeyRingCliProvider)
+            else None
+        )
+    except Exception:  # keyring's own failure: as pip, no keyring
+        return None
+    if chosen is not None:
+        auth.keyring_provider = chosen
+    return chosen
+
+
 def build_response(adapter: Any, request: Any, raw: Any) -> Any:
     """Turn a locally built urllib3 response into the ``requests.Response`` pip expects.
 

@@ -110,8 +110,12 @@ def _split(argv: Sequence[str], prog: str, *, serve: bool) -> tuple[argparse.Nam
     return args, pip_args
 
 
-def _logging(verbose: bool, *, stamped: bool = False) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def _logging(
+    verbose: bool, *, stamped: bool = False, handler: logging.Handler | None = None
+) -> None:
+    """``handler``: where the lines go (the per-user serve's capped log); else stderr."""
+    if handler is None:
+        handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter(stamped))
     root = logging.getLogger("pip_offline_fallback")
     root.addHandler(handler)
@@ -276,7 +280,11 @@ def serve_main(argv: Sequence[str], settings: Settings | None) -> int:
         return EXIT_USAGE
     sys.stdout.write(f"pip-ff serve: index URL {url} (upstream {upstream.public_index})\n")
     sys.stdout.flush()
-    _run_server(server)
+    try:
+        _run_server(server)
+    finally:
+        with contextlib.suppress(Exception):
+            upstream.close()
     return 0
 
 

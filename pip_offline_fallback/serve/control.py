@@ -1,12 +1,14 @@
 """The per-user serve's side of its life cycle: its proof, its counts, its idle timer.
 
 ``pip-ff run`` asks ``/-pipff/proof/<nonce>`` (without the token) before it points a command at
-a port: the answer is HMAC(secret, nonce) alone. Once that proved the serve, run asks
-``<prefix>/-pipff/state/<nonce>``, whose answer says who the serve is (pid, pip-ff version,
-fingerprint), what it has answered from local sources so far (by kind and source) and which
-hosts it finds down, with HMAC(secret, nonce + all of that): only a process that can read this
-user's ``serve/secret`` (0600, in a 0700 directory) can answer either. run reads the counts
-before and after its command.
+a port: the answer is HMAC(secret, nonce) alone, and says nothing else. Once that proved the
+serve, run asks ``<prefix>/-pipff/state/<nonce>/<asker>``, whose answer says who the serve is
+(pid, pip-ff version, fingerprint), what it has answered from local sources so far (by kind and
+source) and which hosts it finds down, with HMAC(secret, nonce + all of that): only a process
+that can read this user's ``serve/secret`` (0600, in a 0700 directory) can answer either.
+``asker`` (state.asker: HMAC(secret, nonce) under run's own prefix) proves the question comes
+from this user too: a serve without a token (a public index) tells no one else what it
+answered. run reads the counts before and after its command.
 
 The idle timer ends the serve after ``idle`` seconds without a request (none in flight).
 """
@@ -14,6 +16,7 @@ The idle timer ends the serve after ``idle`` seconds without a request (none in 
 from __future__ import annotations
 
 import _thread
+import hmac
 import logging
 import os
 import threading
@@ -90,10 +93,13 @@ class Control:
     # -- the proof route (ServeApp hands it the segments after ``-pipff``) --------------------
 
     def route(self, segments: list[str]) -> Reply:
-        if len(segments) != 2 or segments[0] not in ("proof", "state"):
+        wanted = {"proof": 2, "state": 3}.get(segments[0] if segments else "")
+        if wanted is None or len(segments) != wanted or not 16 <= len(segments[1]) <= 128:
             return text(404, "pip-ff serve: not found\n")
-        if not 16 <= len(segments[1]) <= 128:
-            return text(404, "pip-ff serve: not found\n")
+        if segments[0] == "state" and not (
+            self.key and hmac.compare_digest(segments[2], state.asker(self.key, segments[1]))
+        ):
+            return text(404, "pip-ff serve: not found\n")  # not this user's question
         if segments[0] == "proof":
             # Asked without the token (see daemon.challenge): the proof alone, nothing more.
             reply = text(200, f"proof {state.proof(self.key, segments[1], '')}\n")

@@ -19,9 +19,12 @@ from pip_offline_fallback.serve import state
 
 START_TIMEOUT = 120.0  # a cold start on a loaded CI machine; usually well under a second
 STOP_TIMEOUT = 30.0
-LOG_LIMIT = 1_000_000  # bytes of serve.log before a new serve starts a new one
+LOG_LIMIT = 1_000_000  # bytes of serve.log before a new one starts (peruser.CappedLog)
 LOCK_TIMEOUT = START_TIMEOUT + STOP_TIMEOUT
 ABSENT, FOREIGN, OURS = "absent", "foreign", "ours"
+# <state>/others/<fingerprint>: the serve of a run whose options differ from those of a serve
+# another run's command still uses (that one is never killed under it: Gradle's rule).
+OTHERS = "others"
 PER_USER_FLAG = "--per-user-serve"  # launch.py: the arguments are in ARGV_VARIABLE
 ARGV_VARIABLE = "PIPFF_SERVE_ARGV"
 
@@ -42,6 +45,7 @@ class Proven:
         self.counts = {k[6:]: state.number(fields, k) for k in fields if k.startswith("count.")}
         self.down = {k[5:]: v for k, v in fields.items() if k.startswith("down.")}
         self.words = {k[5:]: v for k, v in fields.items() if k.startswith("word.")}
+        self.where = ""  # its state directory (current() and _start() say)
 
     @property
     def url(self) -> str:
@@ -57,7 +61,9 @@ def challenge(
     Two requests. The proof comes first, without the token (``/-pipff/proof/<nonce>``): a
     program that took a dead serve's port must never receive the token of a private index.
     Only once the answer proved the serve is this user's does the token go out, to ask what
-    the serve says of itself (``<prefix>/-pipff/state/<nonce>``, signed again)."""
+    the serve says of itself (``<prefix>/-pipff/state/<nonce>/<asker>``, signed again).
+    ``asker`` proves the question comes from this user (control.py): a serve that needs no
+    token tells its state to no one else."""
     nonce = os.urandom(16).hex()
     verdict, body = _ask(port, f"/-pipff/proof/{nonce}", timeout)
     if verdict != OURS:
@@ -70,7 +76,9 @@ def challenge(
     ):
         return FOREIGN, None
     nonce = os.urandom(16).hex()
-    verdict, body = _ask(port, f"{prefix}/-pipff/state/{nonce}", timeout)
+    verdict, body = _ask(port, f"{prefix}/-pipff/state/{nonce}/{state.asker(key, nonce)}", timeout)
+    if verdict == FOREIGN:  # proven, yet no answer: an older pip-ff's serve (to replace)
+        verdict, body = _ask(port, f"{prefix}/-pipff/state/{nonce}", timeout)
     first, _, said = body.partition("\n")
     if verdict != OURS or not first.startswith("proof "):
         return FOREIGN, None
@@ -128,7 +136,19 @@ def current(where: str) -> tuple[str, Proven | None, dict[str, str] | None]:
     except ValueError:
         return ABSENT, None, recorded
     verdict, proven = challenge(port, prefix, key)
+    if proven is not None:
+        proven.where = where
     return verdict, proven, recorded
+
+
+def side_dirs(where: str) -> list[str]:
+    """The state directories of the serves started beside a busy one (see :data:`OTHERS`)."""
+    others = os.path.join(where, OTHERS)
+    try:
+        names = sorted(os.listdir(others))
+    except OSError:
+        return []
+    return [os.path.join(others, name) for name in names]
 
 
 def ensure(
@@ -157,12 +177,28 @@ def _ensure_locked(
     pipff_args: Sequence[str],
     fingerprint: str,
     note: list[str],
+    *,
+    beside: bool = True,
 ) -> Proven:
     state.secret(where)  # made here, under the lock, before any serve reads it
     verdict, proven, recorded = current(where)  # another run may have started it meanwhile
     if verdict == OURS and proven is not None:
         if proven.fingerprint == fingerprint:
             return proven
+        if beside and state.held(where, but=os.getpid()):
+            # Another run's command uses it: never killed under that command. This run gets a
+            # serve of its own options beside it, on a port kept for those options.
+            side = os.path.join(where, OTHERS, fingerprint)
+            try:
+                os.makedirs(side, mode=0o700, exist_ok=True)
+            except OSError as exc:
+                raise ServeError(f"can't make serve's state directory ({exc.strerror})") from None
+            found = _ensure_locked(side, environ, pipff_args, fingerprint, note, beside=False)
+            note.append(
+                f"pip-ff: your serve on port {proven.port} is in use by another run with other "
+                f"options; this run uses a serve of its own on port {found.port}"
+            )
+            return found
         why = "pip-ff " + proven.version if proven.version != __version__ else "other options"
         note.append(f"pip-ff: replacing your serve on port {proven.port} ({why})")
         _end(proven, where)
@@ -249,6 +285,7 @@ def _start(
             if bound:
                 verdict, proven = challenge(bound, prefix, key)
                 if verdict == OURS and proven is not None and proven.pid == process.pid:
+                    proven.where = where
                     process.returncode = 0  # detached: never waited for (no ResourceWarning)
                     return proven
         time.sleep(0.02)
@@ -284,17 +321,29 @@ def _end(proven: Proven, where: str) -> bool:
 
 
 def stop(environ: Mapping[str, str]) -> str:
-    """``pip-ff serve stop``: one line saying what was stopped."""
+    """``pip-ff serve stop``: what was stopped (a line for each serve)."""
     where = state.directory(environ)
-    verdict, proven, _ = current(where)
-    if verdict != OURS or proven is None:
+    running = []
+    for each in [where, *side_dirs(where)]:
+        verdict, proven, _ = current(each)
+        if verdict == OURS and proven is not None:
+            running.append(proven)
+    if not running:
         return "pip-ff serve: no per-user serve runs"
     from pip_offline_fallback import oslock
 
+    lines = []
     with oslock.exclusive(os.path.join(where, "lock"), LOCK_TIMEOUT):
-        if not _end(proven, where):
-            return f"pip-ff serve: the serve on port {proven.port} (pid {proven.pid}) did not stop"
-    return f"pip-ff serve: stopped the serve on port {proven.port} (pid {proven.pid})"
+        for proven in running:
+            if not _end(proven, proven.where):
+                lines.append(
+                    f"pip-ff serve: the serve on port {proven.port} (pid {proven.pid}) did not stop"
+                )
+            else:
+                lines.append(
+                    f"pip-ff serve: stopped the serve on port {proven.port} (pid {proven.pid})"
+                )
+    return "\n".join(lines)
 
 
 def status(environ: Mapping[str, str]) -> tuple[bool, str]:
@@ -304,9 +353,14 @@ def status(environ: Mapping[str, str]) -> tuple[bool, str]:
     if verdict == OURS and proven is not None:
         started = state.number(recorded, "started") if recorded else 0
         since = f", up {int(time.time() - started)} s" if started else ""
+        beside = [p for d in side_dirs(where) if (p := current(d)[1]) is not None]
+        also = "".join(
+            f"\npip-ff serve: also running, for other options: {p.url} (pid {p.pid})"
+            for p in beside
+        )
         return True, (
             f"pip-ff serve: running: {proven.url} (pid {proven.pid}, pip-ff {proven.version}"
-            f"{since}; state in {where})"
+            f"{since}; state in {where}){also}"
         )
     if verdict == FOREIGN and recorded is not None:
         return False, (

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import logging.handlers
 import os
 import socket
 import sys
@@ -17,7 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pip_offline_fallback.errors import UsageError
-from pip_offline_fallback.serve import command, state
+from pip_offline_fallback.serve import command, daemon, state
 
 if TYPE_CHECKING:
     from pip_offline_fallback.config import Settings
@@ -38,7 +39,8 @@ def serve_per_user(
     except OSError as exc:
         sys.stderr.write(f"ERROR: pip-ff serve: can't listen on port {args.port}: {exc}\n")
         return command.EXIT_CANT_LISTEN
-    command._logging(args.verbose, stamped=True)
+    log = os.path.join(where, "serve.log")
+    command._logging(args.verbose, stamped=True, handler=CappedLog(log, daemon.LOG_LIMIT))
     key = state.secret(where)
     holder: dict[str, Any] = {}
 
@@ -101,4 +103,29 @@ def serve_per_user(
         state.clear_state(where, os.getpid())
         with contextlib.suppress(Exception):
             upstream.engine.share_recorded()
+        with contextlib.suppress(Exception):
+            upstream.close()
     return 0
+
+
+class CappedLog(logging.handlers.RotatingFileHandler):
+    """serve.log, capped while the serve runs (with ``-v`` a line per request, for days): past
+    ``limit`` bytes it becomes serve.log.1 (the one before is dropped) and a new one starts.
+    ``follow``: the file descriptors that follow it to the new file (stdout and stderr, which
+    daemon.py opened on serve.log: a traceback lands in the new file, not the kept one)."""
+
+    def __init__(self, path: str, limit: int, follow: tuple[int, ...] = (1, 2)) -> None:
+        self.follow = follow
+        super().__init__(path, maxBytes=limit, backupCount=1, encoding="utf-8", delay=False)
+
+    def _open(self) -> Any:
+        # Readable by this user only, as daemon.py made the first one (a log names projects).
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors="backslashreplace")
+
+    def doRollover(self) -> None:
+        super().doRollover()
+        if self.stream is not None:
+            for fd in self.follow:
+                with contextlib.suppress(OSError):
+                    os.dup2(self.stream.fileno(), fd)

@@ -46,34 +46,40 @@ def main(argv: Sequence[str], at: int) -> int:
     except ValueError as exc:
         _error(f"run: {exc}")
         return EXIT_USAGE
-    proven = _outer_serve(environ)
-    if proven is not None:
-        # Inside an outer run's command (tox calling a script that calls pip-ff run, say):
-        # its serve, proven, and the environment as the outer run made it. Its variables
-        # replaced the user's, so a fingerprint taken here would differ and replace it.
-        env = environ
-    else:
-        fingerprint = state.fingerprint([*pipff_args, "run", *run_args], environ)
-        notes: list[str] = []
-        try:
-            proven = daemon.ensure(environ, [*pipff_args, "serve", *run_args], fingerprint, notes)
-        except daemon.ServeError as exc:
-            _say(*notes)
-            _error(str(exc))
-            return EXIT_USAGE
-        _say(*notes, *lockfiles.mismatches(os.getcwd(), proven.url))
-        env = child_environment(environ, proven.url)
-        env[RUN_URL_VARIABLE] = proven.url
-    here = os.getcwd()
-    locks = lockfiles.stamps(here)
     where = state.directory(environ)
+    # Held from before the serve is found: another run that would replace it (other options)
+    # sees this one and starts its own beside it instead (daemon.py).
     holding = state.hold(where)
     try:
+        proven = _outer_serve(environ)
+        if proven is not None:
+            # Inside an outer run's command (tox calling a script that calls pip-ff run, say):
+            # its serve, proven, and the environment as the outer run made it. Its variables
+            # replaced the user's, so a fingerprint taken here would differ and replace it.
+            env = environ
+        else:
+            fingerprint = state.fingerprint([*pipff_args, "run", *run_args], environ)
+            notes: list[str] = []
+            try:
+                proven = daemon.ensure(
+                    environ, [*pipff_args, "serve", *run_args], fingerprint, notes
+                )
+            except daemon.ServeError as exc:
+                _say(*notes)
+                _error(str(exc))
+                return EXIT_USAGE
+            _say(*notes, *lockfiles.mismatches(os.getcwd(), proven.url))
+            env = child_environment(environ, proven.url)
+            env[RUN_URL_VARIABLE] = proven.url
+        if proven.where and proven.where != where:  # a serve beside the busy one: hold that
+            _release(holding)
+            where = proven.where
+            holding = state.hold(where)
+        here = os.getcwd()
+        locks = lockfiles.stamps(here)
         status = _child(command, env)
     finally:
-        if holding is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(holding)
+        _release(holding)
     key = state.secret(where)
     verdict, after = daemon.challenge(proven.port, proven.prefix, key)
     if verdict == daemon.OURS and after is not None and after.pid == proven.pid:
@@ -82,6 +88,12 @@ def main(argv: Sequence[str], at: int) -> int:
             lines += lockfiles.written_offline(here, locks)
         _say(*lines)
     return status
+
+
+def _release(holding: str | None) -> None:
+    if holding is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(holding)
 
 
 def _check(run_args: Sequence[str], environ: Mapping[str, str]) -> None:
@@ -103,11 +115,13 @@ def _outer_serve(environ: Mapping[str, str]) -> daemon.Proven | None:
     if not outer:
         return None
     try:
-        verdict, proven, _ = daemon.current(state.directory(environ))
+        where = state.directory(environ)
+        for each in [where, *daemon.side_dirs(where)]:
+            verdict, proven, _ = daemon.current(each)
+            if verdict == daemon.OURS and proven is not None and proven.url == outer:
+                return proven
     except OSError:
         return None
-    if verdict == daemon.OURS and proven is not None and proven.url == outer:
-        return proven
     return None
 
 

@@ -5,7 +5,10 @@
     secret       32 random bytes (hex) that the serve proves it knows (0600); see daemon.py
     lock         held while a serve is found, started or stopped (oslock), so two runs that
                  start at the same moment end up with one serve
-    serve.log    the detached serve's stderr
+    serve.log    the detached serve's log and stderr (capped: peruser.CappedLog)
+    holders/     a file per run whose command is running (hold, held)
+    others/      a directory like this one for each set of options whose run found the serve
+                 busy with another run's command (daemon.py: a busy serve is never replaced)
 
 ``pip-ff run`` reads these on every command, so this module imports only what Python has loaded
 at start-up anyway (no pip, no re, no logging): the store's directory is found from the
@@ -26,6 +29,10 @@ STATE_FILE = "state"
 IDLE_VARIABLE = "PIPFF_SERVE_IDLE"
 DEFAULT_IDLE = 3 * 3600.0  # seconds; Gradle's daemon stops after three idle hours too
 _FINGERPRINT_PREFIXES = ("PIP_", "PIPFF", "NETRC")
+# What else decides how the serve asks the index (requests reads them, and pip's session): the
+# proxies (any ``*_PROXY``, either case) and the certificate authorities.
+_FINGERPRINT_SUFFIXES = ("_PROXY",)
+_FINGERPRINT_NAMES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
@@ -112,9 +119,31 @@ def directory(environ: Mapping[str, str], *, create: bool = False) -> str:
     return path
 
 
+def _fingerprinted(name: str) -> bool:
+    upper = name.upper()
+    return (
+        upper.startswith(_FINGERPRINT_PREFIXES)
+        or upper.endswith(_FINGERPRINT_SUFFIXES)
+        or upper in _FINGERPRINT_NAMES
+    ) and name != IDLE_VARIABLE
+
+
+def _netrc_file(environ: Mapping[str, str]) -> str:
+    """The netrc file requests reads for pip's session: ``$NETRC``, else ``~/.netrc`` (or
+    ``~/_netrc``, requests' other name)."""
+    if environ.get("NETRC"):
+        return os.path.expanduser(environ["NETRC"])
+    home = os.path.expanduser("~")
+    dotted = os.path.join(home, ".netrc")
+    underscored = os.path.join(home, "_netrc")
+    return underscored if not os.path.exists(dotted) and os.path.exists(underscored) else dotted
+
+
 def fingerprint(options: Sequence[str], environ: Mapping[str, str]) -> str:
     """What makes two serves the same: pip-ff's version, run's options, the variables and
-    configuration files pip and pip-ff read. A serve with another fingerprint is replaced."""
+    files pip and pip-ff read (pip's configuration, netrc, proxies, certificate authorities).
+    A serve with another fingerprint is replaced. Only a hash of them is kept: they may hold
+    credentials."""
     import hashlib
 
     # Not the interpreter: pip-ff of one version in two venvs (pipx's, a project's) serves
@@ -123,14 +152,20 @@ def fingerprint(options: Sequence[str], environ: Mapping[str, str]) -> str:
     for option in options:
         digest.update(b"o" + option.encode("utf-8", "surrogateescape") + b"\0")
     for name in sorted(environ):
-        if name.upper().startswith(_FINGERPRINT_PREFIXES) and name != IDLE_VARIABLE:
+        if _fingerprinted(name):
             digest.update(f"e{name}={environ[name]}\0".encode("utf-8", "surrogateescape"))
-    for path in _pip_config_files(environ):
+    # pip reads netrc for each request, but the serve decides once, at its start, whether its
+    # URL needs a token (serve/credentials.py): a netrc that changed needs a new serve.
+    for path in [*_pip_config_files(environ), _netrc_file(environ)]:
         try:
             with open(path, "rb") as f:
                 digest.update(b"f" + path.encode("utf-8", "surrogateescape") + b"\0" + f.read())
         except OSError:
-            continue
+            digest.update(b"n" + path.encode("utf-8", "surrogateescape") + b"\0")
+    for name in _FINGERPRINT_NAMES[:3]:  # a bundle file replaced in place (its name unchanged)
+        with contextlib.suppress(OSError, ValueError):
+            st = os.stat(environ.get(name) or "")
+            digest.update(f"s{name}={st.st_size},{st.st_mtime_ns}\0".encode())
     return digest.hexdigest()[:32]
 
 
@@ -214,9 +249,10 @@ def hold(where: str) -> str | None:
     return path
 
 
-def held(where: str) -> bool:
+def held(where: str, but: int | None = None) -> bool:
     """Whether a running command holds the serve (POSIX: a holder's pid is alive; elsewhere
-    never, since a signal 0 there ends the process)."""
+    never, since a signal 0 there ends the process); ``but``: a pid not counted (the run that
+    asks)."""
     if sys.platform == "win32":
         return False
     directory = os.path.join(where, HOLDERS)
@@ -225,6 +261,8 @@ def held(where: str) -> bool:
     except OSError:
         return False
     for name in names:
+        if name == str(but):
+            continue
         try:
             os.kill(int(name), 0)
         except ValueError:
@@ -272,6 +310,14 @@ def proof(key: bytes, nonce: str, fields: str) -> str:
     import hmac
 
     return hmac.new(key, f"pip-ff serve\0{nonce}\0{fields}".encode(), "sha256").hexdigest()
+
+
+def asker(key: bytes, nonce: str) -> str:
+    """What ``pip-ff run`` shows the serve with its question for the state: HMAC(secret, nonce),
+    apart from the serve's own proofs (another prefix), so a proof never serves as one."""
+    import hmac
+
+    return hmac.new(key, f"pip-ff run\0{nonce}".encode(), "sha256").hexdigest()
 
 
 def idle_timeout(value: str | None, environ: Mapping[str, str]) -> float:

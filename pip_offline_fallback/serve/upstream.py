@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from pip_offline_fallback import compat
 from pip_offline_fallback.causes import describe
 from pip_offline_fallback.config import Settings
+from pip_offline_fallback.deadline import timeout_on_command_line
 from pip_offline_fallback.engine import Engine
 from pip_offline_fallback.outcomes import Outcome, Source
 from pip_offline_fallback.serve import freshness
@@ -116,6 +117,9 @@ class Upstream:
         engine = engine_module.active_engine()
         assert engine is not None
         self.engine: Engine = engine
+        # As inject does for pip's Command._main: --timeout given to serve (or run) is the
+        # user's word, never shortened by the connect deadline.
+        engine.timeout_chosen = timeout_on_command_line(pip_args)
         report_log = logging.getLogger("pip_offline_fallback.report")
         if not any(isinstance(f, _ServeSaysOutages) for f in report_log.filters):
             report_log.addFilter(_ServeSaysOutages())
@@ -132,6 +136,10 @@ class Upstream:
         auth = getattr(self.session, "auth", None)
         if auth is not None and hasattr(auth, "prompting"):
             auth.prompting = False
+        # Keyring, asked without prompts where pip with a terminal would ask it (compat).
+        provider = compat.keyring_without_prompts(self.session)
+        if provider is not None:
+            logger.info("pip-ff serve: asking keyring (%s) for credentials", provider)
         index_url = str(options.index_url)
         self.index_url = index_url.rstrip("/") + "/"
         self.public_index = compat.redact(self.index_url)
@@ -174,6 +182,9 @@ class Upstream:
                 self._down_since = None
 
     def _after(self, outcomes: list[Outcome]) -> None:
+        # What connects taught is kept as install keeps it (at its end; a serve runs for
+        # days): written only when a route was seen to connect slowly (deadline.py).
+        self.engine.connect_times.save()
         down = self.engine.outage.hosts
         with self._lock:
             if down and self._down_since is None:
@@ -267,6 +278,13 @@ class Upstream:
                 response.close()
                 raise Refused(f"{url_key(response.url)} redirected to {why}")
         return response
+
+    def close(self) -> None:
+        """The serve ends: what late connects still teach is kept too (as install's end)."""
+        from pip_offline_fallback.late import settle
+
+        settle()
+        self.engine.connect_times.save()
 
     # -- pages ---------------------------------------------------------------------------------
 

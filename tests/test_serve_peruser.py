@@ -1,0 +1,214 @@
+"""The per-user serve's pieces, unit by unit (issue 32's review): what makes two serves the
+same (the fingerprint), who may read a serve's state, the size of its log."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from pip import __version__ as pip_version
+
+from pip_offline_fallback.serve import state
+from testbed import IndexServer, SlowAcceptServer
+from tests.serving import serving
+
+JSON = "application/vnd.pypi.simple.v1+json"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("USERPROFILE", str(tmp_path))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "HTTPS_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "no_proxy",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+    ],
+)
+def test_proxies_and_certificate_authorities_make_another_serve(home: Path, name: str) -> None:
+    base = {"PIP_CONFIG_FILE": "/dev/null", "HOME": str(home)}
+    secret = "http://user:pa55word@proxy.invalid:3128"
+    changed = state.fingerprint(["run"], dict(base, **{name: secret}))
+    assert changed != state.fingerprint(["run"], base)
+    assert "pa55word" not in changed  # a hash only: the values may hold credentials
+
+
+def test_the_netrc_file_and_a_bundle_replaced_in_place_make_another_serve(home: Path) -> None:
+    environ = {"PIP_CONFIG_FILE": "/dev/null", "HOME": str(home)}
+    none = state.fingerprint(["run"], environ)
+    (home / ".netrc").write_text("machine index.invalid login a password b\n")
+    first = state.fingerprint(["run"], environ)
+    (home / ".netrc").write_text("machine index.invalid login a password c\n")
+    second = state.fingerprint(["run"], environ)
+    assert len({none, first, second}) == 3
+    named = home / "other-netrc"
+    named.write_text("machine index.invalid login a password d\n")
+    with_netrc = dict(environ, NETRC=str(named))
+    before = state.fingerprint(["run"], with_netrc)
+    named.write_text("machine index.invalid login a password e\n")
+    assert state.fingerprint(["run"], with_netrc) != before
+    bundle = home / "ca.pem"
+    bundle.write_text("one\n")
+    with_bundle = dict(environ, SSL_CERT_FILE=str(bundle))
+    before = state.fingerprint(["run"], with_bundle)
+    bundle.write_text("another, longer\n")
+    assert state.fingerprint(["run"], with_bundle) != before
+    # The idle timeout is no reason to replace a serve.
+    assert state.fingerprint(["run"], dict(environ, PIPFF_SERVE_IDLE="5")) == second
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SlowAcceptServer: Linux")
+def test_serve_keeps_what_connects_teach_and_honours_a_timeout_given_to_it(
+    index: IndexServer, env: dict[str, str]
+) -> None:
+    """As ``pip-ff install``: the connect times serve learns are kept in the store (they used
+    to be dropped), and ``--timeout`` given to serve (``pip-ff run --timeout``) is the user's
+    word, never shortened by the 2 s connect deadline (it used to be: a link that connects in
+    3 s was taken for an outage)."""
+    times = Path(env["PIP_CACHE_DIR"]) / "pip-ff" / "connect-times.json"
+    with SlowAcceptServer(index.port, delay=3.0) as slow:
+        with serving(env, "-i", slow.url) as served:
+            assert served.request("pipff-alpha/", accept=JSON).status == 200  # recorded
+            assert times.is_file()  # kept while serve runs (it runs for days)
+        times.unlink()  # as if recorded while the link was fast
+        with serving(env, "-i", slow.url, "--timeout", "20") as served:
+            answer = served.request("pipff-alpha/", accept=JSON)
+        assert min(slow.connect_times) > 2.0, slow.connect_times
+    assert answer.status == 200, answer
+    assert "x-pipff-source" not in answer.headers, answer.headers  # the index's own answer
+
+
+def test_the_serves_log_is_capped_while_it_runs(tmp_path: Path) -> None:
+    """A serve running with -v logs a line per request for days: its log is capped as it
+    writes (it used to be trimmed only when a serve started), one earlier file kept, and
+    each file readable by this user only."""
+    import logging
+
+    from pip_offline_fallback.serve.peruser import CappedLog
+
+    path = tmp_path / "serve.log"
+    handler = CappedLog(str(path), 10_000, follow=())
+    log = logging.getLogger("pip_offline_fallback.tests.capped")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        for i in range(2_000):
+            log.warning("GET /simple/project-%d/ 200", i)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    assert path.stat().st_size <= 10_000 and (tmp_path / "serve.log.1").stat().st_size <= 10_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["serve.log", "serve.log.1"]
+    if sys.platform != "win32":
+        assert all(p.stat().st_mode & 0o077 == 0 for p in tmp_path.iterdir())
+    assert "project-1999/" in path.read_text()
+
+
+def test_the_serves_state_is_told_only_to_this_user(tmp_path: Path) -> None:
+    """The proof route (asked without the token) says nothing but the proof; the state (pid,
+    fingerprint, counts, hosts down) is told only to a question signed with this user's
+    secret: a serve of a public index has no token, and used to tell anyone."""
+    from pip_offline_fallback.serve.control import Control
+
+    key = b"k" * 32
+    control = Control(lambda environ, start: [], key=key, fingerprint="f" * 32, idle=0, down=dict)
+    control.counts["file:pip-ff-record"] = 3
+    nonce = "n" * 32
+    proof = control.route(["proof", nonce])
+    assert proof.status == 200
+    assert b"".join(proof.body) == f"proof {state.proof(key, nonce, '')}\n".encode()
+    for asked in (["state", nonce], ["state", nonce, "0" * 64], ["state", nonce, "x"]):
+        refused = control.route(asked)
+        assert refused.status == 404 and b"count" not in b"".join(refused.body), asked
+    told = control.route(["state", nonce, state.asker(key, nonce)])
+    assert told.status == 200 and b"count.file:pip-ff-record 3" in b"".join(told.body)
+
+
+def test_serve_asks_keyring_without_prompts_where_pip_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pip's default keyring provider ("auto") asks keyring only when pip may prompt, and
+    serve's session may not (--no-input): a keyring index got no credentials through
+    ``pip-ff run``. Serve now asks the provider "auto" would pick, without prompts."""
+    import types
+
+    from pip._internal.commands import create_command
+    from pip._internal.network import auth as pip_auth
+
+    from pip_offline_fallback import compat
+
+    fake = types.ModuleType("keyring")
+
+    def get_credential(service: str, username: str | None) -> object:
+        if "index.invalid" not in service:
+            return None
+        return types.SimpleNamespace(username="k-user", password="k-pass")
+
+    fake.get_credential = get_credential  # type: ignore[attr-defined]
+    fake.get_password = lambda service, username: None  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "keyring", fake)
+    for name in list(os.environ):
+        if name.startswith("PIP_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
+    command = create_command("download")
+    index = "https://index.invalid/simple/"
+    options, _ = command.parse_args(["-i", index, "--no-input"])
+    session = command._build_session(options)
+    if not hasattr(session.auth, "_keyring_provider"):  # pip < 23.1: no --keyring-provider
+        assert compat.keyring_without_prompts(session) is None
+        return
+    pip_auth.get_keyring_provider.cache_clear()
+    try:
+        assert compat.keyring_without_prompts(session) == "import"
+        assert session.auth.use_keyring is True
+        found = session.auth._get_new_credentials(
+            index + "pipff-alpha/", allow_netrc=False, allow_keyring=session.auth.use_keyring
+        )
+        assert found == ("k-user", "k-pass")
+        # A provider the user chose is theirs: left as it is.
+        options, _ = command.parse_args(
+            ["-i", index, "--no-input", "--keyring-provider", "disabled"]
+        )
+        assert compat.keyring_without_prompts(command._build_session(options)) is None
+    finally:
+        pip_auth.get_keyring_provider.cache_clear()
+
+
+@pytest.mark.skipif(
+    tuple(int(p) for p in pip_version.split(".")[:2]) < (23, 1), reason="pip 23.1's providers"
+)
+def test_a_keyring_index_gets_its_credentials_through_serve(
+    index: IndexServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The index answers 401 without credentials; keyring (importable beside pip-ff) has
+    them. serve asks it without prompts and answers 200 (it used to pass the 401 on), under
+    a token since it asks with credentials."""
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "keyring.py").write_text(
+        "import types\n"
+        "def get_credential(service, username):\n"
+        "    return types.SimpleNamespace(username='k-user', password='k-pa55')\n"
+        "def get_password(service, username):\n"
+        "    return 'k-pa55' if username == 'k-user' else None\n"
+    )
+    index.credentials = ("k-user", "k-pa55")
+    with serving(dict(env, PYTHONPATH=str(shim)), "-i", index.url) as served:
+        answer = served.request("pipff-alpha/", accept=JSON)
+    assert answer.status == 200, answer
+    assert served.prefix, served.url  # a token: serve asks with credentials
+    assert b"k-pa55" not in answer.body and "k-pa55" not in served.stderr
