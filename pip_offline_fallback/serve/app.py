@@ -33,7 +33,8 @@ from pip_offline_fallback.serve.files import (
     file_reply,
     text,
 )
-from pip_offline_fallback.serve.upstream import Upstream, UpstreamError, provenance_header
+from pip_offline_fallback.serve.provenance import provenance_header
+from pip_offline_fallback.serve.upstream import Upstream, UpstreamError
 
 logger = logging.getLogger(__name__)
 # One line per request with -v (the command sets this logger's level).

@@ -21,12 +21,8 @@ from http import HTTPStatus
 from typing import IO, TYPE_CHECKING
 
 from pip_offline_fallback.hashing import copy_with_hashing
-from pip_offline_fallback.serve.upstream import (
-    Provenance,
-    Upstream,
-    UpstreamError,
-    provenance_header,
-)
+from pip_offline_fallback.serve.provenance import Provenance, provenance_header
+from pip_offline_fallback.serve.upstream import Upstream, UpstreamError
 from pip_offline_fallback.urls import parse_dist_filename
 
 if TYPE_CHECKING:

@@ -17,13 +17,11 @@ when the index answers again.
 
 from __future__ import annotations
 
-import datetime
 import logging
 import os
 import threading
 import time
 import urllib.parse
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pip_offline_fallback import compat
@@ -41,6 +39,7 @@ from pip_offline_fallback.serve.credentials import (
 )
 from pip_offline_fallback.serve.origins import FilePolicy
 from pip_offline_fallback.serve.pages import FileLink, PageError, ProjectPage, parse
+from pip_offline_fallback.serve.provenance import PageAnswer, Provenance
 from pip_offline_fallback.urls import host_of, url_key
 
 if TYPE_CHECKING:
@@ -77,34 +76,6 @@ class UpstreamError(Exception):
         super().__init__(message)
         self.status = status
         self.logged = logged
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """Where an answer came from; ``fetched`` only for local answers."""
-
-    source: Source
-    fetched: float | None = None
-
-    @property
-    def local(self) -> bool:
-        return self.source not in (Source.NETWORK, Source.FALLBACK_INDEX)
-
-
-def provenance_header(provenance: Provenance) -> str:
-    """``X-PipFF-Source`` of a local answer: its source and age."""
-    fetched = provenance.fetched or 0.0
-    when = datetime.datetime.fromtimestamp(fetched, datetime.timezone.utc).isoformat()
-    age = max(0, int(time.time() - fetched))
-    return f"{provenance.source.value}; age={age}; fetched={when}"
-
-
-@dataclass
-class PageAnswer:
-    page: ProjectPage
-    provenance: Provenance
-    # Seconds serve's client may keep the page (see freshness.py); None: not at all.
-    max_age: int | None = 0
 
 
 class Upstream:
