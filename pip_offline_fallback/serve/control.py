@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from pip_offline_fallback import __version__
-from pip_offline_fallback.report import SOURCE_WORDS
+from pip_offline_fallback.findings import SOURCE_WORDS
 from pip_offline_fallback.serve import state
 from pip_offline_fallback.serve.files import Reply, text
 
