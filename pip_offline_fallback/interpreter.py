@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pip_offline_fallback.compat.entry import (
     PARSE_COMMAND,
@@ -54,7 +54,7 @@ def guard(cli_main: ModuleType) -> None:
     if original is None or getattr(original, "_pipff_original", None) is not None:
         return
 
-    def parse_command(args: list[str]) -> Any:
+    def parse_command(args: list[str]) -> tuple[str, list[str]]:
         if reruns(args):
             try:
                 from pip_offline_fallback import reach

@@ -58,7 +58,9 @@ class Control:
 
     # -- WSGI: counts and activity -----------------------------------------------------------
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         with self._lock:
             self._active += 1
             self._last = time.monotonic()
