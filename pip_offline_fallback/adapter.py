@@ -12,10 +12,15 @@ import contextlib
 import threading
 import weakref
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pip_offline_fallback import compat
 from pip_offline_fallback.engine import active_engine
+
+if TYPE_CHECKING:
+    from pip._vendor.requests import PreparedRequest, Response, Session
+    from pip._vendor.requests.adapters import BaseAdapter
+    from pip._vendor.urllib3.util.retry import Retry
 
 # pip's adapter class -> its fallback subclass; filled under a lock (serve mounts adapters on
 # many threads' sessions).
@@ -26,7 +31,7 @@ _override = threading.local()
 
 
 @contextlib.contextmanager
-def _fast_retries(adapter: Any, fast: bool) -> Iterator[None]:
+def _fast_retries(adapter: FallbackAdapterMixin, fast: bool) -> Iterator[None]:
     """Within the block, this thread's requests use pip's retries minus retries of connections
     that could not be made (see compat.fast_retries)."""
     if not fast:
@@ -44,28 +49,28 @@ class FallbackAdapterMixin:
     # urllib3 reads the adapter's retry policy on each request; a per-thread override lets one
     # request skip connection retries without touching pip's policy.
     @property
-    def max_retries(self) -> Any:
+    def max_retries(self) -> Retry | None:
         override = getattr(_override, "retries", None)
         return override if override is not None else self.__dict__.get("max_retries")
 
     @max_retries.setter
-    def max_retries(self, value: Any) -> None:
+    def max_retries(self, value: Retry) -> None:
         self.__dict__["max_retries"] = value
 
-    def send(self, request: Any, **kwargs: Any) -> Any:
+    def send(self, request: PreparedRequest, **kwargs: Any) -> Response:
         base = super().send  # type: ignore[misc]
         engine = active_engine()
         if engine is None:
             return base(request, **kwargs)
 
-        def send_once(request: Any, kwargs: dict[str, Any], fast: bool) -> Any:
+        def send_once(request: PreparedRequest, kwargs: dict[str, Any], fast: bool) -> Response:
             with _fast_retries(self, fast):
                 return base(request, **kwargs)
 
         return engine.send(self, send_once, request, kwargs)  # type: ignore[arg-type]
 
 
-def wrap(adapter: Any, session: Any = None) -> Any:
+def wrap(adapter: BaseAdapter, session: Session | None = None) -> BaseAdapter:
     """Give one of pip's HTTP adapters the fallback (idempotent); other adapters are left alone.
 
     The adapter keeps a weak reference to its session: a request for a fallback index goes

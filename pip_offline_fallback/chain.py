@@ -20,7 +20,7 @@ from pip_offline_fallback.outage import NETWORK_ERRORS, THROTTLED
 from pip_offline_fallback.urls import host_of, url_key
 
 if TYPE_CHECKING:
-    from pip._vendor.requests import PreparedRequest, Response
+    from pip._vendor.requests import PreparedRequest, Response, Session
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,11 @@ class MirrorChain:
         return True
 
     def ask(
-        self, session: Any, request: PreparedRequest, kwargs: dict[str, Any], project: str | None
+        self,
+        session: Session | None,
+        request: PreparedRequest,
+        kwargs: dict[str, Any],
+        project: str | None,
     ) -> tuple[Response, str] | None:
         """The first answering mirror's page for ``request`` (a primary's page) and the
         mirror's URL, or None.

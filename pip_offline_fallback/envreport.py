@@ -80,7 +80,7 @@ class EnvReports:
         """The line to tell, or None (the env came from the network alone, or was told)."""
         if not self.engaged or self.told:
             return None
-        from pip_offline_fallback.report import SOURCE_WORDS  # imports pip: only when telling
+        from pip_offline_fallback.findings import SOURCE_WORDS  # imports pip: only when telling
 
         words = {str(source.value): text for source, text in SOURCE_WORDS.items()}
         counts = ", ".join(

@@ -11,15 +11,31 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from pip_offline_fallback import compat
 from pip_offline_fallback.compat.vendored import InvalidVersion, Version, canonicalize_name
 from pip_offline_fallback.config import Mode
 from pip_offline_fallback.engine import active_engine
+from pip_offline_fallback.findings import StalePage
 from pip_offline_fallback.outcomes import Source
-from pip_offline_fallback.report import StalePage
 from pip_offline_fallback.urls import filename_of, parse_dist_filename
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from pip._internal.index.package_finder import (
+        BestCandidateResult,
+        LinkEvaluator,
+        PackageFinder,
+    )
+    from pip._internal.models.candidate import InstallationCandidate
+    from pip._internal.models.link import Link
+
+    # The finder's methods these hooks wrap, as pip defines them.
+    ProcessProjectUrl = Callable[[PackageFinder, Link, LinkEvaluator], list[InstallationCandidate]]
+    FindAllCandidates = Callable[[PackageFinder, str], list[InstallationCandidate]]
+    FindBestCandidate = Callable[..., BestCandidateResult]
 
 logger = logging.getLogger(__name__)
 
@@ -32,18 +48,20 @@ _OTHER_PLATFORMS = "_pipff_other_platforms"
 OTHER_PLATFORMS_ONLY = "local wheels for other platforms only"
 
 
-def _fallback_projects(finder: Any) -> set[str]:
+def _fallback_projects(finder: PackageFinder) -> set[str]:
     projects: set[str] = finder.__dict__.setdefault(_FALLBACK_PROJECTS, set())
     return projects
 
 
-def wrap_process_project_url(original: Any) -> Any:
-    def process_project_url(self: Any, project_url: Any, link_evaluator: Any) -> Any:
+def wrap_process_project_url(original: ProcessProjectUrl) -> ProcessProjectUrl:
+    def process_project_url(
+        self: PackageFinder, project_url: Link, link_evaluator: LinkEvaluator
+    ) -> list[InstallationCandidate]:
         engine = active_engine()
         if engine is None:
             return original(self, project_url, link_evaluator)
         project = link_evaluator.project_name
-        skipped: list[Any] = []  # wheels pip turns down for their platform
+        skipped: list[Link] = []  # wheels pip turns down for their platform
         watched = compat.watch_platform_skips(link_evaluator, skipped)
         with engine.watching(project) as outcomes:
             try:
@@ -132,8 +150,8 @@ def wrap_process_project_url(original: Any) -> Any:
     return process_project_url
 
 
-def wrap_find_all_candidates(original: Any) -> Any:
-    def find_all_candidates(self: Any, project_name: str) -> Any:
+def wrap_find_all_candidates(original: FindAllCandidates) -> FindAllCandidates:
+    def find_all_candidates(self: PackageFinder, project_name: str) -> list[InstallationCandidate]:
         candidates = original(self, project_name)
         engine = active_engine()
         if engine is None:
@@ -162,8 +180,10 @@ def wrap_find_all_candidates(original: Any) -> Any:
     return find_all_candidates
 
 
-def wrap_find_best_candidate(original: Any) -> Any:
-    def find_best_candidate(self: Any, project_name: str, *args: Any, **kwargs: Any) -> Any:
+def wrap_find_best_candidate(original: FindBestCandidate) -> FindBestCandidate:
+    def find_best_candidate(
+        self: PackageFinder, project_name: str, *args: Any, **kwargs: Any
+    ) -> BestCandidateResult:
         result = original(self, project_name, *args, **kwargs)
         engine = active_engine()
         if engine is None:
@@ -208,7 +228,7 @@ def wrap_find_best_candidate(original: Any) -> Any:
     return find_best_candidate
 
 
-def excluded_versions(finder: Any, project_name: str) -> list[str]:
+def excluded_versions(finder: PackageFinder, project_name: str) -> list[str]:
     """The local versions ``--only-binary``/``--no-binary`` keep out, each with the option
     (``1.0 (excluded by --only-binary)``): "local versions: none" would hide a local sdist."""
     option = compat.format_option(finder, project_name)
@@ -228,18 +248,18 @@ def excluded_versions(finder: Any, project_name: str) -> list[str]:
     return [f"{v} (excluded by {option})" for v in sorted(every - offered)]
 
 
-def _forget(finder: Any, project_name: str) -> None:
+def _forget(finder: PackageFinder, project_name: str) -> None:
     """Drop pip's memory of a project's candidates (and pip-ff's of its wheelhouse files), so
     that the next lookup fetches again."""
     compat.forget_candidates(finder, project_name)
     finder.__dict__.get(_WHEELHOUSE_CANDIDATES, {}).pop(canonicalize_name(project_name), None)
 
 
-def _versions(candidates: Any) -> list[str]:
+def _versions(candidates: Iterable[InstallationCandidate]) -> list[str]:
     return [str(v) for v in sorted({c.version for c in candidates})]
 
 
-def version_of(link: Any) -> str | None:
+def version_of(link: Link) -> str | None:
     parsed = parse_dist_filename(filename_of(link.url))
     return str(parsed[1]) if parsed is not None else None
 

@@ -14,16 +14,20 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pip_offline_fallback import compat
+
+if TYPE_CHECKING:
+    from pip._vendor.requests import PreparedRequest
+    from pip._vendor.urllib3 import HTTPResponse
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class CachedResponse:
-    raw: Any  # urllib3 HTTPResponse, body not read yet
+    raw: HTTPResponse  # body not read yet
     fetched: float
     path: str
 
@@ -62,8 +66,8 @@ class PipHttpCache:
                 return True
         return False
 
-    def lookup(self, request: Any) -> CachedResponse | None:
-        url = request.url.split("#", 1)[0]
+    def lookup(self, request: PreparedRequest) -> CachedResponse | None:
+        url = str(request.url).split("#", 1)[0]
         for directory in self._dirs:
             path = compat.http_cache_path(directory, url)
             try:
@@ -75,7 +79,7 @@ class PipHttpCache:
                 return found
         return None
 
-    def _load(self, request: Any, path: str) -> CachedResponse | None:
+    def _load(self, request: PreparedRequest, path: str) -> CachedResponse | None:
         try:
             with open(path, "rb") as f:
                 data = f.read()
@@ -102,7 +106,7 @@ class PipHttpCache:
         return CachedResponse(raw=raw, fetched=fetched, path=path)
 
 
-def _complete(raw: Any, body_path: str | None) -> bool:
+def _complete(raw: HTTPResponse, body_path: str | None) -> bool:
     """A truncated body (killed writer, full disk) must never be served."""
     length = raw.headers.get("content-length")
     if length is None or body_path is None:

@@ -33,11 +33,14 @@ from pip_offline_fallback.errors import UsageError
 from pip_offline_fallback.late import connect_within, first_byte, settle
 
 if TYPE_CHECKING:
+    from http.client import HTTPConnection, HTTPResponse
     from optparse import Values
 
     from pip._internal.cli.base_command import Command
     from pip._internal.models.link import Link
     from pip._internal.network.session import PipSession
+    from pip._internal.operations.prepare import File
+    from pip._internal.resolution.resolvelib.candidates import LinkCandidate
     from pip._vendor.requests.adapters import BaseAdapter
 
 logger = logging.getLogger(__name__)
@@ -45,7 +48,7 @@ logger = logging.getLogger(__name__)
 _MISSING = object()
 # pip commands that only report what the index data lists; they install nothing.
 LISTING_COMMANDS = frozenset({"list", "index"})
-_patches: list[tuple[Any, str, Any]] = []
+_patches: list[tuple[object, str, object]] = []
 _warned = False
 # Set by the PIPFF hook (not pip-ff's own commands): a session built outside any pip command is
 # then a program driving pip's internals itself (pip-compile), and the summary waits for its end.
@@ -53,7 +56,7 @@ _hooked_from_environ = False
 _finish_at_exit = False
 
 
-def _patch(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
+def _patch(owner: object, name: str, make: Callable[[Any], Callable[..., Any]]) -> None:
     own = owner.__dict__.get(name, _MISSING)  # PipSession inherits mount() from requests
     original = getattr(owner, name)
     replacement = make(original)
@@ -207,11 +210,11 @@ def _lowest_level_shown(start: logging.Logger) -> int:
 _connecting = threading.local()
 
 
-def _wrap_connect(original: Callable[..., Any]) -> Callable[..., Any]:
+def _wrap_connect(original: Callable[..., object]) -> Callable[..., object]:
     # The connect deadline follows each route's usual connect time (see deadline.py): time
     # every connection urllib3 makes (TCP, a proxy's tunnel, the TLS handshake: what its
     # connect timeout bounds).
-    def connect(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def connect(self: HTTPConnection, *args: Any, **kwargs: Any) -> object:
         engine = active_engine()
         if engine is None or getattr(_connecting, "active", False):
             return original(self, *args, **kwargs)
@@ -240,11 +243,11 @@ def _wrap_connect(original: Callable[..., Any]) -> Callable[..., Any]:
     return connect
 
 
-def _wrap_getresponse(original: Callable[..., Any]) -> Callable[..., Any]:
+def _wrap_getresponse(original: Callable[..., HTTPResponse]) -> Callable[..., HTTPResponse]:
     # The first byte of an answer gets a deadline as the connect does (see late.py): a server
     # or a proxy that accepts and never says a word costs seconds, not pip's read retries.
     # Every answer's first byte is timed, so a route that always answers slowly is learnt.
-    def getresponse(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def getresponse(self: HTTPConnection, *args: Any, **kwargs: Any) -> HTTPResponse:
         engine = active_engine()
         wait = engine.context.answer if engine is not None else None  # its first byte's
         if engine is None or wait is None or args or kwargs:  # pip 23's urllib3 tries buffering=
@@ -267,11 +270,11 @@ def _wrap_getresponse(original: Callable[..., Any]) -> Callable[..., Any]:
     return getresponse
 
 
-def _wrap_metadata_check(original: Callable[..., Any]) -> Callable[..., Any]:
+def _wrap_metadata_check(original: Callable[..., None]) -> Callable[..., None]:
     # pip discards a file whose metadata contradicts its name (a wheelhouse file named for
     # another version): it was received, but it is not what gets installed, so the report
     # must not count it.
-    def check(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def check(self: LinkCandidate, *args: Any, **kwargs: Any) -> None:
         try:
             return original(self, *args, **kwargs)
         except Exception:
@@ -284,10 +287,10 @@ def _wrap_metadata_check(original: Callable[..., Any]) -> Callable[..., Any]:
     return check
 
 
-def _wrap_get_file_url(original: Callable[..., Any]) -> Callable[..., Any]:
+def _wrap_get_file_url(original: Callable[..., File]) -> Callable[..., File]:
     # pip copies file:// links itself, past the session: the one place to see a wheelhouse
     # file being used, for the report.
-    def get_file_url(link: Link, *args: Any, **kwargs: Any) -> Any:
+    def get_file_url(link: Link, *args: Any, **kwargs: Any) -> File:
         result = original(link, *args, **kwargs)
         engine = active_engine()
         if engine is not None:
@@ -300,10 +303,10 @@ def _wrap_get_file_url(original: Callable[..., Any]) -> Callable[..., Any]:
     return get_file_url
 
 
-def _wrap_remote_pip_version(original: Callable[..., Any]) -> Callable[..., Any]:
+def _wrap_remote_pip_version(original: Callable[..., str | None]) -> Callable[..., str | None]:
     # pip's self version check looks pip itself up on the index: not the command's lookup, so
     # the report leaves it out (no "pip: index data ..." line, no "missing": pip).
-    def lookup(*args: Any, **kwargs: Any) -> Any:
+    def lookup(*args: Any, **kwargs: Any) -> str | None:
         engine = active_engine()
         if engine is None:
             return original(*args, **kwargs)

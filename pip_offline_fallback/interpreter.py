@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pip_offline_fallback.compat.entry import (
     PARSE_COMMAND,
@@ -20,6 +20,9 @@ from pip_offline_fallback.compat.entry import (
     imported_cli_modules,
     loaded_cli_modules,
 )
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +47,14 @@ def reruns(args: Sequence[str]) -> bool:
     return python_option(args) is not None or bool(os.environ.get("PIP_PYTHON"))
 
 
-def guard(cli_main: Any) -> None:
+def guard(cli_main: ModuleType) -> None:
     """Wrap pip's ``parse_command`` (where pip re-runs itself under ``--python``) so that pip-ff
     follows. Idempotent; :func:`unguard` undoes it."""
     original = getattr(cli_main, PARSE_COMMAND, None)
     if original is None or getattr(original, "_pipff_original", None) is not None:
         return
 
-    def parse_command(args: list[str]) -> Any:
+    def parse_command(args: list[str]) -> tuple[str, list[str]]:
         if reruns(args):
             try:
                 from pip_offline_fallback import reach
@@ -69,7 +72,7 @@ def guard(cli_main: Any) -> None:
     setattr(cli_main, PARSE_COMMAND, parse_command)
 
 
-def unguard(cli_main: Any) -> None:
+def unguard(cli_main: ModuleType) -> None:
     original = getattr(getattr(cli_main, PARSE_COMMAND, None), "_pipff_original", None)
     if original is not None:
         setattr(cli_main, PARSE_COMMAND, original)

@@ -25,6 +25,8 @@ import threading
 import time
 from typing import Callable, TypeVar, cast
 
+from pip_offline_fallback import bugs
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -103,16 +105,24 @@ class Late:
         learn: Callable[[float], None],
         tidy: Callable[[T | None], None],
     ) -> None:
+        # On a thread of its own nothing waits for this: a bug is said (or, under
+        # PIPFF_RAISE_BUGS, raised on this thread, where threading's hook shows it), and the
+        # wait is counted off whatever happens.
         try:
-            if made:
-                learn(took)
-        except Exception:
-            logger.debug("pip-ff: a late wait could not be learnt from", exc_info=True)
-        finally:
             try:
-                tidy(result)
-            except Exception:
-                logger.debug("pip-ff: a late wait could not be tidied", exc_info=True)
+                if made:
+                    learn(took)
+            except Exception as exc:
+                bugs.unexpected(exc, "learning from a late wait")
+            finally:
+                try:
+                    tidy(result)
+                except OSError:
+                    # Closing what the late wait opened: the socket may already be gone.
+                    logger.debug("pip-ff: a late wait could not be tidied", exc_info=True)
+                except Exception as exc:
+                    bugs.unexpected(exc, "tidying a late wait")
+        finally:
             with self._changed:
                 self._pending -= 1
                 self._changed.notify_all()

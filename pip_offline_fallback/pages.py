@@ -16,7 +16,7 @@ import json
 import urllib.parse
 from dataclasses import dataclass, replace
 from html.parser import HTMLParser
-from typing import Any, Union
+from typing import Union
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "application/vnd.pypi.simple.v1+html"
@@ -100,7 +100,7 @@ def _split_hash(url: str) -> tuple[str, str | None]:
     return base, None
 
 
-def _metadata(value: Any) -> tuple[bool, str | None]:
+def _metadata(value: object) -> tuple[bool, str | None]:
     if isinstance(value, dict):
         sha = value.get("sha256")
         return True, str(sha).lower() if sha else None

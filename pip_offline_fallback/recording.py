@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 import urllib.parse
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING
 
 from pip_offline_fallback import compat
 from pip_offline_fallback.outcomes import Source
 from pip_offline_fallback.report import Report
 from pip_offline_fallback.sources import LocalSources
-from pip_offline_fallback.tee import BodyTee
+from pip_offline_fallback.tee import BodyTee, Spare
 from pip_offline_fallback.urls import url_key
 
 if TYPE_CHECKING:
@@ -26,9 +26,6 @@ if TYPE_CHECKING:
     from pip._vendor.requests import PreparedRequest, Response
 
 logger = logging.getLogger(__name__)
-
-# For a transfer that drops short: the verified local copy of the URL and its size.
-Spare = Callable[[], Optional[tuple["IO[bytes]", int]]]
 
 
 class Recording:

@@ -13,7 +13,7 @@ from pip_offline_fallback.compat.vendored import InvalidSpecifier, InvalidVersio
 from pip_offline_fallback.wording import age_text
 
 if TYPE_CHECKING:
-    from pip_offline_fallback.report import Missing, StalePage
+    from pip_offline_fallback.findings import Missing, StalePage
 
 
 def _satisfying(specifier: str, versions: list[str]) -> list[str] | None:

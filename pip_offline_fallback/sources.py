@@ -24,7 +24,7 @@ import time
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, Callable, Protocol, Union
+from typing import IO, TYPE_CHECKING, Callable, Protocol, Union
 
 from pip_offline_fallback import bugs, compat
 from pip_offline_fallback.httpcache import PipHttpCache
@@ -35,6 +35,7 @@ from pip_offline_fallback.wheelhouse import Wheelhouse
 
 if TYPE_CHECKING:
     from pip._internal.models.link import Link
+    from pip._vendor.packaging.tags import Tag
     from pip._vendor.requests import PreparedRequest
     from pip._vendor.urllib3.response import HTTPResponse
 
@@ -235,7 +236,7 @@ class LocalSources:
     def can_fetch(
         self,
         links: Sequence[Link],
-        tags: Callable[[], Any],
+        tags: Callable[[], list[Tag]],
         project: str,
         wheel_cache_dir: str | None,
         *,

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, Callable, Optional
 
 from pip_offline_fallback import compat
 from pip_offline_fallback.hashing import copy_with_hashing
 
+if TYPE_CHECKING:
+    from http.client import HTTPResponse
+
+    from pip_offline_fallback.store.recorder import Recorder
+
 logger = logging.getLogger(__name__)
+
+# For a transfer that drops short: the verified local copy of the URL and its size.
+Spare = Callable[[], Optional[tuple["IO[bytes]", int]]]
 
 
 class BodyTee:
@@ -29,7 +37,12 @@ class BodyTee:
     """
 
     def __init__(
-        self, fp: Any, recorder: Any, expected: int, on_commit: Any, spare: Any = None
+        self,
+        fp: HTTPResponse,
+        recorder: Recorder | None,
+        expected: int,
+        on_commit: Callable[[str], None],
+        spare: Spare | None = None,
     ) -> None:
         self.__fp = fp
         self.__recorder = recorder
@@ -39,15 +52,16 @@ class BodyTee:
         self.__received = 0
         # What was received so far, hashed (only with a spare, to check it against the local
         # copy): the recorder's own running hash while it records, so no byte is hashed twice.
-        self.__prefix: Any = None
+        self.__prefix: hashlib._Hash | None = None
         if spare is not None and (recorder is None or not recorder.active):
             self.__prefix = hashlib.sha256()
-        self.__local: Any = None
+        self.__local: IO[bytes] | None = None
         if expected == 0 and recorder is not None:
             self.__commit()
 
     def __commit(self) -> None:
         recorder = self.__recorder
+        assert recorder is not None  # only called while recording
         recorder.commit()
         sha256 = getattr(recorder, "sha256", None)
         if sha256:
@@ -56,7 +70,7 @@ class BodyTee:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__fp, name)
 
-    def __feed(self, data: Any) -> Any:
+    def __feed(self, data: bytes) -> bytes:
         if not data:
             return data
         self.__received += len(data)
@@ -89,9 +103,12 @@ class BodyTee:
             if found is None:
                 return False
             body, size = found
-            received = (
-                self.__prefix if self.__prefix is not None else self.__recorder.digest_so_far()
-            )
+            received = self.__prefix
+            if received is None and self.__recorder is not None:
+                received = self.__recorder.digest_so_far()
+            if received is None:  # neither hashed nor recorded: nothing to compare
+                body.close()
+                return False
             prefix = copy_with_hashing(body, limit=self.__received)[0]
             if size != self.__expected or prefix != received.hexdigest():
                 body.close()
@@ -104,7 +121,7 @@ class BodyTee:
         self.__local = body
         return True
 
-    def __read(self, method: str, *args: Any) -> Any:
+    def __read(self, method: str, *args: int) -> bytes:
         if self.__local is not None:
             return self.__feed(getattr(self.__local, method)(*args))
         try:
@@ -124,18 +141,18 @@ class BodyTee:
             return self.__read(method, *args)
         return self.__feed(data)
 
-    def read(self, *args: Any) -> Any:
+    def read(self, *args: int) -> bytes:
         return self.__read("read", *args)
 
-    def read1(self, *args: Any) -> Any:
+    def read1(self, *args: int) -> bytes:
         return self.__read("read1", *args)
 
-    def readinto(self, buffer: Any) -> Any:
+    def readinto(self, buffer: bytearray | memoryview) -> int:
         data = self.__read("read", len(buffer))
         buffer[: len(data)] = data
         return len(data)
 
-    def _safe_read(self, amt: int) -> Any:  # one of compat.READ_METHODS: urllib3 calls it
+    def _safe_read(self, amt: int) -> bytes:  # one of compat.READ_METHODS: urllib3 calls it
         if self.__local is not None:
             return self.__read("read", amt)
         return self.__feed(compat.safe_read(self.__fp, amt))

@@ -5,7 +5,8 @@ Everything stays on this machine: servers listen on loopback only, venvs are fil
 a directory of wheels prepared once (testbed/prepare.py), and every pip subprocess runs in
 an isolated environment (no pip configuration, no proxies, its own cache).
 
-- dists.py: wheels and sdists built at test time; index.py: the PyPI-like index server;
+- dists.py: wheels and sdists built at test time; index.py: the PyPI-like index server (its
+  pages rendered by simple.py, its sockets and life cycle in loopback.py);
 - outages.py: every way the index goes away, for real; proxies.py: proxies that work;
 - netns.py: a command with no network at all; venvs.py and prepare.py: the venvs and their wheels.
 """
@@ -23,7 +24,8 @@ from testbed.dists import (
     parse_filename,
     standard_projects,
 )
-from testbed.index import CertificateAuthority, IndexServer, make_ca, negotiate
+from testbed.index import IndexServer
+from testbed.loopback import CertificateAuthority, make_ca
 from testbed.netns import netns_prefix, unshare_available
 from testbed.outages import (
     OUTAGES,
@@ -40,6 +42,7 @@ from testbed.outages import (
 )
 from testbed.prepare import prepare
 from testbed.proxies import ForwardingProxy, TunnelProxy
+from testbed.simple import negotiate
 from testbed.venvs import (
     CommandFailed,
     CommandTimeout,

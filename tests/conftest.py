@@ -116,6 +116,17 @@ def index(dists: ProjectSet, tmp_path: Path) -> Iterator[IndexServer]:
 
 
 @pytest.fixture
+def growing_index(dists: ProjectSet, tmp_path: Path) -> Iterator[IndexServer]:
+    """An index without pipff-alpha 1.1 and 2.0 (alpha 1.0 is the newest):
+    ``tests.helpers.publish_alpha_2`` adds them, a release since the warm run."""
+    view = _dist_view(dists, tmp_path / "growing-dists")
+    for newer in ("pipff_alpha-1.1*", "pipff_alpha-2.0*"):
+        for link in view.glob(newer):
+            link.unlink()
+    yield from _serve(IndexServer(view, cache_headers="none", yanked=dists.yanked), dists)
+
+
+@pytest.fixture
 def pypi_index(dists: ProjectSet, tmp_path: Path) -> Iterator[IndexServer]:
     """A started http index sending PyPI's caching headers."""
     view = _dist_view(dists, tmp_path / "pypi-index-dists")

@@ -121,6 +121,22 @@ def pinned(tool: str) -> list[str]:
     return ["-r", str(TOOL_PINS / f"{tool}.txt")]
 
 
+def pipff_versions(venv: Venv) -> dict[str, str]:
+    """The test projects installed in ``venv``: name -> version."""
+    return {k: v for k, v in venv.installed().items() if k.startswith("pipff-")}
+
+
+def record_alpha_1_then_publish_2(
+    venv: Venv, dists: ProjectSet, index: IndexServer, env: dict[str, str], url: str = ""
+) -> None:
+    """The warm run: pip-ff installs (and so records) pipff-alpha 1.0 into ``venv`` from
+    ``url`` (``index``'s own by default: a growing_index); then alpha 1.1 and 2.0 are published
+    there, and the record is stale."""
+    venv.pipff("install", "-i", url or index.url, "pipff-alpha", env=env).check()
+    assert pipff_versions(venv)["pipff-alpha"] == "1.0"
+    publish_alpha_2(dists, index)
+
+
 def publish_alpha_2(dists: ProjectSet, index: IndexServer) -> None:
     """A release since the warm run: pipff-alpha 1.1 and 2.0 appear on ``index``."""
     for source in dists.dist_dir.glob("pipff_alpha-*"):

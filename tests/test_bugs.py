@@ -3,11 +3,12 @@ under PIPFF_RAISE_BUGS=1, and never a reason to fail open. In-process."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 
-from pip_offline_fallback import answers, bugs, checks
+from pip_offline_fallback import answers, bugs, checks, late
 from pip_offline_fallback.outcomes import Source
 from pip_offline_fallback.sources import Found, LocalSources
 
@@ -135,3 +136,61 @@ def test_an_unreadable_local_page_is_never_taken_for_none(
 def test_an_unreadable_local_page_bug_is_raised_under_the_switch(raising: None) -> None:
     with pytest.raises(RuntimeError, match="a bug"):
         _mirror_clashes(RuntimeError("a bug"))
+
+
+def _late_wait_that_fails_to(step: str) -> tuple[late.Late, threading.Event]:
+    """A wait given up on at its deadline that then finishes in the background, where its
+    ``step`` ("learn" or "tidy") raises a bug; the event is set once the background is done."""
+    waits = late.Late()
+    release = threading.Event()
+    finished = threading.Event()
+
+    def learn(took: float) -> None:
+        if step == "learn":
+            raise RuntimeError("a bug in learning")
+
+    def tidy(result: object) -> None:
+        finished.set()  # before raising: tidy is the last step the late wait takes
+        if step == "tidy":
+            raise RuntimeError("a bug in tidying")
+
+    with pytest.raises(TimeoutError):
+        waits.within(
+            lambda: release.wait(10),
+            0.01,
+            learn=learn,
+            tidy=tidy,
+            missed=lambda: TimeoutError("missed"),
+        )
+    release.set()
+    assert finished.wait(10)
+    waits.settle(10)  # the late wait is counted off, bug or not
+    assert waits.room()
+    return waits, finished
+
+
+@pytest.mark.parametrize("step", ["learn", "tidy"])
+def test_a_bug_in_a_late_wait_is_said(
+    step: str, quiet: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="pip_offline_fallback"):
+        _late_wait_that_fails_to(step)
+    said = _internal_errors(caplog)
+    assert len(said) == 1 and f"a bug in {step}ing" in said[0], caplog.records
+
+
+@pytest.mark.parametrize("step", ["learn", "tidy"])
+def test_a_bug_in_a_late_wait_is_raised_under_raise_bugs(
+    step: str, raising: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raised: list[BaseException | None] = []
+    hooked = threading.Event()
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        raised.append(args.exc_value)
+        hooked.set()
+
+    monkeypatch.setattr(threading, "excepthook", hook)
+    _late_wait_that_fails_to(step)
+    assert hooked.wait(10), "the background thread raised nothing"
+    assert [str(e) for e in raised] == [f"a bug in {step}ing"]

@@ -180,7 +180,7 @@ class FlakyIndex(IndexServer):
         if stopper is not None:
             stopper.join(timeout=10)
 
-    def _handle(self, handler: Any, *, head: bool) -> None:
+    def handle(self, handler: Any, *, head: bool) -> None:
         with self._flaky_lock:
             cut = self._budget is not None and self._budget <= 0
             if self._budget is not None:
@@ -191,7 +191,7 @@ class FlakyIndex(IndexServer):
         if cut:
             handler.close_connection = True  # no status line: the client sees the drop
             return
-        super()._handle(handler, head=head)
+        super().handle(handler, head=head)
 
 
 class TrickleIndex(IndexServer):

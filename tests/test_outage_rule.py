@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,6 @@ from testbed import (
     Result,
     SlowAcceptServer,
     StallServer,
-    Venv,
     clone_venv,
     hold_port,
     outage,
@@ -35,12 +33,9 @@ from testbed import (
 from tests.helpers import (
     age_pip_cache,
     drop_venvs_after_success,  # noqa: F401 - autouse fixture
-    publish_alpha_2,
+    pipff_versions,
+    record_alpha_1_then_publish_2,
 )
-
-
-def _pipff(venv: Venv) -> dict[str, str]:
-    return {k: v for k, v in venv.installed().items() if k.startswith("pipff-")}
 
 
 def _last_error(result: Result) -> str:
@@ -48,18 +43,6 @@ def _last_error(result: Result) -> str:
     errors = [line for line in result.output.splitlines() if line.startswith("ERROR:")]
     assert errors, result.describe()
     return errors[-1]
-
-
-@pytest.fixture
-def growing_index(dists: ProjectSet, tmp_path: Path) -> Iterator[IndexServer]:
-    """An index with pipff-alpha 1.0 and gamma; :func:`publish_alpha_2` adds alpha 1.1, 2.0."""
-    view = tmp_path / "growing"
-    view.mkdir()
-    for source in dists.dist_dir.iterdir():
-        if not source.name.startswith(("pipff_alpha-1.1", "pipff_alpha-2.0")):
-            (view / source.name).symlink_to(source)
-    with IndexServer(view, yanked=dists.yanked) as server:
-        yield server
 
 
 def test_a_persistent_503_costs_that_page_only(
@@ -78,7 +61,7 @@ def test_a_persistent_503_costs_that_page_only(
     report = tmp_path / "report.json"
     result = venv.pipff("install", *args, "--fallback-report", str(report), env=env)
     assert result.returncode == 0, result.describe()
-    assert _pipff(venv) == _pipff(warm)
+    assert pipff_versions(venv) == pipff_versions(warm)
     data = json.loads(report.read_text())
     assert data["unreachable"] == [], data
     failed = {item["url"]: item["cause"] for item in data["failed_requests"]}
@@ -102,9 +85,7 @@ def test_under_the_strict_setting_a_storm_fails_as_in_pip(
     request (a freeze attack): plain pip fails, and so does strict pip-ff, instead of
     installing the stale 1.0 with one warning line."""
     index = growing_index
-    warm = clone_venv(template, tmp_path / "warm")
-    warm.pipff("install", "-i", index.url, "pipff-alpha", env=env).check()
-    publish_alpha_2(dists, index)
+    record_alpha_1_then_publish_2(clone_venv(template, tmp_path / "warm"), dists, index, env)
     index.fail_next["/simple/pipff-alpha/"] = [status] * 1000
     strict_env = dict(env, PIPFF_STRICT_OUTAGE="1") if trigger == "variable" else env
     strict_args = ["--strict-outage"] if trigger == "option" else []
@@ -115,7 +96,7 @@ def test_under_the_strict_setting_a_storm_fails_as_in_pip(
     assert plain.returncode != 0, plain.describe()
     assert result.returncode != 0, result.describe()
     assert _last_error(plain) in result.output, result.describe()
-    assert "pipff-alpha" not in _pipff(venv), result.describe()
+    assert "pipff-alpha" not in pipff_versions(venv), result.describe()
     assert "local copy" not in result.output, result.describe()
     # Without the strict setting the same storm is answered from the record (the design).
     lenient = clone_venv(template, tmp_path / "lenient").pipff(*args, env=env)
@@ -130,7 +111,7 @@ def test_under_the_strict_setting_a_failed_certificate_fails_as_in_pip(
     url = https_index.url
     warm = clone_venv(template, tmp_path / "warm")
     warm.pipff("install", "--cert", str(https_index.ca_bundle), "-i", url, "pipff-gamma", env=env)
-    assert _pipff(warm) == {"pipff-gamma": "1.0"}
+    assert pipff_versions(warm) == {"pipff-gamma": "1.0"}
     age_pip_cache(Path(env["PIP_CACHE_DIR"]), 3600)
     args = ["install", "-i", url, "--retries", "0", "pipff-gamma"]
     plain = clone_venv(template, tmp_path / "pip").pip(*args, env=env)
@@ -139,7 +120,7 @@ def test_under_the_strict_setting_a_failed_certificate_fails_as_in_pip(
     assert plain.returncode != 0, plain.describe()
     assert result.returncode != 0, result.describe()
     assert _last_error(plain) in result.output, result.describe()
-    assert _pipff(venv) == {}, result.describe()
+    assert pipff_versions(venv) == {}, result.describe()
 
 
 @pytest.mark.parametrize("kind", ["refused", "blackhole"])
@@ -153,7 +134,7 @@ def test_under_the_strict_setting_a_route_that_cant_be_reached_still_falls_back(
     with outage(kind, index) as extra:
         result = venv.pipff(*args, *extra, env=dict(env, PIPFF_STRICT_OUTAGE="1"))
     assert result.returncode == 0, result.describe()
-    assert _pipff(venv) == _pipff(warm)
+    assert pipff_versions(venv) == pipff_versions(warm)
     assert "is unreachable" in result.output, result.describe()
 
 
@@ -174,10 +155,8 @@ def test_a_slow_link_that_works_is_not_an_outage(
     index = growing_index
     with SlowAcceptServer(index.port, delay=3.0) as slow:
         warm = clone_venv(template, tmp_path / "warm")
-        warm.pipff("install", "-i", slow.url, "pipff-alpha", env=env).check()
-        assert _pipff(warm)["pipff-alpha"] == "1.0"
+        record_alpha_1_then_publish_2(warm, dists, index, env, slow.url)
         assert slow.connect_times and min(slow.connect_times) > 2.0, slow.connect_times
-        publish_alpha_2(dists, index)
         args = ["install", "-i", slow.url, "pipff-alpha"]
         plain = clone_venv(template, tmp_path / "pip")
         plain.pip(*args, env=env).check()
@@ -187,8 +166,8 @@ def test_a_slow_link_that_works_is_not_an_outage(
     assert min(times) > 2.0, times  # every connect really was slower than the 2 s default
     assert result.returncode == 0, result.describe()
     assert "pip-ff:" not in result.output, result.describe()  # nothing fell back
-    assert _pipff(plain)["pipff-alpha"] == "2.0"
-    assert _pipff(venv) == _pipff(plain)
+    assert pipff_versions(plain)["pipff-alpha"] == "2.0"
+    assert pipff_versions(venv) == pipff_versions(plain)
 
 
 def test_a_slow_link_is_learnt_from_connects_that_missed_the_deadline(
@@ -209,9 +188,8 @@ def test_a_slow_link_is_learnt_from_connects_that_missed_the_deadline(
     args = ["install", "pipff-alpha"]
     with SlowAcceptServer(index.port, delay=3.0) as slow:
         warm = clone_venv(template, tmp_path / "warm")
-        warm.pipff(*args, "-i", slow.url, env=env).check()
+        record_alpha_1_then_publish_2(warm, dists, index, env, slow.url)
         times_file.unlink()  # as if recorded while the link was fast
-        publish_alpha_2(dists, index)
         plain = clone_venv(template, tmp_path / "pip")
         plain.pip(*args, "-i", slow.url, env=env).check()
         first = clone_venv(template, tmp_path / "first")
@@ -225,8 +203,8 @@ def test_a_slow_link_is_learnt_from_connects_that_missed_the_deadline(
     assert times_file.exists(), once.describe()
     assert result.returncode == 0, result.describe()
     assert "pip-ff:" not in result.output, result.describe()  # online again
-    assert _pipff(plain)["pipff-alpha"] == "2.0"
-    assert _pipff(venv) == _pipff(plain)
+    assert pipff_versions(plain)["pipff-alpha"] == "2.0"
+    assert pipff_versions(venv) == pipff_versions(plain)
 
 
 def test_pips_own_timeout_caps_a_learnt_connect_deadline(
@@ -243,14 +221,12 @@ def test_pips_own_timeout_caps_a_learnt_connect_deadline(
     index = growing_index
     with SlowAcceptServer(index.port, delay=3.0) as slow:
         warm = clone_venv(template, tmp_path / "warm")
-        warm.pipff("install", "-i", slow.url, "pipff-alpha", env=env).check()
-        assert _pipff(warm)["pipff-alpha"] == "1.0"
-        publish_alpha_2(dists, index)
+        record_alpha_1_then_publish_2(warm, dists, index, env, slow.url)
         venv = clone_venv(template, tmp_path / "v")
         short = dict(env, PIP_DEFAULT_TIMEOUT="1")
         result = venv.pipff("install", "-i", slow.url, "pipff-alpha", env=short)
     assert result.returncode == 0, result.describe()
-    assert _pipff(venv) == {"pipff-alpha": "1.0"}, result.describe()  # from the record
+    assert pipff_versions(venv) == {"pipff-alpha": "1.0"}, result.describe()  # from the record
     warning = re.search(r"is unreachable \(connection timed out after (\d+\.\d) s\)", result.output)
     assert warning is not None, result.describe()
     assert float(warning.group(1)) < 3.0, result.describe()  # not the learnt 9 s
@@ -282,7 +258,7 @@ def test_a_machine_wide_timeout_never_drops_the_connect_deadline(
         # Far below pip's 180 s, far above the deadline: no timing assertion of our own.
         result = venv.pipff("install", *args, "--proxy", proxy.base_url, env=slow_env, timeout=120)
     assert result.returncode == 0, result.describe()
-    assert _pipff(venv) == _pipff(warm)
+    assert pipff_versions(venv) == pipff_versions(warm)
     warning = re.search(r"pip-ff: (.*) is unreachable \((.*)\); continuing", result.output)
     assert warning is not None, result.describe()
     assert warning.group(1) == f"proxy {proxy.base_url}", result.describe()
@@ -325,7 +301,7 @@ def test_a_silent_server_costs_the_first_byte_deadline_not_pips_read_retries(
             connections = proxy.connections
         route = f"proxy {proxy.base_url}"
     assert result.returncode == 0, result.describe()
-    assert _pipff(venv) == _pipff(warm)
+    assert pipff_versions(venv) == pipff_versions(warm)
     assert result.elapsed < 30, result.describe()  # pip's read retries: 69 s
     assert connections == 1, result.describe()  # no read retries
     warning = re.search(r"pip-ff: (.*) is unreachable \((.*)\); continuing", result.output)
@@ -350,18 +326,15 @@ def test_an_index_that_always_answers_slowly_is_learnt_and_stays_online(
     index = growing_index
     index.delay = 6.0
     args = ["install", "-i", index.url, "pipff-alpha"]
-    warm = clone_venv(template, tmp_path / "warm")
-    warm.pipff(*args, env=env).check()
-    assert _pipff(warm)["pipff-alpha"] == "1.0"
-    publish_alpha_2(dists, index)
+    record_alpha_1_then_publish_2(clone_venv(template, tmp_path / "warm"), dists, index, env)
     plain = clone_venv(template, tmp_path / "pip")
     plain.pip(*args, env=env).check()
     venv = clone_venv(template, tmp_path / "v")
     result = venv.pipff(*args, env=env)
     assert result.returncode == 0, result.describe()
     assert "pip-ff:" not in result.output, result.describe()
-    assert _pipff(plain)["pipff-alpha"] == "2.0"
-    assert _pipff(venv) == _pipff(plain)
+    assert pipff_versions(plain)["pipff-alpha"] == "2.0"
+    assert pipff_versions(venv) == pipff_versions(plain)
 
 
 # -- what the report counts ------------------------------------------------------------------
@@ -387,7 +360,7 @@ def test_a_wheelhouse_file_pip_discards_is_not_counted(
             *args, "--wheelhouse", str(wheelhouse), "--fallback-report", str(report), env=env
         )
     assert result.returncode == 0, result.describe()
-    assert _pipff(venv) == {"pipff-gamma": "1.0"}
+    assert pipff_versions(venv) == {"pipff-gamma": "1.0"}
     assert "2.0" in result.output, result.describe()  # pip did try the liar
     assert "from a wheelhouse" not in result.output, result.describe()
     distributions = json.loads(report.read_text())["distributions"]
@@ -399,15 +372,24 @@ def test_a_wheelhouse_file_pip_discards_is_not_counted(
 # -- a fallback index that contradicts the record -------------------------------------------
 
 
+@pytest.mark.parametrize("unquoted", [False, True], ids=["quoted", "unquoted"])
 def test_a_mirrors_file_with_other_bytes_gives_way_to_the_recorded_copy(
-    template: Path, tmp_path: Path, index: IndexServer, env: dict[str, str], dists: ProjectSet
+    unquoted: bool,
+    template: Path,
+    tmp_path: Path,
+    index: IndexServer,
+    env: dict[str, str],
+    dists: ProjectSet,
 ) -> None:
     """alpha 1.0's wheel is recorded from the primary (sha256 X); the primary goes down and a
     live --fallback-index-url mirror lists a file of the same name with other bytes (Y). The
     same name with other bytes is a red flag: pip-ff installs the primary's recorded copy and
-    says so (it used to install the mirror's bytes without a word)."""
+    says so (it used to install the mirror's bytes without a word). ``unquoted``: both the
+    recorded page and the mirror's write their attribute values unquoted (valid HTML, which pip
+    reads: test_unquoted_pages.py), and the clash is still seen."""
     from testbed import build_wheel
 
+    index.unquoted_links = unquoted
     args = ["install", "-i", index.url, "pipff-alpha==1.0"]
     warm = clone_venv(template, tmp_path / "warm")
     warm.pipff(*args, env=env).check()
@@ -420,6 +402,7 @@ def test_a_mirrors_file_with_other_bytes_gives_way_to_the_recorded_copy(
     venv = clone_venv(template, tmp_path / "v")
     report = tmp_path / "report.json"
     with IndexServer(mirror_dir) as mirror, outage("refused", index):
+        mirror.unquoted_links = unquoted
         result = venv.pipff(
             *args, "--fallback-index-url", mirror.url, "--fallback-report", str(report), env=env
         )

@@ -157,9 +157,9 @@ class AuthIndex(IndexServer):
         super().__init__(*args, **kwargs)
         self.authorizations: list[str | None] = []
 
-    def _handle(self, handler: Any, *, head: bool) -> None:
+    def handle(self, handler: Any, *, head: bool) -> None:
         self.authorizations.append(handler.headers.get("Authorization"))
-        super()._handle(handler, head=head)
+        super().handle(handler, head=head)
 
 
 def test_fallback_index_credentials_never_leak(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -57,6 +57,41 @@ def _versions(text: str) -> dict[str, str]:
     return {k: v for k, v in found.items() if k.startswith("pipff-")}
 
 
+def _online_then_offline(
+    install: Callable[[Path, bool], Result],
+    versions: Callable[[Path], dict[str, str]],
+    index: IndexServer,
+    where: Path,
+    expected: dict[str, str] = EXPECTED,
+) -> Result:
+    """What every tool here does: ``install(directory, True)`` through serve (or ``pip-ff
+    run``) online, then again with the index stopped and the tool's cache cold, each giving
+    ``expected`` (``versions(directory)``); the control, ``install(directory, False)``, is the
+    offline install straight at the stopped index, and fails. The offline run is returned."""
+    online = install(where / "online", True)
+    assert online.returncode == 0, online.describe()
+    assert versions(where / "online") == expected
+    index.stop()
+    offline = install(where / "offline", True)
+    assert offline.returncode == 0, offline.describe()
+    assert versions(where / "offline") == expected
+    control = install(where / "control", False)
+    assert control.returncode != 0, control.describe()
+    return offline
+
+
+def _served_or_not(
+    install: Callable[[ToolVenv, dict[str, str], Path, str], Result],
+    tool: ToolVenv,
+    env: dict[str, str],
+    served_url: str,
+    index_url: str,
+) -> Callable[[Path, bool], Result]:
+    """``install`` as :func:`_online_then_offline` calls it: through serve, or (the control)
+    straight at the index."""
+    return lambda where, through: install(tool, env, where, served_url if through else index_url)
+
+
 # -- uv --------------------------------------------------------------------------------------
 
 
@@ -86,16 +121,13 @@ def test_uv_through_serve_online_then_offline(
 ) -> None:  # fmt: skip
     tool_env = _tool_env(env, tmp_path, index, tool_wheels)
     with serving(tool_env) as served:
-        online = _uv_install(uv_venv, tool_env, tmp_path / "online", served.url)
-        assert online.returncode == 0, online
-        assert _uv_freeze(uv_venv, tool_env, tmp_path / "online") == EXPECTED
-        index.stop()
-        offline = _uv_install(uv_venv, tool_env, tmp_path / "offline", served.url)
-        assert offline.returncode == 0, offline
-        assert _uv_freeze(uv_venv, tool_env, tmp_path / "offline") == EXPECTED
+        _online_then_offline(
+            _served_or_not(_uv_install, uv_venv, tool_env, served.url, index.url),
+            lambda where: _uv_freeze(uv_venv, tool_env, where),
+            index,
+            tmp_path,
+        )
     assert "answering from local sources" in served.stderr
-    control = _uv_install(uv_venv, tool_env, tmp_path / "control", index.url)
-    assert control.returncode != 0, control
 
 
 # -- pip without pip-ff ----------------------------------------------------------------------
@@ -130,15 +162,12 @@ def test_pip_without_pip_ff_through_serve_online_then_offline(
     )
     assert no_pipff.returncode != 0  # really a pip without pip-ff
     with serving(tool_env) as served:
-        online = _pip_install(pip_venv, tool_env, tmp_path / "online", served.url)
-        assert online.returncode == 0, online
-        assert _target_versions(tmp_path / "online" / "t") == EXPECTED
-        index.stop()
-        offline = _pip_install(pip_venv, tool_env, tmp_path / "offline", served.url)
-        assert offline.returncode == 0, offline
-        assert _target_versions(tmp_path / "offline" / "t") == EXPECTED
-    control = _pip_install(pip_venv, tool_env, tmp_path / "control", index.url)
-    assert control.returncode != 0, control
+        _online_then_offline(
+            _served_or_not(_pip_install, pip_venv, tool_env, served.url, index.url),
+            lambda where: _target_versions(where / "t"),
+            index,
+            tmp_path,
+        )
 
 
 # -- pdm -------------------------------------------------------------------------------------
@@ -189,16 +218,13 @@ def test_pdm_through_serve_online_then_offline(
 ) -> None:  # fmt: skip
     tool_env = _tool_env(env, tmp_path, index, tool_wheels)
     with serving(tool_env) as served:
-        online = _pdm_install(pdm_venv, tool_env, tmp_path / "online", served.url)
-        assert online.returncode == 0, online
-        assert _pdm_versions(tmp_path / "online") == EXPECTED
-        assert importlib.util.find_spec("pipff_alpha") is None  # not into the test's venv
-        index.stop()
-        offline = _pdm_install(pdm_venv, tool_env, tmp_path / "offline", served.url)
-        assert offline.returncode == 0, offline
-        assert _pdm_versions(tmp_path / "offline") == EXPECTED
-    control = _pdm_install(pdm_venv, tool_env, tmp_path / "control", index.url)
-    assert control.returncode != 0, control
+        _online_then_offline(
+            _served_or_not(_pdm_install, pdm_venv, tool_env, served.url, index.url),
+            _pdm_versions,
+            index,
+            tmp_path,
+        )
+    assert importlib.util.find_spec("pipff_alpha") is None  # not into the test's venv
 
 
 # -- pip-ff run ------------------------------------------------------------------------------
@@ -374,16 +400,15 @@ def test_poetry_through_pip_ff_run_online_then_offline(
     env: dict[str, str],
 ) -> None:  # fmt: skip
     tool_env = _tool_env(env, tmp_path, index, tool_wheels)
-    online = _poetry_install(poetry_venv, tool_env, tmp_path / "online", None)
-    assert online.returncode == 0, online.describe()
-    assert _pdm_versions(tmp_path / "online") == EXPECTED
-    index.stop()
-    offline = _poetry_install(poetry_venv, tool_env, tmp_path / "offline", None)
-    assert offline.returncode == 0, offline.describe()
-    assert _pdm_versions(tmp_path / "offline") == EXPECTED
+    offline = _online_then_offline(
+        lambda where, through: _poetry_install(
+            poetry_venv, tool_env, where, None if through else index.url
+        ),
+        _pdm_versions,
+        index,
+        tmp_path,
+    )
     assert "pip-ff: finished from local sources" in offline.stderr
-    control = _poetry_install(poetry_venv, tool_env, tmp_path / "control", index.url)
-    assert control.returncode != 0, control.describe()
 
 
 @pytest.fixture(scope="session")
@@ -439,19 +464,16 @@ def test_pipx_through_pip_ff_run_online_then_offline(
 ) -> None:  # fmt: skip
     _publish_app(index)
     tool_env = _tool_env(env, tmp_path, index, tool_wheels)
-    expected = dict(EXPECTED, **{"pipff-app": "1.0"})
-    online = _pipx_install(pipx_venv, tool_env, tmp_path / "online", True)
-    assert online.returncode == 0, online.describe()
-    assert _pipx_versions(tmp_path / "online") == expected
-    index.stop()
-    offline = _pipx_install(pipx_venv, tool_env, tmp_path / "offline", True)
-    assert offline.returncode == 0, offline.describe()
-    assert _pipx_versions(tmp_path / "offline") == expected
+    offline = _online_then_offline(
+        lambda where, through: _pipx_install(pipx_venv, tool_env, where, through),
+        _pipx_versions,
+        index,
+        tmp_path,
+        dict(EXPECTED, **{"pipff-app": "1.0"}),
+    )
     app = _run([str(tmp_path / "offline" / "bin" / "pipff-app")], tool_env, tmp_path)
     assert app.stdout.strip() == "pipff-app 1.0", app.describe()
     assert "pip-ff: finished from local sources" in offline.stderr
-    control = _pipx_install(pipx_venv, tool_env, tmp_path / "control", False)
-    assert control.returncode != 0, control.describe()
 
 
 @pytest.fixture(scope="session")
@@ -514,13 +536,10 @@ def test_hatch_through_pip_ff_run_online_then_offline(
     tool_env = _tool_env(env, tmp_path, index, tool_wheels)
     if installer == "uv":  # the pinned uv, not one hatch would install from the index
         tool_env["HATCH_ENV_TYPE_VIRTUAL_UV_PATH"] = uv_venv.script("uv")
-    online = _hatch_create(hatch_venv, tool_env, tmp_path / "online", installer, True)
-    assert online.returncode == 0, online.describe()
-    assert _pipff_versions(tmp_path / "online") == EXPECTED
-    index.stop()
-    offline = _hatch_create(hatch_venv, tool_env, tmp_path / "offline", installer, True)
-    assert offline.returncode == 0, offline.describe()
-    assert _pipff_versions(tmp_path / "offline") == EXPECTED
+    offline = _online_then_offline(
+        lambda where, through: _hatch_create(hatch_venv, tool_env, where, installer, through),
+        _pipff_versions,
+        index,
+        tmp_path,
+    )
     assert "pip-ff: finished from local sources" in offline.stderr
-    control = _hatch_create(hatch_venv, tool_env, tmp_path / "control", installer, False)
-    assert control.returncode != 0, control.describe()

@@ -84,14 +84,14 @@ def test_write_behind_files_off_the_callers_thread_and_reads_wait_for_it(
     store = Store(str(tmp_path / "store"), write_behind=True)
     release = threading.Event()
     filed_on: list[threading.Thread] = []
-    original = Store._commit_locked
+    original = Store._file_blob
 
     def held(self: Store, *args: Any, **kwargs: Any) -> None:
         filed_on.append(threading.current_thread())
         release.wait(60)
         original(self, *args, **kwargs)
 
-    monkeypatch.setattr(Store, "_commit_locked", held)
+    monkeypatch.setattr(Store, "_file_blob", held)
     recorder = store.recorder(URL, {})
     assert recorder is not None
     recorder.write(BODY)

@@ -29,7 +29,6 @@ from testbed import (
     ProjectSet,
     StallServer,
     TunnelProxy,
-    Venv,
     build_sdist,
     build_wheel,
     clone_venv,
@@ -39,14 +38,11 @@ from testbed import (
 from tests.helpers import (
     age_pip_cache,
     drop_venvs_after_success,  # noqa: F401 - autouse fixture
-    publish_alpha_2,
+    pipff_versions,
+    record_alpha_1_then_publish_2,
 )
 
 SECRET = "pipff-s3cr3t-t0ken"
-
-
-def _pipff(venv: Venv) -> dict[str, str]:
-    return {k: v for k, v in venv.installed().items() if k.startswith("pipff-")}
 
 
 def _link(dists: ProjectSet, dest: Path, *, skip: tuple[str, ...] = ()) -> Path:
@@ -55,14 +51,6 @@ def _link(dists: ProjectSet, dest: Path, *, skip: tuple[str, ...] = ()) -> Path:
         if not source.name.startswith(skip):
             (dest / source.name).symlink_to(source)
     return dest
-
-
-@pytest.fixture
-def growing_index(dists: ProjectSet, tmp_path: Path) -> Iterator[IndexServer]:
-    """An index with pipff-alpha 1.0 only; ``publish_alpha_2`` adds 1.1 and 2.0."""
-    view = _link(dists, tmp_path / "growing", skip=("pipff_alpha-1.1", "pipff_alpha-2.0"))
-    with IndexServer(view, yanked=dists.yanked) as server:
-        yield server
 
 
 # -- online, a flaky index is still pip ---------------------------------------------------------
@@ -80,10 +68,7 @@ def test_a_glitch_online_gives_plain_pips_result(
     """alpha 1.0 recorded, 2.0 published, one glitch on alpha's page: pip retries and installs
     2.0, and so must pip-ff (it used to install the stale 1.0 from its record and exit 0)."""
     index = growing_index
-    warm = clone_venv(template, tmp_path / "warm")
-    warm.pipff("install", "-i", index.url, "pipff-alpha", env=env).check()
-    assert _pipff(warm)["pipff-alpha"] == "1.0"
-    publish_alpha_2(dists, index)
+    record_alpha_1_then_publish_2(clone_venv(template, tmp_path / "warm"), dists, index, env)
     page = "/simple/pipff-alpha/"
     results = {}
     for tool in ("pip", "pipff"):
@@ -99,7 +84,7 @@ def test_a_glitch_online_gives_plain_pips_result(
         result = run("install", "-i", index.url, *extra, "pipff-alpha", env=env)
         index.delay = 0.0
         assert result.returncode == 0, result.describe()
-        results[tool] = _pipff(venv)
+        results[tool] = pipff_versions(venv)
         if tool == "pipff":
             assert "pip-ff:" not in result.output, result.describe()  # nothing fell back
     assert results["pip"]["pipff-alpha"] == "2.0"
@@ -125,7 +110,7 @@ def test_an_explicit_timeout_is_never_shortened(
         assert proxy.connects, "the proxy was never asked"
     assert result.returncode == 0, result.describe()
     assert "pip-ff:" not in result.output, result.describe()
-    assert _pipff(venv) == {"pipff-gamma": "1.0"}
+    assert pipff_versions(venv) == {"pipff-gamma": "1.0"}
 
 
 def test_a_hung_proxy_costs_one_deadline_for_every_host_behind_it(
@@ -156,7 +141,7 @@ def test_a_hung_proxy_costs_one_deadline_for_every_host_behind_it(
             )
             connections = proxy.connections
     assert result.returncode == 0, result.describe()
-    assert _pipff(venv) == _pipff(warm)
+    assert pipff_versions(venv) == pipff_versions(warm)
     assert connections == 1, result.describe()
     assert f"proxy {proxy.base_url}" in result.output, result.describe()
 
@@ -211,14 +196,14 @@ def test_a_captive_portal_is_not_taken_for_the_index(
     with CaptivePortal(index.port):
         result = behind_portal.pipff("install", "-i", index.url, "pipff-alpha", env=env)
     assert result.returncode == 0, result.describe()
-    assert _pipff(behind_portal) == _pipff(online)
+    assert pipff_versions(behind_portal) == pipff_versions(online)
     assert "login page?" in result.output, result.describe()
     # Nothing the portal said was recorded over the good record: offline still works.
     later = clone_venv(template, tmp_path / "later")
     with outage("refused", index):
         offline = later.pipff("install", "-i", index.url, "pipff-alpha", env=env)
     assert offline.returncode == 0, offline.describe()
-    assert _pipff(later) == _pipff(online)
+    assert pipff_versions(later) == pipff_versions(online)
 
 
 def test_an_https_portal_with_another_name_is_an_outage(
@@ -239,7 +224,7 @@ def test_an_https_portal_with_another_name_is_an_outage(
     with CaptivePortal(https_index.port, tls=context):
         result = venv.pipff("install", *cert, "-i", https_index.url, "pipff-alpha", env=env)
     assert result.returncode == 0, result.describe()
-    assert _pipff(venv) == _pipff(online)
+    assert pipff_versions(venv) == pipff_versions(online)
     assert "TLS handshake failed" in result.output, result.describe()
 
 
@@ -288,7 +273,7 @@ def test_the_chain_never_serves_what_the_primary_serves_from_another_index(
             "--fallback-index-url", public, "pipff-alpha", env=env,
         )  # fmt: skip
     assert result.returncode == 0, result.describe()
-    assert _pipff(venv) == _pipff(warm)
+    assert pipff_versions(venv) == pipff_versions(warm)
     assert "/simple/pipff-alpha/" in empty_mirror.requested()
     assert attacker.requested() == []
 
@@ -325,7 +310,7 @@ def test_a_live_mirror_that_lists_nothing_does_not_hide_the_record(
         server.shutdown()
         server.server_close()
     assert result.returncode == 0, result.describe()
-    assert _pipff(venv) == _pipff(warm)
+    assert pipff_versions(venv) == pipff_versions(warm)
 
 
 def test_a_live_mirror_that_cannot_satisfy_a_requirement_gives_way_to_the_record(
@@ -344,7 +329,7 @@ def test_a_live_mirror_that_cannot_satisfy_a_requirement_gives_way_to_the_record
             )  # fmt: skip
         assert "/simple/pipff-alpha/" in mirror.requested()
     assert result.returncode == 0, result.describe()
-    assert _pipff(venv)["pipff-alpha"] == "2.0"
+    assert pipff_versions(venv)["pipff-alpha"] == "2.0"
 
 
 def test_a_mirror_request_carries_nothing_of_the_primarys(
@@ -371,7 +356,7 @@ def test_a_mirror_request_carries_nothing_of_the_primarys(
         finally:
             mirror.stop()
     assert result.returncode == 0, result.describe()
-    assert _pipff(venv) == {"pipff-gamma": "1.0"}
+    assert pipff_versions(venv) == {"pipff-gamma": "1.0"}
     assert all("localhost" not in target for _, target in proxy.requests), proxy.requests
     seen = mirror.headers_seen
     assert seen, "the mirror was never asked"
@@ -435,7 +420,7 @@ def test_a_file_behind_a_redirect_works_offline(
             "install", "-i", index.url, "--fallback-report", report, "pipff-gamma", env=env
         )
     assert result.returncode == 0, result.describe()
-    assert _pipff(offline) == {"pipff-gamma": "1.0"}
+    assert pipff_versions(offline) == {"pipff-gamma": "1.0"}
     # A pre-signed URL's signature is a credential: never stored, never reported.
     store = Path(env["PIP_CACHE_DIR"]) / "pip-ff"
     assert not [p for p in store.rglob("*") if p.is_file() and b"signature=" in p.read_bytes()]
@@ -457,7 +442,7 @@ def test_a_record_made_with_credentials_serves_only_those_credentials(
     with outage("refused", index):
         result = venv.pipff("install", "-i", mallory, "pipff-gamma", env=env)
         assert result.returncode != 0, result.describe()
-        assert "pipff-gamma" not in _pipff(venv)
+        assert "pipff-gamma" not in pipff_versions(venv)
         again = clone_venv(template, tmp_path / "alice")
         ok = again.pipff("install", "-i", alice, "pipff-gamma", env=env)
     assert ok.returncode == 0, ok.describe()

@@ -47,13 +47,13 @@ class AnsweringIndex(IndexServer):
         self.answers: dict[str, list[tuple[str, bytes]]] = {}
         self._answers_lock = threading.Lock()
 
-    def _handle(self, handler: Any, *, head: bool) -> None:
+    def handle(self, handler: Any, *, head: bool) -> None:
         path = urlsplit(handler.path).path
         with self._answers_lock:
             queue = self.answers.get(path)
             answer = (queue.pop(0) if len(queue) > 1 else queue[0]) if queue else None
         if answer is None or handler.path in self.redirects:
-            super()._handle(handler, head=head)
+            super().handle(handler, head=head)
             return
         self.requests.append((handler.command, handler.path))
         content_type, body = answer

@@ -37,7 +37,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pip_offline_fallback.config import Settings
 from pip_offline_fallback.errors import UsageError
@@ -59,7 +59,7 @@ EXIT_CANT_LISTEN = 3  # daemon.py then starts it on another port
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message}")
 
 

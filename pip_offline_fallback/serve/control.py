@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from pip_offline_fallback import __version__
-from pip_offline_fallback.report import SOURCE_WORDS
+from pip_offline_fallback.findings import SOURCE_WORDS
 from pip_offline_fallback.serve import state
 from pip_offline_fallback.serve.files import Reply, text
 
@@ -61,7 +61,9 @@ class Control:
 
     # -- WSGI: counts and activity -----------------------------------------------------------
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         with self._lock:
             self._active += 1
             self._last = time.monotonic()

@@ -10,14 +10,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import urllib.parse
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pip_offline_fallback import compat, urls
+
+if TYPE_CHECKING:
+    from pip._vendor.requests import Session
 
 logger = logging.getLogger(__name__)
 
 
-def asks_with_credentials(session: Any, index_url: str) -> bool:
+def asks_with_credentials(session: Session | None, index_url: str) -> bool:
     """Whether ``session`` would send credentials to ``index_url``: a user name (alone, as a
     token-as-user-name index takes it, or with a password) in the URL, or an Authorization
     header its auth adds for the URL without them (from the URL pip was given, netrc), or a

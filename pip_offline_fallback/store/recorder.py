@@ -12,7 +12,7 @@ import hashlib
 import logging
 import os
 import threading
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from pip_offline_fallback.urls import url_key
 
@@ -63,7 +63,7 @@ class Recorder:
         """The hex sha256 of every byte written so far (the whole body, once committed)."""
         return self._digest.hexdigest()
 
-    def digest_so_far(self) -> Any:
+    def digest_so_far(self) -> hashlib._Hash:
         """A copy of the running sha256 of every byte written so far."""
         return self._digest.copy()
 

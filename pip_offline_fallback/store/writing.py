@@ -144,7 +144,8 @@ class Store(Reader):
                     if identity == NO_KEY or self._refused(url, sha256):
                         unlink_quietly(tmp)
                         return False
-                    self._commit_locked(url, headers, tmp, sha256, size, identity)
+                    self._file_blob(tmp, sha256, size)
+                    self._write_entry(url, headers, sha256, size, identity)
                 return True
 
             try:
@@ -214,18 +215,12 @@ class Store(Reader):
             return True
         return False
 
-    def _commit_locked(
-        self,
-        url: str,
-        headers: Mapping[str, str],
-        tmp: str,
-        sha256: str,
-        size: int,
-        identity: str | None = None,
-    ) -> None:
-        # The blob first: an entry must never name a blob that isn't there. A blob that already
-        # holds these bytes stays (a rename over it costs a flush of the new copy, and would
-        # undo its sharing with pip's cache); a damaged one is replaced, which heals it.
+    def _file_blob(self, tmp: str, sha256: str, size: int) -> None:
+        """The received body ``tmp`` as the blob ``sha256``, under the lock; filed before its
+        entry, since an entry must never name a blob that isn't there."""
+        # A blob that already holds these bytes stays (a rename over it costs a flush of the
+        # new copy, and would undo its sharing with pip's cache); a damaged one is replaced,
+        # which heals it.
         blob = os.path.join(self.directory("blobs", sha256[:2]), sha256)
         if _holds(blob, sha256, size):
             unlink_quietly(tmp)
@@ -236,7 +231,6 @@ class Store(Reader):
                 if not os.path.isfile(blob):
                     raise
                 unlink_quietly(tmp)
-        self._write_entry(url, headers, sha256, size, identity)
 
     def _write_entry(
         self, url: str, headers: Mapping[str, str], sha256: str, size: int, identity: str | None

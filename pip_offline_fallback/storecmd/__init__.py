@@ -21,8 +21,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from pip_offline_fallback.errors import UsageError
 from pip_offline_fallback.storecmd.check import run_check
@@ -40,7 +40,7 @@ class _Forward(argparse.Action):
         self,
         parser: argparse.ArgumentParser,
         namespace: argparse.Namespace,
-        values: Any,
+        values: str | Sequence[Any] | None,
         option_string: str | None = None,
     ) -> None:
         forwarded: list[str] | None = getattr(namespace, "pip_options", None)
@@ -70,7 +70,7 @@ _PIP_FLAGS = (("--no-index",), ("--pre",), ("--prefer-binary",))
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # argparse's exits, with pip-ff's voice
+    def error(self, message: str) -> NoReturn:  # argparse's exits, with pip-ff's voice
         # main() says "pip-ff: " once: the rest of the program name ("store prune") follows.
         raise UsageError(f"{self.prog.removeprefix('pip-ff ')}: {message}")
 

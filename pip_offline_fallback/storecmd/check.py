@@ -40,6 +40,7 @@ from pip_offline_fallback.storecmd.verdicts import (
 
 if TYPE_CHECKING:
     from pip_offline_fallback.compat.reqfile import InstallCommandLine
+    from pip_offline_fallback.engine import Engine
 
 # pip install accepts these only with --target (it can't install for another interpreter).
 _TARGET_OPTIONS = ("--platform", "--python-version", "--implementation", "--abi")
@@ -188,7 +189,7 @@ class _Checker:
             reasons.append(Reason(error, generic=True))
         return DryRun(status, install, reasons, output)
 
-    def _unusable(self, engine: Any, install: list[dict[str, Any]]) -> list[Reason]:
+    def _unusable(self, engine: Engine, install: list[dict[str, Any]]) -> list[Reason]:
         """Files the resolver chose but whose recorded copy can't be served.
 
         pip may resolve from PEP 658 metadata alone and not fetch the file in a dry run, so

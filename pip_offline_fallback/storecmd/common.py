@@ -8,7 +8,6 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from pip_offline_fallback import config
 from pip_offline_fallback.errors import UsageError
@@ -28,7 +27,7 @@ def _pip_cache_dir() -> str | None:
     """The cache directory pip itself would use here; None when pip's cache is switched off."""
     # pip's own option parser applies PIP_CACHE_DIR, pip's configuration files and the default
     # exactly as an install run would.
-    value: Any = os.environ.get("PIP_CACHE_DIR")
+    value: object = os.environ.get("PIP_CACHE_DIR")
     if value and not os.environ.get("PIP_NO_CACHE_DIR"):
         # What pip's parser would answer (the variable beats pip's configuration files),
         # without the second it takes to import pip's commands.

@@ -17,6 +17,7 @@ from pip_offline_fallback.compat.vendored import canonicalize_name
 
 if TYPE_CHECKING:
     from pip_offline_fallback.compat.reqfile import InstallCommandLine, Requirement
+    from pip_offline_fallback.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def failed_rows(plan: InstallCommandLine, together: DryRun, damaged: set[str]) -
 
 
 def judge(
-    plan: InstallCommandLine, requirement: Requirement, engine: Any, damaged: set[str]
+    plan: InstallCommandLine, requirement: Requirement, engine: Engine | None, damaged: set[str]
 ) -> Row:
     from pip_offline_fallback import compat
 
