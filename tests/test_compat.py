@@ -58,7 +58,9 @@ def test_probes_are_cheap() -> None:
         )
         for _ in range(3)
     ]
-    assert min(runs) < 10, runs  # about 2 ms here; the bound only catches disk or network use
+    # About 2 ms here on an idle machine, and up to 18 ms with the cores busy: the bound is
+    # generous on purpose, it only catches a probe that waits on disk or the network.
+    assert min(runs) < 100, runs
 
 
 def test_every_name_resolves_from_its_home_and_is_typed() -> None:
