@@ -253,8 +253,12 @@ def test_tox_recreates_envs_offline(
     py_line = next(line for line in told if "tox env py built" in line)
     assert f"(unreachable: {index.url.removesuffix('/simple/')} (connection refused))" in py_line
     # deps (pipff-gamma) and the package's dependencies (alpha, beta) from the record, and the
-    # package (its sdist, a path); the backend its isolated build installed is a child pip's.
-    counts = "distributions: 1 from a file:// index or --find-links, 3 from pip-ff's record"
+    # package (its sdist, a path); then the backend its isolated build installed, a child pip's,
+    # counted apart (issue 32).
+    counts = (
+        "distributions: 1 from a file:// index or --find-links, 3 from pip-ff's record; "
+        "build environments: 1 from pip-ff's record"
+    )
     assert py_line.endswith(counts), py_line
     assert any("tox env .pkg built" in line for line in told), told
     # The controls: without the plugin (tox strips PIPFF, the envs have no pip-ff) and without
