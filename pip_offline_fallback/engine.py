@@ -62,24 +62,6 @@ Send = Callable[["PreparedRequest", "dict[str, Any]", bool], "Response"]
 Authorization = Callable[[str], "str | None"]  # the Authorization header sent to a URL
 Watching = contextlib.AbstractContextManager["list[Outcome]"]
 
-_active: Engine | None = None
-
-
-def active_engine() -> Engine | None:
-    """The engine of this process, or None when pip-ff is not injected."""
-    return _active
-
-
-def activate(settings: Settings) -> Engine:
-    global _active
-    _active = Engine(settings)
-    return _active
-
-
-def deactivate() -> None:
-    global _active
-    _active = None
-
 
 class Engine:
     def __init__(self, settings: Settings) -> None:

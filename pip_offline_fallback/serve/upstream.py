@@ -80,12 +80,11 @@ class UpstreamError(Exception):
 
 class Upstream:
     def __init__(self, settings: Settings, pip_args: list[str]) -> None:
-        from pip_offline_fallback import engine as engine_module
-        from pip_offline_fallback import inject
+        from pip_offline_fallback import inject, running
 
         if not inject.inject(settings):
             raise UpstreamError(500, "pip can't be hooked; see the warning above")
-        engine = engine_module.active_engine()
+        engine = running.active_engine()
         assert engine is not None
         self.engine: Engine = engine
         # As inject does for pip's Command._main: --timeout given to serve (or run) is the
