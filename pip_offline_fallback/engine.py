@@ -342,7 +342,7 @@ class Engine:
         falling_back = self.settings.mode is not Mode.AUTO or bool(self.outage.hosts)
         self.answers.file_served(url, self.wheel_cache_dir, falling_back)
 
-    # -- serve's questions: what a page offers, which body is intact, which routes to ask again
+    # -- serve's questions: what a page offers, which body is intact, which routes are down
 
     def offered(self, files: Iterable[FileLink], authorization: Authorization) -> list[FileLink]:
         """Of a page answered locally, the files local sources hold intact (an installer never
@@ -358,6 +358,14 @@ class Engine:
     def forget_outages(self) -> None:
         """Every route is asked again (serve runs for days; an outage is a command's run)."""
         self.outage.clear()
+
+    def routes_down(self) -> dict[str, str]:
+        """Each route found down (a host, or ``proxy URL``), with its cause in words."""
+        return self.outage.hosts
+
+    def projects(self) -> list[str]:
+        """The projects the record holds files of (none with no record)."""
+        return self.store.projects() if self.store is not None else []
 
     # -- the finder side ---------------------------------------------------------------------
 

@@ -147,7 +147,8 @@ class Upstream:
             store.resume_recording()
         with self._lock:
             since = self._down_since
-            if self.engine.outage and since is not None and time.monotonic() - since >= RETRY_AFTER:
+            waited = since is not None and time.monotonic() - since >= RETRY_AFTER
+            if waited and self.engine.routes_down():
                 self.engine.forget_outages()
                 self._down_since = None
 
@@ -155,7 +156,7 @@ class Upstream:
         # What connects taught is kept as install keeps it (at its end; a serve runs for
         # days): written only when a route was seen to connect slowly (deadline.py).
         self.engine.connect_times.save()
-        down = self.engine.outage.hosts
+        down = self.engine.routes_down()
         with self._lock:
             if down and self._down_since is None:
                 self._down_since = time.monotonic()
@@ -208,7 +209,7 @@ class Upstream:
 
     def _index_cause(self) -> str | None:
         """Why the index can't be reached (None: it isn't down)."""
-        down = self.engine.outage.hosts
+        down = self.engine.routes_down()
         return down.get(host_of(self._request_base)) or next(iter(down.values()), None)
 
     def _missing(self, project: str, outcomes: list[Outcome]) -> bool:
