@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pip_offline_fallback import compat
-from pip_offline_fallback.engine import active_engine
+from pip_offline_fallback.running import active_engine
 
 if TYPE_CHECKING:
     from pip._vendor.requests import PreparedRequest, Response, Session

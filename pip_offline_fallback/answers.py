@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from pip._vendor.requests import PreparedRequest, Response
     from pip._vendor.requests.adapters import HTTPAdapter
 
-    from pip_offline_fallback.chain import MirrorChain
     from pip_offline_fallback.report import Report
 
 
@@ -72,13 +71,11 @@ class LocalAnswers:
     def __init__(
         self,
         sources: LocalSources,
-        chain: MirrorChain,
         report: Report,
         context: Context,
         max_stale: float | None,
     ) -> None:
         self.sources = sources
-        self.chain = chain
         self.report = report
         self.context = context
         self.max_stale = max_stale
@@ -116,13 +113,16 @@ class LocalAnswers:
             with contextlib.suppress(Exception):
                 answer.raw.release_conn()
 
-    def local_or_mirrored(self, adapter: HTTPAdapter, request: PreparedRequest) -> Response | None:
+    def local_or_mirrored(
+        self, adapter: HTTPAdapter, request: PreparedRequest, mirrored: Sequence[str]
+    ) -> Response | None:
         """Local sources for ``request``; failing those, what was recorded from a fallback index
-        for it (its links lead to the mirror's files, looked up locally in turn)."""
+        for it, at ``mirrored`` (the engine asks the chain where; its links lead to the
+        mirror's files, looked up locally in turn)."""
         local = self.local(adapter, request, forced=True)
         if local is not None or request.method != "GET":
             return local
-        for url in self.chain.mirrored_urls(str(request.url)):
+        for url in mirrored:
             local = self.local(adapter, local_request(request, url), forced=True)
             if local is not None:
                 return local
@@ -132,13 +132,15 @@ class LocalAnswers:
         self,
         adapter: HTTPAdapter,
         request: PreparedRequest,
+        mirrored: Sequence[str],
         host: str,
         cause: Cause,
         exc: BaseException | None = None,
     ) -> Response:
         """The local answer to a request that can't go to ``host`` (``cause``, raised as
-        ``exc``), or pip-ff's "no local copy" error."""
-        local = self.local_or_mirrored(adapter, request)
+        ``exc``), or pip-ff's "no local copy" error; ``mirrored``: see
+        :meth:`local_or_mirrored`."""
+        local = self.local_or_mirrored(adapter, request, mirrored)
         if local is not None:
             return local
         self.context.note(Outcome(str(request.url), Source.FAILED, forced=True))
@@ -148,12 +150,14 @@ class LocalAnswers:
         self,
         adapter: HTTPAdapter,
         request: PreparedRequest,
+        mirrored: Sequence[str],
         cause: Cause,
         exc: BaseException | None,
     ) -> Response | None:
-        """A URL the index answered badly after pip's retries: its local copy, said so; else
-        pip-ff's "no local copy" error (for ``exc``) or None (pip gets the answer it had)."""
-        local = self.local_or_mirrored(adapter, request)
+        """A URL the index answered badly after pip's retries: its local copy (or a fallback
+        index's, at ``mirrored``), said so; else pip-ff's "no local copy" error (for ``exc``)
+        or None (pip gets the answer it had)."""
+        local = self.local_or_mirrored(adapter, request, mirrored)
         self.report.url_failed(str(request.url), str(cause), local=local is not None)
         if local is None:
             self.context.note(Outcome(str(request.url), Source.FAILED, forced=True))

@@ -140,7 +140,7 @@ class MirrorChain:
         """Where the primary's page at ``url`` is filed when it only ever came through a mirror
         (under the mirror's URL). Once the mirror is down too, that is still the right answer:
         it is what the chain last said."""
-        found = self.index_suffix(url)
+        found = self.index_suffix(url) if self.fallback_indexes else None
         if found is None:
             return []
         primary, suffix = found

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pip_offline_fallback import bugs, compat, plausible
-from pip_offline_fallback.answers import LocalAnswers, local_request
 from pip_offline_fallback.urls import host_of
 
 if TYPE_CHECKING:
     from pip._vendor.requests import PreparedRequest, Response
 
+    from pip_offline_fallback.answers import LocalAnswers
     from pip_offline_fallback.chain import MirrorChain
     from pip_offline_fallback.recording import Recording
 
@@ -29,7 +29,7 @@ class Doubt:
     """An answer that can't be what was asked (see :func:`doubt`)."""
 
     why: str
-    answer_for: PreparedRequest  # what local data answers instead: the link pip asked for
+    answer_for: str  # the URL local data answers instead: the link pip asked for
     portal: str | None  # a host whose link redirected to the portal: no index either
     file_asked: bool  # a distribution file was asked for (an HTML page came)
 
@@ -37,15 +37,14 @@ class Doubt:
 def doubt(
     recording: Recording,
     chain: MirrorChain,
-    request: PreparedRequest,
+    url: str,
     response: Response,
     project: str | None,
 ) -> Doubt | None:
-    """Why a 200 answer can't be what was asked (a captive portal's page), or None. ``project``:
-    the project whose page was asked for (None: not a project page's request)."""
+    """Why a 200 answer to ``url`` can't be what was asked (a captive portal's page), or None.
+    ``project``: the project whose page was asked for (None: not a project page's request)."""
     # What was asked for: this URL, or the link that redirected here (a portal's 302 to
     # /login, a CDN's opaque object URL). The answer must be able to be that.
-    url = str(request.url)
     asked = recording.asked_for(url)
     content_type = response.headers.get("content-type", "")
     file_asked = any(plausible.is_distribution_url(u) for u in asked)
@@ -62,12 +61,12 @@ def doubt(
         return None
     # A redirect that led to what is neither a file nor a page of an index (a portal's
     # /login) is answered for the link pip asked for; the host that sent us there is no index.
-    answer_for, portal = request, None
+    answer_for, portal = url, None
     origin = asked[-1]
     if origin != url and not (
         plausible.is_distribution_url(url) or chain.index_suffix(url) is not None
     ):
-        answer_for = local_request(request, origin)
+        answer_for = origin
         if host_of(origin) != host_of(url):
             portal = host_of(origin)
     return Doubt(why, answer_for, portal, file_asked)

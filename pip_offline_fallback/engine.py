@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
 from pip_offline_fallback import causes, checks, childenv, compat
-from pip_offline_fallback.answers import Context, LocalAnswers, no_local_copy
+from pip_offline_fallback.answers import Context, LocalAnswers, local_request, no_local_copy
 from pip_offline_fallback.causes import Cause
 from pip_offline_fallback.chain import MirrorChain
 from pip_offline_fallback.config import Mode, Settings
@@ -62,24 +62,6 @@ Send = Callable[["PreparedRequest", "dict[str, Any]", bool], "Response"]
 Authorization = Callable[[str], "str | None"]  # the Authorization header sent to a URL
 Watching = contextlib.AbstractContextManager["list[Outcome]"]
 
-_active: Engine | None = None
-
-
-def active_engine() -> Engine | None:
-    """The engine of this process, or None when pip-ff is not injected."""
-    return _active
-
-
-def activate(settings: Settings) -> Engine:
-    global _active
-    _active = Engine(settings)
-    return _active
-
-
-def deactivate() -> None:
-    global _active
-    _active = None
-
 
 class Engine:
     def __init__(self, settings: Settings) -> None:
@@ -113,9 +95,7 @@ class Engine:
         # Per thread: the page fetch watched (outcomes, project), and the route (first hop) and
         # the deadlines of the request in flight, for connected() and late.py.
         self.context = Context()
-        self.answers = LocalAnswers(
-            self.sources, self.chain, self.report, self.context, settings.max_stale
-        )
+        self.answers = LocalAnswers(self.sources, self.report, self.context, settings.max_stale)
         # pip commands (Command._main) running in this process (see available()).
         self.commands_running = 0
 
@@ -170,13 +150,15 @@ class Engine:
         proxy = compat.select_proxy(url, kwargs.get("proxies"))
         via = proxy_route(host_of(proxy)) if proxy else None
         asking_mirror = self.chain.asking
+        # Where a fallback index filed this page, should it be answered locally (see chain.py).
+        mirrored = self.chain.mirrored_urls(url)
         if self.settings.mode is Mode.OFFLINE:
-            return self.answers.forced(adapter, request, host, causes.OFFLINE)
+            return self.answers.forced(adapter, request, mirrored, host, causes.OFFLINE)
         cause = self.outage.cause(host, via)
         if cause is not None:  # the route is down for the run
             if asking_mirror:
                 raise no_local_copy(request, host, cause)
-            return self._answer_down(adapter, request, kwargs, host, cause)
+            return self._answer_down(adapter, request, mirrored, kwargs, host, cause)
         if self.settings.mode is Mode.PREFER_OFFLINE and url not in self._refresh:
             local = self.answers.local(adapter, request, forced=False)
             if local is not None:
@@ -210,19 +192,24 @@ class Engine:
             if asking_mirror:
                 raise
             if failed.verdict == ROUTE:
-                return self._answer_down(adapter, request, timed.kwargs, host, failed.cause, exc)
-            local = self.answers.instead_of_failure(adapter, request, failed.cause, exc)
+                return self._answer_down(
+                    adapter, request, mirrored, timed.kwargs, host, failed.cause, exc
+                )
+            local = self.answers.instead_of_failure(adapter, request, mirrored, failed.cause, exc)
             if local is None:  # not reached: with an exception, no local copy raises
                 raise
             return local
         finally:
             context.hop = context.patience = context.answer = None
-        return self._answered(adapter, request, timed.kwargs, response, host, via, has_local)
+        return self._answered(
+            adapter, request, mirrored, timed.kwargs, response, host, via, has_local
+        )
 
     def _answered(
         self,
         adapter: HTTPAdapter,
         request: PreparedRequest,
+        mirrored: Sequence[str],
         kwargs: dict[str, Any],
         response: Response,
         host: str,
@@ -241,22 +228,20 @@ class Engine:
             if asking_mirror:
                 return response
             response.close()
-            return self._answer_down(adapter, request, kwargs, host, failed.cause)
+            return self._answer_down(adapter, request, mirrored, kwargs, host, failed.cause)
         if failed is not None and not asking_mirror:
-            local = self.answers.instead_of_failure(adapter, request, failed.cause, None)
+            local = self.answers.instead_of_failure(adapter, request, mirrored, failed.cause, None)
             if local is not None:
                 response.close()
                 return local
             return response
         from_cache = bool(getattr(response, "from_cache", False))
         if request.method == "GET" and status == 200 and not from_cache:
-            doubt = checks.doubt(
-                self.recording, self.chain, request, response, self.context.project
-            )
+            doubt = checks.doubt(self.recording, self.chain, url, response, self.context.project)
             if doubt is not None:
                 if asking_mirror:
                     return response  # the chain weighs it; never recorded
-                return self._doubted(adapter, doubt, kwargs, response, host)
+                return self._doubted(adapter, request, doubt, kwargs, response, host)
         source = Source.FALLBACK_INDEX if host in self.chain.hosts else Source.NETWORK
         self.context.note(Outcome(url, source))
         source = Source.PIP_CACHE if from_cache else source
@@ -269,12 +254,13 @@ class Engine:
     ) -> str | None:
         """Why a 200 answer can't be what was asked (see :func:`checks.doubt`), for a caller
         with no finder (serve), which says what it asked for."""
-        doubt = checks.doubt(self.recording, self.chain, request, response, project)
+        doubt = checks.doubt(self.recording, self.chain, str(request.url), response, project)
         return None if doubt is None else doubt.why
 
     def _doubted(
         self,
         adapter: HTTPAdapter,
+        request: PreparedRequest,
         doubt: checks.Doubt,
         kwargs: dict[str, Any],
         response: Response,
@@ -290,12 +276,15 @@ class Engine:
         cause = causes.doubt(doubt.why)
         if doubt.portal is not None:
             self._went_down(doubt.portal, cause)
-        request = doubt.answer_for
+        url = doubt.answer_for
+        if url != str(request.url):
+            request = local_request(request, url)
+        mirrored = self.chain.mirrored_urls(url)
         if doubt.file_asked:
             response.close()
             self._went_down(host, cause)
-            return self._answer_down(adapter, request, kwargs, host_of(str(request.url)), cause)
-        local = self.answers.instead_of_failure(adapter, request, cause, None)
+            return self._answer_down(adapter, request, mirrored, kwargs, host_of(url), cause)
+        local = self.answers.instead_of_failure(adapter, request, mirrored, cause, None)
         if local is not None:
             response.close()
             return local
@@ -305,25 +294,27 @@ class Engine:
         self,
         adapter: HTTPAdapter,
         request: PreparedRequest,
+        mirrored: Sequence[str],
         kwargs: dict[str, Any],
         host: str,
         cause: Cause,
         exc: BaseException | None = None,
     ) -> Response:
         """The answer for a request to a route that is down: the primary's mirrors, then local
-        sources; pip-ff's "no local copy" error when neither has it."""
+        sources (and at ``mirrored``, what a mirror answered before); pip-ff's "no local copy"
+        error when neither has it."""
         session_ref = adapter.__dict__.get("_pipff_session")
         session = session_ref() if session_ref is not None else None
-        mirrored = self.chain.ask(session, request, kwargs, self.context.project)
-        if mirrored is not None:
-            response, mirror_url = mirrored
+        answered = self.chain.ask(session, request, kwargs, self.context.project)
+        if answered is not None:
+            response, mirror_url = answered
             if not checks.mirror_clashes(
                 self.chain, self.answers, request, host, response, mirror_url
             ):
                 self.report.mirror_used(mirror_url)
                 return response
             response.close()  # local data answers the whole page instead
-        return self.answers.forced(adapter, request, host, cause, exc)
+        return self.answers.forced(adapter, request, mirrored, host, cause, exc)
 
     def _went_down(self, host: str, cause: Cause) -> None:
         first = self.outage.mark_down(host, cause)
@@ -351,7 +342,7 @@ class Engine:
         falling_back = self.settings.mode is not Mode.AUTO or bool(self.outage.hosts)
         self.answers.file_served(url, self.wheel_cache_dir, falling_back)
 
-    # -- serve's questions: what a page offers, which body is intact, which routes to ask again
+    # -- serve's questions: what a page offers, which body is intact, which routes are down
 
     def offered(self, files: Iterable[FileLink], authorization: Authorization) -> list[FileLink]:
         """Of a page answered locally, the files local sources hold intact (an installer never
@@ -367,6 +358,14 @@ class Engine:
     def forget_outages(self) -> None:
         """Every route is asked again (serve runs for days; an outage is a command's run)."""
         self.outage.clear()
+
+    def routes_down(self) -> dict[str, str]:
+        """Each route found down (a host, or ``proxy URL``), with its cause in words."""
+        return self.outage.hosts
+
+    def projects(self) -> list[str]:
+        """The projects the record holds files of (none with no record)."""
+        return self.store.projects() if self.store is not None else []
 
     # -- the finder side ---------------------------------------------------------------------
 

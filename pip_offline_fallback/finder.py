@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, Callable
 from pip_offline_fallback import compat
 from pip_offline_fallback.compat.vendored import InvalidVersion, Version, canonicalize_name
 from pip_offline_fallback.config import Mode
-from pip_offline_fallback.engine import active_engine
 from pip_offline_fallback.findings import StalePage
 from pip_offline_fallback.outcomes import Source
+from pip_offline_fallback.running import active_engine
 from pip_offline_fallback.urls import filename_of, parse_dist_filename
 
 if TYPE_CHECKING:

@@ -28,9 +28,10 @@ from pip_offline_fallback import (
 )
 from pip_offline_fallback.config import Settings, settings_from_environ
 from pip_offline_fallback.deadline import timeout_on_command_line
-from pip_offline_fallback.engine import Engine, activate, active_engine, deactivate
+from pip_offline_fallback.engine import Engine
 from pip_offline_fallback.errors import UsageError
 from pip_offline_fallback.late import connect_within, first_byte, settle
+from pip_offline_fallback.running import activate, active_engine, deactivate
 
 if TYPE_CHECKING:
     from http.client import HTTPConnection, HTTPResponse

@@ -141,7 +141,7 @@ def carry() -> None:
         _patches.append((owner, compat.RUNNABLE_PIP, original))
     # Only an engine already running: pip-ff's CLI carries without one (cli._follow), and
     # importing the engine would cost what that saves.
-    engine_module = sys.modules.get("pip_offline_fallback.engine")
+    engine_module = sys.modules.get("pip_offline_fallback.running")
     engine = engine_module.active_engine() if engine_module is not None else None
     if engine is not None and engine.settings.report:
         # pip-ff's CLI keeps the report from child processes (build isolation's pip); under

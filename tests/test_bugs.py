@@ -114,7 +114,7 @@ class _Sources:
 
 def _mirror_clashes(exc: Exception) -> bool:
     """The mirror check, with a local copy of the page that raises ``exc`` when read."""
-    local = answers.LocalAnswers(_Sources(exc), None, None, answers.Context(), None)  # type: ignore[arg-type]
+    local = answers.LocalAnswers(_Sources(exc), None, answers.Context(), None)  # type: ignore[arg-type]
     page = _request("http://index.invalid/simple/pipff-alpha/")
     mirror = "http://mirror.invalid/simple/pipff-alpha/"
     return checks.mirror_clashes(None, local, page, "index.invalid", None, mirror)  # type: ignore[arg-type]

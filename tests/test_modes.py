@@ -162,7 +162,7 @@ def test_a_command_that_records_imports_no_third_party_lock(
 def test_hook_activates_for_pip_module(venv: Any, env: dict[str, str]) -> None:
     code = (
         "import pip._internal.cli.main as m, pip._internal.commands as c, "
-        "pip_offline_fallback.engine as e; "
+        "pip_offline_fallback.running as e; "
         "a = e.active_engine() is not None; c.create_command('list'); "
         "print(a, e.active_engine() is not None)"
     )

@@ -169,10 +169,8 @@ class ServeApp:
         if isinstance(chosen, Reply):
             return chosen
         fmt, content_type = chosen
-        store = self.upstream.engine.store
         # The record's projects that are this serve's (its index's, for its credentials).
-        names = store.projects() if store is not None else []
-        names = [name for name in names if self.upstream.lists(name)]
+        names = [name for name in self.upstream.engine.projects() if self.upstream.lists(name)]
         return _document(pages.render_root(names, fmt), content_type, environ)
 
     def _page(self, environ: dict[str, Any], project: str) -> Reply:

@@ -51,7 +51,7 @@ def serve_per_user(
         upstream = app.upstream
 
         def down() -> dict[str, str]:
-            hosts = dict(upstream.engine.outage.hosts)
+            hosts = upstream.engine.routes_down()
             return {compat.redact(h): str(c) for h, c in hosts.items()}
 
         control = Control(

@@ -80,12 +80,11 @@ class UpstreamError(Exception):
 
 class Upstream:
     def __init__(self, settings: Settings, pip_args: list[str]) -> None:
-        from pip_offline_fallback import engine as engine_module
-        from pip_offline_fallback import inject
+        from pip_offline_fallback import inject, running
 
         if not inject.inject(settings):
             raise UpstreamError(500, "pip can't be hooked; see the warning above")
-        engine = engine_module.active_engine()
+        engine = running.active_engine()
         assert engine is not None
         self.engine: Engine = engine
         # As inject does for pip's Command._main: --timeout given to serve (or run) is the
@@ -148,7 +147,8 @@ class Upstream:
             store.resume_recording()
         with self._lock:
             since = self._down_since
-            if self.engine.outage and since is not None and time.monotonic() - since >= RETRY_AFTER:
+            waited = since is not None and time.monotonic() - since >= RETRY_AFTER
+            if waited and self.engine.routes_down():
                 self.engine.forget_outages()
                 self._down_since = None
 
@@ -156,7 +156,7 @@ class Upstream:
         # What connects taught is kept as install keeps it (at its end; a serve runs for
         # days): written only when a route was seen to connect slowly (deadline.py).
         self.engine.connect_times.save()
-        down = self.engine.outage.hosts
+        down = self.engine.routes_down()
         with self._lock:
             if down and self._down_since is None:
                 self._down_since = time.monotonic()
@@ -209,7 +209,7 @@ class Upstream:
 
     def _index_cause(self) -> str | None:
         """Why the index can't be reached (None: it isn't down)."""
-        down = self.engine.outage.hosts
+        down = self.engine.routes_down()
         return down.get(host_of(self._request_base)) or next(iter(down.values()), None)
 
     def _missing(self, project: str, outcomes: list[Outcome]) -> bool:

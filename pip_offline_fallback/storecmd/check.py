@@ -111,7 +111,7 @@ class _Checker:
         """
         from pip_offline_fallback import inject
         from pip_offline_fallback.compat import reqfile
-        from pip_offline_fallback.engine import active_engine
+        from pip_offline_fallback.running import active_engine
 
         buffer = io.StringIO()
         with tempfile.TemporaryDirectory(prefix="pipff-check-") as tmp:
@@ -134,7 +134,7 @@ class _Checker:
     def run(self, requirement_args: list[str], pip_options: list[str] | None = None) -> DryRun:
         """``pip-ff --offline install --dry-run --ignore-installed --report``, in this process."""
         from pip_offline_fallback import inject
-        from pip_offline_fallback.engine import active_engine
+        from pip_offline_fallback.running import active_engine
 
         with tempfile.TemporaryDirectory(prefix="pipff-check-") as tmp:
             report_path = os.path.join(tmp, "report.json")

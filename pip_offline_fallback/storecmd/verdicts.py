@@ -90,7 +90,7 @@ def failed_rows(plan: InstallCommandLine, together: DryRun, damaged: set[str]) -
     process, with the run's fallback engine still in place (offline: it offers only local
     candidates). No second pip run: a requirement whose own candidate is local counts as one
     that can be had, and what the run said besides goes in a row of its own."""
-    from pip_offline_fallback.engine import active_engine
+    from pip_offline_fallback.running import active_engine
 
     engine = active_engine()
     rows = []
