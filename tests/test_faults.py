@@ -6,7 +6,7 @@ record first) it must install the same versions as the online run; with nothing 
 fail with pip-ff's clear error, a non-zero exit and an untouched environment. The fast set is:
 every outage x one representative workload, every workload x a refused connection, every mode x
 two outages. The rest of the cross product is marked ``slow`` and runs only with
-``PIPFF_SLOW=1`` (about 2 minutes on 2 cores; CI runs it on the newest pip).
+``PIPFF_SLOW=1`` (about 2 minutes on 2 cores; by hand, not in CI, which must stay under 30 minutes).
 ``python -m tests.fault_matrix`` runs the matrix and writes ``docs/fault-matrix.md`` from the
 results.
 
