@@ -58,9 +58,19 @@ def _env(cache: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _install_uv(bench: Bench) -> tuple[Path | None, str]:
-    """uv at its pin in a venv of its own (a clone of the template); (None, why) if it can't."""
+def install_uv(bench: Bench) -> tuple[Path | None, str]:
+    """uv at its pin in a venv of its own (a clone of the template); (None, why) if it can't.
+
+    Rows 9 and 9r both need it: the second call of a run reuses what the first installed.
+    """
     pins = bench.repo / "requirements" / "tools" / "uv.txt"
+    uv = bench.work / "uv-tool" / "bin" / "uv"
+    if uv.exists():
+        version = subprocess.run(
+            [str(uv), "--version"], capture_output=True, text=True, check=False
+        )
+        if version.returncode == 0:
+            return uv, version.stdout.strip()
     venv = clone_venv(bench.template, bench.work / "uv-tool")
     # The one step that may use the network: the machine's pip configuration reaches PyPI.
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("PIPFF", "UV_"))}
@@ -217,7 +227,7 @@ def run(bench: Bench) -> None:
     out: dict[str, Any] = {}
     bench.results["sections"]["serve"] = out
     bench.log("9. pip-ff serve")
-    uv, uv_version = _install_uv(bench)
+    uv, uv_version = install_uv(bench)
     out["uv"] = uv_version if uv else None
     if uv is None:
         out["uv_skipped"] = uv_version

@@ -21,7 +21,7 @@ from typing import Any
 from benchmarks.bench import INSTALL_TIMEOUT, PIPFF, Bench
 from benchmarks.harness import BenchmarkError, Comparison, Sample, interleave, measure
 from benchmarks.sections import serve_start
-from benchmarks.sections.serve import _env, _install_uv, _uv, _uv_warm
+from benchmarks.sections.serve import _env, _uv, _uv_warm, install_uv
 from testbed import IndexServer, Venv
 
 TARGET_ONLINE = 1.10  # uv through run vs uv straight to the index
@@ -99,7 +99,7 @@ def run(bench: Bench) -> None:
     bench.results["sections"]["serve_run"] = out
     bench.log("9r. pip-ff run")
     quick = bench.plan.quick
-    uv, uv_version = _install_uv(bench)
+    uv, uv_version = install_uv(bench)
     out["uv"] = uv_version if uv else None
     if uv is None:
         out["uv_skipped"] = uv_version
