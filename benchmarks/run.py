@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -102,13 +103,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = "RESULTS-quick.md" if args.quick else "RESULTS.md"
         args.out = Path(__file__).resolve().parent / name
     bench = Bench(args)
+    failed: list[str] = []
     try:
         with _section(bench, "set-up"):
             set_up(bench)
         for rows, name, run in SECTIONS:
             if any(row in args.only for row in rows):
                 with _section(bench, name):
-                    run(bench)
+                    try:
+                        run(bench)
+                    except Exception as exc:
+                        # The other sections' figures stay worth writing: say it and go on.
+                        bench.log(f"FAILED section {name}: {exc!r}\n{traceback.format_exc()}")
+                        failed.append(name)
     except BenchmarkError as exc:
         bench.log(f"FAILED: {exc}")
         bench.close()
@@ -138,6 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench.close()
     bench.log("done")
     print(args.out.read_text())
+    if failed:
+        sys.stderr.write(f"failed sections (left out of the results): {', '.join(failed)}\n")
+        return 1
     return 0
 
 
