@@ -100,7 +100,7 @@ def serve_per_user(
     try:
         command._run_server(server)
     finally:
-        state.clear_state(where, os.getpid())
+        state.forget(where, os.getpid())
         with contextlib.suppress(Exception):
             upstream.engine.share_recorded()
         with contextlib.suppress(Exception):
