@@ -19,7 +19,7 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from pip_offline_fallback import compat
 from pip_offline_fallback.causes import (
@@ -33,6 +33,12 @@ from pip_offline_fallback.causes import (
 )
 from pip_offline_fallback.config import Settings
 from pip_offline_fallback.deadline import ConnectTimes, deadline_for
+
+if TYPE_CHECKING:
+    from pip._vendor.urllib3.util.timeout import Timeout
+
+    # What requests takes as a send's timeout: seconds, (connect, read), none, urllib3's own.
+    SendTimeout = Union[float, tuple[Union[float, None], Union[float, None]], None, Timeout]
 
 logger = logging.getLogger(__name__)
 
@@ -222,7 +228,7 @@ class Outage:
         return bool(self._down)
 
 
-def connect_deadline(timeout: Any, deadline: float) -> Any:
+def connect_deadline(timeout: SendTimeout, deadline: float) -> SendTimeout:
     """pip's timeout with ``deadline`` as its connect part (pip's own timeout for reading):
     for a request with a local answer to fall back on, a route that can't be reached costs
     the deadline, not pip's timeout (15 s) per attempt."""
@@ -236,7 +242,7 @@ def connect_deadline(timeout: Any, deadline: float) -> Any:
     return timeout  # an urllib3 Timeout object: leave pip's choice alone
 
 
-def connect_part(timeout: Any) -> tuple[float | None] | None:
+def connect_part(timeout: SendTimeout) -> tuple[float | None] | None:
     """pip's own connect timeout in ``timeout`` (what connect_deadline shortens), in a tuple
     (its value may be None: no timeout); None when it can't be told (an urllib3 Timeout)."""
     if isinstance(timeout, tuple):

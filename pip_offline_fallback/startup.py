@@ -18,7 +18,13 @@ import sys
 # every Python with PIPFF set loads. mypy reads any name TYPE_CHECKING as true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.abc import Loader
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
     from typing import Any
+
+    from pip._internal.cli.base_command import Command
 
 # pip's CLI module (compat.entry.CLI_MAIN, which can't be imported here: start-up loads nothing
 # but this module; a test keeps the two equal).
@@ -60,21 +66,21 @@ def _hook_pip() -> None:
         _broken(exc)
 
 
-def _wrap_create_command(owner: "Any") -> None:
+def _wrap_create_command(owner: "ModuleType") -> None:
     original = getattr(owner, "create_command", None)  # compat.entry.CREATE_COMMAND
     if original is None or getattr(original, "_pipff_original", None) is not None:
         return
 
-    def create_command(*args: "Any", **kwargs: "Any") -> "Any":
+    def create_command(*args: "Any", **kwargs: "Any") -> "Command":
         command = original(*args, **kwargs)
         _hook_pip()
         return command
 
     create_command._pipff_original = original  # type: ignore[attr-defined]
-    owner.create_command = create_command
+    owner.create_command = create_command  # type: ignore[attr-defined]
 
 
-def _on_cli_main(cli_main: "Any") -> None:
+def _on_cli_main(cli_main: "ModuleType") -> None:
     # pip is being imported: start-up is over. compat.entry imports nothing of pip's own.
     from pip_offline_fallback import interpreter
     from pip_offline_fallback.compat import entry
@@ -88,13 +94,13 @@ def _on_cli_main(cli_main: "Any") -> None:
 class _Loader:
     """Runs the real loader of pip's CLI module, then wraps what pip-ff needs."""
 
-    def __init__(self, loader: "Any") -> None:
+    def __init__(self, loader: "Loader") -> None:
         self._loader = loader
 
-    def create_module(self, spec: "Any") -> "Any":
+    def create_module(self, spec: "ModuleSpec") -> "ModuleType | None":
         return self._loader.create_module(spec)
 
-    def exec_module(self, module: "Any") -> None:
+    def exec_module(self, module: "ModuleType") -> None:
         self._loader.exec_module(module)
         try:
             _on_cli_main(module)
@@ -108,7 +114,12 @@ class _Loader:
 class _Watcher:
     """A meta path finder that only ever answers for pip's CLI module, once."""
 
-    def find_spec(self, fullname: str, path: "Any" = None, target: "Any" = None) -> "Any":
+    def find_spec(
+        self,
+        fullname: str,
+        path: "Sequence[str] | None" = None,
+        target: "ModuleType | None" = None,
+    ) -> "ModuleSpec | None":
         if fullname != _CLI_MAIN:
             return None
         for finder in sys.meta_path:

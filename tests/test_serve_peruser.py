@@ -3,9 +3,11 @@ same (the fingerprint), who may read a serve's state, the size of its log."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 from pip import __version__ as pip_version
@@ -212,3 +214,145 @@ def test_a_keyring_index_gets_its_credentials_through_serve(
     assert answer.status == 200, answer
     assert served.prefix, served.url  # a token: serve asks with credentials
     assert b"k-pa55" not in answer.body and "k-pa55" not in served.stderr
+
+
+# -- replacing a serve while other runs start: the steps interleaved by hand --------------------
+
+OLD, NEW = "f" * 32, "e" * 32  # two fingerprints: the old serve's options, and new ones
+
+
+class _Serves:
+    """daemon.py's world with its processes faked: which serve runs for each state directory
+    (the state files are real), started and ended by the fakes of ``_start`` and ``_end``."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+        from pip_offline_fallback.serve import daemon
+
+        self.where = where
+        self.running: dict[str, daemon.Proven] = {}
+        self.started: list[str] = []
+        self.ended: list[int] = []
+        self.on_current: list[Callable[[], None]] = []  # run once, at the next current()
+        monkeypatch.setattr(daemon, "current", self.current)
+        monkeypatch.setattr(daemon, "_start", self.start)
+        monkeypatch.setattr(daemon, "_end", self.end)
+        monkeypatch.setattr(daemon, "challenge", lambda *a, **k: (daemon.ABSENT, None))
+
+    def current(self, where: str) -> tuple[str, Any, dict[str, str] | None]:
+        from pip_offline_fallback.serve import daemon
+
+        proven = self.running.get(where)  # proven first; then what happens meanwhile
+        while self.on_current:
+            self.on_current.pop(0)()
+        if proven is None:
+            return daemon.ABSENT, None, None
+        return daemon.OURS, proven, state.read_state(where)
+
+    def start(self, where: str, environ: object, args: object, fingerprint: str, port: int) -> Any:
+        from pip_offline_fallback.serve import daemon
+
+        pid = 1000 + len(self.started) + len(self.ended)
+        fields = {"pid": str(pid), "fingerprint": fingerprint, "version": state.__version__}
+        proven = daemon.Proven(port or 4000 + pid, "", fields)
+        proven.where = where
+        state.write_state(where, {"pid": pid, "port": proven.port, "fingerprint": fingerprint})
+        self.running[where] = proven
+        self.started.append(where)
+        return proven
+
+    def end(self, proven: Any, where: str) -> bool:
+        self.ended.append(proven.pid)
+        del self.running[where]
+        state.clear_state(where, proven.pid)
+        return True
+
+
+def _holds(where: str, fingerprint: str, pid: int | None = None) -> None:
+    """A run's hold, as run.py writes it: this process's, else another run's (a live process:
+    this one's parent)."""
+    holders = Path(where, state.HOLDERS)
+    holders.mkdir(mode=0o700, exist_ok=True)
+    state.write_private(str(holders / str(pid or os.getppid())), fingerprint)
+
+
+@pytest.fixture
+def serves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> _Serves:
+    where = state.directory({"PIPFF_STORE": str(tmp_path)}, create=True)
+    world = _Serves(monkeypatch, where)
+    world.start(where, {}, [], OLD, 0)  # the old serve, pid 1000
+    world.started.clear()
+    return world
+
+
+def test_two_runs_of_new_options_started_at_once_replace_the_old_serve_once(
+    serves: _Serves, tmp_path: Path
+) -> None:
+    """Each run holds the serve before it looks: the first to take the lock sees the other's
+    hold, which wants the same new serve, and replaces the old one; the other finds it."""
+    from pip_offline_fallback.serve import daemon
+
+    environ = {"PIPFF_STORE": str(tmp_path)}
+    _holds(serves.where, NEW)  # the other run, waiting for the lock
+    _holds(serves.where, NEW, os.getpid())
+    notes: list[str] = []
+    first = daemon.ensure(environ, [], NEW, notes)
+    assert serves.ended == [1000] and serves.started == [serves.where], notes
+    assert any("replacing your serve" in n for n in notes), notes
+    second = daemon.ensure(environ, [], NEW, [])  # the other run, once the lock is free
+    assert second.pid == first.pid and serves.started == [serves.where]
+
+
+@pytest.mark.parametrize("replacer", ["done", "under way"])
+def test_a_serve_proven_while_a_run_replaces_it_is_never_used(
+    serves: _Serves, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replacer: str
+) -> None:
+    """A run whose options match the old serve proves it without the lock, while a run of
+    new options, which took the lock before this run held the serve, replaces it: this run
+    never uses the serve ended under it; it waits for the lock and looks again (the new serve
+    is then held by the other run's command: it gets one of its own beside it)."""
+    from pip_offline_fallback import oslock
+    from pip_offline_fallback.serve import daemon
+
+    environ = {"PIPFF_STORE": str(tmp_path)}
+    lock = os.path.join(serves.where, "lock")
+    replacing = contextlib.ExitStack()
+
+    def replace() -> None:  # the other run, with the lock, between this run's proof and use
+        if replacer == "under way":
+            replacing.enter_context(oslock.exclusive(lock, 0))
+        _holds(serves.where, NEW)
+        serves.end(serves.running[serves.where], serves.where)
+        serves.start(serves.where, environ, [], NEW, 0)
+
+    exclusive = oslock.exclusive
+
+    def waiting(path: str, timeout: float) -> Any:
+        if timeout != 0:
+            replacing.close()  # the other run is done: the lock is free again
+        return exclusive(path, timeout)
+
+    monkeypatch.setattr(oslock, "exclusive", waiting)
+    _holds(serves.where, OLD, os.getpid())
+    serves.on_current.append(replace)
+    notes: list[str] = []
+    got = daemon.ensure(environ, [], OLD, notes)
+    replacing.close()
+    assert got.pid not in serves.ended and got.fingerprint == OLD, notes
+    assert got.where == os.path.join(serves.where, daemon.OTHERS, OLD)
+
+
+def test_an_ending_serve_leaves_its_state_to_a_run_that_holds_the_lock(tmp_path: Path) -> None:
+    """A serve that ends while a run holds the lock (replacing or stopping it) leaves its state
+    file to that run: the successor's, written any moment, must not be the one removed."""
+    from pip_offline_fallback import oslock
+
+    where = state.directory({"PIPFF_STORE": str(tmp_path)}, create=True)
+    side = os.path.join(where, state.OTHERS, OLD)
+    os.makedirs(side, mode=0o700)
+    for each in (where, side):
+        state.write_state(each, {"pid": 1000, "port": 4000})
+        with oslock.exclusive(os.path.join(where, "lock"), 0):  # a run, replacing it
+            state.forget(each, 1000)
+            assert state.read_state(each) is not None
+        state.forget(each, 1000)  # no run: it goes
+        assert state.read_state(each) is None

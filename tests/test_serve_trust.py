@@ -206,6 +206,113 @@ def test_a_session_that_would_ask_keyring_means_a_token() -> None:
     assert not asks_with_credentials(Session(), "http://127.0.0.1:9/simple/")
 
 
+def _pip_auth_session(index_urls: list[str]) -> Any:
+    """A session that adds credentials as pip's does: requests' Session with pip's own
+    MultiDomainBasicAuth, without prompts (PipSession adds adapters and a User-Agent, whose
+    making runs ``rustc --version``; it prepares requests as requests does)."""
+    from pip._internal.network.auth import MultiDomainBasicAuth
+    from pip._vendor import requests
+
+    session = requests.Session()
+    session.auth = MultiDomainBasicAuth(prompting=False, index_urls=index_urls)
+    return session
+
+
+def _counting(session: Any) -> list[str]:
+    """The URLs ``session`` prepares a request for, from now on."""
+    prepared: list[str] = []
+    prepare = session.prepare_request
+
+    def counted(request: Any) -> Any:
+        prepared.append(request.url)
+        return prepare(request)
+
+    session.prepare_request = counted
+    return prepared
+
+
+def test_a_pages_files_get_pip_sessions_own_credentials_asked_once_per_scope(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An offline page asks which credentials go with each file (the record answers only the
+    same credentials): once per origin and matching index, not once per file, and with
+    exactly the answers pip's session gives file by file (URL credentials, the index's, two
+    indexes on one host, netrc, what pip keeps per host as it goes)."""
+    import base64
+
+    from pip_offline_fallback.serve.credentials import PageAuthorizations, authorization
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine netrc.invalid login carol password pw3\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    indexes = [
+        "http://alice:s3cret@private.invalid/simple/",
+        "http://dave:pw4@private.invalid/team/simple/",
+        "http://public.invalid/simple/",
+    ]
+    urls = [f"http://private.invalid/files/a-{i}.whl" for i in range(20)]
+    urls += [f"http://cdn.invalid/packages/{i:02x}/{i:040x}/b-{i}.whl" for i in range(20)]
+    urls += [f"http://private.invalid/team/files/t-{i}.whl" for i in range(5)]
+    urls += ["http://private.invalid/simple/a/", "http://public.invalid/files/p.whl"]
+    urls += [f"http://netrc.invalid/x-{i}.whl" for i in range(5)]
+    urls += ["http://cdn2.invalid/before.whl", "http://bob:pw2@cdn2.invalid/c.whl"]
+    urls += [f"http://cdn2.invalid/d-{i}.whl" for i in range(5)]
+    direct = _pip_auth_session(indexes)
+    expected = [authorization(direct, url) for url in urls]
+    session = _pip_auth_session(indexes)
+    prepared = _counting(session)
+    answers = PageAuthorizations(session)
+    assert [answers(url) for url in urls] == expected
+    assert len(prepared) <= 12, prepared  # 62 files, on 7 hosts with 4 kinds of credentials
+
+    def basic(user: str, password: str) -> str:
+        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    said = dict(zip(urls, expected))
+    assert said["http://private.invalid/simple/a/"] == basic("alice", "s3cret")
+    assert said["http://cdn.invalid/packages/00/" + "0" * 40 + "/b-0.whl"] is None
+    assert said["http://netrc.invalid/x-4.whl"] == basic("carol", "pw3")
+    assert said["http://cdn2.invalid/before.whl"] is None
+    assert said["http://cdn2.invalid/d-4.whl"] == basic("bob", "pw2")  # pip keeps it per host
+    assert said["http://public.invalid/files/p.whl"] is None
+
+
+def test_a_bug_in_the_credential_lookup_is_raised_and_a_bad_url_is_none(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Which credentials go with a URL: an unexpected error is a bug (raised under
+    PIPFF_RAISE_BUGS, else said; no credentials: only what anyone may read is looked up), a
+    URL requests can't prepare is no bug."""
+    from pip_offline_fallback import bugs
+    from pip_offline_fallback.serve.upstream import Upstream
+
+    class Broken:
+        auth = None
+
+        def prepare_request(self, request: object) -> object:
+            raise RuntimeError("a bug")
+
+    broken: Any = Broken()
+    upstream = Upstream.__new__(Upstream)  # only its session is asked
+    upstream.session = broken
+    monkeypatch.setenv(bugs.RAISE_VARIABLE, "1")
+    with pytest.raises(RuntimeError, match="a bug"):
+        upstream.authorization("http://127.0.0.1:9/files/a.whl")
+    from pip_offline_fallback.serve.credentials import PageAuthorizations, authorization
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        upstream.authorizations()("http://127.0.0.1:9/files/a.whl")
+    session = _pip_auth_session(["http://alice:s3cret@127.0.0.1:9/simple/"])
+    for url in ("http://", "http://[::1/a.whl", "nothing"):
+        assert authorization(session, url) is None
+        assert PageAuthorizations(session)(url) is None
+    monkeypatch.delenv(bugs.RAISE_VARIABLE)
+    with caplog.at_level("WARNING", logger="pip_offline_fallback"):
+        assert authorization(broken, "http://127.0.0.1:9/files/a.whl") is None
+    assert any("internal error" in r.getMessage() for r in caplog.records), caplog.records
+
+
 def test_netrc_credentials_for_the_index_get_a_token(
     index: IndexServer, env: dict[str, str], tmp_path: Path
 ) -> None:

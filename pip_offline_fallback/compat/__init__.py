@@ -93,6 +93,7 @@ if TYPE_CHECKING:
     from pip_offline_fallback.compat.transport import RequestsTimeout as RequestsTimeout
     from pip_offline_fallback.compat.transport import build_response as build_response
     from pip_offline_fallback.compat.transport import connect_timed_out as connect_timed_out
+    from pip_offline_fallback.compat.transport import credential_scope as credential_scope
     from pip_offline_fallback.compat.transport import fast_retries as fast_retries
     from pip_offline_fallback.compat.transport import get_netrc_auth as get_netrc_auth
     from pip_offline_fallback.compat.transport import (
@@ -159,6 +160,7 @@ _HOMES = {
         "Retry",
         "build_response",
         "connect_timed_out",
+        "credential_scope",
         "fast_retries",
         "get_netrc_auth",
         "keyring_without_prompts",

@@ -27,6 +27,7 @@ from pip_offline_fallback.compat.probing import Probe, expect, first, names_used
 
 PipSession: Any = first(("pip._internal.network.session", "PipSession"))
 _MultiDomainBasicAuth: Any = first(("pip._internal.network.auth", "MultiDomainBasicAuth"))
+_split_auth_netloc_from_url: Any = first(("pip._internal.utils.misc", "split_auth_netloc_from_url"))
 
 RequestsRequest = requests.Request
 RequestsConnectionError = requests.exceptions.ConnectionError
@@ -64,6 +65,24 @@ def remember_credentials(session: Any, url: str, auth: tuple[str, str]) -> None:
     passwords = getattr(getattr(session, "auth", None), "passwords", None)
     if isinstance(passwords, dict):
         passwords.setdefault(urllib.parse.urlsplit(url).netloc, auth)
+
+
+def credential_scope(session: Any, url: str) -> tuple[object, ...] | None:
+    """What decides the Authorization header ``session`` (pip's) puts on a request for ``url``:
+    two URLs with the same scope get the same header while the netrc file is unchanged. pip's
+    MultiDomainBasicAuth reads, for the URL requests prepared: its credentials, those of the
+    index URL it matches (the longest common path on its host; in pip 23.0 a prefix), netrc's
+    by host, those it keeps per host (``passwords``); keyring only after a 401. None: another
+    auth. Raises requests' errors for a URL requests can't prepare (as preparing would)."""
+    auth = getattr(session, "auth", None)
+    if type(auth) is not _MultiDomainBasicAuth:
+        return None
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(url, getattr(session, "params", None))  # as prepare_request does
+    seen = str(prepared.url)
+    bare, netloc, _ = _split_auth_netloc_from_url(seen)
+    parts = urllib.parse.urlsplit(seen)
+    return (parts.scheme, parts.netloc, auth._get_index_url(bare), auth.passwords.get(netloc))
 
 
 def keyring_without_prompts(session: Any) -> str | None:
@@ -165,6 +184,17 @@ def _session_mounts() -> None:
     )
 
 
+def _credential_scope() -> None:
+    lookup = _MultiDomainBasicAuth._get_new_credentials
+    expect("_get_index_url" in names_used(lookup), "pip's auth no longer matches index URLs")
+    expect("get_netrc_auth" in names_used(lookup), "pip's auth no longer reads netrc")
+    kept = names_used(_MultiDomainBasicAuth._get_url_and_credentials)
+    expect("passwords" in kept, "pip's auth no longer keeps credentials per host")
+    auth = _MultiDomainBasicAuth(prompting=False, index_urls=["http://u:p@pip-ff.invalid/i/"])
+    matched = auth._get_index_url(_split_auth_netloc_from_url("http://pip-ff.invalid/i/x/")[0])
+    expect(matched == "http://u:p@pip-ff.invalid/i/", "pip's auth matches index URLs otherwise")
+
+
 def _local_response() -> None:
     # Built by hand: preparing a request parses its URL, ten times the cost of the rest.
     request = requests.PreparedRequest()
@@ -212,6 +242,7 @@ def _connections() -> None:
 PROBES: dict[str, Probe] = {
     "urllib3's connections": _connections,
     "pip's session": _session_mounts,
+    "pip's credentials for a URL": _credential_scope,
     "a local response": _local_response,
     "pip's retries": _retries,
 }

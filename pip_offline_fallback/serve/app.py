@@ -188,8 +188,8 @@ class ServeApp:
         if answer.provenance.local:
             # Only what can be downloaded, intact: an installer never picks a version it can't
             # fetch (a damaged copy left out, an older intact one is picked).
-            engine, authorization = self.upstream.engine, self.upstream.authorization
-            page = page.with_files(engine.offered(page.files, authorization))
+            engine, authorizations = self.upstream.engine, self.upstream.authorizations()
+            page = page.with_files(engine.offered(page.files, authorizations))
         files = [
             _with_url(f, f"{self.prefix}/files/{project}/{urllib.parse.quote(f.filename)}")
             for f in page.files

@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import urllib.parse
+from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
-from pip_offline_fallback import compat, urls
+from pip_offline_fallback import bugs, compat, urls
 
 if TYPE_CHECKING:
     from pip._vendor.requests import Session
@@ -46,6 +47,47 @@ def asks_with_credentials(session: Session | None, index_url: str) -> bool:
             (str(exc).splitlines() or [type(exc).__name__])[0],
         )
         return True
+
+
+def authorization(session: Session, url: str) -> str | None:
+    """The Authorization header ``session`` (pip's) would send to ``url`` (the record files what
+    was fetched with credentials under their keyed digest). None too for a URL requests can't
+    prepare: then only what anyone may read is looked up (fails safe)."""
+    try:
+        prepared = session.prepare_request(compat.RequestsRequest("GET", url))
+    except compat.requests.exceptions.RequestException:
+        return None
+    except Exception as exc:
+        bugs.unexpected(exc, "asking pip's session which credentials go with a URL")
+        return None
+    value = prepared.headers.get("Authorization")
+    return str(value) if value else None
+
+
+class PageAuthorizations:
+    """:func:`authorization` for the many files of one page, with the same answers: pip's
+    session is asked once per credential scope (the URL's origin, the index URL pip matches it
+    to, what pip keeps for its host: ``compat.credential_scope``), not once per file, so a page
+    of N files on one host costs one or two preparations, not N. One per page: netrc, which
+    pip reads on every request, is read again for the next page."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._known: dict[Hashable, str | None] = {}
+
+    def __call__(self, url: str) -> str | None:
+        try:
+            scope = compat.credential_scope(self.session, url)
+        except compat.requests.exceptions.RequestException:
+            return None  # as authorization() says: preparing the request fails the same way
+        except Exception as exc:
+            bugs.unexpected(exc, "telling which credentials pip sends with a URL")
+            return None
+        if scope is None:
+            return authorization(self.session, url)
+        if scope not in self._known:
+            self._known[scope] = authorization(self.session, url)
+        return self._known[scope]
 
 
 def mirror_authorization(mirror: str, url: str) -> str | None:

@@ -24,7 +24,7 @@ LOCK_TIMEOUT = START_TIMEOUT + STOP_TIMEOUT
 ABSENT, FOREIGN, OURS = "absent", "foreign", "ours"
 # <state>/others/<fingerprint>: the serve of a run whose options differ from those of a serve
 # another run's command still uses (that one is never killed under it: Gradle's rule).
-OTHERS = "others"
+OTHERS = state.OTHERS
 PER_USER_FLAG = "--per-user-serve"  # launch.py: the arguments are in ARGV_VARIABLE
 ARGV_VARIABLE = "PIPFF_SERVE_ARGV"
 
@@ -160,7 +160,8 @@ def ensure(
     except OSError as exc:
         raise ServeError(f"can't make serve's state directory ({exc.strerror})") from None
     verdict, proven, _ = current(where)
-    if verdict == OURS and proven is not None and proven.fingerprint == fingerprint:
+    mine = verdict == OURS and proven is not None and proven.fingerprint == fingerprint
+    if mine and proven is not None and _still(where, proven):
         return proven
     from pip_offline_fallback import oslock
 
@@ -169,6 +170,22 @@ def ensure(
             return _ensure_locked(where, environ, pipff_args, fingerprint, note)
     except oslock.LockTimeout:
         raise ServeError(f"another pip-ff holds {where}/lock; try again") from None
+
+
+def _still(where: str, proven: Proven) -> bool:
+    """Whether the serve proven without the lock is still the one to use: the lock is free and
+    the state file still names it. The caller held the serve (run.py) before it proved it, so
+    a run that takes the lock later sees that hold and never replaces the serve under it; one
+    that held the lock before may have replaced it (then the state names its successor) or be
+    replacing it (the lock is taken): then the caller waits for the lock and looks again."""
+    from pip_offline_fallback import oslock
+
+    try:
+        with oslock.exclusive(os.path.join(where, "lock"), 0):
+            recorded = state.read_state(where)
+    except oslock.LockTimeout:
+        return False
+    return recorded is not None and state.number(recorded, "pid") == proven.pid
 
 
 def _ensure_locked(
@@ -185,7 +202,7 @@ def _ensure_locked(
     if verdict == OURS and proven is not None:
         if proven.fingerprint == fingerprint:
             return proven
-        if beside and state.held(where, but=os.getpid()):
+        if beside and state.held(where, but=os.getpid(), wanting=fingerprint):
             # Another run's command uses it: never killed under that command. This run gets a
             # serve of its own options beside it, on a port kept for those options.
             side = os.path.join(where, OTHERS, fingerprint)

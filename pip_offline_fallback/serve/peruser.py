@@ -15,14 +15,17 @@ import os
 import socket
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pip_offline_fallback.errors import UsageError
 from pip_offline_fallback.serve import command, daemon, state
 
 if TYPE_CHECKING:
+    from io import TextIOWrapper
+
     from pip_offline_fallback.config import Settings
     from pip_offline_fallback.serve.app import ServeApp
+    from pip_offline_fallback.serve.control import Control
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +45,9 @@ def serve_per_user(
     log = os.path.join(where, "serve.log")
     command._logging(args.verbose, stamped=True, handler=CappedLog(log, daemon.LOG_LIMIT))
     key = state.secret(where)
-    holder: dict[str, Any] = {}
+    holder: dict[str, Control] = {}
 
-    def wrap(app: ServeApp) -> Any:
+    def wrap(app: ServeApp) -> Control:
         from pip_offline_fallback import compat
         from pip_offline_fallback.serve.control import Control
 
@@ -100,7 +103,7 @@ def serve_per_user(
     try:
         command._run_server(server)
     finally:
-        state.clear_state(where, os.getpid())
+        state.forget(where, os.getpid())
         with contextlib.suppress(Exception):
             upstream.engine.share_recorded()
         with contextlib.suppress(Exception):
@@ -118,7 +121,7 @@ class CappedLog(logging.handlers.RotatingFileHandler):
         self.follow = follow
         super().__init__(path, maxBytes=limit, backupCount=1, encoding="utf-8", delay=False)
 
-    def _open(self) -> Any:
+    def _open(self) -> TextIOWrapper:
         # Readable by this user only, as daemon.py made the first one (a log names projects).
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         return os.fdopen(fd, "a", encoding=self.encoding, errors="backslashreplace")

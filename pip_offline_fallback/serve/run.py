@@ -48,8 +48,11 @@ def main(argv: Sequence[str], at: int) -> int:
         return EXIT_USAGE
     where = state.directory(environ)
     # Held from before the serve is found: another run that would replace it (other options)
-    # sees this one and starts its own beside it instead (daemon.py).
-    holding = state.hold(where)
+    # sees this one and starts its own beside it instead (daemon.py). The hold says which
+    # options this run wants (none known inside an outer run's command: see below).
+    options = [*pipff_args, "run", *run_args]
+    fingerprint = "" if environ.get(RUN_URL_VARIABLE) else state.fingerprint(options, environ)
+    holding = state.hold(where, fingerprint)
     try:
         proven = _outer_serve(environ)
         if proven is not None:
@@ -58,7 +61,7 @@ def main(argv: Sequence[str], at: int) -> int:
             # replaced the user's, so a fingerprint taken here would differ and replace it.
             env = environ
         else:
-            fingerprint = state.fingerprint([*pipff_args, "run", *run_args], environ)
+            fingerprint = fingerprint or state.fingerprint(options, environ)
             notes: list[str] = []
             try:
                 proven = daemon.ensure(

@@ -6,7 +6,7 @@
     lock         held while a serve is found, started or stopped (oslock), so two runs that
                  start at the same moment end up with one serve
     serve.log    the detached serve's log and stderr (capped: peruser.CappedLog)
-    holders/     a file per run whose command is running (hold, held)
+    holders/     a file per run whose command is running, naming the options it wants (hold)
     others/      a directory like this one for each set of options whose run found the serve
                  busy with another run's command (daemon.py: a busy serve is never replaced)
 
@@ -234,25 +234,49 @@ def clear_state(where: str, pid: int) -> None:
             os.unlink(os.path.join(where, STATE_FILE))
 
 
+def lock_path(where: str) -> str:
+    """The lock a serve of ``where`` is found, started and stopped under (oslock): a serve
+    beside a busy one (``others/<fingerprint>``) is started under its main directory's."""
+    parent = os.path.dirname(where)
+    main = os.path.dirname(parent) if os.path.basename(parent) == OTHERS else where
+    return os.path.join(main, "lock")
+
+
+def forget(where: str, pid: int) -> None:
+    """A serve (``pid``) ending: its state file removed, unless a run holds the lock. That run
+    is replacing or stopping it and clears the state itself, then its successor writes its
+    own, which a removal now could hit. A state file naming a serve that ended is harmless:
+    every run proves a serve before it uses it."""
+    from pip_offline_fallback import oslock
+
+    with contextlib.suppress(oslock.LockTimeout), oslock.exclusive(lock_path(where), 0):
+        clear_state(where, pid)
+
+
 HOLDERS = "holders"  # <state>/holders/<pid>: a run whose command is running
+OTHERS = "others"  # <state>/others/<fingerprint>: a serve beside a busy one (daemon.py)
 
 
-def hold(where: str) -> str | None:
+def hold(where: str, fingerprint: str = "") -> str | None:
     """Say that this process's command uses the serve (an idle timer must not end it while a
-    long command, a shell say, makes no request); the path to remove afterwards."""
+    long command, a shell say, makes no request); the path to remove afterwards.
+    ``fingerprint``: the options of the serve this run wants (see :func:`held`)."""
     path = os.path.join(where, HOLDERS, str(os.getpid()))
     try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | _NOFOLLOW, 0o600))
+        write_private(path, fingerprint)  # renamed into place: never seen without it
     except OSError:
         return None
     return path
 
 
-def held(where: str, but: int | None = None) -> bool:
+def held(where: str, but: int | None = None, wanting: str | None = None) -> bool:
     """Whether a running command holds the serve (POSIX: a holder's pid is alive; elsewhere
     never, since a signal 0 there ends the process); ``but``: a pid not counted (the run that
-    asks)."""
+    asks). ``wanting``: a holder that wants a serve of these options is not counted either: a
+    run replacing the serve for them never replaces it under such a run (it uses no serve of
+    other options), so two runs of new options that start at once replace it, one after the
+    other finding the new one, instead of each seeing the other and starting one beside it."""
     if sys.platform == "win32":
         return False
     directory = os.path.join(where, HOLDERS)
@@ -262,6 +286,8 @@ def held(where: str, but: int | None = None) -> bool:
         return False
     for name in names:
         if name == str(but):
+            continue
+        if wanting and read_private(os.path.join(directory, name)) == wanting:
             continue
         try:
             os.kill(int(name), 0)

@@ -45,6 +45,8 @@ from pip_offline_fallback.urls import host_of, url_key
 if TYPE_CHECKING:
     from pip._vendor.requests import Response
 
+    from pip_offline_fallback.engine import Authorization
+
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER = 30.0
@@ -357,12 +359,16 @@ class Upstream:
     def authorization(self, url: str) -> str | None:
         """The Authorization header pip's session would send to ``url`` (the record files
         what was fetched with credentials under their keyed digest)."""
-        try:
-            prepared = self.session.prepare_request(compat.RequestsRequest("GET", url))
-        except Exception:
-            return None
-        value = prepared.headers.get("Authorization")
-        return str(value) if value else None
+        from pip_offline_fallback.serve import credentials
+
+        return credentials.authorization(self.session, url)
+
+    def authorizations(self) -> Authorization:
+        """:meth:`authorization` for the files of one page, with the same answers: pip's
+        session asked once per credential scope, not once per file."""
+        from pip_offline_fallback.serve import credentials
+
+        return credentials.PageAuthorizations(self.session)
 
     def fetch(self, url: str) -> tuple[Response, Provenance]:
         """A file (or its metadata) by its upstream URL, streamed; recorded as it is read."""
