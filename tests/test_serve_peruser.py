@@ -201,6 +201,83 @@ def test_run_proves_and_asks_its_serve_in_one_request_without_the_token() -> Non
         thread.join()
 
 
+def test_run_asks_its_serve_after_the_command_only_when_it_answered_locally(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``pip-ff run`` (in this process) against a serve's real routing and control on a plain
+    WSGI server: one question before its command; after it, none when the serve's tally says
+    nothing was answered from local sources (it asked twice before and twice after), and one,
+    with the closing line, when something was."""
+    import threading
+    import time
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from pip_offline_fallback.serve import run
+    from pip_offline_fallback.serve.app import ServeApp
+    from pip_offline_fallback.serve.control import Control
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    for name in list(os.environ):
+        if name.upper().startswith(("PIP_", "PIPFF", "UV_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PIPFF_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.chdir(tmp_path)
+    where = state.directory(os.environ, create=True)
+    key = state.secret(where)
+    asked: list[str] = []
+    routed: list[Control] = []
+
+    def local_page(environ: dict[str, object], start_response: Callable[..., object]) -> object:
+        if environ["PATH_INFO"] == "/simple/x/":  # as serve answers a page from its record
+            start_response("200 OK", [("X-PipFF-Source", "pip-ff-record; age=1")])
+            return [b"a page"]
+        return serve_app(environ, start_response)  # type: ignore[arg-type]
+
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> object:
+        asked.append(str(environ["PATH_INFO"]))
+        return routed[0](environ, start_response)
+
+    server = make_server("127.0.0.1", 0, app, handler_class=Quiet)  # type: ignore[arg-type]
+    port = server.server_port
+    serve_app = ServeApp(None, hosts=[f"127.0.0.1:{port}"], token=None)  # type: ignore[arg-type]
+    fingerprint = state.fingerprint(["run"], os.environ)
+    control = Control(
+        local_page,  # type: ignore[arg-type]
+        key=key,
+        fingerprint=fingerprint,
+        idle=0,
+        down=dict,
+        tally=os.path.join(where, state.ANSWERED),
+    )
+    serve_app.control = control.route
+    routed.append(control)
+    fields = {"pid": os.getpid(), "port": port, "prefix": "", "fingerprint": fingerprint}
+    state.write_state(where, {**fields, "started": int(time.time())})
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    fetch = (
+        "import os, urllib.request as u; u.build_opener(u.ProxyHandler({})).open("
+        "os.environ['PIP_INDEX_URL'] + 'x/').read()"
+    )
+    try:
+        assert run.main(["run", "--", sys.executable, "-c", "pass"], 0) == 0
+        assert [p.split("/")[2] for p in asked] == ["ask"], asked
+        assert "pip-ff:" not in capsys.readouterr().err
+        asked.clear()
+        assert run.main(["run", "--", sys.executable, "-c", fetch], 0) == 0
+        assert [p.split("/")[2] for p in asked] == ["ask", "x", "ask"], asked
+        closing = capsys.readouterr().err
+        assert "pip-ff: finished from local sources (local index data); pages: 1 from " in closing
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
 def test_runs_sha256_and_hmac_are_hashlibs_and_hmacs() -> None:
     """run computes them without importing hashlib and hmac (serve/digest.py): the same
     values, for keys shorter than, as long as and longer than SHA-256's block."""

@@ -15,12 +15,17 @@ An older ``pip-ff run`` asked in two steps, ``/-pipff/proof/<nonce>`` (the proof
 ``<prefix>/-pipff/state/<nonce>/<asker>``; both are still answered, so that it can prove and
 replace this serve.
 
+After its command, run reads ``<state>/answered`` (this serve's pid and how many answers it has
+given from local sources, rewritten before each such answer goes out) and asks again only when
+it changed since its question: the closing line is then the same, without a request.
+
 The idle timer ends the serve after ``idle`` seconds without a request (none in flight).
 """
 
 from __future__ import annotations
 
 import _thread
+import contextlib
 import hmac
 import logging
 import os
@@ -52,6 +57,7 @@ class Control:
         idle: float,
         down: Callable[[], dict[str, str]],
         held: Callable[[], bool] = lambda: False,
+        tally: str | None = None,
     ) -> None:
         self.app = app
         self.key = key
@@ -63,6 +69,12 @@ class Control:
         self._lock = threading.Lock()
         self._active = 0
         self._last = time.monotonic()
+        # <state>/answered (state.ANSWERED): "<pid>:<n>", n the answers from local sources so
+        # far, rewritten before each such answer goes out. run reads it after its command and
+        # asks again only when it changed: most commands get nothing local (#32).
+        self.tally = tally
+        self._answered = 0
+        self._write_tally()
 
     # -- WSGI: counts and activity -----------------------------------------------------------
 
@@ -83,6 +95,8 @@ class Control:
                     key = f"{kind}:{value.split(';', 1)[0].strip()}"
                     with self._lock:
                         self.counts[key] = self.counts.get(key, 0) + 1
+                        self._answered += 1
+                        self._write_tally()
             return start_response(status, headers, *exc)
 
         try:
@@ -91,6 +105,21 @@ class Control:
             self._done()
             raise
         return _Tracked(body, self._done)
+
+    def _mark(self) -> str:
+        return f"{os.getpid()}:{self._answered}"
+
+    def _write_tally(self) -> None:
+        """(Under the lock.) A tally that can't be written is removed: run then asks, where an
+        old one would make it miss this answer."""
+        if self.tally is None:
+            return
+        try:
+            state.write_private(self.tally, self._mark() + "\n")
+        except OSError:
+            logger.warning("pip-ff serve: can't write %s; run will ask", self.tally)
+            with contextlib.suppress(OSError):
+                os.unlink(self.tally)
 
     def _done(self) -> None:
         with self._lock:
@@ -120,11 +149,14 @@ class Control:
             return text(404, "pip-ff serve: not found\n")  # not this user's question
         with self._lock:
             counts = dict(self.counts)
+            mark = self._mark()
         fields: dict[str, object] = {
             "pid": os.getpid(),
             "version": __version__,
             "fingerprint": self.fingerprint,
         }
+        if self.tally is not None:
+            fields["answered"] = mark
         fields.update({f"count.{k}": n for k, n in sorted(counts.items())})
         fields.update({f"down.{name}": cause for name, cause in sorted(self.down().items())})
         fields.update({f"word.{source}": words for source, words in WORDS.items()})

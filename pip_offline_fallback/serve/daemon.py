@@ -48,6 +48,7 @@ class Proven:
         self.counts = {k[6:]: state.number(fields, k) for k in fields if k.startswith("count.")}
         self.down = {k[5:]: v for k, v in fields.items() if k.startswith("down.")}
         self.words = {k[5:]: v for k, v in fields.items() if k.startswith("word.")}
+        self.answered = fields.get("answered", "")  # "<pid>:<n>" (control.py); "": not kept
         self.where = ""  # its state directory (current() and _start() say)
 
     @property

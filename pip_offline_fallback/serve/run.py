@@ -88,6 +88,8 @@ def main(argv: Sequence[str], at: int) -> int:
         status = _child(command, env)
     finally:
         _release(holding)
+    if not _answered_since(proven, where):
+        return status  # nothing local since the question: no closing line, no request
     key = state.secret(where)
     verdict, after = daemon.challenge(proven.port, proven.prefix, key)
     if verdict == daemon.OURS and after is not None and after.pid == proven.pid:
@@ -96,6 +98,16 @@ def main(argv: Sequence[str], at: int) -> int:
             lines += lockfiles.written_offline(here, locks)
         _say(*lines)
     return status
+
+
+def _answered_since(proven: daemon.Proven, where: str) -> bool:
+    """Whether the serve may have answered from local sources since it was proven: its tally
+    (state.ANSWERED, in this user's own directory) says so without a request. A serve that keeps
+    none (an older pip-ff's) is asked."""
+    if not proven.answered:
+        return True
+    now = state.read_private(os.path.join(proven.where or where, state.ANSWERED))
+    return now is None or now.strip() != proven.answered
 
 
 def _release(holding: str | None) -> None:

@@ -5,6 +5,8 @@
     secret       32 random bytes (hex) that the serve proves it knows (0600); see daemon.py
     lock         held while a serve is found, started or stopped (oslock), so two runs that
                  start at the same moment end up with one serve
+    answered     ``<pid>:<n>``: how many answers the running serve has given from local sources
+                 (control.py); run reads it after its command, and asks again only when it changed
     serve.log    the detached serve's log and stderr (capped: peruser.CappedLog)
     holders/     a file per run whose command is running (hold, held)
     others/      a directory like this one for each set of options whose run found the serve
@@ -29,6 +31,7 @@ if TYPE_CHECKING:  # collections.abc would import collections, which run needs n
 
 SUBDIRECTORY = "serve"
 STATE_FILE = "state"
+ANSWERED = "answered"
 IDLE_VARIABLE = "PIPFF_SERVE_IDLE"
 DEFAULT_IDLE = 3 * 3600.0  # seconds; Gradle's daemon stops after three idle hours too
 _FINGERPRINT_PREFIXES = ("PIP_", "PIPFF", "NETRC")
