@@ -1,15 +1,16 @@
 """The per-user serve's side of its life cycle: its proof, its counts, its idle timer.
 
 ``pip-ff run`` asks ``/-pipff/ask/<nonce>/<question>`` (without the token) before it points a
-command at a port, and again after the command. The answer says who the serve is (pid, pip-ff
-version, fingerprint), what it has answered from local sources so far (by kind and source) and
-which hosts it finds down, with HMAC(secret, nonce + all of that): only a process that can read
-this user's ``serve/secret`` (0600, in a 0700 directory) can answer. ``question``
-(state.question: HMAC(secret, the Host asked and the nonce), under run's own prefix) proves the
-question comes from this user: a serve without a token (a public index) tells no one else what
-it answered. The question is bound to this serve's own address and to the time in its nonce, so
-that a program that took a port and got one can't replay it elsewhere. One request each time:
-the token never goes out with it, so it is never sent before the serve is proven.
+command at a port, and again after the command when the serve's tally changed (below). The
+answer says who the serve is (pid, pip-ff version, fingerprint), what it has answered from local
+sources so far (by kind and source) and which hosts it finds down, with HMAC(secret, nonce + all
+of that): only a process that can read this user's ``serve/secret`` (0600, in a 0700 directory)
+can answer. ``question`` (state.question: HMAC(secret, the Host asked and the nonce), under
+run's own prefix) proves the question comes from this user: a serve without a token (a public
+index) tells no one else what it answered. The question is bound to this serve's own address
+and to the time in its nonce, so that a program that took a port and got one can't replay it
+elsewhere. One request each time: the token never goes out with it, so it is never sent before
+the serve is proven.
 
 An older ``pip-ff run`` asked in two steps, ``/-pipff/proof/<nonce>`` (the proof alone) then
 ``<prefix>/-pipff/state/<nonce>/<asker>``; both are still answered, so that it can prove and
