@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Callable
 
@@ -122,7 +123,11 @@ def test_the_serves_log_is_capped_while_it_runs(tmp_path: Path) -> None:
 def test_the_serves_state_is_told_only_to_this_user(tmp_path: Path) -> None:
     """The proof route (asked without the token) says nothing but the proof; the state (pid,
     fingerprint, counts, hosts down) is told only to a question signed with this user's
-    secret: a serve of a public index has no token, and used to tell anyone."""
+    secret: a serve of a public index has no token, and used to tell anyone. run's one
+    question goes out before the serve is proven, so it is good only for the address it was
+    sent to and for two minutes: a program that took a port can't replay it elsewhere."""
+    import time
+
     from pip_offline_fallback.serve.control import Control
 
     key = b"k" * 32
@@ -137,6 +142,157 @@ def test_the_serves_state_is_told_only_to_this_user(tmp_path: Path) -> None:
         assert refused.status == 404 and b"count" not in b"".join(refused.body), asked
     told = control.route(["state", nonce, state.asker(key, nonce)])
     assert told.status == 200 and b"count.file:pip-ff-record 3" in b"".join(told.body)
+
+    here, elsewhere = "127.0.0.1:4001", "127.0.0.1:4002"
+    fresh = state.nonce()
+    stale = f"{int(time.time()) - 600:08x}" + fresh[8:]
+    for segments, host in (
+        (["ask", fresh, state.question(key, fresh, elsewhere)], here),  # replayed elsewhere
+        (["ask", stale, state.question(key, stale, here)], here),  # too old
+        (["ask", fresh, state.asker(key, fresh)], here),  # the older run's, not this question
+        (["ask", fresh, "0" * 64], here),
+    ):
+        refused = control.route(segments, host)
+        assert refused.status == 404 and b"count" not in b"".join(refused.body), segments
+    told = control.route(["ask", fresh, state.question(key, fresh, here)], here)
+    assert told.status == 200 and b"count.file:pip-ff-record 3" in b"".join(told.body)
+
+
+def test_run_proves_and_asks_its_serve_in_one_request_without_the_token() -> None:
+    """``pip-ff run`` asks its serve once before its command and once after (it asked twice
+    each time: the proof, then the state), and never with the token: the question is good
+    without it. The real routing (ServeApp) and control, on a plain WSGI server."""
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from pip_offline_fallback.serve import daemon
+    from pip_offline_fallback.serve.app import ServeApp
+    from pip_offline_fallback.serve.control import Control
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    key, token = os.urandom(32), "t" * 32
+    asked: list[str] = []
+    routed: list[Control] = []
+
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> object:
+        asked.append(str(environ["PATH_INFO"]))
+        return routed[0](environ, start_response)
+
+    server = make_server("127.0.0.1", 0, app, handler_class=Quiet)  # type: ignore[arg-type]
+    port = server.server_port
+    serve_app = ServeApp(None, hosts=[f"127.0.0.1:{port}"], token=token)  # type: ignore[arg-type]
+    control = Control(serve_app, key=key, fingerprint="f" * 32, idle=0, down=dict)
+    serve_app.control = control.route
+    control.counts["page:pip-ff-record"] = 2
+    routed.append(control)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        verdict, proven = daemon.challenge(port, f"/{token}", key)
+        assert verdict == daemon.OURS and proven is not None
+        assert proven.pid == os.getpid() and proven.counts == {"page:pip-ff-record": 2}
+        assert len(asked) == 1 and token not in asked[0], asked
+        verdict, _ = daemon.challenge(port, f"/{token}", b"x" * 32)  # another user's secret
+        assert verdict == daemon.FOREIGN
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_run_asks_its_serve_after_the_command_only_when_it_answered_locally(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``pip-ff run`` (in this process) against a serve's real routing and control on a plain
+    WSGI server: one question before its command; after it, none when the serve's tally says
+    nothing was answered from local sources (it asked twice before and twice after), and one,
+    with the closing line, when something was."""
+    import threading
+    import time
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from pip_offline_fallback.serve import run
+    from pip_offline_fallback.serve.app import ServeApp
+    from pip_offline_fallback.serve.control import Control
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    for name in list(os.environ):
+        if name.upper().startswith(("PIP_", "PIPFF", "UV_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PIPFF_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.chdir(tmp_path)
+    where = state.directory(os.environ, create=True)
+    key = state.secret(where)
+    asked: list[str] = []
+    routed: list[Control] = []
+
+    def local_page(environ: dict[str, object], start_response: Callable[..., object]) -> object:
+        if environ["PATH_INFO"] == "/simple/x/":  # as serve answers a page from its record
+            start_response("200 OK", [("X-PipFF-Source", "pip-ff-record; age=1")])
+            return [b"a page"]
+        return serve_app(environ, start_response)  # type: ignore[arg-type]
+
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> object:
+        asked.append(str(environ["PATH_INFO"]))
+        return routed[0](environ, start_response)
+
+    server = make_server("127.0.0.1", 0, app, handler_class=Quiet)  # type: ignore[arg-type]
+    port = server.server_port
+    serve_app = ServeApp(None, hosts=[f"127.0.0.1:{port}"], token=None)  # type: ignore[arg-type]
+    fingerprint = state.fingerprint(["run"], os.environ)
+    control = Control(
+        local_page,  # type: ignore[arg-type]
+        key=key,
+        fingerprint=fingerprint,
+        idle=0,
+        down=dict,
+        tally=os.path.join(where, state.ANSWERED),
+    )
+    serve_app.control = control.route
+    routed.append(control)
+    fields = {"pid": os.getpid(), "port": port, "prefix": "", "fingerprint": fingerprint}
+    state.write_state(where, {**fields, "started": int(time.time())})
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    fetch = (
+        "import os, urllib.request as u; u.build_opener(u.ProxyHandler({})).open("
+        "os.environ['PIP_INDEX_URL'] + 'x/').read()"
+    )
+    try:
+        assert run.main(["run", "--", sys.executable, "-c", "pass"], 0) == 0
+        assert [p.split("/")[2] for p in asked] == ["ask"], asked
+        assert "pip-ff:" not in capsys.readouterr().err
+        asked.clear()
+        assert run.main(["run", "--", sys.executable, "-c", fetch], 0) == 0
+        assert [p.split("/")[2] for p in asked] == ["ask", "x", "ask"], asked
+        closing = capsys.readouterr().err
+        assert "pip-ff: finished from local sources (local index data); pages: 1 from " in closing
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_runs_sha256_and_hmac_are_hashlibs_and_hmacs() -> None:
+    """run computes them without importing hashlib and hmac (serve/digest.py): the same
+    values, for keys shorter than, as long as and longer than SHA-256's block."""
+    import hashlib
+    import hmac
+
+    from pip_offline_fallback.serve import digest
+
+    for key in (b"", b"k", os.urandom(32), os.urandom(64), os.urandom(65), os.urandom(200)):
+        for message in (b"", b"pip-ff ask\0127.0.0.1:3149\0nonce", os.urandom(1000)):
+            assert digest.hmac_sha256(key, message) == hmac.new(key, message, "sha256").hexdigest()
+    assert digest.sha256(b"abc").hexdigest() == hashlib.sha256(b"abc").hexdigest()
+    assert digest.same("ab" * 32, "ab" * 32) and not digest.same("ab" * 32, "ba" * 32)
 
 
 def test_serve_asks_keyring_without_prompts_where_pip_would(

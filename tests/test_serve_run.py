@@ -321,6 +321,27 @@ def test_a_run_inside_a_run_reuses_its_serve(run_env: dict[str, str], tmp_path: 
     assert nested.stdout.strip() == _url(run_env, tmp_path)
     log = (per_user_state_dir(run_env) / "serve.log").read_text()
     assert log.count("index URL") == 1, log
+    # With its serve up, run costs next to nothing over its command: it adds to what the
+    # interpreter's start imported pip-ff's run modules and a few C modules, nothing else (no
+    # pip, no logging; not hashlib, socket, signal or contextlib either: 25 ms a run, #32).
+    probe = (
+        "import sys; before = set(sys.modules); from pip_offline_fallback.launch import main; "
+        f"code = main(['run', '--', {sys.executable!r}, '-c', 'pass']); "
+        "print(code, *sorted(set(sys.modules) - before))"
+    )
+    seen = _run([sys.executable, "-c", probe], run_env, tmp_path)
+    code, *added = seen.stdout.split()
+    assert code == "0", seen
+    allowed = {f"pip_offline_fallback.{m}" for m in RUN_MODULES} | set(RUN_C_MODULES)
+    assert set(added) <= allowed | {"pip_offline_fallback"}, sorted(set(added) - allowed)
+
+
+# What ``pip-ff run`` imports with its serve up (launch.py, serve/run.py): pip-ff's modules,
+# modules built into the interpreter or in C (SHA-256 is _sha2 from Python 3.12), and
+# __future__ (what ``from __future__ import annotations`` loads).
+RUN_MODULES = ("launch", "serve", "serve.run", "serve.daemon", "serve.state", "serve.digest",
+               "serve.lockfiles", "serve.childindex")  # fmt: skip
+RUN_C_MODULES = ("__future__", "_socket", "_sha2", "_sha256", "_operator", "_signal", "time")
 
 
 def test_two_runs_started_at_once_end_up_with_one_serve(

@@ -67,7 +67,7 @@ class ServeApp:
         self.token = token
         self.prefix = f"/{token}" if token else ""
         # The per-user serve's proof and counts (serve/control.py), under ``/-pipff/``.
-        self.control: Callable[[list[str]], Reply] | None = None
+        self.control: Callable[[list[str], str], Reply] | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.monotonic()
@@ -113,11 +113,11 @@ class ServeApp:
             s in (".", "..") for s in segments
         ):
             return text(400, "pip-ff serve: malformed path\n")
-        if segments[:2] == ["-pipff", "proof"]:
-            # Before the token: pip-ff run proves who answers on a port before it sends the
-            # token there (a program that took a dead serve's port must never get it), and
-            # the proof says nothing else.
-            return self._control(segments[1:])
+        if segments[:1] == ["-pipff"] and segments[1:2] in (["ask"], ["proof"]):
+            # Before the token: pip-ff run proves who answers on a port without the token (a
+            # program that took a dead serve's port must never get it); control.py checks
+            # that the question is this user's, for this Host.
+            return self._control(segments[1:], host)
         if self.token:
             given = segments[0] if segments else ""
             if not hmac.compare_digest(given.encode(), self.token.encode()):
@@ -127,7 +127,7 @@ class ServeApp:
 
     def _route(self, environ: dict[str, Any], segments: list[str], method: str) -> Reply:
         if segments[:2] == ["-pipff", "state"]:
-            return self._control(segments[1:])
+            return self._control(segments[1:], str(environ.get("HTTP_HOST", "")).lower())
         if segments == ["simple"]:
             return redirect(f"{self.prefix}/simple/")
         if segments == ["simple", ""]:
@@ -151,10 +151,10 @@ class ServeApp:
             )
         return text(404, "pip-ff serve: not found (the index is at /simple/)\n")
 
-    def _control(self, segments: list[str]) -> Reply:
+    def _control(self, segments: list[str], host: str) -> Reply:
         if self.control is None:
             return text(404, "pip-ff serve: not found (the index is at /simple/)\n")
-        return self.control(segments)
+        return self.control(segments, host)
 
     # -- views ---------------------------------------------------------------------------------
 

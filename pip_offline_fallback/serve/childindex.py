@@ -9,7 +9,9 @@ the project's choice and are left alone (docs/serve.md says how to point them at
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # collections.abc imports collections: pip-ff run needs it not
+    from collections.abc import Mapping
 
 # Each tool's variable for its default index.
 INDEX_VARIABLES = (

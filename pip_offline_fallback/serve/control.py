@@ -1,14 +1,24 @@
 """The per-user serve's side of its life cycle: its proof, its counts, its idle timer.
 
-``pip-ff run`` asks ``/-pipff/proof/<nonce>`` (without the token) before it points a command at
-a port: the answer is HMAC(secret, nonce) alone, and says nothing else. Once that proved the
-serve, run asks ``<prefix>/-pipff/state/<nonce>/<asker>``, whose answer says who the serve is
-(pid, pip-ff version, fingerprint), what it has answered from local sources so far (by kind and
-source) and which hosts it finds down, with HMAC(secret, nonce + all of that): only a process
-that can read this user's ``serve/secret`` (0600, in a 0700 directory) can answer either.
-``asker`` (state.asker: HMAC(secret, nonce) under run's own prefix) proves the question comes
-from this user too: a serve without a token (a public index) tells no one else what it
-answered. run reads the counts before and after its command.
+``pip-ff run`` asks ``/-pipff/ask/<nonce>/<question>`` (without the token) before it points a
+command at a port, and again after the command when the serve's tally changed (below). The
+answer says who the serve is (pid, pip-ff version, fingerprint), what it has answered from local
+sources so far (by kind and source) and which hosts it finds down, with HMAC(secret, nonce + all
+of that): only a process that can read this user's ``serve/secret`` (0600, in a 0700 directory)
+can answer. ``question`` (state.question: HMAC(secret, the Host asked and the nonce), under
+run's own prefix) proves the question comes from this user: a serve without a token (a public
+index) tells no one else what it answered. The question is bound to this serve's own address
+and to the time in its nonce, so that a program that took a port and got one can't replay it
+elsewhere. One request each time: the token never goes out with it, so it is never sent before
+the serve is proven.
+
+An older ``pip-ff run`` asked in two steps, ``/-pipff/proof/<nonce>`` (the proof alone) then
+``<prefix>/-pipff/state/<nonce>/<asker>``; both are still answered, so that it can prove and
+replace this serve.
+
+After its command, run reads ``<state>/answered`` (this serve's pid and how many answers it has
+given from local sources, rewritten before each such answer goes out) and asks again only when
+it changed since its question: the closing line is then the same, without a request.
 
 The idle timer ends the serve after ``idle`` seconds without a request (none in flight).
 """
@@ -16,6 +26,7 @@ The idle timer ends the serve after ``idle`` seconds without a request (none in 
 from __future__ import annotations
 
 import _thread
+import contextlib
 import hmac
 import logging
 import os
@@ -47,6 +58,7 @@ class Control:
         idle: float,
         down: Callable[[], dict[str, str]],
         held: Callable[[], bool] = lambda: False,
+        tally: str | None = None,
     ) -> None:
         self.app = app
         self.key = key
@@ -58,6 +70,12 @@ class Control:
         self._lock = threading.Lock()
         self._active = 0
         self._last = time.monotonic()
+        # <state>/answered (state.ANSWERED): "<pid>:<n>", n the answers from local sources so
+        # far, rewritten before each such answer goes out. run reads it after its command and
+        # asks again only when it changed: most commands get nothing local (#32).
+        self.tally = tally
+        self._answered = 0
+        self._write_tally()
 
     # -- WSGI: counts and activity -----------------------------------------------------------
 
@@ -78,6 +96,8 @@ class Control:
                     key = f"{kind}:{value.split(';', 1)[0].strip()}"
                     with self._lock:
                         self.counts[key] = self.counts.get(key, 0) + 1
+                        self._answered += 1
+                        self._write_tally()
             return start_response(status, headers, *exc)
 
         try:
@@ -87,6 +107,21 @@ class Control:
             raise
         return _Tracked(body, self._done)
 
+    def _mark(self) -> str:
+        return f"{os.getpid()}:{self._answered}"
+
+    def _write_tally(self) -> None:
+        """(Under the lock.) A tally that can't be written is removed: run then asks, where an
+        old one would make it miss this answer."""
+        if self.tally is None:
+            return
+        try:
+            state.write_private(self.tally, self._mark() + "\n")
+        except OSError:
+            logger.warning("pip-ff serve: can't write %s; run will ask", self.tally)
+            with contextlib.suppress(OSError):
+                os.unlink(self.tally)
+
     def _done(self) -> None:
         with self._lock:
             self._active -= 1
@@ -94,28 +129,37 @@ class Control:
 
     # -- the proof route (ServeApp hands it the segments after ``-pipff``) --------------------
 
-    def route(self, segments: list[str]) -> Reply:
-        wanted = {"proof": 2, "state": 3}.get(segments[0] if segments else "")
+    def route(self, segments: list[str], host: str = "") -> Reply:
+        """``segments``: the path after ``-pipff``; ``host``: the request's Host (ServeApp has
+        checked that it names this serve's own address)."""
+        wanted = {"proof": 2, "state": 3, "ask": 3}.get(segments[0] if segments else "")
         if wanted is None or len(segments) != wanted or not 16 <= len(segments[1]) <= 128:
             return text(404, "pip-ff serve: not found\n")
-        if segments[0] == "state" and not (
-            self.key and hmac.compare_digest(segments[2], state.asker(self.key, segments[1]))
-        ):
-            return text(404, "pip-ff serve: not found\n")  # not this user's question
         if segments[0] == "proof":
-            # Asked without the token (see daemon.challenge): the proof alone, nothing more.
+            # Asked without the token (an older run's first step): the proof alone.
             reply = text(200, f"proof {state.proof(self.key, segments[1], '')}\n")
             reply.headers.append(("Cache-Control", "no-store"))
             return reply
+        if segments[0] == "ask":
+            mine = state.fresh(segments[1], time.time()) and hmac.compare_digest(
+                segments[2], state.question(self.key, segments[1], host)
+            )
+        else:
+            mine = hmac.compare_digest(segments[2], state.asker(self.key, segments[1]))
+        if not (self.key and mine):
+            return text(404, "pip-ff serve: not found\n")  # not this user's question
         with self._lock:
             counts = dict(self.counts)
+            mark = self._mark()
         fields: dict[str, object] = {
             "pid": os.getpid(),
             "version": __version__,
             "fingerprint": self.fingerprint,
         }
+        if self.tally is not None:
+            fields["answered"] = mark
         fields.update({f"count.{k}": n for k, n in sorted(counts.items())})
-        fields.update({f"down.{host}": cause for host, cause in sorted(self.down().items())})
+        fields.update({f"down.{name}": cause for name, cause in sorted(self.down().items())})
         fields.update({f"word.{source}": words for source, words in WORDS.items()})
         said = state.encode(fields)
         reply = text(200, f"proof {state.proof(self.key, segments[1], said)}\n{said}")

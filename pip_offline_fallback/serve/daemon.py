@@ -1,21 +1,24 @@
 """Find, start, prove and stop this user's per-user serve (the client side; see control.py).
 
 ``pip-ff run`` calls :func:`ensure` on every command: with the serve up it costs one read of
-its state file and one challenge over a plain socket, so this module imports nothing heavy
-(no pip, no http.client); ``subprocess`` only when a serve must be started.
+its state file and one question over a plain socket, so this module imports nothing heavy (no
+pip, no http.client, not even the socket module: ``_socket``, its C part, is enough);
+``subprocess`` only when a serve must be started.
 """
 
 from __future__ import annotations
 
-import contextlib
+import _socket
 import os
-import socket
 import sys
 import time
-from collections.abc import Mapping, Sequence
 
 from pip_offline_fallback import __version__
-from pip_offline_fallback.serve import state
+from pip_offline_fallback.serve import digest, state
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 START_TIMEOUT = 120.0  # a cold start on a loaded CI machine; usually well under a second
 STOP_TIMEOUT = 30.0
@@ -45,6 +48,7 @@ class Proven:
         self.counts = {k[6:]: state.number(fields, k) for k in fields if k.startswith("count.")}
         self.down = {k[5:]: v for k, v in fields.items() if k.startswith("down.")}
         self.words = {k[5:]: v for k, v in fields.items() if k.startswith("word.")}
+        self.answered = fields.get("answered", "")  # "<pid>:<n>" (control.py); "": not kept
         self.where = ""  # its state directory (current() and _start() say)
 
     @property
@@ -58,40 +62,61 @@ def challenge(
     """Ask what answers on ``port`` to prove it is this user's serve: (ABSENT, None) when
     nothing listens, (FOREIGN, None) when something else answers, else (OURS, what it said).
 
-    Two requests. The proof comes first, without the token (``/-pipff/proof/<nonce>``): a
-    program that took a dead serve's port must never receive the token of a private index.
-    Only once the answer proved the serve is this user's does the token go out, to ask what
-    the serve says of itself (``<prefix>/-pipff/state/<nonce>/<asker>``, signed again).
-    ``asker`` proves the question comes from this user (control.py): a serve that needs no
-    token tells its state to no one else."""
+    One request, ``/-pipff/ask/<nonce>/<question>`` (control.py), without the token: a program
+    that took a dead serve's port must never receive the token of a private index, and the
+    question it gets is good only for that port and for two minutes (state.question). The
+    answer, signed with the secret, proves the serve and says what it runs and has answered.
+    A port that answers it with no 200 may hold an older pip-ff's serve: that one is asked in
+    the two steps it knows (:func:`_two_steps`), so that it can be replaced."""
+    nonce = state.nonce()
+    question = state.question(key, nonce, f"127.0.0.1:{port}")
+    verdict, body = _ask(port, f"/-pipff/ask/{nonce}/{question}", timeout)
+    if verdict == _NOT_200:
+        return _two_steps(port, prefix, key, timeout)
+    if verdict != OURS:
+        return verdict, None
+    return _proven(port, prefix, key, nonce, body)
+
+
+def _two_steps(port: int, prefix: str, key: bytes, timeout: float) -> tuple[str, Proven | None]:
+    """An older pip-ff's serve: the proof alone first (without the token), then, once proven,
+    ``<prefix>/-pipff/state/...`` (with the token), as it answers."""
     nonce = os.urandom(16).hex()
     verdict, body = _ask(port, f"/-pipff/proof/{nonce}", timeout)
     if verdict != OURS:
-        return verdict, None
-    import hmac
-
-    first = body.partition("\n")[0]
-    if not first.startswith("proof ") or not hmac.compare_digest(
-        first[6:], state.proof(key, nonce, "")
-    ):
+        return (ABSENT if verdict == ABSENT else FOREIGN), None
+    if not _signed(body.partition("\n")[0], state.proof(key, nonce, "")):
         return FOREIGN, None
     nonce = os.urandom(16).hex()
     verdict, body = _ask(port, f"{prefix}/-pipff/state/{nonce}/{state.asker(key, nonce)}", timeout)
-    if verdict == FOREIGN:  # proven, yet no answer: an older pip-ff's serve (to replace)
+    if verdict == _NOT_200:  # proven, yet no answer: an older one still, without the asker
         verdict, body = _ask(port, f"{prefix}/-pipff/state/{nonce}", timeout)
-    first, _, said = body.partition("\n")
-    if verdict != OURS or not first.startswith("proof "):
+    if verdict != OURS:
         return FOREIGN, None
-    if not hmac.compare_digest(first[6:], state.proof(key, nonce, said)):
+    return _proven(port, prefix, key, nonce, body)
+
+
+def _proven(port: int, prefix: str, key: bytes, nonce: str, body: str) -> tuple[str, Proven | None]:
+    first, _, said = body.partition("\n")
+    if not _signed(first, state.proof(key, nonce, said)):
         return FOREIGN, None
     return OURS, Proven(port, prefix, state.decode(said))
 
 
+def _signed(line: str, expected: str) -> bool:
+    return line.startswith("proof ") and digest.same(line[6:], expected)
+
+
+_NOT_200 = "not-200"  # _ask: an answer, but no 200 (FOREIGN to challenge's callers)
+
+
 def _ask(port: int, path: str, timeout: float) -> tuple[str, str]:
     """GET ``path`` on ``port`` over a plain socket: (ABSENT, "") when nothing listens,
-    (FOREIGN, "") when the answer is no 200, else (OURS, its body: still to be proven)."""
-    # Not create_connection: its getaddrinfo would import the idna codec (and re) each run.
-    connection = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    (FOREIGN, "") when no answer comes, (_NOT_200, "") when the answer is no 200, else
+    (OURS, its body: still to be proven)."""
+    # Not create_connection: its getaddrinfo would import the idna codec (and re) each run;
+    # not the socket module either: its enums and selectors cost each run 7 ms.
+    connection = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
     try:
         connection.settimeout(timeout)
         connection.connect(("127.0.0.1", port))
@@ -117,7 +142,7 @@ def _ask(port: int, path: str, timeout: float) -> tuple[str, str]:
         connection.close()
     head, _, body = data.partition(b"\r\n\r\n")
     if not head.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")):
-        return FOREIGN, ""
+        return (_NOT_200 if head.startswith(b"HTTP/") else FOREIGN), ""
     return OURS, body.decode("utf-8", "replace")
 
 
@@ -254,9 +279,11 @@ def _start(
     import subprocess
 
     log_path = os.path.join(where, "serve.log")
-    with contextlib.suppress(OSError):
+    try:
         if os.path.getsize(log_path) > LOG_LIMIT:  # one earlier log kept, not an endless one
             os.replace(log_path, log_path + ".1")
+    except OSError:
+        pass
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     offset = os.lseek(log_fd, 0, os.SEEK_END)
     # Its arguments go in its environment, which only this user can read: on its command line
@@ -322,6 +349,7 @@ def _last_line(path: str, offset: int) -> str:
 
 def _end(proven: Proven, where: str) -> bool:
     """Stop a proven serve (by the pid it proved) and wait until its port is free."""
+    import contextlib
     import signal
 
     with contextlib.suppress(OSError):

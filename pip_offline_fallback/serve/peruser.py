@@ -64,6 +64,7 @@ def serve_per_user(
             idle=idle,
             down=down,
             held=lambda: state.held(where),
+            tally=os.path.join(where, state.ANSWERED),
         )
         app.control = control.route
         holder["control"] = control

@@ -6,18 +6,26 @@
 The serve is found (state.py, daemon.py) or started detached, proven, and left running for the
 next run: its URL stays the same run after run, so uv's cache and lock files keep it. cli.py
 hands ``run`` here before it parses anything else, and this module imports no pip and no
-logging: with the serve up, a run costs a file read and two small requests to serve.
+logging: with the serve up, a run costs a few small file reads and two small requests to serve
+(one before its command, one after). Every import counts here (a run must cost next to nothing
+over its command): no contextlib, no signal (``_signal``), no collections (types only when
+type-checking); tests/test_serve_run.py lists what run imports.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Mapping, Sequence
 
 from pip_offline_fallback.serve import daemon, lockfiles, state
 from pip_offline_fallback.serve.childindex import child_environment
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import signal
+    from collections.abc import Mapping, Sequence
+else:  # the same functions and numbers, without the signal module's enums
+    import _signal as signal
 
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 127
@@ -83,6 +91,8 @@ def main(argv: Sequence[str], at: int) -> int:
         status = _child(command, env)
     finally:
         _release(holding)
+    if not _answered_since(proven, where):
+        return status  # nothing local since the question: no closing line, no request
     key = state.secret(where)
     verdict, after = daemon.challenge(proven.port, proven.prefix, key)
     if verdict == daemon.OURS and after is not None and after.pid == proven.pid:
@@ -93,10 +103,22 @@ def main(argv: Sequence[str], at: int) -> int:
     return status
 
 
+def _answered_since(proven: daemon.Proven, where: str) -> bool:
+    """Whether the serve may have answered from local sources since it was proven: its tally
+    (state.ANSWERED, in this user's own directory) says so without a request. A serve that keeps
+    none (an older pip-ff's) is asked."""
+    if not proven.answered:
+        return True
+    now = state.read_private(os.path.join(proven.where or where, state.ANSWERED))
+    return now is None or now.strip() != proven.answered
+
+
 def _release(holding: str | None) -> None:
     if holding is not None:
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 (contextlib would cost every run its import)
             os.unlink(holding)
+        except OSError:
+            pass
 
 
 def _check(run_args: Sequence[str], environ: Mapping[str, str]) -> None:
@@ -156,9 +178,8 @@ def _child(command: list[str], env: dict[str, str]) -> int:
 
     While it runs, Ctrl-C goes to the command (same process group) and not to run. POSIX:
     ``posix_spawnp`` (``subprocess`` would cost each run its import), the signals Python
-    ignores (SIGPIPE, and SIGINT here) back to their defaults in the command."""
-    import signal
-
+    ignores (SIGPIPE, and SIGINT here) back to their defaults in the command. ``_signal``:
+    the signal module's enums would cost each run a millisecond."""
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         if sys.platform != "win32":  # posix_spawn: no fork of this process's memory
@@ -179,13 +200,13 @@ def _child(command: list[str], env: dict[str, str]) -> int:
 def _spawned(command: list[str], env: dict[str, str]) -> int:
     if sys.platform == "win32":  # no posix_spawn or SIGPIPE there: the caller uses subprocess
         raise NotImplementedError
-    import signal
-
     defaults = [signal.SIGINT, signal.SIGPIPE]
     defaults += [getattr(signal, n) for n in ("SIGXFSZ", "SIGXFZ") if hasattr(signal, n)]
     program = command[0]
     if os.sep not in program:  # looked up on the command's own PATH, as subprocess does
-        for directory in os.get_exec_path(env):
+        # os.get_exec_path's own way, without its import of warnings (a millisecond a run).
+        path = env.get("PATH")
+        for directory in (os.defpath if path is None else path).split(os.pathsep):
             candidate = os.path.join(directory, program)
             if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
                 program = candidate

@@ -5,27 +5,33 @@
     secret       32 random bytes (hex) that the serve proves it knows (0600); see daemon.py
     lock         held while a serve is found, started or stopped (oslock), so two runs that
                  start at the same moment end up with one serve
+    answered     ``<pid>:<n>``: how many answers the running serve has given from local sources
+                 (control.py); run reads it after its command, and asks again only when it changed
     serve.log    the detached serve's log and stderr (capped: peruser.CappedLog)
     holders/     a file per run whose command is running, naming the options it wants (hold)
     others/      a directory like this one for each set of options whose run found the serve
                  busy with another run's command (daemon.py: a busy serve is never replaced)
 
 ``pip-ff run`` reads these on every command, so this module imports only what Python has loaded
-at start-up anyway (no pip, no re, no logging): the store's directory is found from the
-environment and pip's configuration files without pip.
+at start-up anyway (no pip, no re, no logging, no contextlib, no hashlib: serve/digest.py): the
+store's directory is found from the environment and pip's configuration files without pip.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Mapping, Sequence
 
 from pip_offline_fallback import __version__
+from pip_offline_fallback.serve import digest
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # collections.abc would import collections, which run needs not
+    from collections.abc import Mapping, Sequence
 
 SUBDIRECTORY = "serve"
 STATE_FILE = "state"
+ANSWERED = "answered"
 IDLE_VARIABLE = "PIPFF_SERVE_IDLE"
 DEFAULT_IDLE = 3 * 3600.0  # seconds; Gradle's daemon stops after three idle hours too
 _FINGERPRINT_PREFIXES = ("PIP_", "PIPFF", "NETRC")
@@ -144,29 +150,29 @@ def fingerprint(options: Sequence[str], environ: Mapping[str, str]) -> str:
     files pip and pip-ff read (pip's configuration, netrc, proxies, certificate authorities).
     A serve with another fingerprint is replaced. Only a hash of them is kept: they may hold
     credentials."""
-    import hashlib
-
     # Not the interpreter: pip-ff of one version in two venvs (pipx's, a project's) serves
     # alike, and one port per user can't hold a serve for each.
-    digest = hashlib.sha256(f"pip-ff {__version__}\0".encode())
+    hashed = digest.sha256(f"pip-ff {__version__}\0".encode())
     for option in options:
-        digest.update(b"o" + option.encode("utf-8", "surrogateescape") + b"\0")
+        hashed.update(b"o" + option.encode("utf-8", "surrogateescape") + b"\0")
     for name in sorted(environ):
         if _fingerprinted(name):
-            digest.update(f"e{name}={environ[name]}\0".encode("utf-8", "surrogateescape"))
+            hashed.update(f"e{name}={environ[name]}\0".encode("utf-8", "surrogateescape"))
     # pip reads netrc for each request, but the serve decides once, at its start, whether its
     # URL needs a token (serve/credentials.py): a netrc that changed needs a new serve.
     for path in [*_pip_config_files(environ), _netrc_file(environ)]:
         try:
             with open(path, "rb") as f:
-                digest.update(b"f" + path.encode("utf-8", "surrogateescape") + b"\0" + f.read())
+                hashed.update(b"f" + path.encode("utf-8", "surrogateescape") + b"\0" + f.read())
         except OSError:
-            digest.update(b"n" + path.encode("utf-8", "surrogateescape") + b"\0")
+            hashed.update(b"n" + path.encode("utf-8", "surrogateescape") + b"\0")
     for name in _FINGERPRINT_NAMES[:3]:  # a bundle file replaced in place (its name unchanged)
-        with contextlib.suppress(OSError, ValueError):
+        try:
             st = os.stat(environ.get(name) or "")
-            digest.update(f"s{name}={st.st_size},{st.st_mtime_ns}\0".encode())
-    return digest.hexdigest()[:32]
+        except (OSError, ValueError):
+            continue
+        hashed.update(f"s{name}={st.st_size},{st.st_mtime_ns}\0".encode())
+    return hashed.hexdigest()[:32]
 
 
 def write_private(path: str, text: str) -> None:
@@ -230,6 +236,8 @@ def clear_state(where: str, pid: int) -> None:
     """Remove the state file if it still describes process ``pid`` (a serve ending)."""
     recorded = read_state(where)
     if recorded is not None and number(recorded, "pid") == pid:
+        import contextlib  # a serve ending: not on run's way
+
         with contextlib.suppress(OSError):
             os.unlink(os.path.join(where, STATE_FILE))
 
@@ -294,8 +302,10 @@ def held(where: str, but: int | None = None, wanting: str | None = None) -> bool
         except ValueError:
             continue
         except ProcessLookupError:
-            with contextlib.suppress(OSError):
+            try:  # noqa: SIM105 (contextlib would cost run its import)
                 os.unlink(os.path.join(directory, name))  # its run was killed
+            except OSError:
+                pass
             continue
         except OSError:
             pass  # alive, another user's pid now: still counted, at worst an idle timer late
@@ -333,17 +343,47 @@ def secret(where: str) -> bytes:
 
 def proof(key: bytes, nonce: str, fields: str) -> str:
     """What a serve answers to a challenge: HMAC(secret, nonce and what it says of itself)."""
-    import hmac
-
-    return hmac.new(key, f"pip-ff serve\0{nonce}\0{fields}".encode(), "sha256").hexdigest()
+    return _hmac(key, f"pip-ff serve\0{nonce}\0{fields}")
 
 
 def asker(key: bytes, nonce: str) -> str:
-    """What ``pip-ff run`` shows the serve with its question for the state: HMAC(secret, nonce),
-    apart from the serve's own proofs (another prefix), so a proof never serves as one."""
-    import hmac
+    """What an older ``pip-ff run`` showed the serve with its question for the state (its second
+    request, after the proof): HMAC(secret, nonce), apart from the serve's own proofs (another
+    prefix), so a proof never serves as one. Still answered, so that an older run can prove
+    and replace a newer serve."""
+    return _hmac(key, f"pip-ff run\0{nonce}")
 
-    return hmac.new(key, f"pip-ff run\0{nonce}".encode(), "sha256").hexdigest()
+
+QUESTION_WINDOW = 120  # seconds a question's nonce stays good (it starts with the time)
+
+
+def nonce() -> str:
+    """A question's nonce: the time (8 hex digits of seconds), then 12 random bytes."""
+    import time
+
+    return f"{int(time.time()) & 0xFFFFFFFF:08x}{os.urandom(12).hex()}"
+
+
+def question(key: bytes, nonce: str, host: str) -> str:
+    """What ``pip-ff run`` shows the serve with its one question (who are you, what have you
+    answered): HMAC(secret, the address asked and the nonce), under a prefix of its own. It
+    goes out before the serve is proven, so it is bound to the address (the serve takes it only
+    for its own ``Host``: a program that got it on one port can't replay it to a serve on
+    another) and to the time in the nonce (:func:`fresh`)."""
+    return _hmac(key, f"pip-ff ask\0{host}\0{nonce}")
+
+
+def fresh(nonce: str, now: float) -> bool:
+    """Whether a question's nonce was made within :data:`QUESTION_WINDOW` seconds of ``now``."""
+    try:
+        made = int(nonce[:8], 16)
+    except ValueError:
+        return False
+    return abs((int(now) & 0xFFFFFFFF) - made) <= QUESTION_WINDOW
+
+
+def _hmac(key: bytes, text: str) -> str:
+    return digest.hmac_sha256(key, text.encode())
 
 
 def idle_timeout(value: str | None, environ: Mapping[str, str]) -> float:
