@@ -9,11 +9,13 @@ copy chosen for pip-ff's interpreter failed to load in an older target (issue 23
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterator
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import TracebackType
 
 _POLL_SECONDS = 0.05
 
@@ -49,21 +51,40 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-@contextlib.contextmanager
-def exclusive(path: str, timeout: float) -> Iterator[None]:
+class exclusive:
     """Hold the lock on ``path`` (created when missing, never followed when it is a link);
-    raises :class:`LockTimeout` after ``timeout`` seconds (< 0: wait forever)."""
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags, 0o644)
-    try:
-        deadline = time.monotonic() + timeout
-        while not _try_lock(fd):
-            if timeout >= 0 and time.monotonic() >= deadline:
-                raise LockTimeout(path)
-            time.sleep(_POLL_SECONDS)
+    raises :class:`LockTimeout` after ``timeout`` seconds (< 0: wait forever).
+
+    A class, not a contextlib generator: ``pip-ff run``'s way (serve/daemon.py) takes it, and
+    run imports nothing it can do without (contextlib brings collections and functools)."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._fd = -1
+
+    def __enter__(self) -> None:
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(self.path, flags, 0o644)
         try:
-            yield
-        finally:
+            deadline = time.monotonic() + self.timeout
+            while not _try_lock(fd):
+                if self.timeout >= 0 and time.monotonic() >= deadline:
+                    raise LockTimeout(self.path)
+                time.sleep(_POLL_SECONDS)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        fd, self._fd = self._fd, -1
+        try:
             _unlock(fd)
-    finally:
-        os.close(fd)
+        finally:
+            os.close(fd)

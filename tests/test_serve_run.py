@@ -340,8 +340,9 @@ def test_a_run_inside_a_run_reuses_its_serve(run_env: dict[str, str], tmp_path: 
 # modules built into the interpreter or in C (SHA-256 is _sha2 from Python 3.12), and
 # __future__ (what ``from __future__ import annotations`` loads).
 RUN_MODULES = ("launch", "serve", "serve.run", "serve.daemon", "serve.state", "serve.digest",
-               "serve.lockfiles", "serve.childindex")  # fmt: skip
-RUN_C_MODULES = ("__future__", "_socket", "_sha2", "_sha256", "_operator", "_signal", "time")
+               "serve.lockfiles", "serve.childindex", "oslock")  # fmt: skip
+RUN_C_MODULES = ("__future__", "_socket", "_sha2", "_sha256", "_operator", "_signal", "time",
+                 "fcntl")  # fmt: skip
 
 
 def test_two_runs_started_at_once_end_up_with_one_serve(

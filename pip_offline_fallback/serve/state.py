@@ -257,8 +257,11 @@ def forget(where: str, pid: int) -> None:
     every run proves a serve before it uses it."""
     from pip_offline_fallback import oslock
 
-    with contextlib.suppress(oslock.LockTimeout), oslock.exclusive(lock_path(where), 0):
-        clear_state(where, pid)
+    try:
+        with oslock.exclusive(lock_path(where), 0):
+            clear_state(where, pid)
+    except oslock.LockTimeout:
+        pass
 
 
 HOLDERS = "holders"  # <state>/holders/<pid>: a run whose command is running
