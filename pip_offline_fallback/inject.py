@@ -272,7 +272,7 @@ def inject(settings: Settings) -> bool:
 def inject_session(settings: Settings) -> bool:
     """Hook pip's session only (its adapters and connections, and the session a command
     builds): what serve uses. pip's commands, finder and resolver are neither hooked nor
-    imported (their imports would be most of a new serve's start); :func:`inject` adds them."""
+    imported (a tenth of a new serve's start, docs/benchmarks.md); :func:`inject` adds them."""
     return _inject(settings, compat.SESSION_MODULES, commands=False)
 
 

@@ -475,7 +475,7 @@ _SAYING_ITS_MODULES = (
 def test_a_serve_answers_without_importing_pip_s_finder_resolver_or_commands(
     index: IndexServer, env: dict[str, str]
 ) -> None:
-    """Most of a new serve's start was importing these (docs/benchmarks.md, row 9r)."""
+    """A new serve need not import these: its start waited for them (docs/benchmarks.md)."""
     with serving(env, "-i", index.url, main=("-c", _SAYING_ITS_MODULES)) as served:
         files = _files(served, "pipff-zeta")
         url = files["pipff_zeta-1.0-py3-none-any.whl"]["url"]

@@ -114,7 +114,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # What a serve uses (pip's session and what the engine reads of pip): not pip's commands, finder
-# or resolver, whose imports would be most of a new serve's start (see inject.inject_session).
+# or resolver, whose imports slow a new serve's start (see inject.inject_session).
 SESSION_MODULES = ("version", "options", "transport", "body", "links", "cache")
 # The probes run in this order: the version first (its message is the clearest), then a
 # serve's, then the rest of a pip command's.

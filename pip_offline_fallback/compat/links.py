@@ -1,7 +1,7 @@
 """pip's links and URLs: its ``Link``, its file URL helpers and its redaction of credentials.
 
 Apart from :mod:`.finder` because serve needs these without pip's finder and resolver (which
-importing the finder's module brings in, most of a new serve's start).
+importing the finder's module brings in, and a new serve need not wait for).
 """
 
 from __future__ import annotations
