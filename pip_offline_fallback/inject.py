@@ -2,16 +2,14 @@
 
 Each patch says why pip needs it. Nothing here runs at import time; :func:`inject` imports
 every module pip-ff will need before pip starts installing, since pip 26.3 blocks imports once
-installation has started.
+installation has started. :func:`inject_session` hooks only pip's session (serve's needs).
 """
 
 from __future__ import annotations
 
-import atexit
 import functools
 import logging
 import os
-import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
@@ -24,6 +22,7 @@ from pip_offline_fallback import (
     finder,
     interpreter,
     logroute,
+    programend,
     reach,
 )
 from pip_offline_fallback.config import Settings, settings_from_environ
@@ -50,11 +49,12 @@ _MISSING = object()
 # pip commands that only report what the index data lists; they install nothing.
 LISTING_COMMANDS = frozenset({"list", "index"})
 _patches: list[tuple[object, str, object]] = []
+# What is hooked: "session" (pip's session, all serve needs), "commands" (the rest).
+_hooked: set[str] = set()
 _warned = False
 # Set by the PIPFF hook (not pip-ff's own commands): a session built outside any pip command is
 # then a program driving pip's internals itself (pip-compile), and the summary waits for its end.
 _hooked_from_environ = False
-_finish_at_exit = False
 
 
 def _patch(owner: object, name: str, make: Callable[[Any], Callable[..., Any]]) -> None:
@@ -103,7 +103,7 @@ def _wrap_build_session(original: _BuildSession) -> _BuildSession:
             except Exception as exc:
                 logger.warning("pip-ff: could not read pip's options (%r); no record this run", exc)
             if _hooked_from_environ and not engine.commands_running:
-                _finish_when_the_program_ends()
+                programend.finish_when_the_program_ends()
         return original(self, options, *args, **kwargs)
 
     return _build_session
@@ -153,59 +153,6 @@ def _record_root(command: Command, engine: Engine) -> str | None:
         return engine.store.root
     configured = compat.configured_cache_dir(command)
     return os.path.join(configured, "pip-ff") if configured else None
-
-
-def _finish_when_the_program_ends() -> None:
-    global _finish_at_exit
-    if not _finish_at_exit:
-        _finish_at_exit = True
-        atexit.register(_finish_program)  # after logging's own: runs before logging shuts down
-
-
-def _finish_program() -> None:
-    """The end of a program that drove pip's resolver without a pip command (pip-compile): the
-    summary a command's end would print. Its exit status is out of reach here: what the report
-    missed (no local copy, too old) says whether the run fell short."""
-    engine = active_engine()
-    if engine is None or engine.commands_running:
-        return
-    report = engine.report
-    status = 1 if report.missing or report.too_old else 0
-    ours = logging.getLogger("pip_offline_fallback")
-    saved = ours.level, ours.propagate
-    handler: logging.Handler | None = None
-    if _lowest_level_shown(ours) <= logging.WARNING:
-        # pip-ff's warnings show, so the summary shows too, though it is information: the
-        # program set pip's logging a step quieter than pip's own (pip-compile does), or left
-        # it to Python's last resort, which shows warnings only.
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        ours.addHandler(handler)
-        ours.setLevel(logging.INFO)
-        ours.propagate = False
-    try:
-        engine.share_recorded()
-        report.finish(status)
-    except Exception as exc:
-        logger.warning("pip-ff: report failed: %r", exc)
-    finally:
-        if handler is not None:
-            ours.removeHandler(handler)
-            ours.setLevel(saved[0])
-            ours.propagate = saved[1]
-
-
-def _lowest_level_shown(start: logging.Logger) -> int:
-    """The lowest level any handler on ``start``'s way up prints (with none: Python's last
-    resort, which prints warnings)."""
-    levels: list[int] = []
-    current: logging.Logger | None = start
-    while current is not None:
-        levels += [h.level for h in current.handlers if not isinstance(h, logroute.Route)]
-        if not current.propagate:
-            break
-        current = current.parent
-    return min(levels) if levels else logging.WARNING
 
 
 _connecting = threading.local()
@@ -319,39 +266,38 @@ def _wrap_remote_pip_version(original: Callable[..., str | None]) -> Callable[..
 
 def inject(settings: Settings) -> bool:
     """Hook pip; False (after one warning) when this pip can't be hooked: plain pip runs."""
+    return _inject(settings, compat.MODULES, commands=True)
+
+
+def inject_session(settings: Settings) -> bool:
+    """Hook pip's session only (its adapters and connections, and the session a command
+    builds): what serve uses. pip's commands, finder and resolver are neither hooked nor
+    imported (a tenth of a new serve's start, docs/benchmarks.md); :func:`inject` adds them."""
+    return _inject(settings, compat.SESSION_MODULES, commands=False)
+
+
+def _inject(settings: Settings, modules: tuple[str, ...], *, commands: bool) -> bool:
     global _warned
-    if _patches:
+    wanted = {"session", "commands"} if commands else {"session"}
+    if wanted <= _hooked:
         activate(settings)
         return True
-    found = compat.problems()
+    found = compat.problems(modules)
     if found:
         if not _warned:
             _warned = True
             logger.warning("pip-ff: %s; running plain pip without fallback", found[0])
         return False
     activate(settings)
-    logroute.attach()
+    if not _hooked:
+        logroute.attach()
     try:
-        _patch(compat.PipSession, "mount", _wrap_mount)
-        _patch(compat.SessionCommandMixin, "_build_session", _wrap_build_session)
-        _patch(compat.Command, "_main", _wrap_command_main)
-        _patch(compat.prepare, "get_file_url", _wrap_get_file_url)
-        _patch(compat.CandidateFromLink, compat.METADATA_CHECK, _wrap_metadata_check)
-        for connection_class in compat.CONNECTION_CLASSES:
-            _patch(connection_class, "connect", _wrap_connect)
-        _patch(compat.RESPONSE_OWNER, "getresponse", _wrap_getresponse)
-        # Imported here, with the engine already active: with PIPFF set, the start-up hook
-        # waits for this import too, and must find pip-ff in place.
-        interpreter.guard_cli()
-        _patch(compat.PackageFinder, "process_project_url", finder.wrap_process_project_url)
-        _patch(compat.PackageFinder, "find_all_candidates", finder.wrap_find_all_candidates)
-        _patch(compat.PackageFinder, "find_best_candidate", finder.wrap_find_best_candidate)
-        if compat.self_outdated_check is not None:
-            _patch(compat.self_outdated_check, compat.SELF_CHECK_LOOKUP, _wrap_remote_pip_version)
-        if reach.carried:
-            # This interpreter has no pip-ff of its own (pip-ff came with pip's --python): the
-            # pip that build isolation starts here must be carried too.
-            reach.carry()
+        if "session" not in _hooked:
+            _hook_session()
+            _hooked.add("session")
+        if commands and "commands" not in _hooked:
+            _hook_commands()
+            _hooked.add("commands")
     except Exception as exc:
         extract()
         logger.warning("pip-ff: could not hook pip (%r); running plain pip", exc)
@@ -359,10 +305,37 @@ def inject(settings: Settings) -> bool:
     return True
 
 
+def _hook_session() -> None:
+    _patch(compat.PipSession, "mount", _wrap_mount)
+    _patch(compat.SessionCommandMixin, "_build_session", _wrap_build_session)
+    for connection_class in compat.CONNECTION_CLASSES:
+        _patch(connection_class, "connect", _wrap_connect)
+    _patch(compat.RESPONSE_OWNER, "getresponse", _wrap_getresponse)
+
+
+def _hook_commands() -> None:
+    _patch(compat.Command, "_main", _wrap_command_main)
+    _patch(compat.prepare, "get_file_url", _wrap_get_file_url)
+    _patch(compat.CandidateFromLink, compat.METADATA_CHECK, _wrap_metadata_check)
+    # Imported here, with the engine already active: with PIPFF set, the start-up hook
+    # waits for this import too, and must find pip-ff in place.
+    interpreter.guard_cli()
+    _patch(compat.PackageFinder, "process_project_url", finder.wrap_process_project_url)
+    _patch(compat.PackageFinder, "find_all_candidates", finder.wrap_find_all_candidates)
+    _patch(compat.PackageFinder, "find_best_candidate", finder.wrap_find_best_candidate)
+    if compat.self_outdated_check is not None:
+        _patch(compat.self_outdated_check, compat.SELF_CHECK_LOOKUP, _wrap_remote_pip_version)
+    if reach.carried:
+        # This interpreter has no pip-ff of its own (pip-ff came with pip's --python): the
+        # pip that build isolation starts here must be carried too.
+        reach.carry()
+
+
 def extract() -> None:
     """Undo every patch, newest first; adapters already swapped then pass straight through."""
     reach.uncarry()
     interpreter.unguard_cli()
+    _hooked.clear()
     while _patches:
         owner, name, original = _patches.pop()
         if original is _MISSING:

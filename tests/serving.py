@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +35,7 @@ class Served:
     process: subprocess.Popen[str]
     url: str  # the index URL it printed (.../simple/)
     stderr_lines: list[str] = field(default_factory=list)
+    drained: threading.Thread | None = None  # reads stderr_lines until the process ends
 
     @property
     def origin(self) -> str:
@@ -83,17 +84,23 @@ class Served:
         if self.process.poll() is None:
             self.process.terminate()
         try:
-            return self.process.wait(timeout=60)
+            status = self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            return self.process.wait(timeout=60)
+            status = self.process.wait(timeout=60)
+        if self.drained is not None:
+            self.drained.join(timeout=60)  # every line it wrote is in stderr_lines
+        return status
 
 
 @contextlib.contextmanager
-def serving(env: Mapping[str, str], *args: str) -> Iterator[Served]:
-    """``pip-ff serve --port 0 -v ARGS`` running for the block."""
+def serving(
+    env: Mapping[str, str], *args: str, main: Sequence[str] = ("-m", "pip_offline_fallback")
+) -> Iterator[Served]:
+    """``pip-ff serve --port 0 -v ARGS`` running for the block (``main``: how the interpreter
+    runs pip-ff)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "pip_offline_fallback", "serve", "--port", "0", "-v", *args],
+        [sys.executable, *main, "serve", "--port", "0", "-v", *args],
         env=dict(env),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -107,14 +114,15 @@ def serving(env: Mapping[str, str], *args: str) -> Iterator[Served]:
         for line in process.stderr:
             lines.append(line)
 
-    threading.Thread(target=drain, daemon=True).start()
+    drained = threading.Thread(target=drain, daemon=True)
+    drained.start()
     assert process.stdout is not None
     first = process.stdout.readline()  # waits until it listens (or exits)
     if "index URL " not in first:
         process.kill()
         process.wait(timeout=60)
         raise AssertionError(f"pip-ff serve did not start: {first!r}\n{''.join(lines)}")
-    served = Served(process, first.split("index URL ", 1)[1].split()[0], lines)
+    served = Served(process, first.split("index URL ", 1)[1].split()[0], lines, drained)
     try:
         yield served
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,16 @@ from typing import Any
 import pytest
 
 from pip_offline_fallback import compat, startup, tee
-from pip_offline_fallback.compat import body, cache, entry, finder, probing, transport
+from pip_offline_fallback.compat import (
+    body,
+    cache,
+    entry,
+    finder,
+    links,
+    options,
+    probing,
+    transport,
+)
 from testbed import IndexServer
 
 COMPAT = Path(compat.__file__).parent
@@ -132,7 +142,7 @@ def test_probes_notice_a_break(monkeypatch: pytest.MonkeyPatch) -> None:
         text = _broken(cache, m, cache.SafeFileCache, "_get_cache_path", lambda self, key: key)
         assert "files a URL elsewhere" in text
     with monkeypatch.context() as m:
-        text = _broken(finder, m, finder, "redact_auth_from_url", lambda url: url)
+        text = _broken(links, m, links, "redact_auth_from_url", lambda url: url)
         assert "no longer hides a password" in text
     with monkeypatch.context() as m:
         # a finder that stopped memoising where pip-ff clears it
@@ -158,12 +168,51 @@ def test_problems_names_a_broken_probe(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken() -> None:
         raise probing.Broken("pip's something changed")
 
-    monkeypatch.setattr(compat, "_found", None)
+    monkeypatch.setattr(compat, "_found", {})
     monkeypatch.setitem(entry.PROBES, "something", broken)
     assert compat.problems() == [
         f"pip {compat.PIP_VERSION_TEXT}: something: pip's something changed"
     ]
-    monkeypatch.setattr(compat, "_found", None)
+    assert compat.problems(compat.SESSION_MODULES) == []  # serve's touches don't include it
+    monkeypatch.setattr(compat, "_found", {})
+
+
+_INDEX = "https://index.invalid/simple/"
+
+
+@pytest.mark.parametrize(
+    ("args", "exact"),
+    [
+        ([], True),
+        (
+            "-i ? --extra-index-url https://extra.invalid/ --timeout 3 --retries 1 --cert /ca.pem"
+            " --client-cert /me.pem --no-input --proxy http://proxy.invalid:3128 -v"
+            " --trusted-host index.invalid --cache-dir /cache project".replace("?", _INDEX).split(),
+            True,
+        ),
+        (["--no-cache-dir", "--index-url=" + _INDEX], True),
+        (["--no-deps", "-i", _INDEX], False),  # pip download's own option
+        (["--index", _INDEX], False),  # an abbreviation
+    ],
+)
+def test_serve_s_session_options_are_pip_download_s(
+    args: list[str], exact: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """serve parses pip's options without importing pip download (compat/options.py): every
+    option it reads has pip download's value, pip.conf's [download] section included."""
+    for name in [n for n in os.environ if n.startswith("PIP_")]:
+        monkeypatch.delenv(name)
+    config = tmp_path / "pip.conf"
+    config.write_text("[global]\nretries = 2\n[download]\ntimeout = 11\n[install]\nproxy = x\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(config))
+    monkeypatch.setenv("PIP_TRUSTED_HOST", "from-env.invalid")
+    command, parsed = compat.session_command(args)
+    assert (type(command) is options._SessionCommand) is exact
+    expected, _ = compat.create_command("download").parse_args(args)
+    assert vars(parsed) == {name: getattr(expected, name) for name in vars(parsed)}
+    if not args:
+        assert (parsed.timeout, parsed.retries) == (11, 2)
+        assert parsed.trusted_hosts == ["from-env.invalid"]
 
 
 # pip still works with each of these changes; pip-ff's probes must notice and step aside.

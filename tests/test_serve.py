@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from pip_offline_fallback import compat
 from testbed import IndexServer, hold_port
 from tests.serving import Served, serving
 from tests.test_trust import CaptivePortal
@@ -453,6 +454,41 @@ def test_install_path_and_start_up_hook_never_import_the_server_library() -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.strip() == "[]", done.stdout
+
+
+# pip's install machinery: a serve uses pip's session only (inject.inject_session).
+_NOT_SERVE_S = (
+    "pip._internal.commands.",
+    "pip._internal.index.package_finder",
+    "pip._internal.operations.prepare",
+    "pip._internal.req",
+    "pip._internal.resolution",
+)
+# pip-ff as ``python -m`` runs it, saying at its end every module it imported.
+_SAYING_ITS_MODULES = (
+    "import atexit, runpy, sys\n"
+    "atexit.register(lambda: sys.stderr.write('modules: ' + ' '.join(sorted(sys.modules))))\n"
+    "runpy.run_module('pip_offline_fallback', run_name='__main__', alter_sys=True)\n"
+)
+
+
+def test_a_serve_answers_without_importing_pip_s_finder_resolver_or_commands(
+    index: IndexServer, env: dict[str, str]
+) -> None:
+    """A new serve need not import these: its start waited for them (docs/benchmarks.md)."""
+    with serving(env, "-i", index.url, main=("-c", _SAYING_ITS_MODULES)) as served:
+        files = _files(served, "pipff-zeta")
+        url = files["pipff_zeta-1.0-py3-none-any.whl"]["url"]
+        assert served.request(_path(served, url)).status == 200
+        assert served.stop() == 0
+    imported = set(served.stderr.rpartition("modules: ")[2].split())
+    assert "pip._internal.network.session" in imported  # pip's own session, as before
+    unused = _NOT_SERVE_S
+    if compat.SessionCommandMixin.__module__ == "pip._internal.cli.req_command":
+        # pip < 24.1 keeps the session's mixin beside the requirement commands, whose module
+        # imports pip's finder and requirements: not its commands or its resolver.
+        unused = ("pip._internal.commands.", "pip._internal.resolution.resolvelib")
+    assert sorted(m for m in imported if m.startswith(unused)) == []
 
 
 def test_max_stale_refuses_old_pages_but_never_files(

@@ -4,10 +4,11 @@ still behaves (not only that a name exists):
 
 - :mod:`.version`: pip's version and the supported range;
 - :mod:`.entry`: pip's CLI entry (light: the start-up hook uses it while pip loads);
-- :mod:`.commands`: the command hooks, pip's options, its runner for ``--python``;
+- :mod:`.options`, :mod:`.commands`: pip's options and the session a command builds; the hooks
+  around a command (its end, wheelhouse files, the self check);
 - :mod:`.transport`: pip's session, vendored requests and urllib3, retries;
 - :mod:`.body`: the raw body stream urllib3 reads, where pip-ff taps it;
-- :mod:`.finder`: pip's package finder, its memo of candidates, links;
+- :mod:`.links`, :mod:`.finder`: pip's links, file URLs and redaction; its finder and memo;
 - :mod:`.cache`: pip's HTTP cache layout and its wheel cache.
 
 pip's internals are not an API. :func:`problems` runs every probe once per process and says
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -42,14 +44,7 @@ if TYPE_CHECKING:
     from pip_offline_fallback.compat.cache import BuiltWheels as BuiltWheels
     from pip_offline_fallback.compat.cache import http_cache_path as http_cache_path
     from pip_offline_fallback.compat.cache import load_http_cache_entry as load_http_cache_entry
-    from pip_offline_fallback.compat.commands import PIP_DEFAULT_TIMEOUT as PIP_DEFAULT_TIMEOUT
     from pip_offline_fallback.compat.commands import SELF_CHECK_LOOKUP as SELF_CHECK_LOOKUP
-    from pip_offline_fallback.compat.commands import USER_CACHE_DIR as USER_CACHE_DIR
-    from pip_offline_fallback.compat.commands import Command as Command
-    from pip_offline_fallback.compat.commands import SessionCommandMixin as SessionCommandMixin
-    from pip_offline_fallback.compat.commands import build_session as build_session
-    from pip_offline_fallback.compat.commands import configured_cache_dir as configured_cache_dir
-    from pip_offline_fallback.compat.commands import create_command as create_command
     from pip_offline_fallback.compat.commands import prepare as prepare
     from pip_offline_fallback.compat.commands import self_outdated_check as self_outdated_check
     from pip_offline_fallback.compat.entry import CLI_MAIN as CLI_MAIN
@@ -65,21 +60,29 @@ if TYPE_CHECKING:
     from pip_offline_fallback.compat.entry import zipped_pip as zipped_pip
     from pip_offline_fallback.compat.finder import METADATA_CHECK as METADATA_CHECK
     from pip_offline_fallback.compat.finder import CandidateFromLink as CandidateFromLink
-    from pip_offline_fallback.compat.finder import Link as Link
     from pip_offline_fallback.compat.finder import PackageFinder as PackageFinder
     from pip_offline_fallback.compat.finder import candidate_url as candidate_url
     from pip_offline_fallback.compat.finder import forget_candidates as forget_candidates
     from pip_offline_fallback.compat.finder import format_option as format_option
-    from pip_offline_fallback.compat.finder import link_sha256 as link_sha256
-    from pip_offline_fallback.compat.finder import path_to_url as path_to_url
-    from pip_offline_fallback.compat.finder import redact as redact
-    from pip_offline_fallback.compat.finder import redact_auth_from_url as redact_auth_from_url
     from pip_offline_fallback.compat.finder import supported_tags as supported_tags
-    from pip_offline_fallback.compat.finder import url_to_path as url_to_path
     from pip_offline_fallback.compat.finder import watch_platform_skips as watch_platform_skips
     from pip_offline_fallback.compat.finder import (
         without_format_control as without_format_control,
     )
+    from pip_offline_fallback.compat.links import Link as Link
+    from pip_offline_fallback.compat.links import link_sha256 as link_sha256
+    from pip_offline_fallback.compat.links import path_to_url as path_to_url
+    from pip_offline_fallback.compat.links import redact as redact
+    from pip_offline_fallback.compat.links import redact_auth_from_url as redact_auth_from_url
+    from pip_offline_fallback.compat.links import url_to_path as url_to_path
+    from pip_offline_fallback.compat.options import PIP_DEFAULT_TIMEOUT as PIP_DEFAULT_TIMEOUT
+    from pip_offline_fallback.compat.options import USER_CACHE_DIR as USER_CACHE_DIR
+    from pip_offline_fallback.compat.options import Command as Command
+    from pip_offline_fallback.compat.options import SessionCommandMixin as SessionCommandMixin
+    from pip_offline_fallback.compat.options import build_session as build_session
+    from pip_offline_fallback.compat.options import configured_cache_dir as configured_cache_dir
+    from pip_offline_fallback.compat.options import create_command as create_command
+    from pip_offline_fallback.compat.options import session_command as session_command
     from pip_offline_fallback.compat.transport import CONNECTION_CLASSES as CONNECTION_CLASSES
     from pip_offline_fallback.compat.transport import RESPONSE_OWNER as RESPONSE_OWNER
     from pip_offline_fallback.compat.transport import FirstByteTimeout as FirstByteTimeout
@@ -111,9 +114,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# The probes run in this order: the version first (its message is the clearest), the rest by
-# how early pip-ff needs them.
-MODULES = ("version", "entry", "commands", "transport", "body", "finder", "cache")
+# What a serve uses (pip's session and what the engine reads of pip): not pip's commands, finder
+# or resolver, whose imports slow a new serve's start (see inject.inject_session).
+SESSION_MODULES = ("version", "options", "transport", "body", "links", "cache")
+# The probes run in this order: the version first (its message is the clearest), then a
+# serve's, then the rest of a pip command's.
+MODULES = (*SESSION_MODULES, "entry", "commands", "finder")
 
 # Where each name lives; mirrors the imports above (a test keeps the two equal).
 _HOMES = {
@@ -131,18 +137,17 @@ _HOMES = {
         "runnable_pip_owners",
         "zipped_pip",
     ),
-    "commands": (
+    "options": (
         "Command",
         "PIP_DEFAULT_TIMEOUT",
-        "SELF_CHECK_LOOKUP",
         "SessionCommandMixin",
         "USER_CACHE_DIR",
         "build_session",
         "configured_cache_dir",
         "create_command",
-        "prepare",
-        "self_outdated_check",
+        "session_command",
     ),
+    "commands": ("SELF_CHECK_LOOKUP", "prepare", "self_outdated_check"),
     "transport": (
         "CONNECTION_CLASSES",
         "ConnectTimeoutError",
@@ -170,20 +175,22 @@ _HOMES = {
         "select_proxy",
     ),
     "body": ("IncompleteRead", "READ_METHODS", "body_stream", "replace_body_stream", "safe_read"),
-    "finder": (
-        "METADATA_CHECK",
-        "CandidateFromLink",
+    "links": (
         "Link",
-        "PackageFinder",
-        "forget_candidates",
-        "format_option",
         "link_sha256",
         "path_to_url",
         "redact",
         "redact_auth_from_url",
+        "url_to_path",
+    ),
+    "finder": (
+        "METADATA_CHECK",
+        "CandidateFromLink",
+        "PackageFinder",
+        "forget_candidates",
+        "format_option",
         "candidate_url",
         "supported_tags",
-        "url_to_path",
         "watch_platform_skips",
         "without_format_control",
     ),
@@ -208,36 +215,35 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-_found: list[str] | None = None
+_found: dict[str, list[str]] = {}  # module -> its probes' failures
 
 
-def problems() -> list[str]:
+def problems(modules: tuple[str, ...] = MODULES) -> list[str]:
     """Why pip-ff can't hook this pip (empty when it can): every probe's failure, in order.
-
-    The probes run once per process (before pip-ff patches anything), and import every compat
-    module: nothing of pip-ff's is imported late, once pip 26.3 blocks imports.
-    """
-    global _found
-    if _found is None:
-        _found = _run_probes()
-    return list(_found)
-
-
-def _run_probes() -> list[str]:
-    found: list[str] = []
+    The probes of each module run once per process, before pip-ff patches anything; a pip
+    command imports every module (nothing of pip-ff's is imported late: pip 26.3 blocks it)."""
     version = "?"
-    for name in MODULES:
+    found: list[str] = []
+    for name in modules:
+        if name not in _found:
+            _found[name] = _probe(name, version)
+        found += _found[name]
+        version = getattr(sys.modules.get(f"{__name__}.{name}"), "PIP_VERSION_TEXT", version)
+    return found
+
+
+def _probe(name: str, version: str) -> list[str]:
+    try:
+        module = importlib.import_module(f"{__name__}.{name}")
+    except Exception as exc:
+        return [f"pip {version} can't be hooked ({type(exc).__name__}: {exc})"]
+    version = getattr(module, "PIP_VERSION_TEXT", version)
+    found: list[str] = []
+    for what, probe in module.PROBES.items():
         try:
-            module = importlib.import_module(f"{__name__}.{name}")
+            probe()
         except Exception as exc:
-            found.append(f"pip {version} can't be hooked ({type(exc).__name__}: {exc})")
-            continue
-        version = getattr(module, "PIP_VERSION_TEXT", version)
-        for what, probe in module.PROBES.items():
-            try:
-                probe()
-            except Exception as exc:
-                logger.debug("pip-ff: probe of %s failed", what, exc_info=True)
-                text = str(exc) or type(exc).__name__
-                found.append(text if text.startswith("pip ") else f"pip {version}: {what}: {text}")
+            logger.debug("pip-ff: probe of %s failed", what, exc_info=True)
+            text = str(exc) or type(exc).__name__
+            found.append(text if text.startswith("pip ") else f"pip {version}: {what}: {text}")
     return found

@@ -1,9 +1,9 @@
-"""pip's package finder: the methods pip-ff wraps, the memo of candidates it clears, and links."""
+"""pip's package finder: the methods pip-ff wraps and the memo of candidates it clears (links
+and URLs: :mod:`.links`)."""
 
 from __future__ import annotations
 
 import copy
-import os
 from typing import Any
 
 from pip_offline_fallback.compat.probing import Probe, expect, first, names_used
@@ -12,10 +12,6 @@ PackageFinder: Any = first(("pip._internal.index.package_finder", "PackageFinder
 _LinkCollector: Any = first(("pip._internal.index.collector", "LinkCollector"))
 _SearchScope: Any = first(("pip._internal.models.search_scope", "SearchScope"))
 _SelectionPreferences: Any = first(("pip._internal.models.selection_prefs", "SelectionPreferences"))
-Link: Any = first(("pip._internal.models.link", "Link"))
-path_to_url: Any = first(("pip._internal.utils.urls", "path_to_url"))
-url_to_path: Any = first(("pip._internal.utils.urls", "url_to_path"))
-redact_auth_from_url: Any = first(("pip._internal.utils.misc", "redact_auth_from_url"))
 # The resolver's candidate for a link: it checks the name and version a file's metadata gives
 # against the link's, and pip discards the file when they differ ("Discarding ...").
 CandidateFromLink: Any = first(
@@ -116,21 +112,6 @@ def supported_tags(finder: Any) -> Any:
     return getter()
 
 
-def redact(url: str) -> str:
-    try:
-        return str(redact_auth_from_url(url))
-    except Exception:
-        return "<url>"
-
-
-def link_sha256(link: Any) -> str | None:
-    """The sha256 an index page lists for a link (``#sha256=`` or PEP 691's ``hashes``), if
-    any: pip 23.0-26.x keep both in ``Link._hashes`` (probed in ``_links``)."""
-    hashes = getattr(link, "_hashes", None)
-    value = hashes.get("sha256") if isinstance(hashes, dict) else None
-    return str(value).lower() if value else None
-
-
 _PROJECT = "pip-ff-probe"
 
 
@@ -198,21 +179,6 @@ def _finder_hooks() -> None:
     )
 
 
-def _links() -> None:
-    path = os.path.abspath("pip_ff_probe-1.0-py3-none-any.whl")
-    url = path_to_url(path)
-    expect(url_to_path(url) == path, "pip's path_to_url and url_to_path don't round-trip")
-    expect(Link(url).filename == os.path.basename(path), "pip's Link has no filename")
-    expect(
-        link_sha256(Link(url + "#sha256=" + "AB" * 32)) == "ab" * 32,
-        "pip's Link no longer keeps the hash an index page lists for it",
-    )
-    expect(
-        redact("https://user:secret@index.invalid/") == "https://user:****@index.invalid/",
-        "pip's redact_auth_from_url no longer hides a password",
-    )
-
-
 def _metadata_check() -> None:
     expect(
         callable(getattr(CandidateFromLink, METADATA_CHECK, None)),
@@ -228,5 +194,4 @@ PROBES: dict[str, Probe] = {
     "pip's metadata check": _metadata_check,
     "pip's finder memo": _candidate_memo_clears,
     "pip's finder hooks": _finder_hooks,
-    "pip's links": _links,
 }

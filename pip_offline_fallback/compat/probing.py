@@ -51,3 +51,9 @@ def names_used(function: Any) -> frozenset[str]:
     sees, without running it, which names a function of pip's reads."""
     code = getattr(getattr(function, "__wrapped__", function), "__code__", None)
     return frozenset(code.co_names) if code is not None else frozenset()
+
+
+def parameters(function: Any) -> tuple[str, ...]:
+    """The names of ``function``'s positional parameters (how a hook finds its arguments)."""
+    code = function.__code__
+    return tuple(code.co_varnames[: code.co_argcount])

@@ -84,7 +84,8 @@ class Upstream:
     def __init__(self, settings: Settings, pip_args: list[str]) -> None:
         from pip_offline_fallback import inject, running
 
-        if not inject.inject(settings):
+        # pip's session only: serve runs no pip command, finder or resolver (inject_session).
+        if not inject.inject_session(settings):
             raise UpstreamError(500, "pip can't be hooked; see the warning above")
         engine = running.active_engine()
         assert engine is not None
@@ -95,9 +96,9 @@ class Upstream:
         report_log = logging.getLogger("pip_offline_fallback.report")
         if not any(isinstance(f, _ServeSaysOutages) for f in report_log.filters):
             report_log.addFilter(_ServeSaysOutages())
-        command = compat.create_command("download")
-        # --no-input: a server has no terminal to ask for a password on.
-        options, _ = command.parse_args([*pip_args, "--no-input"])
+        # Parsed as pip download parses them; --no-input: a server has no terminal to ask for a
+        # password on.
+        command, options = compat.session_command([*pip_args, "--no-input"])
         if options.cache_dir:  # as pip's Command._main does
             options.cache_dir = os.path.abspath(os.path.expanduser(options.cache_dir))
         self.session = compat.build_session(command, options)
