@@ -110,7 +110,7 @@ def _split(argv: Sequence[str], prog: str, *, serve: bool) -> tuple[argparse.Nam
     return args, pip_args
 
 
-def _logging(
+def set_up_logging(
     verbose: bool, *, stamped: bool = False, handler: logging.Handler | None = None
 ) -> None:
     """``handler``: where the lines go (the per-user serve's capped log); else stderr."""
@@ -175,7 +175,7 @@ def _hosts(host: str, port: int) -> list[str]:
 Wrap = Callable[["ServeApp"], Any]
 
 
-def _start(
+def start_serving(
     settings: Settings | None,
     pip_args: list[str],
     *,
@@ -260,14 +260,14 @@ def serve_main(argv: Sequence[str], settings: Settings | None) -> int:
 
         return serve_per_user(args, pip_args, settings, idle)
     try:
-        _logging(args.verbose)
+        set_up_logging(args.verbose)
         if args.host not in _LOOPBACK:
             logger.warning(
                 "pip-ff serve: listening on %s: anyone who can reach this address can read "
                 "what the index and pip-ff's record hold",
                 args.host,
             )
-        server, upstream, url, _ = _start(
+        server, upstream, url, _ = start_serving(
             settings,
             pip_args,
             host=args.host,
@@ -281,7 +281,7 @@ def serve_main(argv: Sequence[str], settings: Settings | None) -> int:
     sys.stdout.write(f"pip-ff serve: index URL {url} (upstream {upstream.public_index})\n")
     sys.stdout.flush()
     try:
-        _run_server(server)
+        run_server(server)
     finally:
         with contextlib.suppress(Exception):
             upstream.close()
@@ -303,7 +303,7 @@ def _idle_wrap(idle: float) -> Wrap | None:
     return wrap
 
 
-def _run_server(server: Any) -> None:
+def run_server(server: Any) -> None:
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 

@@ -43,7 +43,7 @@ def serve_per_user(
         sys.stderr.write(f"ERROR: pip-ff serve: can't listen on port {args.port}: {exc}\n")
         return command.EXIT_CANT_LISTEN
     log = os.path.join(where, "serve.log")
-    command._logging(args.verbose, stamped=True, handler=CappedLog(log, daemon.LOG_LIMIT))
+    command.set_up_logging(args.verbose, stamped=True, handler=CappedLog(log, daemon.LOG_LIMIT))
     key = state.secret(where)
     holder: dict[str, Control] = {}
 
@@ -71,7 +71,7 @@ def serve_per_user(
         return control
 
     try:
-        server, upstream, url, app = command._start(
+        server, upstream, url, app = command.start_serving(
             settings,
             pip_args,
             host="127.0.0.1",
@@ -102,7 +102,7 @@ def serve_per_user(
     )
     holder["control"].watch()
     try:
-        command._run_server(server)
+        command.run_server(server)
     finally:
         state.forget(where, os.getpid())
         with contextlib.suppress(Exception):
