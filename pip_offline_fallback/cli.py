@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
 
-from pip_offline_fallback import __version__, childenv
+from pip_offline_fallback import __version__, childenv, stackroom
 from pip_offline_fallback.config import (
     MAX_STALE_VARIABLE,
     MODE_VARIABLE,
@@ -280,7 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Children (build isolation's pip, store check's) run the same way while the command runs;
     # afterwards the environment is as it was, so a second in-process run starts afresh.
     with childenv.applied(settings):
-        return _run_command(settings, pip_args)
+        # On a stack chunk of its own: pip-ff's frames must not move pip's imports and loops
+        # onto a chunk's end (see stackroom.py).
+        return stackroom.call(_run_command, settings, pip_args)
 
 
 def _version() -> int:

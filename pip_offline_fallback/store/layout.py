@@ -249,8 +249,10 @@ class Layout:
     def read_entry(self, path: str) -> Entry:
         """The entry in the file at ``path`` (never through a link); OSError, ValueError,
         KeyError or TypeError for a file that isn't one."""
-        with os.fdopen(open_regular(path), encoding="utf-8") as f:
-            data = json.load(f)
+        # Bytes to json.loads (UTF-8 is JSON's encoding): a text wrapper and its decoder cost
+        # more than the read of a small entry, and one is read per local answer.
+        with os.fdopen(open_regular(path), "rb") as f:
+            data = json.loads(f.read())
         sha256 = str(data["sha256"])
         if not is_sha256(sha256):
             raise ValueError(f"not a sha256: {sha256!r}")
