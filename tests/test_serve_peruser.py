@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pip import __version__ as pip_version
 
-from pip_offline_fallback.serve import state
+from pip_offline_fallback.serve import proving, state
 from testbed import IndexServer, SlowAcceptServer
 from tests.serving import serving
 
@@ -136,25 +136,25 @@ def test_the_serves_state_is_told_only_to_this_user(tmp_path: Path) -> None:
     nonce = "n" * 32
     proof = control.route(["proof", nonce])
     assert proof.status == 200
-    assert b"".join(proof.body) == f"proof {state.proof(key, nonce, '')}\n".encode()
+    assert b"".join(proof.body) == f"proof {proving.proof(key, nonce, '')}\n".encode()
     for asked in (["state", nonce], ["state", nonce, "0" * 64], ["state", nonce, "x"]):
         refused = control.route(asked)
         assert refused.status == 404 and b"count" not in b"".join(refused.body), asked
-    told = control.route(["state", nonce, state.asker(key, nonce)])
+    told = control.route(["state", nonce, proving.asker(key, nonce)])
     assert told.status == 200 and b"count.file:pip-ff-record 3" in b"".join(told.body)
 
     here, elsewhere = "127.0.0.1:4001", "127.0.0.1:4002"
-    fresh = state.nonce()
+    fresh = proving.nonce()
     stale = f"{int(time.time()) - 600:08x}" + fresh[8:]
     for segments, host in (
-        (["ask", fresh, state.question(key, fresh, elsewhere)], here),  # replayed elsewhere
-        (["ask", stale, state.question(key, stale, here)], here),  # too old
-        (["ask", fresh, state.asker(key, fresh)], here),  # the older run's, not this question
+        (["ask", fresh, proving.question(key, fresh, elsewhere)], here),  # replayed elsewhere
+        (["ask", stale, proving.question(key, stale, here)], here),  # too old
+        (["ask", fresh, proving.asker(key, fresh)], here),  # the older run's, not this question
         (["ask", fresh, "0" * 64], here),
     ):
         refused = control.route(segments, host)
         assert refused.status == 404 and b"count" not in b"".join(refused.body), segments
-    told = control.route(["ask", fresh, state.question(key, fresh, here)], here)
+    told = control.route(["ask", fresh, proving.question(key, fresh, here)], here)
     assert told.status == 200 and b"count.file:pip-ff-record 3" in b"".join(told.body)
 
 
@@ -165,7 +165,6 @@ def test_run_proves_and_asks_its_serve_in_one_request_without_the_token() -> Non
     import threading
     from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-    from pip_offline_fallback.serve import daemon
     from pip_offline_fallback.serve.app import ServeApp
     from pip_offline_fallback.serve.control import Control
 
@@ -191,12 +190,12 @@ def test_run_proves_and_asks_its_serve_in_one_request_without_the_token() -> Non
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        verdict, proven = daemon.challenge(port, f"/{token}", key)
-        assert verdict == daemon.OURS and proven is not None
+        verdict, proven = proving.challenge(port, f"/{token}", key)
+        assert verdict == proving.OURS and proven is not None
         assert proven.pid == os.getpid() and proven.counts == {"page:pip-ff-record": 2}
         assert len(asked) == 1 and token not in asked[0], asked
-        verdict, _ = daemon.challenge(port, f"/{token}", b"x" * 32)  # another user's secret
-        assert verdict == daemon.FOREIGN
+        verdict, _ = proving.challenge(port, f"/{token}", b"x" * 32)  # another user's secret
+        assert verdict == proving.FOREIGN
     finally:
         server.shutdown()
         server.server_close()
@@ -385,31 +384,29 @@ class _Serves:
         from pip_offline_fallback.serve import daemon
 
         self.where = where
-        self.running: dict[str, daemon.Proven] = {}
+        self.running: dict[str, proving.Proven] = {}
         self.started: list[str] = []
         self.ended: list[int] = []
         self.on_current: list[Callable[[], None]] = []  # run once, at the next current()
         monkeypatch.setattr(daemon, "current", self.current)
         monkeypatch.setattr(daemon, "_start", self.start)
         monkeypatch.setattr(daemon, "_end", self.end)
-        monkeypatch.setattr(daemon, "challenge", lambda *a, **k: (daemon.ABSENT, None))
+        monkeypatch.setattr(proving, "challenge", lambda *a, **k: (proving.ABSENT, None))
 
     def current(self, where: str) -> tuple[str, Any, dict[str, str] | None]:
-        from pip_offline_fallback.serve import daemon
 
         proven = self.running.get(where)  # proven first; then what happens meanwhile
         while self.on_current:
             self.on_current.pop(0)()
         if proven is None:
-            return daemon.ABSENT, None, None
-        return daemon.OURS, proven, state.read_state(where)
+            return proving.ABSENT, None, None
+        return proving.OURS, proven, state.read_state(where)
 
     def start(self, where: str, environ: object, args: object, fingerprint: str, port: int) -> Any:
-        from pip_offline_fallback.serve import daemon
 
         pid = 1000 + len(self.started) + len(self.ended)
         fields = {"pid": str(pid), "fingerprint": fingerprint, "version": state.__version__}
-        proven = daemon.Proven(port or 4000 + pid, "", fields)
+        proven = proving.Proven(port or 4000 + pid, "", fields)
         proven.where = where
         state.write_state(where, {"pid": pid, "port": proven.port, "fingerprint": fingerprint})
         self.running[where] = proven

@@ -339,8 +339,8 @@ def test_a_run_inside_a_run_reuses_its_serve(run_env: dict[str, str], tmp_path: 
 # What ``pip-ff run`` imports with its serve up (launch.py, serve/run.py): pip-ff's modules,
 # modules built into the interpreter or in C (SHA-256 is _sha2 from Python 3.12), and
 # __future__ (what ``from __future__ import annotations`` loads).
-RUN_MODULES = ("launch", "serve", "serve.run", "serve.daemon", "serve.state", "serve.digest",
-               "serve.lockfiles", "serve.childindex", "oslock")  # fmt: skip
+RUN_MODULES = ("launch", "serve", "serve.run", "serve.daemon", "serve.proving", "serve.state",
+               "serve.digest", "serve.lockfiles", "serve.childindex", "oslock")  # fmt: skip
 RUN_C_MODULES = ("__future__", "_socket", "_sha2", "_sha256", "_operator", "_signal", "time",
                  "fcntl")  # fmt: skip
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 
-from pip_offline_fallback.serve import daemon, lockfiles, state
+from pip_offline_fallback.serve import daemon, lockfiles, proving, state
 from pip_offline_fallback.serve.childindex import child_environment
 
 TYPE_CHECKING = False
@@ -94,8 +94,8 @@ def main(argv: Sequence[str], at: int) -> int:
     if not _answered_since(proven, where):
         return status  # nothing local since the question: no closing line, no request
     key = state.secret(where)
-    verdict, after = daemon.challenge(proven.port, proven.prefix, key)
-    if verdict == daemon.OURS and after is not None and after.pid == proven.pid:
+    verdict, after = proving.challenge(proven.port, proven.prefix, key)
+    if verdict == proving.OURS and after is not None and after.pid == proven.pid:
         lines = closing(proven, after, status)
         if lines and (after.down or proven.down):
             lines += lockfiles.written_offline(here, locks)
@@ -103,7 +103,7 @@ def main(argv: Sequence[str], at: int) -> int:
     return status
 
 
-def _answered_since(proven: daemon.Proven, where: str) -> bool:
+def _answered_since(proven: proving.Proven, where: str) -> bool:
     """Whether the serve may have answered from local sources since it was proven: its tally
     (state.ANSWERED, in this user's own directory) says so without a request. A serve that keeps
     none (an older pip-ff's) is asked."""
@@ -133,7 +133,7 @@ def _check(run_args: Sequence[str], environ: Mapping[str, str]) -> None:
     state.idle_timeout(value, environ)
 
 
-def _outer_serve(environ: Mapping[str, str]) -> daemon.Proven | None:
+def _outer_serve(environ: Mapping[str, str]) -> proving.Proven | None:
     """The serve of an outer ``pip-ff run`` whose command this is, when it proves to be this
     user's serve at the URL that run gave its command; else None (a new run)."""
     outer = environ.get(RUN_URL_VARIABLE)
@@ -143,14 +143,14 @@ def _outer_serve(environ: Mapping[str, str]) -> daemon.Proven | None:
         where = state.directory(environ)
         for each in [where, *daemon.side_dirs(where)]:
             verdict, proven, _ = daemon.current(each)
-            if verdict == daemon.OURS and proven is not None and proven.url == outer:
+            if verdict == proving.OURS and proven is not None and proven.url == outer:
                 return proven
     except OSError:
         return None
     return None
 
 
-def closing(before: daemon.Proven, after: daemon.Proven, status: int) -> list[str]:
+def closing(before: proving.Proven, after: proving.Proven, status: int) -> list[str]:
     """run's closing line: what serve answered from local sources while the command ran."""
     counted: dict[str, dict[str, int]] = {}
     for key, n in after.counts.items():
