@@ -509,3 +509,27 @@ def test_an_ending_serve_leaves_its_state_to_a_run_that_holds_the_lock(tmp_path:
             assert state.read_state(each) is not None
         state.forget(each, 1000)  # no run: it goes
         assert state.read_state(each) is None
+
+
+def test_run_hands_its_serve_absolute_paths(tmp_path: Path) -> None:
+    # The serve runs in its own directory (serve/callerpaths.py): what names a file relative
+    # to the caller's directory reaches it absolute, URLs and ~ paths as they were.
+    from pip_offline_fallback.serve import callerpaths
+
+    here = str(tmp_path)
+    args = ["--wheelhouse", "wh", "--cert=ca.pem", "-f", "https://h/x", "-flinks", "-i", "u",
+            "--find-links", "/abs", "--client-cert", "~/c.pem"]  # fmt: skip
+    assert callerpaths.arguments(args, here) == [
+        "--wheelhouse", f"{here}/wh", f"--cert={here}/ca.pem", "-f", "https://h/x",
+        f"-f{here}/links", "-i", "u", "--find-links", "/abs", "--client-cert", "~/c.pem",
+    ]  # fmt: skip
+    config = tmp_path / "pip.conf"
+    config.write_text("[global]\ncert = certs/ca.pem\ntimeout = 5\n[download]\nfind-links = a /b\n")
+    environ = {"PIP_CONFIG_FILE": "pip.conf", "PIPFF_WHEELHOUSE": f"w1{os.pathsep}/w2",
+               "PIP_FIND_LINKS": "x https://h/y", "PIPFF_STORE": "store", "HOME": here}  # fmt: skip
+    got = callerpaths.environment(environ, here)
+    assert got == {
+        "PIP_CONFIG_FILE": str(config), "PIPFF_WHEELHOUSE": f"{here}/w1{os.pathsep}/w2",
+        "PIP_FIND_LINKS": f"{here}/x https://h/y", "PIPFF_STORE": f"{here}/store",
+        "HOME": here, "PIP_CERT": f"{here}/certs/ca.pem",
+    }  # fmt: skip

@@ -194,8 +194,11 @@ def _start(
             stdin=subprocess.DEVNULL,
             stdout=log_fd,
             stderr=log_fd,
-            # The caller's directory: relative paths in run's options (--cert, --wheelhouse)
-            # mean what they meant there.
+            # Its own directory, never the caller's: -m puts the working directory first on
+            # sys.path (a pip_offline_fallback directory there would be what it imports), and a
+            # serve outliving its run must not keep that directory busy. run made the paths
+            # it hands on absolute (callerpaths.py).
+            cwd=where,
             close_fds=True,
             **detached,  # type: ignore[call-overload]
         )

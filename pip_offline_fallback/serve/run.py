@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 
-from pip_offline_fallback.serve import daemon, lockfiles, proving, state
+from pip_offline_fallback.serve import callerpaths, daemon, lockfiles, proving, state
 from pip_offline_fallback.serve.childindex import child_environment
 
 TYPE_CHECKING = False
@@ -55,11 +55,16 @@ def main(argv: Sequence[str], at: int) -> int:
         _error(f"run: {exc}")
         return EXIT_USAGE
     where = state.directory(environ)
+    # What the serve gets: its paths absolute, since it runs in its own directory (callerpaths).
+    caller = os.getcwd()
+    serve_env = callerpaths.environment(environ, caller)
+    pipff_args = callerpaths.arguments(pipff_args, caller)
+    run_args = callerpaths.arguments(run_args, caller)
     # Held from before the serve is found: another run that would replace it (other options)
     # sees this one and starts its own beside it instead (daemon.py). The hold says which
     # options this run wants (none known inside an outer run's command: see below).
     options = [*pipff_args, "run", *run_args]
-    fingerprint = "" if environ.get(RUN_URL_VARIABLE) else state.fingerprint(options, environ)
+    fingerprint = "" if environ.get(RUN_URL_VARIABLE) else state.fingerprint(options, serve_env)
     holding = state.hold(where, fingerprint)
     try:
         proven = _outer_serve(environ)
@@ -69,24 +74,24 @@ def main(argv: Sequence[str], at: int) -> int:
             # replaced the user's, so a fingerprint taken here would differ and replace it.
             env = environ
         else:
-            fingerprint = fingerprint or state.fingerprint(options, environ)
+            fingerprint = fingerprint or state.fingerprint(options, serve_env)
             notes: list[str] = []
             try:
                 proven = daemon.ensure(
-                    environ, [*pipff_args, "serve", *run_args], fingerprint, notes
+                    serve_env, [*pipff_args, "serve", *run_args], fingerprint, notes
                 )
             except daemon.ServeError as exc:
                 _say(*notes)
                 _error(str(exc))
                 return EXIT_USAGE
-            _say(*notes, *lockfiles.mismatches(os.getcwd(), proven.url))
+            _say(*notes, *lockfiles.mismatches(caller, proven.url))
             env = child_environment(environ, proven.url)
             env[RUN_URL_VARIABLE] = proven.url
         if proven.where and proven.where != where:  # a serve beside the busy one: hold that
             _release(holding)
             where = proven.where
             holding = state.hold(where)
-        here = os.getcwd()
+        here = caller
         locks = lockfiles.stamps(here)
         status = _child(command, env)
     finally:

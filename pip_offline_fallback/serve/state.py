@@ -42,7 +42,7 @@ _FINGERPRINT_NAMES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-def _pip_config_files(environ: Mapping[str, str]) -> list[str]:
+def pip_config_files(environ: Mapping[str, str]) -> list[str]:
     """The files pip reads its configuration from, lowest priority first (pip's own order)."""
     named = environ.get("PIP_CONFIG_FILE")
     if named == os.devnull:
@@ -109,7 +109,7 @@ def store_root(environ: Mapping[str, str]) -> str:
         return os.path.abspath(os.path.expanduser(environ["PIPFF_STORE"]))
     cache = environ.get("PIP_CACHE_DIR") or None
     if cache is None:
-        files = _pip_config_files(environ)
+        files = pip_config_files(environ)
         cache = _configured_cache(files) if files else None
     cache = os.path.expanduser(os.path.expandvars(cache)) if cache else None
     return os.path.join(os.path.abspath(cache or _default_pip_cache(environ)), "pip-ff")
@@ -160,7 +160,7 @@ def fingerprint(options: Sequence[str], environ: Mapping[str, str]) -> str:
             hashed.update(f"e{name}={environ[name]}\0".encode("utf-8", "surrogateescape"))
     # pip reads netrc for each request, but the serve decides once, at its start, whether its
     # URL needs a token (serve/credentials.py): a netrc that changed needs a new serve.
-    for path in [*_pip_config_files(environ), _netrc_file(environ)]:
+    for path in [*pip_config_files(environ), _netrc_file(environ)]:
         try:
             with open(path, "rb") as f:
                 hashed.update(b"f" + path.encode("utf-8", "surrogateescape") + b"\0" + f.read())
