@@ -533,3 +533,55 @@ def test_run_hands_its_serve_absolute_paths(tmp_path: Path) -> None:
         "PIP_FIND_LINKS": f"{here}/x https://h/y", "PIPFF_STORE": f"{here}/store",
         "HOME": here, "PIP_CERT": f"{here}/certs/ca.pem",
     }  # fmt: skip
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="holders count on POSIX only")
+def test_an_idle_serve_never_stops_under_a_run_that_proved_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # serve/idlestop.py: the idle serve removes its state under the lock, then looks at the
+    # holders again; a run holds before it proves the serve, and checks after that the state
+    # still names it with the lock free (daemon._still). Each interleaving, step by step.
+    from pip_offline_fallback.serve import daemon
+    from pip_offline_fallback.serve.idlestop import IdleStop
+
+    where = str(tmp_path)
+    fields = {"pid": os.getpid(), "port": 4001, "prefix": "", "fingerprint": "f", "started": 1}
+    state.write_state(where, fields)
+    serve = IdleStop(where)
+    serve.fields = fields
+    proven = proving.Proven(4001, "", {"pid": str(os.getpid())})
+
+    # The run holds and proves it first: the serve sees the holder and keeps serving.
+    holding = state.hold(where, "f")
+    assert holding is not None and not serve.agree()
+    assert state.read_state(where) == state.decode(state.encode(fields))
+    assert daemon._still(where, proven)
+    os.unlink(holding)
+
+    # The run holds and proves it while the serve decides (its state just removed): the run's
+    # check fails (the lock is taken: it waits and looks again), and the serve sees the holder,
+    # puts its state back and keeps serving; the run then finds it as it was.
+    clear_state = state.clear_state
+    holds: list[str | None] = []
+
+    def a_run_comes(at: str, pid: int) -> None:
+        clear_state(at, pid)
+        holds.append(state.hold(where, "f"))
+        assert not daemon._still(where, proven)
+
+    monkeypatch.setattr(state, "clear_state", a_run_comes)
+    assert not serve.agree() and holds
+    monkeypatch.setattr(state, "clear_state", clear_state)
+    assert daemon._still(where, proven)
+    os.unlink(str(holds[0]))
+
+    # No run holds it: it stops, its state gone, and it keeps the lock until it no longer
+    # listens: a run that holds and proves it meanwhile never uses it.
+    assert serve.agree()
+    assert state.read_state(where) is None
+    holding = state.hold(where, "f")
+    assert not daemon._still(where, proven)
+    serve.release()
+    assert not daemon._still(where, proven)
+    os.unlink(str(holding))

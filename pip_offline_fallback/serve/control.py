@@ -58,6 +58,7 @@ class Control:
         idle: float,
         down: Callable[[], dict[str, str]],
         held: Callable[[], bool] = lambda: False,
+        stopping: Callable[[], bool] = lambda: True,
         tally: str | None = None,
     ) -> None:
         self.app = app
@@ -66,6 +67,7 @@ class Control:
         self.idle = idle
         self.down = down
         self.held = held  # a run's command still running (state.held)
+        self.stopping = stopping  # asked once idle and not held: may it stop (idlestop.py)
         self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
         self._active = 0
@@ -177,7 +179,7 @@ class Control:
             while True:
                 with self._lock:
                     quiet = time.monotonic() - self._last if self._active == 0 else 0.0
-                if quiet >= self.idle and self.held():
+                if quiet >= self.idle and (self.held() or not self.stopping()):
                     with self._lock:
                         self._last = time.monotonic()
                     quiet = 0.0
