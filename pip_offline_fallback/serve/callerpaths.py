@@ -47,6 +47,8 @@ def absolute(value: str, here: str) -> str:
     (expanded where they are read, never relative to a directory)."""
     if not value or "://" in value or value.startswith(("~", "$")) or os.path.isabs(value):
         return value
+    if value == os.devnull:  # "nul" on Windows: PIP_CONFIG_FILE's "no configuration files"
+        return value
     return os.path.normpath(os.path.join(here, value))
 
 
