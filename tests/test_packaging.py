@@ -357,3 +357,16 @@ def test_the_package_imports_nothing_but_pip_and_the_standard_library() -> None:
     # The one exception: serve's HTTP server, imported by serve's command alone, which is never
     # carried (test_serve checks that the start-up hook and the install path never import it).
     assert foreign == {("command.py", "waitress")}, sorted(foreign)
+
+
+MODULE_LINE_LIMIT = 400  # the project's rule: a module that grows past it is split by concept
+
+
+def test_no_module_of_the_package_is_over_400_lines() -> None:
+    package = ROOT / "pip_offline_fallback"
+    long = {
+        str(path.relative_to(package)): lines
+        for path in sorted(package.rglob("*.py"))
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MODULE_LINE_LIMIT
+    }
+    assert not long, long

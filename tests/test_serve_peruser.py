@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pip import __version__ as pip_version
 
-from pip_offline_fallback.serve import state
+from pip_offline_fallback.serve import proving, state
 from testbed import IndexServer, SlowAcceptServer
 from tests.serving import serving
 
@@ -136,25 +136,25 @@ def test_the_serves_state_is_told_only_to_this_user(tmp_path: Path) -> None:
     nonce = "n" * 32
     proof = control.route(["proof", nonce])
     assert proof.status == 200
-    assert b"".join(proof.body) == f"proof {state.proof(key, nonce, '')}\n".encode()
+    assert b"".join(proof.body) == f"proof {proving.proof(key, nonce, '')}\n".encode()
     for asked in (["state", nonce], ["state", nonce, "0" * 64], ["state", nonce, "x"]):
         refused = control.route(asked)
         assert refused.status == 404 and b"count" not in b"".join(refused.body), asked
-    told = control.route(["state", nonce, state.asker(key, nonce)])
+    told = control.route(["state", nonce, proving.asker(key, nonce)])
     assert told.status == 200 and b"count.file:pip-ff-record 3" in b"".join(told.body)
 
     here, elsewhere = "127.0.0.1:4001", "127.0.0.1:4002"
-    fresh = state.nonce()
+    fresh = proving.nonce()
     stale = f"{int(time.time()) - 600:08x}" + fresh[8:]
     for segments, host in (
-        (["ask", fresh, state.question(key, fresh, elsewhere)], here),  # replayed elsewhere
-        (["ask", stale, state.question(key, stale, here)], here),  # too old
-        (["ask", fresh, state.asker(key, fresh)], here),  # the older run's, not this question
+        (["ask", fresh, proving.question(key, fresh, elsewhere)], here),  # replayed elsewhere
+        (["ask", stale, proving.question(key, stale, here)], here),  # too old
+        (["ask", fresh, proving.asker(key, fresh)], here),  # the older run's, not this question
         (["ask", fresh, "0" * 64], here),
     ):
         refused = control.route(segments, host)
         assert refused.status == 404 and b"count" not in b"".join(refused.body), segments
-    told = control.route(["ask", fresh, state.question(key, fresh, here)], here)
+    told = control.route(["ask", fresh, proving.question(key, fresh, here)], here)
     assert told.status == 200 and b"count.file:pip-ff-record 3" in b"".join(told.body)
 
 
@@ -165,7 +165,6 @@ def test_run_proves_and_asks_its_serve_in_one_request_without_the_token() -> Non
     import threading
     from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-    from pip_offline_fallback.serve import daemon
     from pip_offline_fallback.serve.app import ServeApp
     from pip_offline_fallback.serve.control import Control
 
@@ -191,12 +190,12 @@ def test_run_proves_and_asks_its_serve_in_one_request_without_the_token() -> Non
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        verdict, proven = daemon.challenge(port, f"/{token}", key)
-        assert verdict == daemon.OURS and proven is not None
+        verdict, proven = proving.challenge(port, f"/{token}", key)
+        assert verdict == proving.OURS and proven is not None
         assert proven.pid == os.getpid() and proven.counts == {"page:pip-ff-record": 2}
         assert len(asked) == 1 and token not in asked[0], asked
-        verdict, _ = daemon.challenge(port, f"/{token}", b"x" * 32)  # another user's secret
-        assert verdict == daemon.FOREIGN
+        verdict, _ = proving.challenge(port, f"/{token}", b"x" * 32)  # another user's secret
+        assert verdict == proving.FOREIGN
     finally:
         server.shutdown()
         server.server_close()
@@ -385,31 +384,29 @@ class _Serves:
         from pip_offline_fallback.serve import daemon
 
         self.where = where
-        self.running: dict[str, daemon.Proven] = {}
+        self.running: dict[str, proving.Proven] = {}
         self.started: list[str] = []
         self.ended: list[int] = []
         self.on_current: list[Callable[[], None]] = []  # run once, at the next current()
         monkeypatch.setattr(daemon, "current", self.current)
         monkeypatch.setattr(daemon, "_start", self.start)
         monkeypatch.setattr(daemon, "_end", self.end)
-        monkeypatch.setattr(daemon, "challenge", lambda *a, **k: (daemon.ABSENT, None))
+        monkeypatch.setattr(proving, "challenge", lambda *a, **k: (proving.ABSENT, None))
 
     def current(self, where: str) -> tuple[str, Any, dict[str, str] | None]:
-        from pip_offline_fallback.serve import daemon
 
         proven = self.running.get(where)  # proven first; then what happens meanwhile
         while self.on_current:
             self.on_current.pop(0)()
         if proven is None:
-            return daemon.ABSENT, None, None
-        return daemon.OURS, proven, state.read_state(where)
+            return proving.ABSENT, None, None
+        return proving.OURS, proven, state.read_state(where)
 
     def start(self, where: str, environ: object, args: object, fingerprint: str, port: int) -> Any:
-        from pip_offline_fallback.serve import daemon
 
         pid = 1000 + len(self.started) + len(self.ended)
         fields = {"pid": str(pid), "fingerprint": fingerprint, "version": state.__version__}
-        proven = daemon.Proven(port or 4000 + pid, "", fields)
+        proven = proving.Proven(port or 4000 + pid, "", fields)
         proven.where = where
         state.write_state(where, {"pid": pid, "port": proven.port, "fingerprint": fingerprint})
         self.running[where] = proven
@@ -512,3 +509,79 @@ def test_an_ending_serve_leaves_its_state_to_a_run_that_holds_the_lock(tmp_path:
             assert state.read_state(each) is not None
         state.forget(each, 1000)  # no run: it goes
         assert state.read_state(each) is None
+
+
+def test_run_hands_its_serve_absolute_paths(tmp_path: Path) -> None:
+    # The serve runs in its own directory (serve/callerpaths.py): what names a file relative
+    # to the caller's directory reaches it absolute, URLs and ~ paths as they were.
+    from pip_offline_fallback.serve import callerpaths
+
+    here = str(tmp_path)
+    args = ["--wheelhouse", "wh", "--cert=ca.pem", "-f", "https://h/x", "-flinks", "-i", "u",
+            "--find-links", "/abs", "--client-cert", "~/c.pem"]  # fmt: skip
+    assert callerpaths.arguments(args, here) == [
+        "--wheelhouse", f"{here}/wh", f"--cert={here}/ca.pem", "-f", "https://h/x",
+        f"-f{here}/links", "-i", "u", "--find-links", "/abs", "--client-cert", "~/c.pem",
+    ]  # fmt: skip
+    config = tmp_path / "pip.conf"
+    config.write_text("[global]\ncert = certs/ca.pem\ntimeout = 5\n[download]\nfind-links = a /b\n")
+    environ = {"PIP_CONFIG_FILE": "pip.conf", "PIPFF_WHEELHOUSE": f"w1{os.pathsep}/w2",
+               "PIP_FIND_LINKS": "x https://h/y", "PIPFF_STORE": "store", "HOME": here}  # fmt: skip
+    got = callerpaths.environment(environ, here)
+    assert got == {
+        "PIP_CONFIG_FILE": str(config), "PIPFF_WHEELHOUSE": f"{here}/w1{os.pathsep}/w2",
+        "PIP_FIND_LINKS": f"{here}/x https://h/y", "PIPFF_STORE": f"{here}/store",
+        "HOME": here, "PIP_CERT": f"{here}/certs/ca.pem",
+    }  # fmt: skip
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="holders count on POSIX only")
+def test_an_idle_serve_never_stops_under_a_run_that_proved_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # serve/idlestop.py: the idle serve removes its state under the lock, then looks at the
+    # holders again; a run holds before it proves the serve, and checks after that the state
+    # still names it with the lock free (daemon._still). Each interleaving, step by step.
+    from pip_offline_fallback.serve import daemon
+    from pip_offline_fallback.serve.idlestop import IdleStop
+
+    where = str(tmp_path)
+    fields = {"pid": os.getpid(), "port": 4001, "prefix": "", "fingerprint": "f", "started": 1}
+    state.write_state(where, fields)
+    serve = IdleStop(where)
+    serve.fields = fields
+    proven = proving.Proven(4001, "", {"pid": str(os.getpid())})
+
+    # The run holds and proves it first: the serve sees the holder and keeps serving.
+    holding = state.hold(where, "f")
+    assert holding is not None and not serve.agree()
+    assert state.read_state(where) == state.decode(state.encode(fields))
+    assert daemon._still(where, proven)
+    os.unlink(holding)
+
+    # The run holds and proves it while the serve decides (its state just removed): the run's
+    # check fails (the lock is taken: it waits and looks again), and the serve sees the holder,
+    # puts its state back and keeps serving; the run then finds it as it was.
+    clear_state = state.clear_state
+    holds: list[str | None] = []
+
+    def a_run_comes(at: str, pid: int) -> None:
+        clear_state(at, pid)
+        holds.append(state.hold(where, "f"))
+        assert not daemon._still(where, proven)
+
+    monkeypatch.setattr(state, "clear_state", a_run_comes)
+    assert not serve.agree() and holds
+    monkeypatch.setattr(state, "clear_state", clear_state)
+    assert daemon._still(where, proven)
+    os.unlink(str(holds[0]))
+
+    # No run holds it: it stops, its state gone, and it keeps the lock until it no longer
+    # listens: a run that holds and proves it meanwhile never uses it.
+    assert serve.agree()
+    assert state.read_state(where) is None
+    holding = state.hold(where, "f")
+    assert not daemon._still(where, proven)
+    serve.release()
+    assert not daemon._still(where, proven)
+    os.unlink(str(holding))

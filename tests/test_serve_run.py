@@ -339,8 +339,9 @@ def test_a_run_inside_a_run_reuses_its_serve(run_env: dict[str, str], tmp_path: 
 # What ``pip-ff run`` imports with its serve up (launch.py, serve/run.py): pip-ff's modules,
 # modules built into the interpreter or in C (SHA-256 is _sha2 from Python 3.12), and
 # __future__ (what ``from __future__ import annotations`` loads).
-RUN_MODULES = ("launch", "serve", "serve.run", "serve.daemon", "serve.state", "serve.digest",
-               "serve.lockfiles", "serve.childindex", "oslock")  # fmt: skip
+RUN_MODULES = ("launch", "serve", "serve.run", "serve.daemon", "serve.proving", "serve.state",
+               "serve.callerpaths", "serve.digest", "serve.lockfiles", "serve.childindex",
+               "oslock")  # fmt: skip
 RUN_C_MODULES = ("__future__", "_socket", "_sha2", "_sha256", "_operator", "_signal", "time",
                  "fcntl")  # fmt: skip
 
@@ -444,3 +445,25 @@ def test_the_serves_command_line_shows_no_credentials(
     command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
     assert b"pip_offline_fallback" in command_line and b"s3cret-pw" not in command_line
     assert b"s3cret-pw" not in (per_user_state_dir(run_env) / "serve.log").read_bytes()
+
+
+def test_the_serve_runs_in_its_own_directory_with_runs_relative_paths_absolute(
+    run_env: dict[str, str], tmp_path: Path
+) -> None:
+    # A run called from a directory holding a pip_offline_fallback package (a checkout, or a
+    # project's directory so named): ``python -m`` in that directory would import it in the
+    # serve. The serve starts in its state directory instead, and run's relative paths (here
+    # --wheelhouse ./wh, which serve checks is a directory) still name the caller's.
+    project = tmp_path / "project"
+    fake = project / "pip_offline_fallback"
+    fake.mkdir(parents=True)
+    marker = tmp_path / "imported"
+    (fake / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise SystemExit(9)\n")
+    (project / "wh").mkdir()
+    pipff = str(Path(sys.executable).with_name("pip-ff"))  # not -m: that would import it here
+    seen = _run([pipff, "--wheelhouse", "./wh", "run", "--", *PRINT_URL], run_env, project)
+    assert seen.returncode == 0 and seen.stdout.startswith("http://127.0.0.1:"), seen
+    assert not marker.exists()
+    if Path("/proc/self/cwd").exists():
+        where = per_user_state_dir(run_env)
+        assert os.readlink(f"/proc/{_state(run_env)['pid']}/cwd") == str(where)

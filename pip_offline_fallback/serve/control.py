@@ -5,7 +5,7 @@ command at a port, and again after the command when the serve's tally changed (b
 answer says who the serve is (pid, pip-ff version, fingerprint), what it has answered from local
 sources so far (by kind and source) and which hosts it finds down, with HMAC(secret, nonce + all
 of that): only a process that can read this user's ``serve/secret`` (0600, in a 0700 directory)
-can answer. ``question`` (state.question: HMAC(secret, the Host asked and the nonce), under
+can answer. ``question`` (proving.question: HMAC(secret, the Host asked and the nonce), under
 run's own prefix) proves the question comes from this user: a serve without a token (a public
 index) tells no one else what it answered. The question is bound to this serve's own address
 and to the time in its nonce, so that a program that took a port and got one can't replay it
@@ -37,7 +37,7 @@ from typing import Any
 
 from pip_offline_fallback import __version__
 from pip_offline_fallback.findings import SOURCE_WORDS
-from pip_offline_fallback.serve import state
+from pip_offline_fallback.serve import proving, state
 from pip_offline_fallback.serve.files import Reply, text
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class Control:
         idle: float,
         down: Callable[[], dict[str, str]],
         held: Callable[[], bool] = lambda: False,
+        stopping: Callable[[], bool] = lambda: True,
         tally: str | None = None,
     ) -> None:
         self.app = app
@@ -66,6 +67,7 @@ class Control:
         self.idle = idle
         self.down = down
         self.held = held  # a run's command still running (state.held)
+        self.stopping = stopping  # asked once idle and not held: may it stop (idlestop.py)
         self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
         self._active = 0
@@ -137,15 +139,15 @@ class Control:
             return text(404, "pip-ff serve: not found\n")
         if segments[0] == "proof":
             # Asked without the token (an older run's first step): the proof alone.
-            reply = text(200, f"proof {state.proof(self.key, segments[1], '')}\n")
+            reply = text(200, f"proof {proving.proof(self.key, segments[1], '')}\n")
             reply.headers.append(("Cache-Control", "no-store"))
             return reply
         if segments[0] == "ask":
-            mine = state.fresh(segments[1], time.time()) and hmac.compare_digest(
-                segments[2], state.question(self.key, segments[1], host)
+            mine = proving.fresh(segments[1], time.time()) and hmac.compare_digest(
+                segments[2], proving.question(self.key, segments[1], host)
             )
         else:
-            mine = hmac.compare_digest(segments[2], state.asker(self.key, segments[1]))
+            mine = hmac.compare_digest(segments[2], proving.asker(self.key, segments[1]))
         if not (self.key and mine):
             return text(404, "pip-ff serve: not found\n")  # not this user's question
         with self._lock:
@@ -162,7 +164,7 @@ class Control:
         fields.update({f"down.{name}": cause for name, cause in sorted(self.down().items())})
         fields.update({f"word.{source}": words for source, words in WORDS.items()})
         said = state.encode(fields)
-        reply = text(200, f"proof {state.proof(self.key, segments[1], said)}\n{said}")
+        reply = text(200, f"proof {proving.proof(self.key, segments[1], said)}\n{said}")
         reply.headers.append(("Cache-Control", "no-store"))
         return reply
 
@@ -177,7 +179,7 @@ class Control:
             while True:
                 with self._lock:
                     quiet = time.monotonic() - self._last if self._active == 0 else 0.0
-                if quiet >= self.idle and self.held():
+                if quiet >= self.idle and (self.held() or not self.stopping()):
                     with self._lock:
                         self._last = time.monotonic()
                     quiet = 0.0

@@ -1,20 +1,18 @@
 """Find, start, prove and stop this user's per-user serve (the client side; see control.py).
 
 ``pip-ff run`` calls :func:`ensure` on every command: with the serve up it costs one read of
-its state file and one question over a plain socket, so this module imports nothing heavy (no
-pip, no http.client, not even the socket module: ``_socket``, its C part, is enough);
-``subprocess`` only when a serve must be started.
+its state file and one question over a plain socket (proving.py), so this module imports
+nothing heavy (no pip, no http.client); ``subprocess`` only when a serve must be started.
 """
 
 from __future__ import annotations
 
-import _socket
 import os
 import sys
 import time
 
 from pip_offline_fallback import __version__
-from pip_offline_fallback.serve import digest, state
+from pip_offline_fallback.serve import proving, state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,7 +22,6 @@ START_TIMEOUT = 120.0  # a cold start on a loaded CI machine; usually well under
 STOP_TIMEOUT = 30.0
 LOG_LIMIT = 1_000_000  # bytes of serve.log before a new one starts (peruser.CappedLog)
 LOCK_TIMEOUT = START_TIMEOUT + STOP_TIMEOUT
-ABSENT, FOREIGN, OURS = "absent", "foreign", "ours"
 # <state>/others/<fingerprint>: the serve of a run whose options differ from those of a serve
 # another run's command still uses (that one is never killed under it: Gradle's rule).
 OTHERS = state.OTHERS
@@ -36,131 +33,21 @@ class ServeError(Exception):
     """The per-user serve can't be found or started (message: one line for the user)."""
 
 
-class Proven:
-    """What a serve proved about itself."""
-
-    def __init__(self, port: int, prefix: str, fields: dict[str, str]) -> None:
-        self.port = port
-        self.prefix = prefix
-        self.pid = state.number(fields, "pid")
-        self.version = fields.get("version", "")
-        self.fingerprint = fields.get("fingerprint", "")
-        self.counts = {k[6:]: state.number(fields, k) for k in fields if k.startswith("count.")}
-        self.down = {k[5:]: v for k, v in fields.items() if k.startswith("down.")}
-        self.words = {k[5:]: v for k, v in fields.items() if k.startswith("word.")}
-        self.answered = fields.get("answered", "")  # "<pid>:<n>" (control.py); "": not kept
-        self.where = ""  # its state directory (current() and _start() say)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.prefix}/simple/"
-
-
-def challenge(
-    port: int, prefix: str, key: bytes, timeout: float = 5.0
-) -> tuple[str, Proven | None]:
-    """Ask what answers on ``port`` to prove it is this user's serve: (ABSENT, None) when
-    nothing listens, (FOREIGN, None) when something else answers, else (OURS, what it said).
-
-    One request, ``/-pipff/ask/<nonce>/<question>`` (control.py), without the token: a program
-    that took a dead serve's port must never receive the token of a private index, and the
-    question it gets is good only for that port and for two minutes (state.question). The
-    answer, signed with the secret, proves the serve and says what it runs and has answered.
-    A port that answers it with no 200 may hold an older pip-ff's serve: that one is asked in
-    the two steps it knows (:func:`_two_steps`), so that it can be replaced."""
-    nonce = state.nonce()
-    question = state.question(key, nonce, f"127.0.0.1:{port}")
-    verdict, body = _ask(port, f"/-pipff/ask/{nonce}/{question}", timeout)
-    if verdict == _NOT_200:
-        return _two_steps(port, prefix, key, timeout)
-    if verdict != OURS:
-        return verdict, None
-    return _proven(port, prefix, key, nonce, body)
-
-
-def _two_steps(port: int, prefix: str, key: bytes, timeout: float) -> tuple[str, Proven | None]:
-    """An older pip-ff's serve: the proof alone first (without the token), then, once proven,
-    ``<prefix>/-pipff/state/...`` (with the token), as it answers."""
-    nonce = os.urandom(16).hex()
-    verdict, body = _ask(port, f"/-pipff/proof/{nonce}", timeout)
-    if verdict != OURS:
-        return (ABSENT if verdict == ABSENT else FOREIGN), None
-    if not _signed(body.partition("\n")[0], state.proof(key, nonce, "")):
-        return FOREIGN, None
-    nonce = os.urandom(16).hex()
-    verdict, body = _ask(port, f"{prefix}/-pipff/state/{nonce}/{state.asker(key, nonce)}", timeout)
-    if verdict == _NOT_200:  # proven, yet no answer: an older one still, without the asker
-        verdict, body = _ask(port, f"{prefix}/-pipff/state/{nonce}", timeout)
-    if verdict != OURS:
-        return FOREIGN, None
-    return _proven(port, prefix, key, nonce, body)
-
-
-def _proven(port: int, prefix: str, key: bytes, nonce: str, body: str) -> tuple[str, Proven | None]:
-    first, _, said = body.partition("\n")
-    if not _signed(first, state.proof(key, nonce, said)):
-        return FOREIGN, None
-    return OURS, Proven(port, prefix, state.decode(said))
-
-
-def _signed(line: str, expected: str) -> bool:
-    return line.startswith("proof ") and digest.same(line[6:], expected)
-
-
-_NOT_200 = "not-200"  # _ask: an answer, but no 200 (FOREIGN to challenge's callers)
-
-
-def _ask(port: int, path: str, timeout: float) -> tuple[str, str]:
-    """GET ``path`` on ``port`` over a plain socket: (ABSENT, "") when nothing listens,
-    (FOREIGN, "") when no answer comes, (_NOT_200, "") when the answer is no 200, else
-    (OURS, its body: still to be proven)."""
-    # Not create_connection: its getaddrinfo would import the idna codec (and re) each run;
-    # not the socket module either: its enums and selectors cost each run 7 ms.
-    connection = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
-    try:
-        connection.settimeout(timeout)
-        connection.connect(("127.0.0.1", port))
-        if connection.getsockname() == connection.getpeername():
-            # Nothing listens, and the kernel gave this socket the port itself (a port in the
-            # ephemeral range, as the OS-chosen ones are): TCP's self-connect.
-            raise ConnectionRefusedError
-    except OSError as exc:
-        connection.close()
-        return (ABSENT if isinstance(exc, ConnectionRefusedError) else FOREIGN), ""
-    try:
-        request = f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
-        connection.sendall(request.encode("ascii"))
-        data = b""
-        while len(data) < 65536:
-            chunk = connection.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except OSError:
-        return FOREIGN, ""
-    finally:
-        connection.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    if not head.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")):
-        return (_NOT_200 if head.startswith(b"HTTP/") else FOREIGN), ""
-    return OURS, body.decode("utf-8", "replace")
-
-
-def current(where: str) -> tuple[str, Proven | None, dict[str, str] | None]:
-    """What runs for ``where``'s state: (ABSENT/FOREIGN/OURS, the proof, the state)."""
+def current(where: str) -> tuple[str, proving.Proven | None, dict[str, str] | None]:
+    """What runs for ``where``'s state: (ABSENT/FOREIGN/OURS: proving.py, the proof, the state)."""
     recorded = state.read_state(where)
     key_text = state.read_private(os.path.join(where, "secret"))
     if recorded is None or not key_text:
-        return ABSENT, None, recorded
+        return proving.ABSENT, None, recorded
     port = state.number(recorded, "port")
     prefix = recorded.get("prefix", "")
     if not port:
-        return ABSENT, None, recorded
+        return proving.ABSENT, None, recorded
     try:
         key = bytes.fromhex(key_text.strip())
     except ValueError:
-        return ABSENT, None, recorded
-    verdict, proven = challenge(port, prefix, key)
+        return proving.ABSENT, None, recorded
+    verdict, proven = proving.challenge(port, prefix, key)
     if proven is not None:
         proven.where = where
     return verdict, proven, recorded
@@ -178,14 +65,14 @@ def side_dirs(where: str) -> list[str]:
 
 def ensure(
     environ: Mapping[str, str], pipff_args: Sequence[str], fingerprint: str, note: list[str]
-) -> Proven:
+) -> proving.Proven:
     """This user's serve for ``fingerprint``, found or started; ``note`` gets the lines to show."""
     try:
         where = state.directory(environ, create=True)
     except OSError as exc:
         raise ServeError(f"can't make serve's state directory ({exc.strerror})") from None
     verdict, proven, _ = current(where)
-    mine = verdict == OURS and proven is not None and proven.fingerprint == fingerprint
+    mine = verdict == proving.OURS and proven is not None and proven.fingerprint == fingerprint
     if mine and proven is not None and _still(where, proven):
         return proven
     from pip_offline_fallback import oslock
@@ -197,7 +84,7 @@ def ensure(
         raise ServeError(f"another pip-ff holds {where}/lock; try again") from None
 
 
-def _still(where: str, proven: Proven) -> bool:
+def _still(where: str, proven: proving.Proven) -> bool:
     """Whether the serve proven without the lock is still the one to use: the lock is free and
     the state file still names it. The caller held the serve (run.py) before it proved it, so
     a run that takes the lock later sees that hold and never replaces the serve under it; one
@@ -221,10 +108,10 @@ def _ensure_locked(
     note: list[str],
     *,
     beside: bool = True,
-) -> Proven:
+) -> proving.Proven:
     state.secret(where)  # made here, under the lock, before any serve reads it
     verdict, proven, recorded = current(where)  # another run may have started it meanwhile
-    if verdict == OURS and proven is not None:
+    if verdict == proving.OURS and proven is not None:
         if proven.fingerprint == fingerprint:
             return proven
         if beside and state.held(where, but=os.getpid(), wanting=fingerprint):
@@ -248,10 +135,10 @@ def _ensure_locked(
     if port:
         kept = recorded is not None and state.number(recorded, "port") == port
         prefix = recorded.get("prefix", "") if recorded is not None and kept else ""
-        verdict, _ = challenge(port, prefix, state.secret(where))
-        if verdict == OURS:  # the replaced serve did not stop
+        verdict, _ = proving.challenge(port, prefix, state.secret(where))
+        if verdict == proving.OURS:  # the replaced serve did not stop
             raise ServeError(f"your serve on port {port} did not stop; see {where}/serve.log")
-        if verdict == FOREIGN:
+        if verdict == proving.FOREIGN:
             note.append(
                 f"pip-ff: port {port} answers, but not as your serve (another user's serve or "
                 "another program): not used; your serve moves to a port of its own (see "
@@ -273,7 +160,7 @@ EXIT_CANT_LISTEN = 3  # serve's exit status when its port is taken (command.py)
 
 def _start(
     where: str, environ: Mapping[str, str], pipff_args: Sequence[str], fingerprint: str, port: int
-) -> Proven | None:
+) -> proving.Proven | None:
     """Start a detached serve on ``port`` (0: any) and wait until it proves itself; None when
     it could not listen there."""
     import subprocess
@@ -307,8 +194,11 @@ def _start(
             stdin=subprocess.DEVNULL,
             stdout=log_fd,
             stderr=log_fd,
-            # The caller's directory: relative paths in run's options (--cert, --wheelhouse)
-            # mean what they meant there.
+            # Its own directory, never the caller's: -m puts the working directory first on
+            # sys.path (a pip_offline_fallback directory there would be what it imports), and a
+            # serve outliving its run must not keep that directory busy. run made the paths
+            # it hands on absolute (callerpaths.py).
+            cwd=where,
             close_fds=True,
             **detached,  # type: ignore[call-overload]
         )
@@ -327,8 +217,8 @@ def _start(
             bound = state.number(recorded, "port")
             prefix = recorded.get("prefix", "")
             if bound:
-                verdict, proven = challenge(bound, prefix, key)
-                if verdict == OURS and proven is not None and proven.pid == process.pid:
+                verdict, proven = proving.challenge(bound, prefix, key)
+                if verdict == proving.OURS and proven is not None and proven.pid == process.pid:
                     proven.where = where
                     process.returncode = 0  # detached: never waited for (no ResourceWarning)
                     return proven
@@ -347,7 +237,7 @@ def _last_line(path: str, offset: int) -> str:
     return lines[-1] if lines else "no output"
 
 
-def _end(proven: Proven, where: str) -> bool:
+def _end(proven: proving.Proven, where: str) -> bool:
     """Stop a proven serve (by the pid it proved) and wait until its port is free."""
     import contextlib
     import signal
@@ -357,8 +247,8 @@ def _end(proven: Proven, where: str) -> bool:
     deadline = time.monotonic() + STOP_TIMEOUT
     key = state.secret(where)
     while time.monotonic() < deadline:
-        verdict, again = challenge(proven.port, proven.prefix, key, timeout=1.0)
-        if verdict != OURS or again is None or again.pid != proven.pid:
+        verdict, again = proving.challenge(proven.port, proven.prefix, key, timeout=1.0)
+        if verdict != proving.OURS or again is None or again.pid != proven.pid:
             state.clear_state(where, proven.pid)
             return True
         time.sleep(0.05)
@@ -371,7 +261,7 @@ def stop(environ: Mapping[str, str]) -> str:
     running = []
     for each in [where, *side_dirs(where)]:
         verdict, proven, _ = current(each)
-        if verdict == OURS and proven is not None:
+        if verdict == proving.OURS and proven is not None:
             running.append(proven)
     if not running:
         return "pip-ff serve: no per-user serve runs"
@@ -395,7 +285,7 @@ def status(environ: Mapping[str, str]) -> tuple[bool, str]:
     """``pip-ff serve status``: (whether one runs, what to say)."""
     where = state.directory(environ)
     verdict, proven, recorded = current(where)
-    if verdict == OURS and proven is not None:
+    if verdict == proving.OURS and proven is not None:
         started = state.number(recorded, "started") if recorded else 0
         since = f", up {int(time.time() - started)} s" if started else ""
         beside = [p for d in side_dirs(where) if (p := current(d)[1]) is not None]
@@ -407,7 +297,7 @@ def status(environ: Mapping[str, str]) -> tuple[bool, str]:
             f"pip-ff serve: running: {proven.url} (pid {proven.pid}, pip-ff {proven.version}"
             f"{since}; state in {where}){also}"
         )
-    if verdict == FOREIGN and recorded is not None:
+    if verdict == proving.FOREIGN and recorded is not None:
         return False, (
             f"pip-ff serve: not running; port {recorded.get('port')} answers, but not as your serve"
         )

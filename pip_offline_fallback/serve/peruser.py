@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from pip_offline_fallback.errors import UsageError
 from pip_offline_fallback.serve import command, daemon, state
+from pip_offline_fallback.serve.idlestop import IdleStop
 
 if TYPE_CHECKING:
     from io import TextIOWrapper
@@ -46,6 +47,7 @@ def serve_per_user(
     command.set_up_logging(args.verbose, stamped=True, handler=CappedLog(log, daemon.LOG_LIMIT))
     key = state.secret(where)
     holder: dict[str, Control] = {}
+    stop = IdleStop(where)
 
     def wrap(app: ServeApp) -> Control:
         from pip_offline_fallback import compat
@@ -64,6 +66,7 @@ def serve_per_user(
             idle=idle,
             down=down,
             held=lambda: state.held(where),
+            stopping=stop.agree,
             tally=os.path.join(where, state.ANSWERED),
         )
         app.control = control.route
@@ -84,16 +87,14 @@ def serve_per_user(
         sys.stderr.write(f"ERROR: pip-ff: {exc}\n")
         return command.EXIT_USAGE
     port = int(server.effective_port)
-    state.write_state(
-        where,
-        {
-            "pid": os.getpid(),
-            "port": port,
-            "prefix": app.prefix,
-            "fingerprint": args.fingerprint,
-            "started": int(time.time()),
-        },
-    )
+    stop.fields = {
+        "pid": os.getpid(),
+        "port": port,
+        "prefix": app.prefix,
+        "fingerprint": args.fingerprint,
+        "started": int(time.time()),
+    }
+    state.write_state(where, stop.fields)
     logger.info(
         "pip-ff serve: index URL %s (upstream %s); idle timeout %s",
         url.replace(app.prefix, "/<token>") if app.prefix else url,
@@ -104,6 +105,7 @@ def serve_per_user(
     try:
         command.run_server(server)
     finally:
+        stop.release()  # no longer listening: a run may start the next serve
         state.forget(where, os.getpid())
         with contextlib.suppress(Exception):
             upstream.engine.share_recorded()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 
-from pip_offline_fallback.serve import daemon, lockfiles, state
+from pip_offline_fallback.serve import callerpaths, daemon, lockfiles, proving, state
 from pip_offline_fallback.serve.childindex import child_environment
 
 TYPE_CHECKING = False
@@ -55,11 +55,16 @@ def main(argv: Sequence[str], at: int) -> int:
         _error(f"run: {exc}")
         return EXIT_USAGE
     where = state.directory(environ)
+    # What the serve gets: its paths absolute, since it runs in its own directory (callerpaths).
+    caller = os.getcwd()
+    serve_env = callerpaths.environment(environ, caller)
+    pipff_args = callerpaths.arguments(pipff_args, caller)
+    run_args = callerpaths.arguments(run_args, caller)
     # Held from before the serve is found: another run that would replace it (other options)
     # sees this one and starts its own beside it instead (daemon.py). The hold says which
     # options this run wants (none known inside an outer run's command: see below).
     options = [*pipff_args, "run", *run_args]
-    fingerprint = "" if environ.get(RUN_URL_VARIABLE) else state.fingerprint(options, environ)
+    fingerprint = "" if environ.get(RUN_URL_VARIABLE) else state.fingerprint(options, serve_env)
     holding = state.hold(where, fingerprint)
     try:
         proven = _outer_serve(environ)
@@ -69,24 +74,24 @@ def main(argv: Sequence[str], at: int) -> int:
             # replaced the user's, so a fingerprint taken here would differ and replace it.
             env = environ
         else:
-            fingerprint = fingerprint or state.fingerprint(options, environ)
+            fingerprint = fingerprint or state.fingerprint(options, serve_env)
             notes: list[str] = []
             try:
                 proven = daemon.ensure(
-                    environ, [*pipff_args, "serve", *run_args], fingerprint, notes
+                    serve_env, [*pipff_args, "serve", *run_args], fingerprint, notes
                 )
             except daemon.ServeError as exc:
                 _say(*notes)
                 _error(str(exc))
                 return EXIT_USAGE
-            _say(*notes, *lockfiles.mismatches(os.getcwd(), proven.url))
+            _say(*notes, *lockfiles.mismatches(caller, proven.url))
             env = child_environment(environ, proven.url)
             env[RUN_URL_VARIABLE] = proven.url
         if proven.where and proven.where != where:  # a serve beside the busy one: hold that
             _release(holding)
             where = proven.where
             holding = state.hold(where)
-        here = os.getcwd()
+        here = caller
         locks = lockfiles.stamps(here)
         status = _child(command, env)
     finally:
@@ -94,8 +99,8 @@ def main(argv: Sequence[str], at: int) -> int:
     if not _answered_since(proven, where):
         return status  # nothing local since the question: no closing line, no request
     key = state.secret(where)
-    verdict, after = daemon.challenge(proven.port, proven.prefix, key)
-    if verdict == daemon.OURS and after is not None and after.pid == proven.pid:
+    verdict, after = proving.challenge(proven.port, proven.prefix, key)
+    if verdict == proving.OURS and after is not None and after.pid == proven.pid:
         lines = closing(proven, after, status)
         if lines and (after.down or proven.down):
             lines += lockfiles.written_offline(here, locks)
@@ -103,7 +108,7 @@ def main(argv: Sequence[str], at: int) -> int:
     return status
 
 
-def _answered_since(proven: daemon.Proven, where: str) -> bool:
+def _answered_since(proven: proving.Proven, where: str) -> bool:
     """Whether the serve may have answered from local sources since it was proven: its tally
     (state.ANSWERED, in this user's own directory) says so without a request. A serve that keeps
     none (an older pip-ff's) is asked."""
@@ -133,7 +138,7 @@ def _check(run_args: Sequence[str], environ: Mapping[str, str]) -> None:
     state.idle_timeout(value, environ)
 
 
-def _outer_serve(environ: Mapping[str, str]) -> daemon.Proven | None:
+def _outer_serve(environ: Mapping[str, str]) -> proving.Proven | None:
     """The serve of an outer ``pip-ff run`` whose command this is, when it proves to be this
     user's serve at the URL that run gave its command; else None (a new run)."""
     outer = environ.get(RUN_URL_VARIABLE)
@@ -143,14 +148,14 @@ def _outer_serve(environ: Mapping[str, str]) -> daemon.Proven | None:
         where = state.directory(environ)
         for each in [where, *daemon.side_dirs(where)]:
             verdict, proven, _ = daemon.current(each)
-            if verdict == daemon.OURS and proven is not None and proven.url == outer:
+            if verdict == proving.OURS and proven is not None and proven.url == outer:
                 return proven
     except OSError:
         return None
     return None
 
 
-def closing(before: daemon.Proven, after: daemon.Proven, status: int) -> list[str]:
+def closing(before: proving.Proven, after: proving.Proven, status: int) -> list[str]:
     """run's closing line: what serve answered from local sources while the command ran."""
     counted: dict[str, dict[str, int]] = {}
     for key, n in after.counts.items():

@@ -2,7 +2,7 @@
 
     state        the running serve: pid, port, URL prefix, fingerprint (``name value`` lines, 0600)
     port         the port chosen once; kept when the serve ends, so the URL stays the same (0600)
-    secret       32 random bytes (hex) that the serve proves it knows (0600); see daemon.py
+    secret       32 random bytes (hex) that the serve proves it knows (0600); see proving.py
     lock         held while a serve is found, started or stopped (oslock), so two runs that
                  start at the same moment end up with one serve
     answered     ``<pid>:<n>``: how many answers the running serve has given from local sources
@@ -42,7 +42,7 @@ _FINGERPRINT_NAMES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-def _pip_config_files(environ: Mapping[str, str]) -> list[str]:
+def pip_config_files(environ: Mapping[str, str]) -> list[str]:
     """The files pip reads its configuration from, lowest priority first (pip's own order)."""
     named = environ.get("PIP_CONFIG_FILE")
     if named == os.devnull:
@@ -109,7 +109,7 @@ def store_root(environ: Mapping[str, str]) -> str:
         return os.path.abspath(os.path.expanduser(environ["PIPFF_STORE"]))
     cache = environ.get("PIP_CACHE_DIR") or None
     if cache is None:
-        files = _pip_config_files(environ)
+        files = pip_config_files(environ)
         cache = _configured_cache(files) if files else None
     cache = os.path.expanduser(os.path.expandvars(cache)) if cache else None
     return os.path.join(os.path.abspath(cache or _default_pip_cache(environ)), "pip-ff")
@@ -160,7 +160,7 @@ def fingerprint(options: Sequence[str], environ: Mapping[str, str]) -> str:
             hashed.update(f"e{name}={environ[name]}\0".encode("utf-8", "surrogateescape"))
     # pip reads netrc for each request, but the serve decides once, at its start, whether its
     # URL needs a token (serve/credentials.py): a netrc that changed needs a new serve.
-    for path in [*_pip_config_files(environ), _netrc_file(environ)]:
+    for path in [*pip_config_files(environ), _netrc_file(environ)]:
         try:
             with open(path, "rb") as f:
                 hashed.update(b"f" + path.encode("utf-8", "surrogateescape") + b"\0" + f.read())
@@ -342,51 +342,6 @@ def secret(where: str) -> bytes:
     value = os.urandom(32)
     write_private(path, value.hex() + "\n")
     return value
-
-
-def proof(key: bytes, nonce: str, fields: str) -> str:
-    """What a serve answers to a challenge: HMAC(secret, nonce and what it says of itself)."""
-    return _hmac(key, f"pip-ff serve\0{nonce}\0{fields}")
-
-
-def asker(key: bytes, nonce: str) -> str:
-    """What an older ``pip-ff run`` showed the serve with its question for the state (its second
-    request, after the proof): HMAC(secret, nonce), apart from the serve's own proofs (another
-    prefix), so a proof never serves as one. Still answered, so that an older run can prove
-    and replace a newer serve."""
-    return _hmac(key, f"pip-ff run\0{nonce}")
-
-
-QUESTION_WINDOW = 120  # seconds a question's nonce stays good (it starts with the time)
-
-
-def nonce() -> str:
-    """A question's nonce: the time (8 hex digits of seconds), then 12 random bytes."""
-    import time
-
-    return f"{int(time.time()) & 0xFFFFFFFF:08x}{os.urandom(12).hex()}"
-
-
-def question(key: bytes, nonce: str, host: str) -> str:
-    """What ``pip-ff run`` shows the serve with its one question (who are you, what have you
-    answered): HMAC(secret, the address asked and the nonce), under a prefix of its own. It
-    goes out before the serve is proven, so it is bound to the address (the serve takes it only
-    for its own ``Host``: a program that got it on one port can't replay it to a serve on
-    another) and to the time in the nonce (:func:`fresh`)."""
-    return _hmac(key, f"pip-ff ask\0{host}\0{nonce}")
-
-
-def fresh(nonce: str, now: float) -> bool:
-    """Whether a question's nonce was made within :data:`QUESTION_WINDOW` seconds of ``now``."""
-    try:
-        made = int(nonce[:8], 16)
-    except ValueError:
-        return False
-    return abs((int(now) & 0xFFFFFFFF) - made) <= QUESTION_WINDOW
-
-
-def _hmac(key: bytes, text: str) -> str:
-    return digest.hmac_sha256(key, text.encode())
 
 
 def idle_timeout(value: str | None, environ: Mapping[str, str]) -> float:
