@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from pip_offline_fallback import compat, sharing
@@ -251,14 +251,17 @@ class LocalAnswers:
         local.file.seek(0)
         return local, sha256 == expected
 
-    def intact(self, url: str, expected: str | None, authorization: str | None) -> bool:
+    def intact(
+        self, url: str, expected: str | None, authorization: Callable[[str], str | None]
+    ) -> bool:
         """Whether a local source holds ``url``'s file as its page lists it (sha256
         ``expected``): a copy in the record or a wheelhouse that verifies (its recorded sha256,
         and the page's), or one in pip's HTTP cache (no hash kept there: checked when it is
-        served)."""
+        served). ``authorization(url)``, the header sent to ``url``, is asked only for a file
+        some source holds: working it out costs more than the rest of the check."""
         if not (self.sources.has(url) or self.sources.wheelhouses.has(url)):
             return False
-        found = self.verified_body(url, authorization, expected)
+        found = self.verified_body(url, authorization(url), expected)
         if found is not None:
             local, matches = found
             local.file.close()

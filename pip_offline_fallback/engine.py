@@ -346,8 +346,9 @@ class Engine:
 
     def offered(self, files: Iterable[FileLink], authorization: Authorization) -> list[FileLink]:
         """Of a page answered locally, the files local sources hold intact (an installer never
-        picks a version it can't fetch); ``authorization``: the header sent to a URL."""
-        return [f for f in files if self.answers.intact(f.url, f.sha256, authorization(f.url))]
+        picks a version it can't fetch); ``authorization``: the header sent to a URL, asked only
+        for a file some local source holds (most files of a page are versions never fetched)."""
+        return [f for f in files if self.answers.intact(f.url, f.sha256, authorization)]
 
     def local_body(
         self, url: str, authorization: str | None, sha256: str | None

@@ -278,6 +278,48 @@ def test_a_pages_files_get_pip_sessions_own_credentials_asked_once_per_scope(
     assert said["http://public.invalid/files/p.whl"] is None
 
 
+def test_an_offline_page_asks_credentials_only_for_the_files_held_locally() -> None:
+    """Which credentials go with a file is asked only for a file some local source holds (the
+    record answers only the same credentials): a page lists every version, an installer fetched
+    a few, and working the header out cost more than the rest of an offline page (#34)."""
+    import io
+    import types
+
+    from pip_offline_fallback.answers import Context, LocalAnswers
+    from pip_offline_fallback.engine import Engine
+    from pip_offline_fallback.outcomes import Source
+    from pip_offline_fallback.pages import FileLink
+    from pip_offline_fallback.sources import LocalBody
+
+    held = "http://127.0.0.1:9/files/a-2.0-py3-none-any.whl"
+    nobody = types.SimpleNamespace(has=lambda url: False)
+
+    class Sources:
+        wheelhouses = pip_caches = nobody
+
+        def has(self, url: str) -> bool:
+            return url == held
+
+        def body(self, url: str, authorization: str | None) -> LocalBody | None:
+            assert authorization == "Basic x"
+            return LocalBody(io.BytesIO(b"wheel"), 5, Source.RECORD, 0.0, sha256="a" * 64)
+
+    asked: list[str] = []
+
+    def authorization(url: str) -> str | None:
+        asked.append(url)
+        return "Basic x"
+
+    answers = LocalAnswers(Sources(), None, Context(), None)  # type: ignore[arg-type]
+    engine: Any = types.SimpleNamespace(answers=answers)
+    files = [
+        FileLink(filename=url.rsplit("/", 1)[1], url=url, sha256="a" * 64)
+        for url in [held.replace("2.0", v) for v in ("1.0", "1.1", "2.0", "2.1")]
+    ]
+    assert [f.url for f in Engine.offered(engine, files, authorization)] == [held]
+    assert asked == [held]
+
+
 def test_a_bug_in_the_credential_lookup_is_raised_and_a_bad_url_is_none(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
