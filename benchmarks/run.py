@@ -133,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = json.dumps(bench.results, indent=1, default=str)
         # The results are committed: no paths of the machine that ran them.
         text = text.replace(str(bench.work), "<workdir>").replace(str(bench.repo), "<repo>")
+        text = text.replace(json.dumps(sys.executable)[1:-1], "<python>")  # may be elsewhere
         download_cache = str(realworld.cache_root(args.download_cache))
         text = text.replace(download_cache, "<download cache>")
         json_path.write_text(text + "\n")
