@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -158,48 +158,55 @@ def test_the_serves_state_is_told_only_to_this_user(tmp_path: Path) -> None:
     assert told.status == 200 and b"count.file:pip-ff-record 3" in b"".join(told.body)
 
 
-def test_run_proves_and_asks_its_serve_in_one_request_without_the_token() -> None:
-    """``pip-ff run`` asks its serve once before its command and once after (it asked twice
-    each time: the proof, then the state), and never with the token: the question is good
-    without it. The real routing (ServeApp) and control, on a plain WSGI server."""
+@contextlib.contextmanager
+def _loopback_wsgi() -> Iterator[tuple[int, list[str], list[Callable[..., Any]]]]:
+    """A plain WSGI server on loopback for serve's real routing: (its port, the paths it was
+    asked, a list whose first item is the app to answer with, set by the caller)."""
     import threading
     from wsgiref.simple_server import WSGIRequestHandler, make_server
-
-    from pip_offline_fallback.serve.app import ServeApp
-    from pip_offline_fallback.serve.control import Control
 
     class Quiet(WSGIRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    key, token = os.urandom(32), "t" * 32
     asked: list[str] = []
-    routed: list[Control] = []
+    routed: list[Callable[..., Any]] = []
 
     def app(environ: dict[str, object], start_response: Callable[..., object]) -> object:
         asked.append(str(environ["PATH_INFO"]))
         return routed[0](environ, start_response)
 
     server = make_server("127.0.0.1", 0, app, handler_class=Quiet)  # type: ignore[arg-type]
-    port = server.server_port
-    serve_app = ServeApp(None, hosts=[f"127.0.0.1:{port}"], token=token)  # type: ignore[arg-type]
-    control = Control(serve_app, key=key, fingerprint="f" * 32, idle=0, down=dict)
-    serve_app.control = control.route
-    control.counts["page:pip-ff-record"] = 2
-    routed.append(control)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
+        yield server.server_port, asked, routed
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_run_proves_and_asks_its_serve_in_one_request_without_the_token() -> None:
+    """``pip-ff run`` asks its serve once before its command and once after (it asked twice
+    each time: the proof, then the state), and never with the token: the question is good
+    without it. The real routing (ServeApp) and control, on a plain WSGI server."""
+    from pip_offline_fallback.serve.app import ServeApp
+    from pip_offline_fallback.serve.control import Control
+
+    key, token = os.urandom(32), "t" * 32
+    with _loopback_wsgi() as (port, asked, routed):
+        serve_app = ServeApp(None, hosts=[f"127.0.0.1:{port}"], token=token)  # type: ignore[arg-type]
+        control = Control(serve_app, key=key, fingerprint="f" * 32, idle=0, down=dict)
+        serve_app.control = control.route
+        control.counts["page:pip-ff-record"] = 2
+        routed.append(control)
         verdict, proven = proving.challenge(port, f"/{token}", key)
         assert verdict == proving.OURS and proven is not None
         assert proven.pid == os.getpid() and proven.counts == {"page:pip-ff-record": 2}
         assert len(asked) == 1 and token not in asked[0], asked
         verdict, _ = proving.challenge(port, f"/{token}", b"x" * 32)  # another user's secret
         assert verdict == proving.FOREIGN
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_run_asks_its_serve_after_the_command_only_when_it_answered_locally(
@@ -209,17 +216,11 @@ def test_run_asks_its_serve_after_the_command_only_when_it_answered_locally(
     WSGI server: one question before its command; after it, none when the serve's tally says
     nothing was answered from local sources (it asked twice before and twice after), and one,
     with the closing line, when something was."""
-    import threading
     import time
-    from wsgiref.simple_server import WSGIRequestHandler, make_server
 
     from pip_offline_fallback.serve import run
     from pip_offline_fallback.serve.app import ServeApp
     from pip_offline_fallback.serve.control import Control
-
-    class Quiet(WSGIRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
 
     for name in list(os.environ):
         if name.upper().startswith(("PIP_", "PIPFF", "UV_")):
@@ -229,42 +230,32 @@ def test_run_asks_its_serve_after_the_command_only_when_it_answered_locally(
     monkeypatch.chdir(tmp_path)
     where = state.directory(os.environ, create=True)
     key = state.secret(where)
-    asked: list[str] = []
-    routed: list[Control] = []
+    with _loopback_wsgi() as (port, asked, routed):
 
-    def local_page(environ: dict[str, object], start_response: Callable[..., object]) -> object:
-        if environ["PATH_INFO"] == "/simple/x/":  # as serve answers a page from its record
-            start_response("200 OK", [("X-PipFF-Source", "pip-ff-record; age=1")])
-            return [b"a page"]
-        return serve_app(environ, start_response)  # type: ignore[arg-type]
+        def local_page(environ: dict[str, object], start_response: Callable[..., object]) -> object:
+            if environ["PATH_INFO"] == "/simple/x/":  # as serve answers a page from its record
+                start_response("200 OK", [("X-PipFF-Source", "pip-ff-record; age=1")])
+                return [b"a page"]
+            return serve_app(environ, start_response)  # type: ignore[arg-type]
 
-    def app(environ: dict[str, object], start_response: Callable[..., object]) -> object:
-        asked.append(str(environ["PATH_INFO"]))
-        return routed[0](environ, start_response)
-
-    server = make_server("127.0.0.1", 0, app, handler_class=Quiet)  # type: ignore[arg-type]
-    port = server.server_port
-    serve_app = ServeApp(None, hosts=[f"127.0.0.1:{port}"], token=None)  # type: ignore[arg-type]
-    fingerprint = state.fingerprint(["run"], os.environ)
-    control = Control(
-        local_page,  # type: ignore[arg-type]
-        key=key,
-        fingerprint=fingerprint,
-        idle=0,
-        down=dict,
-        tally=os.path.join(where, state.ANSWERED),
-    )
-    serve_app.control = control.route
-    routed.append(control)
-    fields = {"pid": os.getpid(), "port": port, "prefix": "", "fingerprint": fingerprint}
-    state.write_state(where, {**fields, "started": int(time.time())})
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    fetch = (
-        "import os, urllib.request as u; u.build_opener(u.ProxyHandler({})).open("
-        "os.environ['PIP_INDEX_URL'] + 'x/').read()"
-    )
-    try:
+        serve_app = ServeApp(None, hosts=[f"127.0.0.1:{port}"], token=None)  # type: ignore[arg-type]
+        fingerprint = state.fingerprint(["run"], os.environ)
+        control = Control(
+            local_page,  # type: ignore[arg-type]
+            key=key,
+            fingerprint=fingerprint,
+            idle=0,
+            down=dict,
+            tally=os.path.join(where, state.ANSWERED),
+        )
+        serve_app.control = control.route
+        routed.append(control)
+        fields = {"pid": os.getpid(), "port": port, "prefix": "", "fingerprint": fingerprint}
+        state.write_state(where, {**fields, "started": int(time.time())})
+        fetch = (
+            "import os, urllib.request as u; u.build_opener(u.ProxyHandler({})).open("
+            "os.environ['PIP_INDEX_URL'] + 'x/').read()"
+        )
         assert run.main(["run", "--", sys.executable, "-c", "pass"], 0) == 0
         assert [p.split("/")[2] for p in asked] == ["ask"], asked
         assert "pip-ff:" not in capsys.readouterr().err
@@ -273,10 +264,6 @@ def test_run_asks_its_serve_after_the_command_only_when_it_answered_locally(
         assert [p.split("/")[2] for p in asked] == ["ask", "x", "ask"], asked
         closing = capsys.readouterr().err
         assert "pip-ff: finished from local sources (local index data); pages: 1 from " in closing
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_runs_sha256_and_hmac_are_hashlibs_and_hmacs() -> None:
