@@ -187,6 +187,50 @@ def _loopback_wsgi() -> Iterator[tuple[int, list[str], list[Callable[..., Any]]]
         thread.join()
 
 
+def test_the_tally_moves_once_after_each_question_not_on_every_local_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run asks again after its command only when ``<state>/answered`` differs from the mark
+    its question was told: serve writes that file when a question is answered (if stale) and on
+    the first local answer after it, not on every local answer (a file write each, #32)."""
+    from pip_offline_fallback.serve.control import Control
+
+    def local(environ: dict[str, object], start: Callable[..., object]) -> list[bytes]:
+        start("200 OK", [("X-PipFF-Source", "pip-ff-record; age=1")])
+        return [b"a page"]
+
+    tally = str(tmp_path / state.ANSWERED)
+    key, here = b"k" * 32, "127.0.0.1:3141"
+    control = Control(local, key=key, fingerprint="f" * 32, idle=0, down=dict, tally=tally)  # type: ignore[arg-type]
+    writes: list[str] = []
+    write_private = state.write_private
+
+    def counted(path: str, text: str) -> None:
+        writes.append(text.strip())
+        write_private(path, text)
+
+    monkeypatch.setattr(state, "write_private", counted)
+
+    def answer(times: int) -> None:
+        for _ in range(times):
+            list(control({"PATH_INFO": "/simple/x/"}, lambda *a: None))
+
+    def ask() -> str:
+        nonce = proving.nonce()
+        told = control.route(["ask", nonce, proving.question(key, nonce, here)], here)
+        return state.decode(b"".join(told.body).decode().split("\n", 1)[1])["answered"]
+
+    answer(3)  # nobody asked yet: no run to tell
+    assert writes == []
+    told = ask()  # the file is brought up to the mark it tells
+    assert writes == [told] and state.read_private(tally) == told + "\n"
+    answer(5)  # one write moves it off that mark; the other four write nothing
+    assert len(writes) == 2 and state.read_private(tally) != told + "\n"
+    told = ask()
+    assert len(writes) == 3 and state.read_private(tally) == told + "\n"
+    assert ask() == told and len(writes) == 3  # nothing answered since: nothing written
+
+
 def test_run_proves_and_asks_its_serve_in_one_request_without_the_token() -> None:
     """``pip-ff run`` asks its serve once before its command and once after (it asked twice
     each time: the proof, then the state), and never with the token: the question is good

@@ -17,8 +17,9 @@ An older ``pip-ff run`` asked in two steps, ``/-pipff/proof/<nonce>`` (the proof
 replace this serve.
 
 After its command, run reads ``<state>/answered`` (this serve's pid and how many answers it has
-given from local sources, rewritten before each such answer goes out) and asks again only when
-it changed since its question: the closing line is then the same, without a request.
+given from local sources; brought up to date when a question is answered, and rewritten by the
+first local answer after it, before that answer goes out) and asks again only when it changed
+since its question: the closing line is then the same, without a request.
 
 The idle timer ends the serve after ``idle`` seconds without a request (none in flight).
 """
@@ -73,10 +74,14 @@ class Control:
         self._active = 0
         self._last = time.monotonic()
         # <state>/answered (state.ANSWERED): "<pid>:<n>", n the answers from local sources so
-        # far, rewritten before each such answer goes out. run reads it after its command and
-        # asks again only when it changed: most commands get nothing local (#32).
+        # far. run reads it after its command and asks again only when it differs from the mark
+        # its question was told: most commands get nothing local (#32). So the file need only
+        # move off the last mark told: it is brought up to date when a question is answered,
+        # and rewritten by the first local answer after that, not by every one.
         self.tally = tally
         self._answered = 0
+        self._written: str | None = None  # the tally file's mark
+        self._told: str | None = None  # the mark the last question was told
         self._write_tally()
 
     # -- WSGI: counts and activity -----------------------------------------------------------
@@ -99,7 +104,8 @@ class Control:
                     with self._lock:
                         self.counts[key] = self.counts.get(key, 0) + 1
                         self._answered += 1
-                        self._write_tally()
+                        if self._written == self._told:
+                            self._write_tally()
             return start_response(status, headers, *exc)
 
         try:
@@ -117,12 +123,16 @@ class Control:
         old one would make it miss this answer."""
         if self.tally is None:
             return
+        mark = self._mark()
         try:
-            state.write_private(self.tally, self._mark() + "\n")
+            state.write_private(self.tally, mark + "\n")
         except OSError:
             logger.warning("pip-ff serve: can't write %s; run will ask", self.tally)
+            self._written = None
             with contextlib.suppress(OSError):
                 os.unlink(self.tally)
+        else:
+            self._written = mark
 
     def _done(self) -> None:
         with self._lock:
@@ -153,6 +163,10 @@ class Control:
         with self._lock:
             counts = dict(self.counts)
             mark = self._mark()
+            if self.tally is not None:
+                if self._written != mark:
+                    self._write_tally()
+                self._told = mark
         fields: dict[str, object] = {
             "pid": os.getpid(),
             "version": __version__,
