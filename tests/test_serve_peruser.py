@@ -616,3 +616,30 @@ def test_an_idle_serve_never_stops_under_a_run_that_proved_it(
     serve.release()
     assert not daemon._still(where, proven)
     os.unlink(str(holding))
+
+
+def test_run_says_nothing_of_record_files_served_while_the_index_answered() -> None:
+    """A file serve hands from pip-ff's record while the index answers was checked against the
+    index's own page: the command got what going direct gives, so run says nothing (as
+    ``pip-ff install`` online). A page from local data (``--prefer-offline``) or an index
+    that was down is said, as before."""
+    from pip_offline_fallback.serve import run
+
+    words = {"word.pip-ff-record": "pip-ff's record"}
+    before = proving.Proven(1, "", {"count.file:pip-ff-record": "2", **words})
+    files_only = proving.Proven(1, "", {"count.file:pip-ff-record": "5", **words})
+    assert run.closing(before, files_only, 0) == []
+    with_page = proving.Proven(
+        1, "", {"count.file:pip-ff-record": "5", "count.page:pip-ff-record": "1", **words}
+    )
+    assert run.closing(before, with_page, 0) == [
+        "pip-ff: finished from local sources (local index data); files: 3 from pip-ff's "
+        "record; pages: 1 from pip-ff's record"
+    ]
+    down = proving.Proven(
+        1, "", {"count.file:pip-ff-record": "5", "down.127.0.0.1:1": "connection refused", **words}
+    )
+    assert run.closing(before, down, 1) == [
+        "pip-ff: answered from local sources (unreachable: 127.0.0.1:1 (connection refused)); "
+        "files: 3 from pip-ff's record"
+    ]

@@ -163,7 +163,10 @@ def closing(before: proving.Proven, after: proving.Proven, status: int) -> list[
         kind, _, source = key.partition(":")
         if n > 0 and source != "network":
             counted.setdefault(kind, {})[source] = n
-    if not counted:
+    if not after.down and "page" not in counted:
+        # Files (and metadata) from the record while every route answered: each was checked
+        # against the index's own page, so the command got what going direct gives; a cache,
+        # not a fallback, and pip-ff install says nothing online either.
         return []
     words = after.words
     parts = []
