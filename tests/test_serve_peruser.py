@@ -525,6 +525,41 @@ def test_a_serve_proven_while_a_run_replaces_it_is_never_used(
     assert got.where == os.path.join(serves.where, daemon.OTHERS, OLD)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="holders count on POSIX only")
+def test_a_serve_beside_a_busy_one_is_held_before_it_is_proven(
+    serves: _Serves, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The serve of this run's options beside the one another run's command holds (its own
+    state directory under ``others/``) is held by this run before it is proven, with its lock
+    taken: its idle stop, which looks at the holders under that lock (idlestop.py), can't end
+    it between the proof and the command."""
+    from pip_offline_fallback import oslock
+    from pip_offline_fallback.serve import daemon
+
+    environ = {"PIPFF_STORE": str(tmp_path)}
+    side = os.path.join(serves.where, daemon.OTHERS, NEW)
+    os.makedirs(side, mode=0o700)
+    serves.start(side, environ, [], NEW, 0)  # the serve beside, up from an earlier run
+    _holds(serves.where, OLD)  # another run's command uses the old serve
+    _holds(serves.where, NEW, os.getpid())
+    seen: list[tuple[bool, bool]] = []
+
+    def proving(where: str) -> tuple[str, Any, dict[str, str] | None]:
+        if where == side:  # what the serve beside would see, were it deciding to stop now
+            try:
+                with oslock.exclusive(state.lock_path(side), 0):
+                    taken = False
+            except oslock.LockTimeout:
+                taken = True
+            seen.append((state.held(side), taken))
+        return serves.current(where)
+
+    monkeypatch.setattr(daemon, "current", proving)
+    got = daemon.ensure(environ, [], NEW, [])
+    assert got.where == side and serves.started == [side], serves.started
+    assert seen == [(True, True)], seen
+
+
 def test_an_ending_serve_leaves_its_state_to_a_run_that_holds_the_lock(tmp_path: Path) -> None:
     """A serve that ends while a run holds the lock (replacing or stopping it) leaves its state
     file to that run: the successor's, written any moment, must not be the one removed."""

@@ -122,7 +122,7 @@ def _ensure_locked(
                 os.makedirs(side, mode=0o700, exist_ok=True)
             except OSError as exc:
                 raise ServeError(f"can't make serve's state directory ({exc.strerror})") from None
-            found = _ensure_locked(side, environ, pipff_args, fingerprint, note, beside=False)
+            found = _ensure_beside(side, environ, pipff_args, fingerprint, note)
             note.append(
                 f"pip-ff: your serve on port {proven.port} is in use by another run with other "
                 f"options; this run uses a serve of its own on port {found.port}"
@@ -153,6 +153,30 @@ def _ensure_locked(
         raise ServeError(f"serve could not listen on a port; see {where}/serve.log")
     state.keep_port(where, started.port)
     return started
+
+
+def _ensure_beside(
+    side: str,
+    environ: Mapping[str, str],
+    pipff_args: Sequence[str],
+    fingerprint: str,
+    note: list[str],
+) -> proving.Proven:
+    """The serve in ``side``, found or started, under the lock the caller holds (a serve
+    beside has its main directory's: state.lock_path). This run holds it before proving it
+    (run.py keeps that hold for its command): the serve's idle stop, which waits for that lock
+    and then looks at the holders (idlestop.py), never ends it between the proof and the
+    command, as it could when the hold came after the lock was released."""
+    holding = state.hold(side, fingerprint)
+    try:
+        return _ensure_locked(side, environ, pipff_args, fingerprint, note, beside=False)
+    except BaseException:
+        if holding is not None:
+            try:  # noqa: SIM105 (run, which imports this module, imports no contextlib)
+                os.unlink(holding)
+            except OSError:
+                pass
+        raise
 
 
 EXIT_CANT_LISTEN = 3  # serve's exit status when its port is taken (command.py)
