@@ -250,8 +250,9 @@ class Store(Reader):
             self._move_credentialed(url)
         fd, tmp_entry = create_exclusive(directory, ENTRY_TEMP_PREFIX)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(entry, f)
+            # One write of the whole entry (json.dump writes it in dozens of small pieces).
+            with os.fdopen(fd, "wb") as f:
+                f.write(json.dumps(entry).encode("utf-8"))
             os.replace(tmp_entry, os.path.join(directory, name))
         except BaseException:
             unlink_quietly(tmp_entry)
