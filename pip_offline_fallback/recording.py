@@ -77,13 +77,14 @@ class Recording:
             consumed = getattr(response, "_content_consumed", False)  # read by the doubt check
             stream_ = compat.body_stream(response.raw)
             if length is not None and not consumed and stream_ is not None:
-                recorder = store.recorder(filed, response.headers, identity)
+                expected = int(length)
+                recorder = store.recorder(filed, response.headers, identity, size=expected)
                 # Without a recorder, a tap only for a spare the record holds now.
                 if recorder is not None or store.has(url):
                     tee = BodyTee(
                         stream_,
                         recorder,
-                        int(length),
+                        expected,
                         lambda sha256: self._committed(url, filed, sha256, identity),
                         self._spare(url, identity),
                     )
@@ -95,7 +96,7 @@ class Recording:
                 headers = {
                     k: v for k, v in response.headers.items() if k.lower() != "content-encoding"
                 }
-                recorder = store.recorder(filed, headers, identity)
+                recorder = store.recorder(filed, headers, identity, size=len(content))
                 if recorder is not None:
                     recorder.write(content)
                     recorder.commit()
