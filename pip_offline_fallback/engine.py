@@ -163,10 +163,11 @@ class Engine:
             local = self.answers.local(adapter, request, forced=False)
             if local is not None:
                 return local
-        has_local = self.sources.has(url)  # asked once: it also decides the spare below
         # A host pip-ff recorded anything from gets the fast path for every URL: a page never
         # recorded (one the index did not have) would otherwise wait through pip's retries.
-        fast = asking_mirror or has_local or self.sources.knows_host_of(url)
+        # The host's marker first: one memo look-up per host, where has() looks in pip's cache
+        # and the record for each URL (a short transfer's spare is looked up when it happens).
+        fast = asking_mirror or self.sources.knows_host_of(url) or self.sources.has(url)
         hop = via or host  # what a connection is made to: the proxy, if there is one
         timed = waits(
             self.connect_times, kwargs, self.settings, host, hop, fast, self.timeout_chosen
@@ -201,9 +202,7 @@ class Engine:
             return local
         finally:
             context.hop = context.patience = context.answer = None
-        return self._answered(
-            adapter, request, mirrored, timed.kwargs, response, host, via, has_local
-        )
+        return self._answered(adapter, request, mirrored, timed.kwargs, response, host, via)
 
     def _answered(
         self,
@@ -214,7 +213,6 @@ class Engine:
         response: Response,
         host: str,
         via: str | None,
-        has_local: bool,
     ) -> Response:
         """What pip gets for a response: it, or a local answer when the response is no answer."""
         url = str(request.url)
@@ -246,7 +244,7 @@ class Engine:
         self.context.note(Outcome(url, source))
         source = Source.PIP_CACHE if from_cache else source
         stream = bool(kwargs.get("stream"))
-        self.recording.received(request, response, source, stream=stream, spare=has_local)
+        self.recording.received(request, response, source, stream=stream)
         return response
 
     def doubt(

@@ -211,6 +211,7 @@ def _wrap_getresponse(original: Callable[..., HTTPResponse]) -> Callable[..., HT
                 deadline,
                 learn=lambda seconds: times.seen(route, seconds),
                 missed=lambda: compat.FirstByteTimeout(f"no answer within {deadline:.1f} s"),
+                sock=getattr(self, "sock", None),
             )
         times.seen(route, time.monotonic() - started)
         return response

@@ -9,7 +9,9 @@ the request waits for it only up to the deadline. When the deadline passes the r
 at once (it falls back), while the connect carries on in the background; if it is made, how
 long it really took is kept (the route's connect times), and the connection is closed. By the
 next run the route's deadline covers it. The first byte of an answer (the wait for its status
-line) gets the same treatment, with its own deadline (deadline.first_byte_deadline).
+line) gets the same treatment, with its own deadline (deadline.first_byte_deadline); on a plain
+TCP socket the request first watches the socket itself up to the deadline, so an answer that
+comes in time costs no thread.
 
 Bounded: at most :data:`MAX_LATE` late waits at a time (beyond that a connect is bounded by
 its deadline on the socket, as before, and a first byte gets pip's own wait; neither is learnt
@@ -20,7 +22,9 @@ of a command waits for them at most :data:`SETTLE` seconds.
 from __future__ import annotations
 
 import logging
+import select
 import socket
+import sys
 import threading
 import time
 from typing import Callable, TypeVar, cast
@@ -181,11 +185,17 @@ def first_byte(
     deadline: float,
     learn: Callable[[float], None],
     missed: Callable[[], BaseException],
+    sock: object = None,
 ) -> T:
     """urllib3's ``connection.getresponse()`` (``original``: the wait for an answer's status
     line and headers) with a deadline; when it is missed the wait goes on in the background,
     up to pip's read timeout (the socket's), to learn how long the route takes to answer.
     With no room for one more late wait: pip's own wait.
+
+    ``sock``: the connection's socket. A plain TCP socket is watched in place: once anything
+    arrives within the deadline, the answer is read on this thread (most answers: no thread
+    per request); only a wait past the deadline goes to the background. A TLS socket is always
+    waited for on a thread: its socket can be readable with no answer in it (a session ticket).
 
     A first byte that the socket's own timeout gave up on is a miss too (never retried as a
     read): with ``--timeout`` the deadline and the socket's timeout are the same wait, and
@@ -197,9 +207,32 @@ def first_byte(
         except socket.timeout as exc:
             raise missed() from exc
 
+    started = time.monotonic()
+    if type(sock) is socket.socket and _readable(sock, deadline):
+        return wait()
     if not _late.room():
         return wait()
-    return _late.within(wait, deadline, learn=learn, tidy=_close, missed=missed)
+    waited = time.monotonic() - started
+    return _late.within(
+        wait,
+        max(0.0, deadline - waited),
+        learn=lambda seconds: learn(seconds + waited),
+        tidy=_close,
+        missed=missed,
+    )
+
+
+def _readable(sock: socket.socket, seconds: float) -> bool:
+    """Whether anything (bytes, or the end of the connection) arrives on a plain socket within
+    ``seconds``; False when it can't be watched (then the thread waits, as for TLS)."""
+    try:
+        if sys.platform == "win32":  # no poll(); select() takes any socket there
+            return bool(select.select([sock], [], [], seconds)[0])
+        poller = select.poll()  # not select(): it can't watch a descriptor past 1023
+        poller.register(sock, select.POLLIN | select.POLLPRI)
+        return bool(poller.poll(max(0, int(seconds * 1000))))
+    except (OSError, ValueError):
+        return False
 
 
 def _close(response: object) -> None:

@@ -50,7 +50,6 @@ class Recording:
         source: Source,
         *,
         stream: bool,
-        spare: bool,
     ) -> None:
         """pip gets ``response`` from the network (``source``: pip's cache, a fallback index or
         the index): told to the report, and recorded when it is a fresh 200 of a whole GET;
@@ -59,15 +58,14 @@ class Recording:
         if request.method == "GET" and response.status_code == 200:
             self._report.file_served(url, source)
             if source is not Source.PIP_CACHE and "range" not in request.headers:
-                self.record(request, response, stream=stream, spare=spare)
+                self.record(request, response, stream=stream)
         elif request.method == "GET" and response.is_redirect:
             self.redirected(url, response)
 
-    def record(
-        self, request: PreparedRequest, response: Response, *, stream: bool, spare: bool
-    ) -> None:
-        """Record ``response`` (a fresh 200 of a GET). ``spare``: a local copy exists, to finish
-        a transfer that drops short with (same bytes as far as they came)."""
+    def record(self, request: PreparedRequest, response: Response, *, stream: bool) -> None:
+        """Record ``response`` (a fresh 200 of a GET). A transfer that drops short is finished
+        from the record's copy of the same URL, if it holds one (same bytes as far as they
+        came): looked up only then, not for every response."""
         store = self._sources.store
         if store is None:
             return
@@ -79,14 +77,16 @@ class Recording:
             consumed = getattr(response, "_content_consumed", False)  # read by the doubt check
             stream_ = compat.body_stream(response.raw)
             if length is not None and not consumed and stream_ is not None:
-                recorder = store.recorder(filed, response.headers, identity)
-                if recorder is not None or spare:
+                expected = int(length)
+                recorder = store.recorder(filed, response.headers, identity, size=expected)
+                # Without a recorder, a tap only for a spare the record holds now.
+                if recorder is not None or store.has(url):
                     tee = BodyTee(
                         stream_,
                         recorder,
-                        int(length),
+                        expected,
                         lambda sha256: self._committed(url, filed, sha256, identity),
-                        self._spare(url, identity) if spare else None,
+                        self._spare(url, identity),
                     )
                     compat.replace_body_stream(response.raw, tee)
             elif consumed or not stream:
@@ -96,7 +96,7 @@ class Recording:
                 headers = {
                     k: v for k, v in response.headers.items() if k.lower() != "content-encoding"
                 }
-                recorder = store.recorder(filed, headers, identity)
+                recorder = store.recorder(filed, headers, identity, size=len(content))
                 if recorder is not None:
                     recorder.write(content)
                     recorder.commit()

@@ -7,6 +7,7 @@ the store's host markers), ``without_credentials`` what may be said or passed on
 
 from __future__ import annotations
 
+import functools
 import re
 import urllib.parse
 
@@ -24,7 +25,13 @@ from pip_offline_fallback.compat.vendored import (
 # urlsplit refuses.
 _MALFORMED_CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/]*@")
 
+# url_key and host_of are asked several times per request (the route rule, the record, the
+# checks, the report: about 7 url_key calls per response), each a urlsplit; a bounded memo
+# makes the repeats dict look-ups (bounded: serve runs for days).
+_MEMO = 4096
 
+
+@functools.lru_cache(maxsize=_MEMO)
 def url_key(url: str) -> str:
     """The URL an entry is filed under: no fragment, no credentials, lower-case scheme and host."""
     parts = urllib.parse.urlsplit(url)
@@ -35,6 +42,7 @@ def url_key(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, ""))
 
 
+@functools.lru_cache(maxsize=_MEMO)
 def host_of(url: str) -> str:
     """``scheme://host:port`` of a URL, without credentials (default port filled in): the unit
     that goes down, and what the store's host markers are named for."""

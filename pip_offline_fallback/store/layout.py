@@ -275,8 +275,18 @@ class Layout:
         if parts in self._made:
             return os.path.join(self.base, *parts)
         path = self.base
-        for part in ("", *parts):
+        for depth, part in enumerate(("", *parts)):
             path = os.path.join(path, part) if part else path
+            if parts[:depth] in self._made:
+                continue  # this level was checked already (``entries`` for ``entries/ab``)
+            # lstat first: most levels exist, and an mkdir that fails with EEXIST costs a
+            # directory write lock (about 0.3 ms here, against a few microseconds).
+            try:
+                if not stat.S_ISDIR(os.lstat(path).st_mode):
+                    raise OSError(errno.ENOTDIR, "not a directory (a link?)", path)
+                continue
+            except FileNotFoundError:
+                pass
             try:
                 os.mkdir(path)
             except FileExistsError:
@@ -285,7 +295,7 @@ class Layout:
             except FileNotFoundError:
                 os.makedirs(path, exist_ok=True)  # the root itself is missing
         with self.memo_lock:
-            self._made.add(parts)
+            self._made.update(parts[:depth] for depth in range(len(parts) + 1))
         return path
 
     def retrying(self, write: Callable[[], _T]) -> _T:

@@ -1,7 +1,10 @@
 """A body being recorded: written to a temporary file as it arrives, filed by the store on commit.
 
 The recorder hashes as it writes, so the record's sha256 costs no second read; a full disk or a
-busy store costs the record, never the install.
+busy store costs the record, never the install. A small body (a page, a metadata file, a small
+wheel: see :data:`IN_MEMORY`) is kept in memory instead and filed whole on the write-behind
+thread: pip's thread creates no file for it, and when the record holds those bytes already
+(every body of an index seen before) no file is written at all.
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ if TYPE_CHECKING:
     from pip_offline_fallback.store.writing import Store
 
 logger = logging.getLogger(__name__)
+
+# A body of at most this many bytes (its announced length) is recorded in memory. Small enough
+# for the peak memory (at most two such bodies wait: one filed, one received), large enough
+# for nearly every page and metadata file, and most wheels of a typical install.
+IN_MEMORY = 256 * 1024
 
 # Recorders neither committed nor aborted yet. A run that ends early (Ctrl-C, an error that
 # abandons a download) never closes their response; at exit their temporary files go.
@@ -43,16 +51,19 @@ class Recorder:
         store: Store,
         url: str,
         headers: dict[str, str],
-        f: IO[bytes],
-        tmp: str,
+        f: IO[bytes] | None,
+        tmp: str | None,
         identity: str | None = None,
     ) -> None:
+        """``f`` and ``tmp``: the temporary file the body goes to; None and None: in memory."""
         self._store = store
         self._identity = identity
         self._url = url
         self._headers = headers
-        self._file: IO[bytes] | None = f
+        self._file = f
         self._tmp = tmp
+        self._chunks: list[bytes] | None = [] if f is None else None
+        self._open = True
         self._digest = hashlib.sha256()
         self.size = 0
         with _open_lock:
@@ -68,52 +79,81 @@ class Recorder:
         return self._digest.copy()
 
     def write(self, data: bytes | memoryview) -> None:
-        if self._file is None:
+        if not self._open:
             return
-        try:
-            self._file.write(data)
-        except OSError as exc:  # a full disk costs the record, never the install
-            logger.warning("pip-ff: not recording %s: %s", url_key(self._url), exc)
-            self.abort()
-            return
+        if self._chunks is not None:
+            self._chunks.append(bytes(data))
+        elif self._file is not None:
+            try:
+                self._file.write(data)
+            except OSError as exc:  # a full disk costs the record, never the install
+                logger.warning("pip-ff: not recording %s: %s", url_key(self._url), exc)
+                self.abort()
+                return
         self._digest.update(data)
         self.size += len(data)
 
-    def _close(self) -> IO[bytes] | None:
-        """Take the file away (once): no other method writes, commits or aborts after this."""
-        f, self._file = self._file, None
+    def _close(self) -> tuple[bool, IO[bytes] | None, list[bytes] | None]:
+        """Take the body away (once): whether it was still open, its file or its chunks. No
+        other method writes, commits or aborts after this."""
         with _open_lock:
+            was_open, self._open = self._open, False
+            f, self._file = self._file, None
+            chunks, self._chunks = self._chunks, None
             _open_recorders.discard(self)
-        return f
+        return was_open, f, chunks
 
     def commit(self) -> None:
         """File the body (on the store's write-behind thread, if it has one)."""
-        f = self._close()
-        if f is not None:
+        was_open, f, chunks = self._close()
+        if not was_open:
+            return
+        if chunks is not None:
+            body = b"".join(chunks)
+            self._store.file_later(lambda: self._filed(body))
+        elif f is not None:
             self._store.file_later(lambda: self._filed(f))
 
-    def _filed(self, f: IO[bytes]) -> None:
+    def _filed(self, body: IO[bytes] | bytes) -> None:
+        tmp = self._tmp
         try:
-            f.close()
+            filed: str | bytes
+            if isinstance(body, bytes):
+                filed = body
+            else:
+                body.close()
+                assert tmp is not None  # a file body has its temporary file
+                filed = tmp
             if self._store.commit_body(
-                self._url, self._headers, self._tmp, self.sha256, self.size, self._identity
+                self._url,
+                self._headers,
+                filed,
+                self.sha256,
+                self.size,
+                self._identity,
             ):
                 logger.debug("pip-ff: recorded %s (%d bytes)", url_key(self._url), self.size)
+        except OSError as exc:  # the store can't be written: said once, as recorder() does
+            self._store.cannot_write(self._url, exc)
+            if tmp is not None:
+                unlink_quietly(tmp)
         except Exception as exc:  # the record is never worth failing the install for
             logger.warning("pip-ff: not recording %s: %s", url_key(self._url), exc)
-            unlink_quietly(self._tmp)
+            if tmp is not None:
+                unlink_quietly(tmp)
 
     def abort(self) -> None:
-        f = self._close()
+        _, f, _ = self._close()
         if f is None:
             return
         with contextlib.suppress(OSError):
             f.close()
-        unlink_quietly(self._tmp)
+        if self._tmp is not None:
+            unlink_quietly(self._tmp)
 
     @property
     def active(self) -> bool:
-        return self._file is not None
+        return self._open
 
 
 def unlink_quietly(path: str) -> None:

@@ -25,7 +25,7 @@ from pip_offline_fallback.store.layout import (
     sha256_of_file,
 )
 from pip_offline_fallback.store.reading import Reader
-from pip_offline_fallback.store.recorder import Recorder, unlink_quietly
+from pip_offline_fallback.store.recorder import IN_MEMORY, Recorder, unlink_quietly
 from pip_offline_fallback.storekey import NO_KEY
 from pip_offline_fallback.urls import is_distribution_url, url_key
 
@@ -91,26 +91,43 @@ class Store(Reader):
             logger.debug("pip-ff: removed %d stale temporary file(s) from the store", len(stale))
 
     def recorder(
-        self, url: str, headers: Mapping[str, str], identity: str | None = None
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        identity: str | None = None,
+        size: int | None = None,
     ) -> Recorder | None:
         """A sink for a body being received online; None when the store can't be written, or
-        when the body came with credentials and there is no usable key."""
+        when the body came with credentials and there is no usable key. ``size``: the body's
+        announced length; a small one is kept in memory (see :data:`.recorder.IN_MEMORY`)."""
         if not self._recording or identity == NO_KEY or not self.usable():
             return None
         self.settled()  # at most one body waits to be filed
-        try:
-            fd, tmp = self.retrying(lambda: create_exclusive(self.tmp_directory(), _TEMP_PREFIX))
-        except OSError as exc:
-            if not self._write_failed:  # once: a store we can't write records nothing
-                self._write_failed = True
-                logger.warning("pip-ff: can't record into the store %s: %s", self.root, exc)
-            logger.debug("pip-ff: not recording %s: %s", url_key(url), exc)
-            return None
-        if not self._swept:
+        if not self._swept:  # the first body: is there a place for temporary files?
+            try:
+                self.retrying(self.tmp_directory)
+            except OSError as exc:
+                self.cannot_write(url, exc)
+                return None
             self._swept = True
             self._clear_stale_temps()
         kept = {k.lower(): v for k, v in headers.items() if k.lower() in _KEPT_HEADERS}
+        if size is not None and 0 <= size <= IN_MEMORY:
+            return Recorder(self, url, kept, None, None, identity)
+        try:
+            fd, tmp = self.retrying(lambda: create_exclusive(self.tmp_directory(), _TEMP_PREFIX))
+        except OSError as exc:
+            self.cannot_write(url, exc)
+            return None
         return Recorder(self, url, kept, os.fdopen(fd, "wb"), tmp, identity)
+
+    def cannot_write(self, url: str, exc: OSError) -> None:
+        """Recording ``url`` failed on the file system: said once (a store we can't write
+        records nothing), then only with -v."""
+        if not self._write_failed:
+            self._write_failed = True
+            logger.warning("pip-ff: can't record into the store %s: %s", self.root, exc)
+        logger.debug("pip-ff: not recording %s: %s", url_key(url), exc)
 
     @contextlib.contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
@@ -130,21 +147,24 @@ class Store(Reader):
         self,
         url: str,
         headers: Mapping[str, str],
-        tmp: str,
+        body: str | bytes,
         sha256: str,
         size: int,
         identity: str | None = None,
     ) -> bool:
-        """File a received body; False when it was not filed (the store is busy, or it would
-        replace a distribution file recorded with other bytes)."""
+        """File a received body (``body``: its temporary file, or its bytes); False when it was
+        not filed (the store is busy, or it would replace a distribution file recorded with
+        other bytes)."""
+        tmp = body if isinstance(body, str) else None
         if self._recording:
 
             def commit() -> bool:
                 with self.lock(COMMIT_LOCK_TIMEOUT):
                     if identity == NO_KEY or self._refused(url, sha256):
-                        unlink_quietly(tmp)
+                        if tmp is not None:
+                            unlink_quietly(tmp)
                         return False
-                    self._file_blob(tmp, sha256, size)
+                    self._file_blob(body, sha256, size)
                     self._write_entry(url, headers, sha256, size, identity)
                 return True
 
@@ -155,7 +175,8 @@ class Store(Reader):
                 # this run records nothing more, and never waits on the store again.
                 self._recording = False
                 logger.debug("pip-ff: the store is busy; not recording for the rest of this run")
-        unlink_quietly(tmp)
+        if tmp is not None:
+            unlink_quietly(tmp)
         logger.debug("pip-ff: not recording %s: the store is busy", url_key(url))
         return False
 
@@ -215,22 +236,36 @@ class Store(Reader):
             return True
         return False
 
-    def _file_blob(self, tmp: str, sha256: str, size: int) -> None:
-        """The received body ``tmp`` as the blob ``sha256``, under the lock; filed before its
-        entry, since an entry must never name a blob that isn't there."""
+    def _file_blob(self, body: str | bytes, sha256: str, size: int) -> None:
+        """The received body (``body``: its temporary file, or its bytes) as the blob
+        ``sha256``, under the lock; filed before its entry, since an entry must never name a
+        blob that isn't there."""
         # A blob that already holds these bytes stays (a rename over it costs a flush of the
         # new copy, and would undo its sharing with pip's cache); a damaged one is replaced,
         # which heals it.
         blob = os.path.join(self.directory("blobs", sha256[:2]), sha256)
         if _holds(blob, sha256, size):
+            if isinstance(body, str):
+                unlink_quietly(body)
+            return
+        tmp = body if isinstance(body, str) else self._temp_with(body)
+        try:
+            os.replace(tmp, blob)
+        except PermissionError:  # Windows: a reader has it open; it holds the same bytes
+            if not os.path.isfile(blob):
+                raise
             unlink_quietly(tmp)
-        else:
-            try:
-                os.replace(tmp, blob)
-            except PermissionError:  # Windows: a reader has it open; it holds the same bytes
-                if not os.path.isfile(blob):
-                    raise
-                unlink_quietly(tmp)
+
+    def _temp_with(self, body: bytes) -> str:
+        """A temporary file in the store holding ``body`` (a body recorded in memory)."""
+        fd, tmp = self.retrying(lambda: create_exclusive(self.tmp_directory(), _TEMP_PREFIX))
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(body)
+        except BaseException:
+            unlink_quietly(tmp)
+            raise
+        return tmp
 
     def _write_entry(
         self, url: str, headers: Mapping[str, str], sha256: str, size: int, identity: str | None
@@ -250,8 +285,9 @@ class Store(Reader):
             self._move_credentialed(url)
         fd, tmp_entry = create_exclusive(directory, ENTRY_TEMP_PREFIX)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(entry, f)
+            # One write of the whole entry (json.dump writes it in dozens of small pieces).
+            with os.fdopen(fd, "wb") as f:
+                f.write(json.dumps(entry).encode("utf-8"))
             os.replace(tmp_entry, os.path.join(directory, name))
         except BaseException:
             unlink_quietly(tmp_entry)
