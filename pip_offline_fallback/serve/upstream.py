@@ -81,8 +81,12 @@ class UpstreamError(Exception):
 
 
 class Upstream:
-    def __init__(self, settings: Settings, pip_args: list[str]) -> None:
+    def __init__(
+        self, settings: Settings, pip_args: list[str], *, agent_file: str | None = None
+    ) -> None:
+        """``agent_file``: where pip's User-Agent is kept between starts (compat/agent.py)."""
         from pip_offline_fallback import inject, running
+        from pip_offline_fallback.compat.agent import kept_user_agent
 
         # pip's session only: serve runs no pip command, finder or resolver (inject_session).
         if not inject.inject_session(settings):
@@ -101,7 +105,10 @@ class Upstream:
         command, options = compat.session_command([*pip_args, "--no-input"])
         if options.cache_dir:  # as pip's Command._main does
             options.cache_dir = os.path.abspath(os.path.expanduser(options.cache_dir))
-        self.session = compat.build_session(command, options)
+        with kept_user_agent(agent_file) as kept:
+            self.session = compat.build_session(command, options)
+        if kept is not None:
+            kept.check_later(self.session)
         if engine.store is not None:
             # A file serve has answered is in the record, for whoever reads it next (another
             # pip-ff, `store info`): serve files each body before it answers the last byte.
