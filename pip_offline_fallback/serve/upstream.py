@@ -87,7 +87,9 @@ class Upstream:
         """``agent_file``: where pip's User-Agent is kept between starts (compat/agent.py)."""
         from pip_offline_fallback import inject, running
         from pip_offline_fallback.compat.agent import kept_user_agent
+        from pip_offline_fallback.compat.deferred import defer
 
+        defer()  # what pip's command base imports and serve never uses (compat/deferred.py)
         # pip's session only: serve runs no pip command, finder or resolver (inject_session).
         if not inject.inject_session(settings):
             raise UpstreamError(500, "pip can't be hooked; see the warning above")
