@@ -16,6 +16,7 @@ import pytest
 
 from pip_offline_fallback import compat, startup, tee
 from pip_offline_fallback.compat import (
+    agent,
     body,
     cache,
     entry,
@@ -213,6 +214,76 @@ def test_serve_s_session_options_are_pip_download_s(
     if not args:
         assert (parsed.timeout, parsed.retries) == (11, 2)
         assert parsed.trusted_hosts == ["from-env.invalid"]
+
+
+def test_a_kept_user_agent_is_pip_s_own_and_follows_what_pip_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The per-user serve keeps pip's User-Agent between starts (compat/agent.py): the session
+    sends pip's own, worked out again when anything pip reads for it changes; a change nothing
+    kept saw is set right by the check after the start."""
+    if not agent.usable():
+        pytest.skip("pip's User-Agent is kept on Linux only")
+    session = importlib.import_module("pip._internal.network.session")
+    rustc = tmp_path / "bin" / "rustc"
+    rustc.parent.mkdir()
+    rustc.write_text("#!/bin/sh\necho 'rustc 1.2.3 (pip-ff)'\n")
+    rustc.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{rustc.parent}{os.pathsep}{os.environ['PATH']}")
+    for name in ("PIP_USER_AGENT_USER_DATA", "BUILD_BUILDID", "BUILD_ID", "CI", "PIP_IS_CI"):
+        monkeypatch.delenv(name, raising=False)
+    path = str(tmp_path / "user-agent")
+
+    def started() -> tuple[str, Any]:
+        with agent.kept_user_agent(path) as kept:
+            built = session.PipSession()
+        built.close()
+        assert session.user_agent is agent.pip_user_agent  # pip's own again after the build
+        return built.headers["User-Agent"], kept
+
+    sent, kept = started()
+    assert kept.checked and sent == agent._own() and '"rustc_version":"1.2.3"' in sent
+    # Answered from the file: rustc now says another version, its stamp kept as it was.
+    stamp = rustc.stat()
+    rustc.write_text("#!/bin/sh\necho 'rustc 1.2.4 (pip-ff)'\n")
+    os.utime(rustc, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    again, kept = started()
+    assert again == sent and not kept.checked
+    checked = session.PipSession()
+    checked.headers["User-Agent"] = again
+    assert kept.check(checked) and checked.headers["User-Agent"] == agent._own()
+    assert '"rustc_version":"1.2.4"' in checked.headers["User-Agent"]
+    assert started()[0] == checked.headers["User-Agent"]  # kept for the next start
+    # What pip reads changes: worked out again.
+    rustc.write_text("#!/bin/sh\necho 'rustc 1.2.5 (pip-ff)'\n")
+    sent, kept = started()
+    assert kept.checked and '"rustc_version":"1.2.5"' in sent and sent == agent._own()
+    monkeypatch.setenv("PIP_USER_AGENT_USER_DATA", "pip-ff's test")
+    monkeypatch.setenv("CI", "1")
+    sent, kept = started()
+    assert kept.checked and sent == agent._own()
+    assert '"user_data":"pip-ff\'s test"' in sent and '"ci":true' in sent
+
+
+def test_serve_s_session_leaves_pip_s_traceback_renderer_unloaded_until_it_is_read() -> None:
+    """compat/deferred.py: pip's command base (serve imports it to build pip's session) no
+    longer loads rich's traceback renderer (with pygments, 20 to 45 ms of a new serve's
+    start); the first read of the module loads it whole."""
+    code = (
+        "import sys\n"
+        "from pip_offline_fallback.compat import deferred\n"
+        "assert deferred.defer() == ['pip._vendor.rich.traceback']\n"
+        "import pip._internal.cli.base_command\n"
+        "lazy = type(sys.modules['pip._vendor.rich.traceback'])\n"
+        "from pip._vendor.rich.traceback import install\n"
+        "loaded = type(sys.modules['pip._vendor.rich.traceback'])\n"
+        "assert callable(install) and loaded is type(sys)\n"
+        "# Unless rich's logging reads it when imported (pip 23's rich does; newer ones don't).\n"
+        "read = 'Traceback' in vars(sys.modules['pip._vendor.rich.logging'])\n"
+        "assert lazy.__name__ == '_LazyModule' or read, lazy\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 # pip still works with each of these changes; pip-ff's probes must notice and step aside.

@@ -10,6 +10,7 @@ serve it started at teardown (``serve stop``, then its pid).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pip import __version__ as pip_version
 
 from testbed import IndexServer, Result, ToolWheels
 from tests.serving import per_user_state_dir, stop_per_user_serve
@@ -91,6 +93,11 @@ def test_runs_reuse_one_serve_and_uv_reuses_its_cache(
     first = _uv_install(uv_venv, run_env, tmp_path / "first")
     assert first.returncode == 0, first
     pid = _state(run_env)["pid"]
+    # The index was asked with pip's User-Agent, kept for the serve's next start (compat/agent).
+    if sys.platform.startswith("linux"):
+        kept = json.loads((per_user_state_dir(run_env) / "user-agent").read_text())["agent"]
+        assert kept.startswith(f"pip/{pip_version} "), kept
+        assert {h.get("User-Agent") for _, h in index.headers_seen} == {kept}
     url = _url(run_env, tmp_path)
     index.clear_log()
     # uv keys its cache by the index URL: the same URL, so an offline uv finds everything.

@@ -372,7 +372,9 @@ METHOD = (
     "stopped after the online "
     "rows (the port refuses). `run -- true` and `python -c pass` use the same venv's Python. "
     "First answer: a new per-user serve (`pip-ff serve --state-dir DIR --port P`, what run "
-    "starts detached, with a record of its own) and `python -m http.server`, each started "
+    "starts detached, with a record of its own, every one in the state directory the one "
+    "before left, as a user's next serve; one unmeasured start first) and "
+    "`python -m http.server`, each started "
     "and asked for one page as soon as its port accepts a connection, in pairs; the serve's "
     "CPU is read from /proc at its answer."
 )

@@ -90,11 +90,17 @@ def _first_answer(
             process.wait()
 
 
-def _new_serve(bench: Bench, python: Path, index_url: str, port: int, *pre: str) -> list[str]:
-    """A new per-user serve (what ``pip-ff run`` starts detached), on ``port``, with a state
-    directory and record of its own; ``pre``: interpreter options before ``-m``."""
+def _state_dir(bench: Bench) -> Path:
     state_dir = bench.fresh("first-state")
     state_dir.mkdir(mode=0o700)
+    return state_dir
+
+
+def _new_serve(
+    bench: Bench, python: Path, index_url: str, port: int, *pre: str, state_dir: Path
+) -> list[str]:
+    """A new per-user serve (what ``pip-ff run`` starts detached), on ``port``, in
+    ``state_dir``; ``pre``: interpreter options before ``-m``."""
     return [
         str(python),
         *pre,
@@ -115,16 +121,25 @@ def _new_serve(bench: Bench, python: Path, index_url: str, port: int, *pre: str)
 def first_answers(
     bench: Bench, python: Path, env: dict[str, str], index_url: str, runs: int
 ) -> dict[str, Any]:
-    """A new serve's first answer vs ``python -m http.server``'s, in pairs (index up)."""
+    """A new serve's first answer vs ``python -m http.server``'s, in pairs (index up).
+
+    Every serve starts in one state directory, as a user's next serve starts in the one the
+    serve before it left (after an idle stop, say), with a record of its own; one start before
+    the pairs, unmeasured, leaves what a serve keeps there (pip's User-Agent)."""
     serve_side: list[dict[str, Any]] = []
     http_side: list[dict[str, Any]] = []
+    state_dir = _state_dir(bench)
+    own = dict(env, PIPFF_STORE=str(bench.fresh("first-store")))
+    port = _free_port()
+    argv = _new_serve(bench, python, index_url, port, state_dir=state_dir)
+    _first_answer(argv, own, port, f"/simple/{PAGE}/", bench.cwd, bench.fresh("first-log"))
     for i in range(runs):
         order = ("serve", "http") if i % 2 == 0 else ("http", "serve")
         for side in order:
             port = _free_port()
             if side == "serve":
                 own = dict(env, PIPFF_STORE=str(bench.fresh("first-store")))
-                argv = _new_serve(bench, python, index_url, port)
+                argv = _new_serve(bench, python, index_url, port, state_dir=state_dir)
                 serve_side.append(
                     _first_answer(
                         argv, own, port, f"/simple/{PAGE}/", bench.cwd, bench.fresh("first-log")
@@ -158,12 +173,18 @@ def start_profile(
     bench: Bench, python: Path, env: dict[str, str], index_url: str
 ) -> dict[str, Any]:
     """One new serve under ``-X importtime`` and one under cProfile, each stopped (SIGTERM,
-    a clean stop: cProfile writes its file) right after its first answer."""
+    a clean stop: cProfile writes its file) right after its first answer, in a state
+    directory a serve before them left (as :func:`first_answers`)."""
     out: dict[str, Any] = {}
+    state_dir = _state_dir(bench)
+    port = _free_port()
+    own = dict(env, PIPFF_STORE=str(bench.fresh("first-store")))
+    argv = _new_serve(bench, python, index_url, port, state_dir=state_dir)
+    _first_answer(argv, own, port, f"/simple/{PAGE}/", bench.cwd, bench.fresh("first-log"))
     log = bench.fresh("importtime-log")
     port = _free_port()
     own = dict(env, PIPFF_STORE=str(bench.fresh("first-store")))
-    argv = _new_serve(bench, python, index_url, port, "-X", "importtime")
+    argv = _new_serve(bench, python, index_url, port, "-X", "importtime", state_dir=state_dir)
     out["importtime_run"] = _first_answer(argv, own, port, f"/simple/{PAGE}/", bench.cwd, log)
     top: list[tuple[str, int]] = []
     for match in _IMPORT_LINE.finditer(log.read_text(errors="replace")):
@@ -176,7 +197,9 @@ def start_profile(
     prof = bench.fresh("serve-start").with_suffix(".prof")
     port = _free_port()
     own = dict(env, PIPFF_STORE=str(bench.fresh("first-store")))
-    argv = _new_serve(bench, python, index_url, port, "-m", "cProfile", "-o", str(prof))
+    argv = _new_serve(
+        bench, python, index_url, port, "-m", "cProfile", "-o", str(prof), state_dir=state_dir
+    )
     out["cprofile_run"] = _first_answer(
         argv, own, port, f"/simple/{PAGE}/", bench.cwd, bench.fresh("cprofile-log")
     )

@@ -9,7 +9,7 @@ still behaves (not only that a name exists):
 - :mod:`.transport`: pip's session, vendored requests and urllib3, retries;
 - :mod:`.body`: the raw body stream urllib3 reads, where pip-ff taps it;
 - :mod:`.links`, :mod:`.finder`: pip's links, file URLs and redaction; its finder and memo;
-- :mod:`.cache`: pip's HTTP cache layout and its wheel cache.
+- :mod:`.cache`: pip's HTTP and wheel caches; :mod:`.agent`, :mod:`.deferred`: a serve's start.
 
 pip's internals are not an API. :func:`problems` runs every probe once per process and says
 which touches this pip breaks; pip-ff then warns once and runs plain pip.

@@ -184,9 +184,11 @@ def start_serving(
     token: str,
     sock: socket.socket | None = None,
     wrap: Wrap | None = None,
+    agent_file: str | None = None,
 ) -> tuple[Any, Upstream, str, ServeApp]:
     """The server, bound but not yet running, its upstream, the index URL it serves and its
-    application. ``sock``: a socket already listening; ``wrap``: around the application.
+    application. ``sock``: a socket already listening; ``wrap``: around the application;
+    ``agent_file``: where pip's User-Agent is kept between starts (see Upstream).
 
     ``token``: "auto" (a token only when the index is asked with credentials), "always" (kept
     in the record)."""
@@ -204,7 +206,7 @@ def start_serving(
     from pip_offline_fallback.urls import without_credentials
 
     try:
-        upstream = Upstream(settings, pip_args)
+        upstream = Upstream(settings, pip_args, agent_file=agent_file)
     except UpstreamError as exc:
         raise UsageError(str(exc)) from None
     except SystemExit:  # pip's parser on an unknown option

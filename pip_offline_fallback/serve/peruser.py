@@ -82,6 +82,7 @@ def serve_per_user(
             token="always" if args.require_token else "auto",
             sock=sock,
             wrap=wrap,
+            agent_file=os.path.join(where, state.USER_AGENT),
         )
     except UsageError as exc:
         sys.stderr.write(f"ERROR: pip-ff: {exc}\n")

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # collections.abc would import collections, which run needs n
 SUBDIRECTORY = "serve"
 STATE_FILE = "state"
 ANSWERED = "answered"
+USER_AGENT = "user-agent"  # pip's User-Agent, kept between starts (compat/agent.py)
 IDLE_VARIABLE = "PIPFF_SERVE_IDLE"
 DEFAULT_IDLE = 3 * 3600.0  # seconds; Gradle's daemon stops after three idle hours too
 _FINGERPRINT_PREFIXES = ("PIP_", "PIPFF", "NETRC")

@@ -81,9 +81,15 @@ class UpstreamError(Exception):
 
 
 class Upstream:
-    def __init__(self, settings: Settings, pip_args: list[str]) -> None:
+    def __init__(
+        self, settings: Settings, pip_args: list[str], *, agent_file: str | None = None
+    ) -> None:
+        """``agent_file``: where pip's User-Agent is kept between starts (compat/agent.py)."""
         from pip_offline_fallback import inject, running
+        from pip_offline_fallback.compat.agent import kept_user_agent
+        from pip_offline_fallback.compat.deferred import defer
 
+        defer()  # what pip's command base imports and serve never uses (compat/deferred.py)
         # pip's session only: serve runs no pip command, finder or resolver (inject_session).
         if not inject.inject_session(settings):
             raise UpstreamError(500, "pip can't be hooked; see the warning above")
@@ -101,7 +107,10 @@ class Upstream:
         command, options = compat.session_command([*pip_args, "--no-input"])
         if options.cache_dir:  # as pip's Command._main does
             options.cache_dir = os.path.abspath(os.path.expanduser(options.cache_dir))
-        self.session = compat.build_session(command, options)
+        with kept_user_agent(agent_file) as kept:
+            self.session = compat.build_session(command, options)
+        if kept is not None:
+            kept.check_later(self.session)
         if engine.store is not None:
             # A file serve has answered is in the record, for whoever reads it next (another
             # pip-ff, `store info`): serve files each body before it answers the last byte.
