@@ -65,7 +65,8 @@ class Outcome:
 
 
 def run_pytest(python: str, slow: bool, junit: Path) -> None:
-    env = dict(os.environ, PIPFF_SLOW="1" if slow else "0")
+    # PIPFF_FAULT_MATRIX: the 503 cell with pip's default retries (CI runs it with fewer).
+    env = dict(os.environ, PIPFF_SLOW="1" if slow else "0", PIPFF_FAULT_MATRIX="1")
     command = [
         python, "-m", "pytest", "tests/test_faults.py", "tests/test_trust.py",
         "tests/test_outage_rule.py", "-k",

@@ -343,11 +343,12 @@ class Devpi:
             return text
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def devpi_server(
     devpi_install: DevpiInstall, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Devpi]:
-    """One devpi-server per module (per xdist worker); tests may stop or restart it."""
+    """One devpi-server per xdist worker (the worker may run other modules' tests between this
+    module's); tests may stop or restart it."""
     server = Devpi(devpi_install, tmp_path_factory.mktemp("devpi"))
     try:
         server.init()

@@ -12,7 +12,11 @@ results.
 
 Cells without a local copy run with ``--retries 0 --timeout 3``: with nothing to fall back to,
 pip-ff leaves pip's retry policy alone, and pip's own cost (8 s for a refused connection, minutes
-for a black hole) would only slow the suite down.
+for a black hole) would only slow the suite down. Likewise the 503 cell with the files local runs
+with ``--retries 2`` in CI: pip retries a 503 with back-off on every URL (about 8 s each with
+pip's 5 retries, a minute and more for the cell) before pip-ff answers locally, and two retries
+are still retries; ``python -m tests.fault_matrix`` (which writes docs/fault-matrix.md) and
+``PIPFF_SLOW=1`` keep pip's default.
 """
 
 from __future__ import annotations
@@ -86,6 +90,10 @@ OUTAGE_KINDS = (
 MODES = ("auto", "prefer-offline", "offline")
 MODE_FLAGS = {"auto": [], "prefer-offline": ["--prefer-offline"], "offline": ["--offline"]}
 COLD_ARGS = ["--retries", "0", "--timeout", "3"]
+# The 503 cell with the files local in CI (see the module's docstring).
+FEWER_503_RETRIES = (
+    [] if SLOW or os.environ.get("PIPFF_FAULT_MATRIX", "") not in ("", "0") else ["--retries", "2"]
+)
 OUTAGE_TEXT = {
     "refused": "connection refused",
     "stall": "accepts, never answers",
@@ -285,7 +293,10 @@ class StatusServer:
         self.close()
 
 
-# -- the bed: indexes, requirement files and a warm cache, once per module (per xdist worker) ---
+# -- the bed: indexes, requirement files and a warm cache, once per xdist worker ----------------
+#
+# Session scoped, not module scoped: a worker that runs tests of other modules between two of
+# this module's would otherwise build the bed (seven warm installs) again.
 
 
 @dataclass
@@ -359,7 +370,7 @@ def _workloads(root: Path, dist_dir: Path) -> dict[str, list[str]]:
     }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def bed(
     dists: ProjectSet, template: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Bed]:
@@ -386,7 +397,7 @@ def bed(
         extra.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tls_bed(bed: Bed, ca: CertificateAuthority) -> Iterator[TlsBed]:
     """An https index (PyPI's cache headers) and a warm cache of the representative workload."""
     view = _copy_dists_from(bed.index.dist_dir, bed.root / "tls-dists")
@@ -576,7 +587,8 @@ def test_matrix(
     venv = clone_venv(bed.template, tmp_path / "venv") if local else bed.pristine
     args = [*MODE_FLAGS[cell.mode], *index_args, *bed.workloads[cell.workload]]
     with take_away(cell.outage, bed, tls) as extra:
-        result = venv.pipff("install", *args, *extra, *([] if local else COLD_ARGS), env=env)
+        retries = COLD_ARGS if not local else FEWER_503_RETRIES if cell.outage == "http-503" else []
+        result = venv.pipff("install", *args, *extra, *retries, env=env)
     installed = venv.installed()
     versions = pipff_versions(installed)
     record_property(
@@ -891,7 +903,7 @@ def test_read_only_cache_and_wheelhouse(bed: Bed, dists: ProjectSet, tmp_path: P
     assert sorted(str(p.relative_to(cache)) for p in cache.rglob("*")) == before
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def big_dists(dists: ProjectSet, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The standard projects plus pipff-big 1.0, a ~600 kB wheel (random, so incompressible)."""
     dest = _copy_dists(dists, tmp_path_factory.mktemp("big") / "dists")

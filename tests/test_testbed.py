@@ -293,6 +293,14 @@ def test_venv_clone(venv: Venv, template: Path, tool_wheels: ToolWheels) -> None
     venv.pip("uninstall", "-y", "pip-offline-fallback").check()
     assert "pip-offline-fallback" not in venv.installed()
     assert "pip-offline-fallback" in Venv(template).installed()
+    # pip's package is hard-linked (clone_venv): pip installing over its own files (as
+    # --ignore-installed or an upgrade does) writes new files, never into the template's.
+    relative = venv.site_packages.relative_to(venv.path) / "pip" / "__init__.py"
+    assert (venv.path / relative).samefile(template / relative)
+    venv.pip(
+        "install", "--no-deps", "--no-index", "--ignore-installed", tool_wheels.pip_wheel
+    ).check()
+    assert not (venv.path / relative).samefile(template / relative)
 
 
 def test_stale_project_wheel_is_rebuilt(

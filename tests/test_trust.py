@@ -77,7 +77,7 @@ def test_a_glitch_online_gives_plain_pips_result(
         elif glitch == "503":
             index.fail_next[page] = [503]
         else:
-            index.delay = 3.0  # longer than the 1 s connect deadline: reading is not connecting
+            index.delay = 2.0  # twice the 1 s connect deadline: reading is not connecting
         venv = clone_venv(template, tmp_path / tool)
         run = venv.pip if tool == "pip" else venv.pipff
         extra = ["--connect-timeout", "1"] if tool == "pipff" else []
