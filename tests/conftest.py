@@ -39,40 +39,6 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-# The tests that take longest (tens of seconds each on 2 cores: a tool installed from PyPI, a
-# bed of warm installs, an index that answers slowly), slowest first. They run first, so that
-# under xdist (tox.ini: --maxschedchunk 2, each worker is handed two tests at a time, in this
-# order) none of them starts near the end and leaves the other workers idle while it runs.
-# Only the order changes; a test missing here just runs in its place.
-SLOW_FIRST = (
-    "tests/test_devpi.py::test_primary_down_devpi_mirror_serves",
-    "tests/test_newcomer.py::test_a_fresh_venv_on_a_plane",
-    "tests/test_outage_rule.py::test_an_index_that_always_answers_slowly_is_learnt_and_stays_online",
-    "tests/test_serve_tools.py::test_hatch_through_pip_ff_run_online_then_offline",
-    "tests/test_serve_tools.py::test_poetry_through_pip_ff_run_online_then_offline",
-    "tests/test_tools.py::test_tox_recreates_envs_offline",
-    "tests/test_tools.py::test_pip_sync_offline_into_a_plain_venv",
-    "tests/test_serve_tools.py::test_pdm_through_serve_online_then_offline",
-    "tests/test_tools.py::test_nox_session_offline",
-    "tests/test_serve_tools.py::test_pipx_through_pip_ff_run_online_then_offline",
-    "tests/test_faults.py::test_matrix",
-    "tests/test_fallback.py::test_shared_wheelhouse_being_published_to",
-    "tests/test_security.py::test_credentials_never_leak",
-    "tests/test_security.py::test_hash_checking_is_never_weakened",
-    "tests/test_available.py::test_an_sdist_pip_built_before_needs_no_local_file",
-    "tests/test_frictions.py::test_a_wheelhouse_variable_naming_no_directory_is_said_once",
-    "tests/test_outage_rule.py::test_under_the_strict_setting_a_storm_fails_as_in_pip",
-    "tests/test_compat.py::test_a_pip_that_breaks_a_touch_warns_once_and_runs_plain_pip",
-    "tests/test_tools.py::test_pip_compile_offline",
-    "tests/test_trust.py::test_a_glitch_online_gives_plain_pips_result",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: position for position, name in enumerate(SLOW_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("[", 1)[0], len(rank)))
-
-
 _CALL_REPORT = pytest.StashKey[pytest.TestReport]()
 
 
