@@ -96,6 +96,10 @@ class RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
     timeout = 60  # seconds a connection may sit idle before the handler gives up on it
+    # TCP_NODELAY, as urllib3 sets on its side and waitress on its own: without
+    # it a kept-alive connection holds the body written after the headers until the client's
+    # delayed ACK, about 40 ms per answer here, which every install and benchmark then waited.
+    disable_nagle_algorithm = True
 
     def setup(self) -> None:
         if isinstance(self.request, ssl.SSLSocket):

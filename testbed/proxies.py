@@ -29,6 +29,8 @@ class ForwardingProxy:
         target = index
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # as testbed.loopback's handler: no 40 ms stalls
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
@@ -93,6 +95,7 @@ class TunnelProxy:
             except OSError:
                 return
             self._sockets.append(client)
+            _no_delay(client)
             threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
 
     def _tunnel(self, client: socket.socket) -> None:
@@ -110,6 +113,7 @@ class TunnelProxy:
             host, port = target.rsplit(":", 1)
             upstream = socket.create_connection((host, int(port)), timeout=10)
             self._sockets.append(upstream)
+            _no_delay(upstream)
             client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
             threading.Thread(target=relay, args=(upstream, client), daemon=True).start()
             relay(client, upstream)
@@ -122,6 +126,14 @@ class TunnelProxy:
         for sock in [self._listener, *self._sockets]:
             with contextlib.suppress(OSError):
                 sock.close()
+
+
+def _no_delay(sock: socket.socket) -> None:
+    """TCP_NODELAY on a relayed socket: a relay passes on what it gets as it gets it, and with
+    Nagle's algorithm a second small piece (a body after its headers) would wait for the
+    client's delayed ACK, about 40 ms, on every answer."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def relay(source: socket.socket, sink: socket.socket) -> None:
