@@ -12,7 +12,7 @@ from typing import Any
 from benchmarks import gaps
 from benchmarks.gaps import med as _med
 from benchmarks.gaps import ratios as _ratios
-from benchmarks.sections import profile, serve, serve_run
+from benchmarks.sections import pip_floor, profile, serve, serve_run
 
 # The targets of issue 17.
 TARGET_ONLINE = 1.02
@@ -470,6 +470,10 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
             f"dead fallback index ({kind})",
         )
 
+    # 2f. pip's own index path, the floor under row 2's (a) vs (c) (issue 36)
+    for cells, ok, label in pip_floor.report_rows(sections.get("pip_floor")):
+        row(cells, ok, label)
+
     # 9. serve (issue 25)
     for cells, ok, label in serve.report_rows(sections.get("serve")):
         row(cells, ok, label)
@@ -497,6 +501,13 @@ def markdown(results: dict[str, Any], png: Path, chart_note: str) -> str:
         cpu_rows.append(("3 pip online vs pip-ff --prefer-offline", prefer))
     if scale:
         cpu_rows.append(("5 small vs big store", scale))
+    for key, label in (
+        ("e_vs_c", "(c) wheelhouse vs (e) pip from its cache"),
+        ("a_vs_e", "(e) vs (a)"),
+    ):
+        floor = sections.get("pip_floor", {}).get(key)
+        if floor:
+            cpu_rows.append((f"2f {label}", floor))
 
     missed = [label for label, ok in verdicts if ok is False]
     if any(label.endswith(": (a) vs (c)") for label in missed):
@@ -628,6 +639,7 @@ def _method(results: dict[str, Any]) -> list[str]:
         "(private index, all pinned), under `python -m cProfile` (main process only), in the "
         "same fresh venvs and warm caches; medians. A phase is the cumulative time of one "
         "function of pip's or pip-ff's; phases nest, so a column does not add up.",
+        *([pip_floor.METHOD] if "pip_floor" in sections else []),
         *([serve.METHOD] if "serve" in sections else []),
         *([serve_run.METHOD] if "serve_run" in sections else []),
         "",
