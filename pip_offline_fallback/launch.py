@@ -1,5 +1,5 @@
 """pip-ff's entry point (``pip-ff``, ``python -m pip_offline_fallback``): ``run`` goes straight
-to serve/run.py, everything else to cli.py.
+to serve/run.py, a bare ``--version`` is answered here, everything else goes to cli.py.
 
 With its serve up, ``pip-ff run -- CMD`` must cost next to nothing over CMD: cli.py's imports
 (dataclasses, logging, re, the settings) alone cost more than the rest of a run, so this module
