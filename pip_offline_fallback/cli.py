@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
 
-from pip_offline_fallback import __version__, childenv, stackroom
+from pip_offline_fallback import childenv, stackroom
 from pip_offline_fallback.config import (
     MAX_STALE_VARIABLE,
     MODE_VARIABLE,
@@ -28,7 +28,7 @@ from pip_offline_fallback.config import (
     without_credentials,
 )
 from pip_offline_fallback.errors import EXIT_INTERRUPTED, UsageError
-from pip_offline_fallback.launch import VALUE_FLAGS, run_position
+from pip_offline_fallback.launch import VALUE_FLAGS, run_position, version
 
 logger = logging.getLogger(__name__)
 
@@ -260,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run.main(argv, at)
     if list(argv) in (["--version"], ["-V"]):
-        return _version()
+        return version()
     try:
         options, pip_args = split_args(argv)
         settings = resolve(options, dict(os.environ))
@@ -285,30 +285,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return stackroom.call(_run_command, settings, pip_args)
 
 
-def _version() -> int:
-    """pip's version line first and unchanged (scripts read pip's version from the first line),
-    then pip-ff's. Nothing is hooked: a version string needs none of pip-ff's machinery, so this
-    costs what ``pip --version`` costs."""
-    from pip_offline_fallback.compat.entry import pip_main
-
-    try:
-        status = pip_main()(["--version"])
-    except SystemExit as exc:  # pip's option parser exits after printing the version
-        if exc.code not in (None, 0):
-            raise
-        status = 0
-    try:
-        sys.stdout.write(f"pip-ff {__version__}\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader wanted pip's line only (``| head -1``): as with plain pip, no traceback
-        # and no error. stdout is pointed at devnull so that the flush at exit fails no more.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    return int(status or 0)
-
-
 def _run_command(settings: Settings | None, pip_args: list[str]) -> int:
     topic = _help_topic(pip_args)
     if topic in COMMANDS:
@@ -317,7 +293,7 @@ def _run_command(settings: Settings | None, pip_args: list[str]) -> int:
         runner, _ = COMMANDS[pip_args[0]]
         return runner(pip_args[1:], settings)
     if pip_args in (["--version"], ["-V"]):  # with pip-ff's options around it
-        return _version()
+        return version()
 
     interrupted = False
     previous_handler = signal.getsignal(signal.SIGINT)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -165,3 +167,23 @@ def test_the_strict_setting_from_the_option_and_the_variable() -> None:
         assert settings is not None and settings.strict is strict, value
     with pytest.raises(UsageError):
         split_args(["--strict-outage=1", "install"])
+
+
+def test_bare_version_imports_no_settings_machinery() -> None:
+    """``pip-ff --version`` costs what ``pip --version`` costs: launch.py answers it before
+    cli.py, its settings and their imports are loaded (issue 36)."""
+    code = (
+        "import sys\n"
+        "from pip_offline_fallback.launch import main\n"
+        "status = main(['--version'])\n"
+        "print(status, sorted(m for m in sys.modules if m.startswith('pip_offline_fallback.')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PIPFF": "0", "PIP_CONFIG_FILE": os.devnull},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.splitlines()[-1]
+    assert last.startswith("0 "), done.stdout
+    for heavy in ("cli", "config", "childenv", "stackroom"):
+        assert f"'pip_offline_fallback.{heavy}'" not in last, last
