@@ -7,19 +7,10 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from benchmarks.harness import med, ratios
 from benchmarks.sections.profile import before_installing
 
 Comparison = dict[str, Any]
-
-
-def med(samples: list[dict[str, Any]], metric: str = "wall") -> float:
-    """The median of one measure over a side's samples (NaN for none)."""
-    return statistics.median(s[metric] for s in samples) if samples else float("nan")
-
-
-def ratios(comp: Comparison, metric: str = "wall") -> list[float]:
-    """The pair-by-pair ratios, pip-ff's side over the baseline."""
-    return [b[metric] / a[metric] for a, b in zip(comp["a"], comp["b"])]
 
 
 def _walls(comp: Comparison, side: str, metric: str = "wall") -> float:

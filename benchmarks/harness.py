@@ -199,3 +199,26 @@ def bootstrap_median_ci(
     n = len(values)
     meds = sorted(statistics.median(rng.choices(values, k=n)) for _ in range(rounds))
     return meds[int(0.025 * rounds)], meds[int(0.975 * rounds) - 1]
+
+
+# The same measures on a comparison as its JSON holds it (``Comparison.as_json``).
+
+
+def med(samples: list[dict[str, Any]], metric: str = "wall") -> float:
+    """The median of one measure over a side's samples (NaN for none)."""
+    return statistics.median(s[metric] for s in samples) if samples else float("nan")
+
+
+def ratios(comp: dict[str, Any], metric: str = "wall") -> list[float]:
+    """The pair-by-pair ratios, pip-ff's side over the baseline."""
+    return [b[metric] / a[metric] for a, b in zip(comp["a"], comp["b"])]
+
+
+def ratio_text(comp: dict[str, Any], metric: str = "wall") -> str:
+    """The median pair ratio with the smallest and largest pair: ``1.052 (0.98-1.12)``."""
+    r = ratios(comp, metric)
+    if not r:
+        return "n/a"
+    if len(r) == 1:
+        return f"{r[0]:.3f}"
+    return f"{statistics.median(r):.3f} ({min(r):.2f}-{max(r):.2f})"

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import gaps
-from benchmarks.gaps import med as _med
-from benchmarks.gaps import ratios as _ratios
+from benchmarks.harness import med as _med
+from benchmarks.harness import ratio_text as _ratio_text
+from benchmarks.harness import ratios as _ratios
 from benchmarks.sections import pip_floor, profile, serve, serve_run
 
 # The targets of issue 17.
@@ -45,15 +46,6 @@ MODE_NAMES = {
     # Runs before the proxy rows were split (a plain-http index behind a 503 proxy).
     "proxy-503": "plain-http index, proxy answers 503",
 }
-
-
-def _ratio_text(comp: dict[str, Any], metric: str = "wall") -> str:
-    r = _ratios(comp, metric)
-    if not r:
-        return "n/a"
-    if len(r) == 1:
-        return f"{r[0]:.3f}"
-    return f"{statistics.median(r):.3f} ({min(r):.2f}-{max(r):.2f})"
 
 
 def _decision_cause(mode: str, data: dict[str, Any]) -> str:
